@@ -1,0 +1,100 @@
+"""The scalar box formulas, written once.
+
+Each function is plain Python arithmetic, compiled by :func:`build` for the CPU
+(``numba.njit(inline='always')``) and as CUDA device functions.  They take the
+per-box columns of :mod:`fastiou._columns` (corners, area, doubled centre, aspect
+angle), so that pairwise, aligned, NMS and sparse kernels share one definition.
+
+The functions never mix Python number literals into arithmetic: in a float32
+kernel a literal would promote the result to float64.  Zero is written ``x - x``
+and constants arrive as arguments of the caller's dtype.  Inputs are finite.
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+# Metric codes shared by every backend.
+IOU, IOA, GIOU, DIOU, CIOU = 0, 1, 2, 3, 4
+METRICS = {"iou": IOU, "ioa": IOA, "iof": IOA, "giou": GIOU, "diou": DIOU, "ciou": CIOU}
+
+# Rows of the per-box column array built by fastiou._columns.
+X1, Y1, X2, Y2, AREA, CX2, CY2, ANGLE = range(8)
+N_COLUMNS = 8
+
+
+def build(jit):
+    """Compile the formulas with ``jit`` and return them as a namespace."""
+
+    @jit
+    def positive_part(x):
+        return x if x > 0 else x - x
+
+    @jit
+    def guarded_div(num, den):
+        # 0 (not NaN) when the denominator is 0: a zero union, enclosing area, ...
+        return num / den if den > 0 else num - num
+
+    @jit
+    def intersection(ax1, ay1, ax2, ay2, bx1, by1, bx2, by2):
+        iw = positive_part(min(ax2, bx2) - max(ax1, bx1))
+        ih = positive_part(min(ay2, by2) - max(ay1, by1))
+        return iw * ih
+
+    @jit
+    def enclosing_sides(ax1, ay1, ax2, ay2, bx1, by1, bx2, by2):
+        return max(ax2, bx2) - min(ax1, bx1), max(ay2, by2) - min(ay1, by1)
+
+    @jit
+    def giou_term(iou, union, cw, ch):
+        enclosing = cw * ch
+        return iou - guarded_div(enclosing - union, enclosing)
+
+    @jit
+    def centre_penalty(acx2, acy2, bcx2, bcy2, cw, ch):
+        # rho^2 / c^2 with doubled centres: (2 rho)^2 / (2 c)^2, no literal needed.
+        dx = acx2 - bcx2
+        dy = acy2 - bcy2
+        cw2 = cw + cw
+        ch2 = ch + ch
+        return guarded_div(dx * dx + dy * dy, cw2 * cw2 + ch2 * ch2)
+
+    @jit
+    def aspect_term(iou, angle_a, angle_b, four_over_pi2, one):
+        # CIoU's alpha * v; alpha is 0 where its denominator is 0 (identical boxes).
+        d = angle_a - angle_b
+        v = four_over_pi2 * (d * d)
+        return guarded_div(v, (one - iou) + v) * v
+
+    @jit
+    def metric(code, ax1, ay1, ax2, ay2, aarea, acx2, acy2, aangle,
+               bx1, by1, bx2, by2, barea, bcx2, bcy2, bangle, four_over_pi2, one):
+        """Metric ``code`` between boxes a and b, given their columns as scalars.
+
+        Kernels call it with a constant ``code`` so that the branches fold away.
+        """
+        inter = intersection(ax1, ay1, ax2, ay2, bx1, by1, bx2, by2)
+        if code == IOA:
+            return guarded_div(inter, aarea)
+        union = (aarea + barea) - inter
+        iou = guarded_div(inter, union)
+        if code == IOU:
+            return iou
+        cw, ch = enclosing_sides(ax1, ay1, ax2, ay2, bx1, by1, bx2, by2)
+        if code == GIOU:
+            return giou_term(iou, union, cw, ch)
+        diou = iou - centre_penalty(acx2, acy2, bcx2, bcy2, cw, ch)
+        if code == DIOU:
+            return diou
+        return diou - aspect_term(iou, aangle, bangle, four_over_pi2, one)
+
+    return SimpleNamespace(
+        positive_part=positive_part,
+        guarded_div=guarded_div,
+        intersection=intersection,
+        enclosing_sides=enclosing_sides,
+        giou_term=giou_term,
+        centre_penalty=centre_penalty,
+        aspect_term=aspect_term,
+        metric=metric,
+    )

@@ -1,0 +1,74 @@
+"""Numba CPU kernels: ``prange``-parallel, each with a serial twin for small inputs.
+
+The backend interface (shared with ``cython`` and ``numba_cuda``) is the plain
+functions at the bottom: ``pairwise`` and ``aligned``.  Kernels take the per-box column arrays of :mod:`fastiou._columns` (rows x1, y1,
+x2, y2, area, doubled centre x/y, aspect angle) and write into a caller-given
+output.  They contain no validation.
+"""
+
+from __future__ import annotations
+
+from numba import prange
+
+from .. import _formulas
+from .._config import njit, serial_and_parallel
+from .._formulas import CIOU, DIOU, GIOU, IOA, IOU
+
+F = _formulas.build(njit(inline="always"))
+metric = F.metric
+intersection = F.intersection
+
+
+@njit(inline="always")
+def _metric_row(code, c1, i, c2, four_over_pi2, one, row):
+    """``row[j] = metric(box i of c1, box j of c2)``; inlined with a constant code."""
+    ax1, ay1, ax2, ay2 = c1[0, i], c1[1, i], c1[2, i], c1[3, i]
+    aarea, acx2, acy2, aangle = c1[4, i], c1[5, i], c1[6, i], c1[7, i]
+    bx1, by1, bx2, by2 = c2[0], c2[1], c2[2], c2[3]
+    barea, bcx2, bcy2, bangle = c2[4], c2[5], c2[6], c2[7]
+    for j in range(row.shape[0]):
+        row[j] = metric(code, ax1, ay1, ax2, ay2, aarea, acx2, acy2, aangle,
+                        bx1[j], by1[j], bx2[j], by2[j], barea[j], bcx2[j], bcy2[j], bangle[j],
+                        four_over_pi2, one)
+
+
+def _pairwise(code, c1, c2, four_over_pi2, one, out):
+    # One call per metric with a constant code: the metric's branches fold away and
+    # the inner loop vectorises (a runtime code in the loop measured 2x slower).
+    for i in prange(c1.shape[1]):
+        if code == IOU:
+            _metric_row(IOU, c1, i, c2, four_over_pi2, one, out[i])
+        elif code == IOA:
+            _metric_row(IOA, c1, i, c2, four_over_pi2, one, out[i])
+        elif code == GIOU:
+            _metric_row(GIOU, c1, i, c2, four_over_pi2, one, out[i])
+        elif code == DIOU:
+            _metric_row(DIOU, c1, i, c2, four_over_pi2, one, out[i])
+        else:
+            _metric_row(CIOU, c1, i, c2, four_over_pi2, one, out[i])
+
+
+@njit(inline="always")
+def pair_metric(code, c1, i, c2, j, four_over_pi2, one):
+    """The metric between box ``i`` of ``c1`` and box ``j`` of ``c2`` (per-pair kernels)."""
+    return metric(code, c1[0, i], c1[1, i], c1[2, i], c1[3, i],
+                  c1[4, i], c1[5, i], c1[6, i], c1[7, i],
+                  c2[0, j], c2[1, j], c2[2, j], c2[3, j],
+                  c2[4, j], c2[5, j], c2[6, j], c2[7, j], four_over_pi2, one)
+
+
+def _aligned(code, c1, c2, four_over_pi2, one, out):
+    for i in prange(c1.shape[1]):
+        out[i] = pair_metric(code, c1, i, c2, i, four_over_pi2, one)
+
+
+_pairwise_kernels = serial_and_parallel(_pairwise)
+_aligned_kernels = serial_and_parallel(_aligned)
+
+
+def pairwise(code, c1, c2, four_over_pi2, one, out, parallel):
+    _pairwise_kernels[parallel](code, c1, c2, four_over_pi2, one, out)
+
+
+def aligned(code, c1, c2, four_over_pi2, one, out, parallel):
+    _aligned_kernels[parallel](code, c1, c2, four_over_pi2, one, out)

@@ -1,0 +1,222 @@
+"""Pairwise and aligned box metrics: IoU, IoA (mmcv's 'iof'), GIoU, DIoU, CIoU.
+
+Each public function is ``metric(boxes1, boxes2)``: ``(N, 4) x (M, 4) -> (N, M)``,
+or ``(N, 4) x (N, 4) -> (N,)`` with ``aligned=True``.  Division is guarded:
+where torchvision returns NaN (two zero-area boxes: 0 / 0), fastiou returns the
+limit the metric is defined by (IoU 0; GIoU equal to its IoU for a zero enclosing
+area; DIoU equal to its IoU for a zero enclosing diagonal; CIoU's alpha 0 where
+its denominator is 0).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from . import _validate, backends
+from ._formulas import CIOU, DIOU, GIOU, IOA, IOU, METRICS
+
+FOUR_OVER_PI2 = 4.0 / np.pi**2
+
+_KEYWORDS_DOC = """\
+    fmt : {'xyxy', 'xywh', 'cxcywh'}, default 'xyxy'
+        Box format of both inputs.
+    offset : {0, 1}, default 0
+        1 for the legacy pixel-inclusive convention ``w = x2 - x1 + 1``.
+    aligned : bool, default False
+        Compare ``boxes1[i]`` with ``boxes2[i]`` only (``N == M``), giving ``(N,)``.
+    dtype : float32 or float64, optional
+        Compute and output dtype.  Default: float64 and float32 stay, float16 is
+        computed in float32, integers and bools in float64.
+    out : ndarray, optional
+        Preallocated output of the result's shape and dtype.
+    validate : bool, default True
+        Check that coordinates are finite with ``x2 >= x1`` and ``y2 >= y1``
+        (``ValueError`` naming the first bad row).  False skips the check: results
+        for bad boxes are then unspecified.
+    backend : {'auto', 'numba', 'cython', 'cuda'}, default 'auto'
+"""
+
+
+def _metric(
+    code: int,
+    boxes1: Any,
+    boxes2: Any,
+    fmt: str = "xyxy",
+    offset: float = 0,
+    aligned: bool = False,
+    dtype: Any = None,
+    out: np.ndarray | None = None,
+    validate: bool = True,
+    backend: str = "auto",
+) -> np.ndarray:
+    if _validate.is_cuda_array(boxes1) or _validate.is_cuda_array(boxes2):
+        module, _ = backends.select(backend, 0, on_device=True)
+        return module.metric_on_device(
+            code, boxes1, boxes2, fmt=fmt, offset=offset, aligned=aligned, dtype=dtype, out=out,
+            validate=validate,
+        )
+    c1, c2, dt = _validate.box_pair(
+        boxes1, boxes2, fmt=fmt, offset=offset, dtype=dtype, validate=validate, aligned=aligned
+    )
+    n, m = c1.shape[1], c2.shape[1]
+    shape = (n,) if aligned else (n, m)
+    out = _validate.as_out(out, shape, dt)
+    if out.size:
+        module, parallel = backends.select(backend, out.size)
+        kernel = module.aligned if aligned else module.pairwise
+        kernel(code, c1, c2, dt.type(FOUR_OVER_PI2), dt.type(1), out, parallel)
+    return out
+
+
+def box_iou(boxes1, boxes2, *, fmt="xyxy", offset=0, aligned=False, dtype=None, out=None,
+            validate=True, backend="auto") -> np.ndarray:
+    """Intersection over union of every pair of boxes (torchvision's ``box_iou``).
+
+    Parameters
+    ----------
+    boxes1 : array_like, shape (N, 4)
+    boxes2 : array_like, shape (M, 4)
+{keywords}
+    Returns
+    -------
+    ndarray, shape (N, M), or (N,) with ``aligned=True``
+        IoU in [0, 1]; 0 where the union is 0 (torchvision gives NaN there).
+
+    Examples
+    --------
+    >>> import fastiou
+    >>> fastiou.box_iou([[0, 0, 2, 2]], [[1, 1, 3, 3], [0, 0, 2, 2]])
+    array([[0.14285714, 1.        ]])
+    """
+    return _metric(IOU, boxes1, boxes2, fmt, offset, aligned, dtype, out, validate, backend)
+
+
+def box_ioa(boxes1, boxes2, *, fmt="xyxy", offset=0, aligned=False, dtype=None, out=None,
+            validate=True, backend="auto") -> np.ndarray:
+    """Intersection over the area of ``boxes1`` (mmcv's ``'iof'``) for every pair.
+
+    Parameters
+    ----------
+    boxes1 : array_like, shape (N, 4)
+        The boxes whose area is the denominator.
+    boxes2 : array_like, shape (M, 4)
+{keywords}
+    Returns
+    -------
+    ndarray, shape (N, M), or (N,) with ``aligned=True``
+        In [0, 1]; 0 where ``boxes1[i]`` has zero area.
+
+    Examples
+    --------
+    >>> import fastiou
+    >>> fastiou.box_ioa([[0, 0, 2, 2]], [[1, 1, 3, 3]])
+    array([[0.25]])
+    """
+    return _metric(IOA, boxes1, boxes2, fmt, offset, aligned, dtype, out, validate, backend)
+
+
+def generalized_box_iou(boxes1, boxes2, *, fmt="xyxy", offset=0, aligned=False, dtype=None,
+                        out=None, validate=True, backend="auto") -> np.ndarray:
+    """Generalized IoU: ``IoU - (C - U) / C`` with C the smallest enclosing box's area.
+
+    Parameters
+    ----------
+    boxes1 : array_like, shape (N, 4)
+    boxes2 : array_like, shape (M, 4)
+{keywords}
+    Returns
+    -------
+    ndarray, shape (N, M), or (N,) with ``aligned=True``
+        In (-1, 1]; equal to the IoU where the enclosing area is 0.
+
+    Examples
+    --------
+    >>> import fastiou
+    >>> fastiou.generalized_box_iou([[0, 0, 1, 1]], [[2, 0, 3, 1]])
+    array([[-0.33333333]])
+    """
+    return _metric(GIOU, boxes1, boxes2, fmt, offset, aligned, dtype, out, validate, backend)
+
+
+def distance_box_iou(boxes1, boxes2, *, fmt="xyxy", offset=0, aligned=False, dtype=None,
+                     out=None, validate=True, backend="auto") -> np.ndarray:
+    """Distance IoU: ``IoU - rho^2 / c^2`` (centre distance over enclosing diagonal).
+
+    Parameters
+    ----------
+    boxes1 : array_like, shape (N, 4)
+    boxes2 : array_like, shape (M, 4)
+{keywords}
+    Returns
+    -------
+    ndarray, shape (N, M), or (N,) with ``aligned=True``
+        In (-1, 1]; equal to the IoU where the enclosing diagonal is 0.
+
+    Examples
+    --------
+    >>> import fastiou
+    >>> fastiou.distance_box_iou([[0, 0, 1, 1]], [[2, 0, 3, 1]])
+    array([[-0.4]])
+    """
+    return _metric(DIOU, boxes1, boxes2, fmt, offset, aligned, dtype, out, validate, backend)
+
+
+def complete_box_iou(boxes1, boxes2, *, fmt="xyxy", offset=0, aligned=False, dtype=None,
+                     out=None, validate=True, backend="auto") -> np.ndarray:
+    """Complete IoU: DIoU minus ``alpha * v``, the aspect-ratio consistency term.
+
+    ``v = 4 / pi^2 * (atan(w1 / h1) - atan(w2 / h2))^2`` (``atan(w / 0) = pi / 2``,
+    computed once per box) and ``alpha = v / (1 - IoU + v)``, 0 where that
+    denominator is 0.
+
+    Parameters
+    ----------
+    boxes1 : array_like, shape (N, 4)
+    boxes2 : array_like, shape (M, 4)
+{keywords}
+    Returns
+    -------
+    ndarray, shape (N, M), or (N,) with ``aligned=True``
+
+    Examples
+    --------
+    >>> import fastiou
+    >>> fastiou.complete_box_iou([[0, 0, 2, 1]], [[0, 0, 1, 2]]).round(4)
+    array([[0.2371]])
+    """
+    return _metric(CIOU, boxes1, boxes2, fmt, offset, aligned, dtype, out, validate, backend)
+
+
+def bbox_overlaps(bboxes1, bboxes2, mode="iou", is_aligned=False, offset=0, *, fmt="xyxy",
+                  dtype=None, out=None, validate=True, backend="auto") -> np.ndarray:
+    """mmdet/mmcv's ``bbox_overlaps``: the metric ``mode`` between two box sets.
+
+    Parameters
+    ----------
+    bboxes1 : array_like, shape (N, 4)
+    bboxes2 : array_like, shape (M, 4)
+    mode : {'iou', 'iof', 'giou', 'diou', 'ciou'}, default 'iou'
+        'iof' is intersection over the area of ``bboxes1`` (:func:`box_ioa`).
+    is_aligned : bool, default False
+        Same as ``aligned`` of the other metrics.
+    offset : {0, 1}, default 0
+
+    Returns
+    -------
+    ndarray, shape (N, M), or (N,) with ``is_aligned=True``
+
+    Examples
+    --------
+    >>> import fastiou
+    >>> fastiou.bbox_overlaps([[0, 0, 10, 10]], [[0, 0, 10, 20]], mode="iof")
+    array([[1.]])
+    """
+    code = METRICS[_validate.check_choice(mode, "mode", ("iou", "iof", "giou", "diou", "ciou"))]
+    return _metric(code, bboxes1, bboxes2, fmt, offset, is_aligned, dtype, out, validate, backend)
+
+
+for _f in (box_iou, box_ioa, generalized_box_iou, distance_box_iou, complete_box_iou):
+    _f.__doc__ = _f.__doc__.replace("{keywords}\n", _KEYWORDS_DOC)
+del _f

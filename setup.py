@@ -1,0 +1,44 @@
+"""Build the Cython kernels (src_cython/*.pyx -> fastiou._cy_*) with OpenMP."""
+
+import glob
+import os
+import sys
+
+import numpy as np
+from Cython.Build import cythonize
+from setuptools import Extension, setup
+
+
+def openmp_flags():
+    if sys.platform == "win32":
+        return ["/openmp", "/O2"], []
+    if sys.platform == "darwin":  # Apple clang: needs libomp (brew install libomp)
+        return ["-Xpreprocessor", "-fopenmp", "-O3"], ["-lomp"]
+    return ["-fopenmp", "-O3"], ["-fopenmp"]
+
+
+compile_args, link_args = openmp_flags()
+extensions = [
+    Extension(
+        f"fastiou.{os.path.splitext(os.path.basename(path))[0]}",
+        [path],
+        include_dirs=[np.get_include()],
+        define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
+        extra_compile_args=compile_args,
+        extra_link_args=link_args,
+    )
+    for path in sorted(glob.glob("src_cython/_cy_*.pyx"))
+]
+
+setup(
+    ext_modules=cythonize(
+        extensions,
+        compiler_directives={
+            "language_level": 3,
+            "boundscheck": False,
+            "wraparound": False,
+            "cdivision": True,
+            "initializedcheck": False,
+        },
+    )
+)
