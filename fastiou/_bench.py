@@ -1,0 +1,207 @@
+"""The comparison table behind ``fastiou bench`` and ``benchmarks/``.
+
+Each family registers its cases in ``fastiou/_bench_<family>.py``, a module with
+
+    def cases(quick: bool, sizes: list[int] | None) -> Iterable[Case]
+
+A :class:`Case` is one operation on one input: a dict of implementations (zero-
+argument callables over data prepared once) keyed by a name such as
+``'fastiou[numba]'``, ``'reference'``, ``'numpy'``, ``'torchvision'``.  Cases
+build their inputs lazily (``Case.setup``) so that listing the table is cheap.
+Third-party implementations are added only when their package imports.
+
+:func:`run` times every implementation (median of repeats, after one warm-up
+call that also compiles), measures the machine's memory-write and -read
+bandwidth in the same run, and returns one row per implementation with the
+median, the throughput, fastiou's same-run speed-up over it, and the fraction of
+the bandwidth reached where the case declares the bytes it moves.
+"""
+
+from __future__ import annotations
+
+import importlib
+import statistics
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable
+
+import numba
+import numpy as np
+
+FAMILIES = ("boxes", "nms", "masks", "losses", "sparse")
+
+
+@dataclass
+class Case:
+    """One operation on one input, and the implementations that compute it."""
+
+    op: str  # e.g. 'box_iou'
+    label: str  # e.g. '10000x10000 clustered float32'
+    size: int  # x-axis of plots: boxes, masks or elements of the input
+    work: int  # units of work per call (pairs, boxes, elements)
+    unit: str  # 'pairs', 'boxes', 'elements', 'pixels'
+    setup: Callable[[], dict[str, Callable[[], Any]]]  # -> {impl name: zero-arg callable}
+    bytes_written: int = 0  # bytes the call must write (bandwidth-bound ops)
+    bytes_read: int = 0  # bytes the call must read (bandwidth-bound ops)
+    baseline: str = "fastiou"  # ratios are this impl's time over the others'
+    repeat: int = 7
+
+
+@dataclass
+class Row:
+    op: str
+    label: str
+    impl: str
+    size: int
+    work: int
+    unit: str
+    median_s: float
+    per_s: float
+    speedup: float | None = None  # baseline's speed-up over this impl, same run
+    bandwidth: float | None = None  # fraction of the measured bandwidth
+    extra: dict = field(default_factory=dict)
+
+
+def optional(module: str):
+    """Import ``module`` for comparison, or None when it is not installed."""
+    try:
+        return importlib.import_module(module)
+    except Exception:  # noqa: BLE001 - any failure means "not available here"
+        return None
+
+
+def all_cases(quick: bool = False, sizes: list[int] | None = None, ops: Iterable[str] | None = None) -> list[Case]:
+    """Every registered case, optionally only the operations in ``ops``."""
+    result = []
+    for family in FAMILIES:
+        try:
+            module = importlib.import_module(f"fastiou._bench_{family}")
+        except ModuleNotFoundError:
+            continue
+        result.extend(module.cases(quick, sizes))
+    if ops:
+        wanted = set(ops)
+        result = [c for c in result if c.op in wanted or c.op.split("[")[0] in wanted]
+    return result
+
+
+def time_call(fn: Callable[[], Any], repeat: int, budget_s: float = 5.0) -> float:
+    """Median wall time of ``fn`` over up to ``repeat`` calls (after one warm-up)."""
+    fn()
+    times = []
+    start = time.perf_counter()
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+        if time.perf_counter() - start > budget_s and len(times) >= 3:
+            break
+    return statistics.median(times)
+
+
+@numba.njit(parallel=True, cache=True)
+def _fill(out, value):
+    for i in numba.prange(out.shape[0]):
+        out[i] = value
+
+
+@numba.njit(parallel=True, cache=True)
+def _sum(a):
+    total = a[0] - a[0]
+    for i in numba.prange(a.shape[0]):
+        total += a[i]
+    return total
+
+
+def memory_bandwidth(nbytes: int = 512 * 2**20, repeat: int = 7) -> dict[str, float]:
+    """Write and read bandwidth (bytes/s) of this machine, now, with Numba's threads.
+
+    Write: a parallel fill of a float32 array of ``nbytes`` (the same stores a
+    kernel's output makes).  Read: a parallel sum over it.
+    """
+    a = np.empty(nbytes // 4, dtype=np.float32)
+    write = time_call(lambda: _fill(a, np.float32(1)), repeat)
+    read = time_call(lambda: _sum(a), repeat)
+    return {"write": nbytes / write, "read": nbytes / read}
+
+
+class Progress:
+    """A one-line progress bar on stderr (no dependency)."""
+
+    def __init__(self, total: int, enabled: bool = True, width: int = 30):
+        self.total, self.done, self.width = max(total, 1), 0, width
+        self.enabled = enabled and total > 0
+
+    def step(self, text: str) -> None:
+        self.done += 1
+        if self.enabled:
+            filled = int(self.width * self.done / self.total)
+            bar = "#" * filled + "." * (self.width - filled)
+            sys.stderr.write(f"\r[{bar}] {self.done}/{self.total} {text[:60]:<60}")
+            sys.stderr.flush()
+
+    def close(self) -> None:
+        if self.enabled:
+            sys.stderr.write("\n")
+
+
+def run(cases: list[Case], progress: bool = True, bandwidth: dict | None = None) -> tuple[list[Row], dict]:
+    """Time every implementation of every case; return the rows and the bandwidth used."""
+    bandwidth = bandwidth or memory_bandwidth()
+    prepared = []
+    for case in cases:
+        impls = case.setup()
+        prepared.append((case, impls))
+    bar = Progress(sum(len(impls) for _, impls in prepared), progress)
+    rows: list[Row] = []
+    for case, impls in prepared:
+        case_rows = []
+        for name, fn in impls.items():
+            bar.step(f"{case.op} {case.label} {name}")
+            median = time_call(fn, case.repeat)
+            case_rows.append(Row(case.op, case.label, name, case.size, case.work, case.unit, median,
+                                 case.work / median))
+        base = [r for r in case_rows if r.impl.startswith(case.baseline)]
+        best = min((r.median_s for r in base), default=None)
+        for r in case_rows:
+            if best is not None:
+                r.speedup = r.median_s / best
+            moved = case.bytes_written / bandwidth["write"] + case.bytes_read / bandwidth["read"]
+            if moved:
+                r.bandwidth = moved / r.median_s
+        rows.extend(case_rows)
+        del impls
+    bar.close()
+    return rows, bandwidth
+
+
+def _fmt_time(s: float) -> str:
+    for unit, scale in (("s", 1), ("ms", 1e-3), ("us", 1e-6)):
+        if s >= scale:
+            return f"{s / scale:.3g} {unit}"
+    return f"{s * 1e9:.3g} ns"
+
+
+def _fmt_rate(x: float) -> str:
+    for unit, scale in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if x >= scale:
+            return f"{x / scale:.3g} {unit}"
+    return f"{x:.3g}"
+
+
+def format_table(rows: list[Row], bandwidth: dict) -> str:
+    """Markdown table: operation, input, implementation, median, throughput, fastiou's speed-up, % bandwidth."""
+    lines = [
+        f"memory bandwidth measured in this run: write {bandwidth['write'] / 1e9:.1f} GB/s, "
+        f"read {bandwidth['read'] / 1e9:.1f} GB/s",
+        "",
+        "| operation | input | implementation | median | throughput | fastiou speed-up | % of bandwidth |",
+        "|---|---|---|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        speed = "" if r.speedup is None else f"{r.speedup:.2f}x"
+        bw = "" if r.bandwidth is None else f"{100 * r.bandwidth:.0f}%"
+        lines.append(f"| {r.op} | {r.label} | {r.impl} | {_fmt_time(r.median_s)} | "
+                     f"{_fmt_rate(r.per_s)} {r.unit}/s | {speed} | {bw} |")
+    return "\n".join(lines)

@@ -1,0 +1,97 @@
+"""Benchmark cases for the pairwise box metrics (see fastiou._bench)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import pairwise, reference, synthetic
+from ._bench import Case, optional
+
+METRIC_FUNCTIONS = {
+    "box_iou": (pairwise.box_iou, "box_iou", "iou"),
+    "generalized_box_iou": (pairwise.generalized_box_iou, "generalized_box_iou", "giou"),
+    "distance_box_iou": (pairwise.distance_box_iou, "distance_box_iou", "diou"),
+    "complete_box_iou": (pairwise.complete_box_iou, "complete_box_iou", "ciou"),
+}
+
+
+def numpy_box_iou(b1, b2):
+    """torchvision's box_iou formula with NumPy broadcasting (the usual NumPy-only baseline)."""
+    area1 = (b1[:, 2] - b1[:, 0]) * (b1[:, 3] - b1[:, 1])
+    area2 = (b2[:, 2] - b2[:, 0]) * (b2[:, 3] - b2[:, 1])
+    lt = np.maximum(b1[:, None, :2], b2[None, :, :2])
+    rb = np.minimum(b1[:, None, 2:], b2[None, :, 2:])
+    wh = np.clip(rb - lt, 0, None)
+    inter = wh[..., 0] * wh[..., 1]
+    return inter / (area1[:, None] + area2[None, :] - inter)
+
+
+def _torch_threads(torch):
+    import numba
+
+    torch.set_num_threads(numba.get_num_threads())
+
+
+def _metric_case(op, n, dtype=np.float32, with_reference=False, with_cython=True):
+    fn, tv_name, ref_metric = METRIC_FUNCTIONS[op]
+    label = f"{n}x{n} clustered {np.dtype(dtype).name}"
+
+    def setup():
+        b1 = synthetic.clustered_boxes(n, seed=1, dtype=dtype)[0]
+        b2 = synthetic.clustered_boxes(n, seed=2, dtype=dtype)[0]
+        out = np.empty((n, n), dtype=dtype)
+        impls = {"fastiou[numba]": lambda: fn(b1, b2, out=out, backend="numba")}
+        if with_cython:
+            impls["fastiou[cython]"] = lambda: fn(b1, b2, out=out, backend="cython")
+        impls["fastiou[auto]"] = lambda: fn(b1, b2, out=out)
+        if with_reference:
+            impls["reference (naive loops)"] = lambda: reference.pairwise(b1, b2, ref_metric)
+        if op == "box_iou":
+            impls["numpy (broadcast)"] = lambda: numpy_box_iou(b1, b2)
+        torch = optional("torch")
+        ops = optional("torchvision.ops")
+        if torch is not None and ops is not None:
+            _torch_threads(torch)
+            t1, t2 = torch.from_numpy(b1), torch.from_numpy(b2)
+            tv = getattr(ops, tv_name)
+            impls["torchvision"] = lambda: tv(t1, t2)
+        pb = optional("powerboxes")
+        if pb is not None and op in ("box_iou", "generalized_box_iou"):
+            pb_fn = pb.parallel_iou_distance if op == "box_iou" else pb.parallel_giou_distance
+            impls["powerboxes (parallel)"] = lambda: pb_fn(b1, b2)
+        cb = optional("cython_bbox")
+        if cb is not None and op == "box_iou":
+            d1, d2 = b1.astype(np.float64), b2.astype(np.float64)
+            impls["cython_bbox (float64, offset=1)"] = lambda: cb.bbox_overlaps(d1, d2)
+        return impls
+
+    return Case(op, label, n, n * n, "pairs", setup, bytes_written=n * n * np.dtype(dtype).itemsize)
+
+
+def _small_case(n):
+    def setup():
+        b1 = synthetic.scattered_boxes(n, seed=1)[0]
+        b2 = synthetic.scattered_boxes(n, seed=2)[0]
+        impls = {
+            "fastiou[auto]": lambda: pairwise.box_iou(b1, b2),
+            "fastiou[cython]": lambda: pairwise.box_iou(b1, b2, backend="cython"),
+            "numpy (broadcast)": lambda: numpy_box_iou(b1, b2),
+        }
+        torch = optional("torch")
+        ops = optional("torchvision.ops")
+        if torch is not None and ops is not None:
+            t1, t2 = torch.from_numpy(b1), torch.from_numpy(b2)
+            impls["torchvision"] = lambda: ops.box_iou(t1, t2)
+        return impls
+
+    return Case("box_iou", f"{n}x{n} tracking-size float32", n, n * n, "pairs", setup, repeat=2001)
+
+
+def cases(quick: bool, sizes: list[int] | None):
+    if sizes is None:
+        sizes = [1000, 4000] if quick else [1000, 4000, 10000]
+    out = [_small_case(10), _metric_case("box_iou", 300, with_reference=True)]
+    for n in sizes:
+        for op in METRIC_FUNCTIONS:
+            out.append(_metric_case(op, n))
+    return out

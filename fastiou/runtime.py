@@ -1,0 +1,88 @@
+"""Threads and configuration: ``set_num_threads``, ``get_num_threads``, ``show_config``."""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+
+import numba
+import numpy as np
+
+from . import _config, backends
+
+
+def set_num_threads(n: int) -> None:
+    """Use ``n`` threads for the parallel kernels of every CPU backend (numba and cython).
+
+    ``NUMBA_NUM_THREADS`` (read when numba is imported) caps ``n``.
+
+    Examples
+    --------
+    >>> import fastiou
+    >>> fastiou.set_num_threads(1); fastiou.get_num_threads()
+    1
+    >>> fastiou.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+    """
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
+        raise TypeError(f"n must be an integer, got {type(n).__name__}")
+    limit = numba.config.NUMBA_NUM_THREADS
+    if not 1 <= n <= limit:
+        raise ValueError(f"n must be between 1 and {limit} (NUMBA_NUM_THREADS), got {n}")
+    numba.set_num_threads(int(n))
+
+
+def get_num_threads() -> int:
+    """The number of threads the parallel kernels use.
+
+    Examples
+    --------
+    >>> import fastiou
+    >>> fastiou.get_num_threads() >= 1
+    True
+    """
+    return numba.get_num_threads()
+
+
+def config_info() -> dict:
+    """Versions, backends, threads and tunables, as a dict (what :func:`show_config` prints)."""
+    from . import __version__
+
+    info = {
+        "fastiou": __version__,
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "numpy": np.__version__,
+        "numba": numba.__version__,
+        "threads": get_num_threads(),
+        "NUMBA_NUM_THREADS": numba.config.NUMBA_NUM_THREADS,
+        "threading layer": _threading_layer(),
+        "default backend": backends.DEFAULT,
+        "FASTIOU_BACKEND": os.environ.get("FASTIOU_BACKEND", "(unset)"),
+        "serial below (pairs or boxes)": _config.SERIAL_WORK_THRESHOLD,
+    }
+    for name, status in backends.available().items():
+        info[f"backend {name}"] = status
+    if info["backend cuda"] == "yes":
+        info["gpu"] = backends.load("cuda").device_name()
+    return info
+
+
+def _threading_layer() -> str:
+    try:
+        return numba.threading_layer()
+    except ValueError:  # no parallel kernel has run yet
+        return f"(not started; configured: {numba.config.THREADING_LAYER})"
+
+
+def show_config() -> None:
+    """Print versions, available backends (and why one is not), threads and the GPU.
+
+    Examples
+    --------
+    >>> import fastiou
+    >>> fastiou.show_config()  # doctest: +ELLIPSIS
+    fastiou: ...
+    """
+    for key, value in config_info().items():
+        print(f"{key}: {value}")

@@ -1,0 +1,36 @@
+"""Shared fixtures: the CPU backends (skipped with the reason when not installed)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from fastiou import backends
+
+CPU_BACKENDS = ("numba", "cython")
+
+
+def _backend_param(name):
+    try:
+        backends.load(name)
+        marks = ()
+    except ImportError as exc:
+        marks = pytest.mark.skip(reason=f"backend {name!r} not installed: {exc}")
+    return pytest.param(name, marks=marks, id=name)
+
+
+@pytest.fixture(params=[_backend_param(name) for name in CPU_BACKENDS])
+def backend(request):
+    """Each installed CPU backend by name."""
+    return request.param
+
+
+@pytest.fixture(params=[False, True], ids=["serial", "parallel"])
+def force_parallel(request, monkeypatch):
+    """Run the kernels both serially and in parallel, whatever the input size."""
+    from fastiou import _config
+
+    threshold = 0 if request.param else np.iinfo(np.int64).max
+    monkeypatch.setattr(backends, "SERIAL_WORK_THRESHOLD", threshold)
+    monkeypatch.setattr(_config, "SERIAL_WORK_THRESHOLD", threshold)
+    return request.param
