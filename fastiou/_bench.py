@@ -71,6 +71,17 @@ def optional(module: str):
         return None
 
 
+def has_backend(name: str) -> bool:
+    """Whether fastiou's backend ``name`` can run here (cases add its row only then)."""
+    from . import backends
+
+    try:
+        backends.load(name)
+    except (ImportError, RuntimeError):
+        return False
+    return True
+
+
 def all_cases(quick: bool = False, sizes: list[int] | None = None, ops: Iterable[str] | None = None) -> list[Case]:
     """Every registered case, optionally only the operations in ``ops``."""
     result = []

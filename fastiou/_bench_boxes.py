@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import pairwise, reference, synthetic
-from ._bench import Case, optional
+from ._bench import Case, has_backend, optional
 
 METRIC_FUNCTIONS = {
     "box_iou": (pairwise.box_iou, "box_iou", "iou"),
@@ -41,7 +41,7 @@ def _metric_case(op, n, dtype=np.float32, with_reference=False, with_cython=True
         b2 = synthetic.clustered_boxes(n, seed=2, dtype=dtype)[0]
         out = np.empty((n, n), dtype=dtype)
         impls = {"fastiou[numba]": lambda: fn(b1, b2, out=out, backend="numba")}
-        if with_cython:
+        if with_cython and has_backend("cython"):
             impls["fastiou[cython]"] = lambda: fn(b1, b2, out=out, backend="cython")
         impls["fastiou[auto]"] = lambda: fn(b1, b2, out=out)
         if with_reference:
@@ -74,9 +74,10 @@ def _small_case(n):
         b2 = synthetic.scattered_boxes(n, seed=2)[0]
         impls = {
             "fastiou[auto]": lambda: pairwise.box_iou(b1, b2),
-            "fastiou[cython]": lambda: pairwise.box_iou(b1, b2, backend="cython"),
             "numpy (broadcast)": lambda: numpy_box_iou(b1, b2),
         }
+        if has_backend("cython"):
+            impls["fastiou[cython]"] = lambda: pairwise.box_iou(b1, b2, backend="cython")
         torch = optional("torch")
         ops = optional("torchvision.ops")
         if torch is not None and ops is not None:

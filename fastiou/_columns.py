@@ -19,7 +19,7 @@ FORMATS = {"xyxy": 0, "xywh": 1, "cxcywh": 2}
 
 
 @njit
-def _fill_columns(boxes, fmt, offset, half, check, cols):
+def fill_columns(boxes, fmt, offset, half, check, cols):
     """Fill ``cols`` from ``boxes``; return the first invalid row, or -1."""
     first_bad = -1
     for i in range(boxes.shape[0]):
@@ -56,5 +56,5 @@ def box_columns(boxes: np.ndarray, fmt: str, offset, check: bool) -> tuple[np.nd
     """Columns ``(8, N)`` of ``boxes`` (already of the compute dtype) and the first bad row."""
     dt = boxes.dtype.type
     cols = np.empty((8, boxes.shape[0]), dtype=boxes.dtype)
-    bad = _fill_columns(boxes, FORMATS[fmt], dt(offset), dt(0.5), check, cols)
+    bad = fill_columns(boxes, FORMATS[fmt], dt(offset), dt(0.5), check, cols)
     return cols, bad

@@ -14,6 +14,10 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
+import math
+
+FOUR_OVER_PI2 = 4.0 / math.pi**2  # CIoU's v = 4 / pi^2 * (atan(w1/h1) - atan(w2/h2))^2
+
 # Metric codes shared by every backend.
 IOU, IOA, GIOU, DIOU, CIOU = 0, 1, 2, 3, 4
 METRICS = {"iou": IOU, "ioa": IOA, "iof": IOA, "giou": GIOU, "diou": DIOU, "ciou": CIOU}

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 
 from fastiou import backends
 
 CPU_BACKENDS = ("numba", "cython")
+
+# tests/cuda runs in its own pytest run, with NUMBA_ENABLE_CUDASIM=1 set before numba is
+# imported (or FASTIOU_TEST_GPU=1 on a machine with a GPU).
+if os.environ.get("NUMBA_ENABLE_CUDASIM") != "1" and os.environ.get("FASTIOU_TEST_GPU") != "1":
+    collect_ignore = ["cuda"]
 
 
 def _backend_param(name):

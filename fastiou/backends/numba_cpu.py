@@ -10,9 +10,12 @@ from __future__ import annotations
 
 from numba import prange
 
+import numpy as np
+
 from .. import _formulas
+from .._columns import fill_columns
 from .._config import njit, serial_and_parallel
-from .._formulas import CIOU, DIOU, GIOU, IOA, IOU
+from .._formulas import CIOU, DIOU, FOUR_OVER_PI2, GIOU, IOA, IOU
 
 F = _formulas.build(njit(inline="always"))
 metric = F.metric
@@ -64,6 +67,24 @@ def _aligned(code, c1, c2, four_over_pi2, one, out):
 
 _pairwise_kernels = serial_and_parallel(_pairwise)
 _aligned_kernels = serial_and_parallel(_aligned)
+_pairwise_serial = _pairwise_kernels[0]
+
+
+@njit
+def small_pairwise(code, b1, b2, fmt, offset, check, out):
+    """Columns, check and serial pairwise kernel in one call (the small-input fast path).
+
+    Returns -1, or the first invalid row (of ``b1``, then of ``b2``) with nothing computed.
+    """
+    dt = out.dtype.type
+    c1 = np.empty((8, b1.shape[0]), out.dtype)
+    c2 = np.empty((8, b2.shape[0]), out.dtype)
+    bad1 = fill_columns(b1, fmt, dt(offset), dt(0.5), check, c1)
+    bad2 = fill_columns(b2, fmt, dt(offset), dt(0.5), check, c2)
+    if bad1 >= 0 or bad2 >= 0:
+        return 0
+    _pairwise_serial(code, c1, c2, dt(FOUR_OVER_PI2), dt(1), out)
+    return -1
 
 
 def pairwise(code, c1, c2, four_over_pi2, one, out, parallel):
