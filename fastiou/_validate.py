@@ -23,21 +23,11 @@ REDUCTIONS = ("none", "mean", "sum")
 def is_cuda_array(x: Any) -> bool:
     """True for CUDA arrays: ``__cuda_array_interface__`` or a Numba device array.
 
-    Under ``NUMBA_ENABLE_CUDASIM=1`` Numba's device arrays have no interface, so
-    they are recognised by type (only when numba.cuda is already imported).
+    Under ``NUMBA_ENABLE_CUDASIM=1`` Numba's device arrays (``FakeCUDAArray``)
+    have no interface: they are recognised by Numba's own ``__cuda_ndarray__``
+    marker, which real Numba device arrays carry too.
     """
-    if hasattr(x, "__cuda_array_interface__"):
-        return True
-    import sys
-
-    cuda = sys.modules.get("numba.cuda")
-    if cuda is None:
-        return False
-    try:
-        from numba.cuda.simulator.cudadrv.devicearray import FakeCUDAArray
-    except ImportError:  # pragma: no cover - depends on numba's layout
-        FakeCUDAArray = ()
-    return isinstance(x, FakeCUDAArray)
+    return hasattr(x, "__cuda_array_interface__") or getattr(x, "__cuda_ndarray__", False) is True
 
 
 def as_array(x: Any, name: str) -> np.ndarray:
@@ -93,9 +83,33 @@ def check_reduction(reduction: Any, allowed=REDUCTIONS) -> str:
 def as_box_array(x: Any, name: str) -> np.ndarray:
     """An ``(N, 4)`` array of real numbers (not yet converted)."""
     arr = as_array(x, name)
-    if arr.ndim != 2 or arr.shape[1] != 4:
-        raise ValueError(f"{name} must have shape (N, 4), got {arr.shape}")
+    check_box_shape(arr, name)
     return arr
+
+
+def check_box_shape(arr: Any, name: str) -> None:
+    """Boxes (a host array or a device array's Numba view) of real numbers, shape ``(N, 4)``."""
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must hold real numbers, got dtype {arr.dtype}")
+    if arr.ndim != 2 or arr.shape[1] != 4:
+        raise ValueError(f"{name} must have shape (N, 4), got {tuple(arr.shape)}")
+
+
+def check_aligned(shape1: tuple, shape2: tuple, names=("boxes1", "boxes2")) -> None:
+    """``aligned=True`` needs two box sets of the same length."""
+    if shape1[0] != shape2[0]:
+        raise ValueError(
+            f"aligned=True needs {names[0]} and {names[1]} of the same length, "
+            f"got {tuple(shape1)} and {tuple(shape2)}"
+        )
+
+
+def invalid_box_error(name: str, row: int, values: list, fmt: str) -> ValueError:
+    """The error for the first invalid box ``row`` of ``name`` (host and device paths)."""
+    return ValueError(
+        f"{name} has an invalid box at row {row}: {values} "
+        f"(coordinates must be finite with x2 >= x1 and y2 >= y1 in {fmt!r} format)"
+    )
 
 
 def as_box_columns(
@@ -110,10 +124,7 @@ def as_box_columns(
     native = arr.astype(dt, copy=False)  # also makes byte-swapped input native
     cols, bad = box_columns(native, fmt, offset, validate)
     if bad >= 0:
-        raise ValueError(
-            f"{name} has an invalid box at row {bad}: {arr[bad].tolist()} "
-            f"(coordinates must be finite with x2 >= x1 and y2 >= y1 in {fmt!r} format)"
-        )
+        raise invalid_box_error(name, bad, arr[bad].tolist(), fmt)
     return cols
 
 
@@ -133,11 +144,8 @@ def box_pair(
     check_offset(offset)
     a1 = as_box_array(boxes1, names[0])
     a2 = as_box_array(boxes2, names[1])
-    if aligned and a1.shape[0] != a2.shape[0]:
-        raise ValueError(
-            f"aligned=True needs {names[0]} and {names[1]} of the same length, "
-            f"got {a1.shape} and {a2.shape}"
-        )
+    if aligned:
+        check_aligned(a1.shape, a2.shape, names)
     dt = compute_dtype(a1, a2, dtype=dtype)
     c1 = as_box_columns(a1, names[0], dt, fmt, offset, validate)
     c2 = as_box_columns(a2, names[1], dt, fmt, offset, validate)
@@ -157,3 +165,362 @@ def as_out(out: Any, shape: tuple, dt: np.dtype) -> np.ndarray:
     if not out.flags.writeable:
         raise ValueError("out must be writeable")
     return out
+
+
+def check_device_out(out: Any, view: Any, shape: tuple, dt: np.dtype) -> None:
+    """The caller's ``out`` for CUDA input: a CUDA array (``view``: its Numba view) of ``shape``, ``dt``."""
+    if not is_cuda_array(out):
+        raise TypeError(f"out must be a CUDA array like the inputs, got {type(out).__name__}")
+    if tuple(view.shape) != tuple(shape):
+        raise ValueError(f"out must have shape {tuple(shape)}, got {tuple(view.shape)}")
+    if view.dtype != dt:
+        raise TypeError(f"out must have dtype {dt}, got {view.dtype}")
+
+
+# --- pictures ---------------------------------------------------------------
+
+
+def as_single_box(x: Any, name: str) -> np.ndarray:
+    """One box, ``(4,)`` or ``(1, 4)``, as a ``(1, 4)`` array of real numbers."""
+    arr = as_array(x, name)
+    if arr.shape not in ((4,), (1, 4)):
+        raise ValueError(f"{name} must be one box of shape (4,), got {arr.shape}")
+    return arr.reshape(1, 4)
+
+
+def as_per_box(x: Any, name: str, n: int) -> np.ndarray:
+    """One real number per box: shape ``(n,)``."""
+    arr = as_array(x, name)
+    if arr.shape != (n,):
+        raise ValueError(f"{name} must have shape ({n},), one value per box, got {arr.shape}")
+    return arr
+
+
+def check_length(seq: Any, name: str, n: int) -> list:
+    """Any sequence (strings allowed) with one entry per box, as a list."""
+    try:
+        items = list(seq)
+    except TypeError:
+        raise TypeError(f"{name} must be a sequence, got {type(seq).__name__}") from None
+    if len(items) != n:
+        raise ValueError(f"{name} must have one entry per box ({n}), got {len(items)}")
+    return items
+
+
+def as_indices(x: Any, name: str, n: int) -> np.ndarray:
+    """1-D integer indices into ``n`` items, as int64."""
+    arr = as_array(x, name)
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be 1-D indices, got shape {arr.shape}")
+    if arr.size and arr.dtype.kind not in "iu":
+        raise TypeError(f"{name} must hold integer indices, got dtype {arr.dtype}")
+    arr = arr.astype(np.int64)
+    if arr.size and (arr.min() < 0 or arr.max() >= n):
+        raise ValueError(f"{name} must hold indices in [0, {n}), got {arr.min()}..{arr.max()}")
+    return arr
+
+
+def as_image_or_size(x: Any, name: str) -> tuple[np.ndarray | None, int, int]:
+    """An image ``(H, W)``, ``(H, W, 3)`` or ``(H, W, 4)``, or a size ``(height, width)``.
+
+    Returns ``(image or None, height, width)``.
+    """
+    if isinstance(x, (tuple, list)) and len(x) == 2 and all(isinstance(v, numbers.Integral) for v in x):
+        height, width = int(x[0]), int(x[1])
+        if height <= 0 or width <= 0:
+            raise ValueError(f"{name} as a size must be positive (height, width), got {tuple(x)}")
+        return None, height, width
+    arr = as_array(x, name)
+    if not (arr.ndim == 2 or (arr.ndim == 3 and arr.shape[2] in (3, 4))) or 0 in arr.shape:
+        raise ValueError(
+            f"{name} must be an image of shape (H, W), (H, W, 3) or (H, W, 4), or a size "
+            f"(height, width), got shape {arr.shape}"
+        )
+    return arr, arr.shape[0], arr.shape[1]
+
+
+# --- losses -----------------------------------------------------------------
+
+
+def check_real(value: Any, name: str, low: float | None = None, high: float | None = None, *,
+               low_open: bool = False, high_open: bool = False) -> float:
+    """A finite real number in ``[low, high]`` (``(`` / ``)`` where open), as a float."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
+    v = float(value)
+    too_low = low is not None and (v <= low if low_open else v < low)
+    too_high = high is not None and (v >= high if high_open else v > high)
+    if not np.isfinite(v) or too_low or too_high:
+        lo = "-inf" if low is None else repr(float(low))
+        hi = "inf" if high is None else repr(float(high))
+        interval = f"{'(' if low_open or low is None else '['}{lo}, {hi}{')' if high_open or high is None else ']'}"
+        raise ValueError(f"{name} must be a finite number in {interval}, got {value!r}")
+    return v
+
+
+def check_int(value: Any, name: str) -> int:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {type(value).__name__}")
+    return int(value)
+
+
+def loss_dtype(first: np.ndarray, *others: np.ndarray) -> np.dtype:
+    """The dtype policy over ``first`` and the other *float* arrays of a loss.
+
+    Integer or boolean labels do not promote float32 scores to float64.
+    """
+    return compute_dtype(first, *[a for a in others if a.dtype.kind == "f"])
+
+
+def check_same_shape(a: np.ndarray, b: np.ndarray, names: tuple[str, str]) -> None:
+    if a.shape != b.shape:
+        raise ValueError(f"{names[1]} must have the shape of {names[0]}, {a.shape}, got {b.shape}")
+
+
+def broadcast_as(arr: np.ndarray, shape: tuple, name: str) -> np.ndarray:
+    """``arr`` broadcast to ``shape`` (a read-only view), or ValueError naming ``name``."""
+    try:
+        return np.broadcast_to(arr, shape)
+    except ValueError:
+        raise ValueError(f"{name} of shape {arr.shape} does not broadcast to {shape}") from None
+
+
+def check_in_range(arr: np.ndarray, name: str, low: float, high: float) -> None:
+    """Every element of ``arr`` in ``[low, high]`` (NaN fails too)."""
+    if arr.size and not (arr.min() >= low and arr.max() <= high):
+        raise ValueError(f"{name} must have every element in [{low}, {high}]")
+
+
+def check_sign_labels(arr: np.ndarray, name: str) -> None:
+    """Binary labels in {-1, +1}."""
+    if arr.size and not np.all((arr == 1) | (arr == -1)):
+        bad = int(np.flatnonzero((arr != 1) & (arr != -1))[0])
+        raise ValueError(f"{name} must hold labels -1 or +1, got {arr.reshape(-1)[bad]!r} at flat index {bad}")
+
+
+def as_class_indices(x: Any, name: str, num_classes: int, ignore_index: int | None = None) -> np.ndarray:
+    """Integer class indices in ``[0, num_classes)`` (or equal to ``ignore_index``), as int64."""
+    arr = as_array(x, name)
+    if arr.dtype.kind not in "iu":
+        raise TypeError(f"{name} must hold integer class indices, got dtype {arr.dtype}")
+    arr = arr.astype(np.int64, copy=False)
+    bad = (arr < 0) | (arr >= num_classes)
+    if ignore_index is not None:
+        bad &= arr != ignore_index
+    if bad.any():
+        first = int(np.flatnonzero(bad.reshape(-1))[0])
+        allowed = f" or ignore_index={ignore_index}" if ignore_index is not None else ""
+        raise ValueError(
+            f"{name} must hold class indices in [0, {num_classes}){allowed}, "
+            f"got {arr.reshape(-1)[first]} at flat index {first}"
+        )
+    return arr
+
+
+# --- masks --------------------------------------------------------------------
+
+
+def check_bool(value: Any, name: str) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
+
+
+def check_threshold(threshold: Any, name: str = "threshold") -> float | None:
+    """None, or a finite real number."""
+    return None if threshold is None else check_real(threshold, name)
+
+
+def as_masks(x: Any, name: str, threshold: float | None = None) -> tuple[np.ndarray, bool, np.dtype]:
+    """Binary masks ``(H, W)`` or ``(N, H, W)`` as ``(uint8 (N, H, W) of 0/1, single, input dtype)``.
+
+    Bools are taken as they are.  Other dtypes must hold only 0 and 1, unless
+    ``threshold`` is given: then the foreground is ``value > threshold`` (NaN
+    raises).  The result is C-contiguous and a view of ``x`` where possible;
+    ``single`` is True for one ``(H, W)`` mask (returned as ``(1, H, W)``).
+    """
+    arr = as_array(x, name)
+    if arr.ndim not in (2, 3):
+        raise ValueError(f"{name} must have shape (H, W) or (N, H, W), got {arr.shape}")
+    single = arr.ndim == 2
+    if single:
+        arr = arr[None]
+    if threshold is not None:
+        if arr.dtype.kind == "f" and np.isnan(arr).any():
+            raise ValueError(f"{name} has NaN values")
+        binary = arr > threshold
+    elif arr.dtype.kind == "b":
+        binary = arr
+    elif arr.dtype.kind == "u" and (arr.size == 0 or arr.max() <= 1):
+        binary = arr if arr.dtype.itemsize == 1 else arr.astype(np.uint8)
+    elif arr.size and not np.all((arr == 0) | (arr == 1)):
+        raise ValueError(
+            f"{name} must be binary (bool, or only 0 and 1); pass threshold= to binarise "
+            f"other values (foreground = value > threshold)"
+        )
+    else:
+        binary = arr.astype(np.uint8)
+    return np.ascontiguousarray(binary).view(np.uint8), single, arr.dtype
+
+
+def check_mask_sizes(shape1: tuple, shape2: tuple, names: tuple[str, str], aligned: bool = False) -> None:
+    """Both mask sets of the same ``(H, W)`` (and the same ``N`` when ``aligned``).
+
+    A size of None (no RLE masks, so no size) matches any size.
+    """
+    if aligned and shape1[0] != shape2[0]:
+        raise ValueError(
+            f"aligned=True needs {names[0]} and {names[1]} of the same length, got shapes {shape1} and {shape2}"
+        )
+    if None not in shape1 and None not in shape2 and shape1[-2:] != shape2[-2:]:
+        raise ValueError(
+            f"{names[0]} and {names[1]} must have the same height and width, got shapes {shape1} and {shape2}"
+        )
+
+
+def is_rle(x: Any) -> bool:
+    """True for a COCO RLE dict or a list/tuple of them (an empty list counts: no masks)."""
+    if isinstance(x, dict):
+        return True
+    return isinstance(x, (list, tuple)) and all(isinstance(item, dict) for item in x)
+
+
+def _rle_size(rle: dict, where: str) -> list[int]:
+    if "size" not in rle or "counts" not in rle:
+        raise ValueError(f"{where} must be a COCO RLE with keys 'size' and 'counts', got keys {sorted(rle)}")
+    size = rle["size"]
+    if not isinstance(size, (list, tuple, np.ndarray)):
+        raise ValueError(f"{where}['size'] must be [height, width], got {size!r}")
+    try:
+        h, w = (int(v) for v in size)
+    except (TypeError, ValueError):
+        raise ValueError(f"{where}['size'] must be [height, width], got {size!r}") from None
+    if h < 0 or w < 0 or [h, w] != [v for v in size]:
+        raise ValueError(f"{where}['size'] must be two non-negative integers, got {size!r}")
+    return [h, w]
+
+
+def _rle_counts(c: Any, where: str) -> bytes | np.ndarray:
+    if isinstance(c, str):
+        c = c.encode("ascii")
+    if isinstance(c, bytes):
+        return c
+    arr = as_array(c, f"{where}['counts']")
+    if arr.ndim != 1 or arr.dtype.kind not in "iu" or (arr.size and arr.min() < 0):
+        raise ValueError(f"{where}['counts'] must be a compressed string or a list of non-negative integers")
+    return arr.astype(np.int64)
+
+
+def as_rles(x: Any, name: str) -> tuple[int | None, int | None, list, bool]:
+    """COCO RLEs ``{'size': [h, w], 'counts': ...}`` as ``(h, w, counts, single)``.
+
+    Each item of ``counts`` is the compressed string as bytes (pycocotools'
+    form; ``str`` is encoded as ASCII) or, for uncompressed RLE, an int64 array.
+    Every mask must have the same size; ``h`` and ``w`` are None for no masks.
+    """
+    single = isinstance(x, dict)
+    items = [x] if single else x
+    if not items:
+        return None, None, [], single
+    first = _rle_size(items[0], name if single else f"{name}[0]")
+    counts = []
+    for k, rle in enumerate(items):
+        c = rle.get("counts")
+        # The common case, checked cheaply: pycocotools' own output (same size list, bytes).
+        if type(c) is bytes and rle.get("size") == first and type(rle["size"]) is list:
+            counts.append(c)
+            continue
+        where = name if single else f"{name}[{k}]"
+        size = _rle_size(rle, where)
+        if size != first:
+            raise ValueError(f"every mask of {name} must have the same size: {where} has {size}, "
+                             f"{name}[0] has {first}")
+        counts.append(_rle_counts(c, where))
+    return first[0], first[1], counts, single
+
+
+def check_rle_totals(totals: np.ndarray, height: int, width: int, name: str, single: bool) -> None:
+    """Each decoded RLE covers exactly ``height * width`` pixels (``-1``: a negative run)."""
+    bad = np.flatnonzero(totals != height * width)
+    if bad.size:
+        k = int(bad[0])
+        where = name if single else f"{name}[{k}]"
+        raise ValueError(f"{where} is not a valid RLE of a {height} x {width} mask "
+                         f"(its runs cover {int(totals[k])} pixels)")
+
+
+def as_crowd(iscrowd: Any, n: int, name: str = "iscrowd") -> np.ndarray:
+    """``None`` (no crowd) or ``n`` booleans (0/1), as uint8."""
+    if iscrowd is None:
+        return np.zeros(n, dtype=np.uint8)
+    arr = as_array(iscrowd, name)
+    if arr.shape != (n,):
+        raise ValueError(f"{name} must have shape ({n},), one flag per mask of masks2, got {arr.shape}")
+    if arr.size and not np.all((arr == 0) | (arr == 1)):
+        raise ValueError(f"{name} must hold booleans (0 or 1)")
+    return arr.astype(np.uint8)
+
+
+# --- sparse joins and matching ----------------------------------------------------
+
+
+def check_host_boxes(*pairs: tuple[Any, str]) -> None:
+    """``TypeError`` for CUDA arrays where only host (NumPy) input is supported."""
+    for x, name in pairs:
+        if is_cuda_array(x):
+            raise TypeError(f"{name} is a CUDA array; this function takes host arrays (copy it to the host)")
+
+
+def as_finite_per_box(x: Any, name: str, n: int) -> np.ndarray:
+    """One finite real number per box, shape ``(n,)``, as float64 (NaN and inf raise)."""
+    arr = as_per_box(x, name, n)
+    if arr.size and not np.isfinite(arr).all():
+        bad = int(np.flatnonzero(~np.isfinite(arr))[0])
+        raise ValueError(f"{name} must be finite, got {arr[bad]!r} at index {bad}")
+    return arr.astype(np.float64)
+
+
+def as_box_flags(x: Any, name: str, n: int) -> np.ndarray:
+    """``None`` (all False) or one flag per box: bools, or integers 0 and 1; as bool ``(n,)``."""
+    if x is None:
+        return np.zeros(n, dtype=np.bool_)
+    arr = as_array(x, name)
+    if arr.shape != (n,):
+        raise ValueError(f"{name} must have shape ({n},), one flag per box, got {arr.shape}")
+    if arr.size and not np.all((arr == 0) | (arr == 1)):
+        raise ValueError(f"{name} must hold booleans (True/False or 0/1)")
+    return arr.astype(np.bool_)
+
+
+# --- NMS family -------------------------------------------------------------------
+
+
+def as_scores(x: Any, name: str, n: int) -> np.ndarray:
+    """One score per box, shape ``(n,)``; NaN raises (it has no place in a ranking)."""
+    arr = as_per_box(x, name, n)
+    if arr.dtype.kind == "f" and np.isnan(arr.sum()):
+        bad = np.flatnonzero(np.isnan(arr))
+        if bad.size:
+            raise ValueError(f"{name} must not contain NaN, got NaN at index {int(bad[0])}")
+    return arr
+
+
+def as_labels(x: Any, name: str, n: int) -> np.ndarray:
+    """One class id per box, shape ``(n,)``, as int64: integers, or floats with integer values."""
+    arr = as_per_box(x, name, n)
+    if arr.dtype.kind == "f":
+        ok = (np.abs(arr) < 2.0**63) & (arr == np.trunc(arr))  # NaN and inf fail too
+        if not ok.all():
+            bad = int(np.flatnonzero(~ok)[0])
+            raise ValueError(f"{name} must hold integer class ids, got {arr[bad]!r} at index {bad}")
+    return arr.astype(np.int64, copy=False)
+
+
+def check_max_output(value: Any, name: str = "max_output") -> int:
+    """None (no limit, returned as -1) or a non-negative integer."""
+    if value is None:
+        return -1
+    v = check_int(value, name)
+    if v < 0:
+        raise ValueError(f"{name} must be None or >= 0, got {v}")
+    return v

@@ -3,6 +3,7 @@
 ``fastiou bench`` runs the comparison table (fastiou per backend against the naive
 reference, NumPy and the installed third-party libraries) on synthetic data.
 ``fastiou config`` prints versions, backends and threads.
+``fastiou draw`` draws two boxes with their IoU variants (needs ``fastiou[plot]``).
 """
 
 from __future__ import annotations
@@ -44,6 +45,32 @@ def _bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _box(text: str) -> list[float]:
+    try:
+        box = [float(v) for v in text.split(",")]
+    except ValueError:
+        box = []
+    if len(box) != 4:
+        raise argparse.ArgumentTypeError(f"a box is four comma-separated numbers X1,Y1,X2,Y2, got {text!r}")
+    return box
+
+
+def _draw(args: argparse.Namespace) -> int:
+    from . import viz
+
+    metrics = [m.strip() for m in args.metrics.split(",") if m.strip()]
+    try:
+        viz.draw_box_pair(args.box1, args.box2, metrics=metrics, fmt=args.fmt, path=args.output)
+    except ValueError as exc:
+        print(f"fastiou draw: error: {exc}", file=sys.stderr)
+        return 2
+    except (ImportError, OSError) as exc:  # no matplotlib; a path that cannot be written
+        print(f"fastiou draw: {exc}", file=sys.stderr)
+        return 1
+    print(f"wrote {args.output}")
+    return 0
+
+
 def _config(args: argparse.Namespace) -> int:
     from . import show_config
 
@@ -62,6 +89,17 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--plot", metavar="PATH", help="also draw throughput against size (needs fastiou[plot])")
     bench.add_argument("--no-progress", action="store_true", help="no progress bar")
     bench.set_defaults(func=_bench)
+    draw = sub.add_parser(
+        "draw", help="draw two boxes with their IoU, GIoU, DIoU, CIoU (needs fastiou[plot])",
+        epilog="Boxes after '--' may start with a minus: fastiou draw -o p.png -- -1,0,2,2 0,0,1,1",
+    )
+    draw.add_argument("box1", type=_box, help="X1,Y1,X2,Y2 (in --fmt)")
+    draw.add_argument("box2", type=_box, help="X1,Y1,X2,Y2 (in --fmt)")
+    draw.add_argument("-o", "--output", required=True, metavar="PATH", help="picture to write (PNG)")
+    draw.add_argument("--fmt", default="xyxy", choices=["xyxy", "xywh", "cxcywh"], help="box format")
+    draw.add_argument("--metrics", default="iou,giou,diou,ciou",
+                      help="comma-separated, from iou,ioa,giou,diou,ciou")
+    draw.set_defaults(func=_draw)
     config = sub.add_parser("config", help="print versions, backends and threads")
     config.set_defaults(func=_config)
     return parser
