@@ -1,0 +1,25 @@
+"""Cython CPU kernels (``src_cython/_cy_boxes.pyx``, compiled at install): OpenMP ``prange``.
+
+The same backend interface as :mod:`fastiou.backends.numba_cpu`: ``pairwise`` and
+``aligned`` take the per-box columns of :mod:`fastiou._columns` and write into a
+caller-given ``out`` (any strides).  ``parallel`` runs on Numba's thread count
+(``fastiou.set_num_threads``), otherwise on the calling thread alone.
+"""
+
+from __future__ import annotations
+
+import numba
+
+from .. import _cy_boxes
+
+
+def _threads(parallel: bool) -> int:
+    return numba.get_num_threads() if parallel else 1
+
+
+def pairwise(code, c1, c2, four_over_pi2, one, out, parallel):
+    _cy_boxes.pairwise(code, c1, c2, four_over_pi2, one, out, _threads(parallel))
+
+
+def aligned(code, c1, c2, four_over_pi2, one, out, parallel):
+    _cy_boxes.aligned(code, c1, c2, four_over_pi2, one, out, _threads(parallel))

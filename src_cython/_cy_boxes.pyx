@@ -1,0 +1,279 @@
+# cython: boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
+"""Cython box metrics: the second implementation of fastiou/_formulas.py.
+
+Same small functions, same guarded division, same per-box columns ``(8, N)``
+(rows x1, y1, x2, y2, area, doubled centre x and y, aspect angle; see
+fastiou/_columns.py).  Float32 stays float32: no literal takes part in the
+arithmetic (zero is ``<floating>0``, constants arrive in the caller's dtype).
+
+``pairwise`` and ``aligned`` dispatch on the metric code once per call, to a
+kernel compiled for that metric alone (the fused type ``Metric``): the code is a
+compile-time constant in every inner loop, so the C compiler folds the metric's
+branches and vectorises the loop.  The kernels contain no validation.
+"""
+
+from cython cimport floating
+from cython.parallel cimport prange
+from libc.string cimport memcpy
+from libc.math cimport INFINITY
+
+# One empty struct per metric, and a fused type over them: each metric gets its own
+# compiled copy of ``metric`` and of the loops.  (A plain ``int code`` argument made
+# constant by inlining is not enough: GCC's inlining budget, largely spent on
+# Cython's own helpers, left some loops with a run-time code, unvectorised.)
+cdef struct IoU:
+    char unused
+cdef struct IoA:
+    char unused
+cdef struct GIoU:
+    char unused
+cdef struct DIoU:
+    char unused
+cdef struct CIoU:
+    char unused
+
+ctypedef fused Metric:
+    IoU
+    IoA
+    GIoU
+    DIoU
+    CIoU
+
+# The metric codes of fastiou/_formulas.py (checked by the tests).
+cdef enum:
+    IOU = 0
+    IOA = 1
+    GIOU = 2
+    DIOU = 3
+    CIOU = 4
+CODES = {"iou": IOU, "ioa": IOA, "giou": GIOU, "diou": DIOU, "ciou": CIOU}
+
+# Results per chunk: the loops fill a private buffer of this many values, then copy it out.
+cdef enum:
+    CHUNK = 1024
+
+
+# Zero is a constant, not ``x - x`` as in the Numba formulas: an arithmetic
+# operation inside a branch may trap (-ftrapping-math) and would stop the C
+# compiler from turning the branch into a vector select.
+
+cdef inline floating positive_part(floating x) noexcept nogil:
+    return x if x > <floating>0 else <floating>0
+
+
+cdef inline floating guarded_div(floating num, floating den) noexcept nogil:
+    # 0 (not NaN) when the denominator is 0: num / inf, which like the Numba
+    # formulas' ``num - num`` is 0 for finite num.  The one division runs
+    # unconditionally: GCC (-ftrapping-math) never turns a division under a
+    # branch into a vector select, and would not vectorise the loop.
+    return num / (den if den > <floating>0 else <floating>INFINITY)
+
+
+cdef inline floating intersection(floating ax1, floating ay1, floating ax2, floating ay2,
+                                  floating bx1, floating by1, floating bx2, floating by2) noexcept nogil:
+    cdef floating iw = positive_part(min(ax2, bx2) - max(ax1, bx1))
+    cdef floating ih = positive_part(min(ay2, by2) - max(ay1, by1))
+    return iw * ih
+
+
+cdef inline void enclosing_sides(floating ax1, floating ay1, floating ax2, floating ay2,
+                                 floating bx1, floating by1, floating bx2, floating by2,
+                                 floating* cw, floating* ch) noexcept nogil:
+    cw[0] = max(ax2, bx2) - min(ax1, bx1)
+    ch[0] = max(ay2, by2) - min(ay1, by1)
+
+
+cdef inline floating giou_term(floating iou, floating union, floating cw, floating ch) noexcept nogil:
+    cdef floating enclosing = cw * ch
+    return iou - guarded_div(enclosing - union, enclosing)
+
+
+cdef inline floating centre_penalty(floating acx2, floating acy2, floating bcx2, floating bcy2,
+                                    floating cw, floating ch) noexcept nogil:
+    # rho^2 / c^2 with doubled centres: (2 rho)^2 / (2 c)^2, no literal needed.
+    cdef floating dx = acx2 - bcx2
+    cdef floating dy = acy2 - bcy2
+    cdef floating cw2 = cw + cw
+    cdef floating ch2 = ch + ch
+    return guarded_div(dx * dx + dy * dy, cw2 * cw2 + ch2 * ch2)
+
+
+cdef inline floating aspect_term(floating iou, floating angle_a, floating angle_b,
+                                 floating four_over_pi2, floating one) noexcept nogil:
+    # CIoU's alpha * v; alpha is 0 where its denominator is 0 (identical boxes).
+    cdef floating d = angle_a - angle_b
+    cdef floating v = four_over_pi2 * (d * d)
+    return guarded_div(v, (one - iou) + v) * v
+
+
+cdef inline int code_of(Metric tag) noexcept nogil:
+    if Metric is IoU:
+        return IOU
+    elif Metric is IoA:
+        return IOA
+    elif Metric is GIoU:
+        return GIOU
+    elif Metric is DIoU:
+        return DIOU
+    else:
+        return CIOU
+
+
+cdef inline floating metric(Metric tag,
+                            floating ax1, floating ay1, floating ax2, floating ay2,
+                            floating aarea, floating acx2, floating acy2, floating aangle,
+                            floating bx1, floating by1, floating bx2, floating by2,
+                            floating barea, floating bcx2, floating bcy2, floating bangle,
+                            floating four_over_pi2, floating one) noexcept nogil:
+    """The metric ``tag`` between boxes a and b, given their columns as scalars."""
+    cdef int code = code_of(tag)  # a constant in each compiled copy: the branches fold
+    cdef floating inter = intersection(ax1, ay1, ax2, ay2, bx1, by1, bx2, by2)
+    cdef floating union, iou, cw, ch, diou
+    if code == IOA:
+        return guarded_div(inter, aarea)
+    union = (aarea + barea) - inter
+    iou = guarded_div(inter, union)
+    if code == IOU:
+        return iou
+    enclosing_sides(ax1, ay1, ax2, ay2, bx1, by1, bx2, by2, &cw, &ch)
+    if code == GIOU:
+        return giou_term(iou, union, cw, ch)
+    diou = iou - centre_penalty(acx2, acy2, bcx2, bcy2, cw, ch)
+    if code == DIOU:
+        return diou
+    return diou - aspect_term(iou, aangle, bangle, four_over_pi2, one)
+
+
+cdef inline void _metric_row(Metric tag, const floating* a, Py_ssize_t lda,
+                             const floating* b, Py_ssize_t ldb, Py_ssize_t count,
+                             floating four_over_pi2, floating one, floating* out) noexcept nogil:
+    """``out[j] = metric(box a, box j of b)`` for ``count`` boxes; columns ``lda`` / ``ldb`` apart."""
+    cdef floating ax1 = a[0], ay1 = a[lda], ax2 = a[2 * lda], ay2 = a[3 * lda]
+    cdef floating aarea = a[4 * lda], acx2 = a[5 * lda], acy2 = a[6 * lda], aangle = a[7 * lda]
+    cdef Py_ssize_t j
+    for j in range(count):
+        out[j] = metric(tag, ax1, ay1, ax2, ay2, aarea, acx2, acy2, aangle,
+                        b[j], b[ldb + j], b[2 * ldb + j], b[3 * ldb + j],
+                        b[4 * ldb + j], b[5 * ldb + j], b[6 * ldb + j], b[7 * ldb + j],
+                        four_over_pi2, one)
+
+
+cdef inline void _metric_span(Metric tag, const floating* a, const floating* b, Py_ssize_t ld,
+                              Py_ssize_t count, floating four_over_pi2, floating one,
+                              floating* out) noexcept nogil:
+    """``out[j] = metric(box j of a, box j of b)`` for ``count`` boxes; columns ``ld`` apart."""
+    cdef Py_ssize_t j
+    for j in range(count):
+        out[j] = metric(tag, a[j], a[ld + j], a[2 * ld + j], a[3 * ld + j],
+                        a[4 * ld + j], a[5 * ld + j], a[6 * ld + j], a[7 * ld + j],
+                        b[j], b[ld + j], b[2 * ld + j], b[3 * ld + j],
+                        b[4 * ld + j], b[5 * ld + j], b[6 * ld + j], b[7 * ld + j],
+                        four_over_pi2, one)
+
+
+cdef inline void _copy_out(const floating* src, Py_ssize_t count, char* dest,
+                           Py_ssize_t stride) noexcept nogil:
+    """``dest[j] = src[j]``, ``dest`` advancing by ``stride`` bytes (``out`` may be strided)."""
+    cdef Py_ssize_t j
+    if stride == sizeof(floating):
+        memcpy(dest, src, count * sizeof(floating))
+    else:
+        for j in range(count):
+            (<floating*>(dest + j * stride))[0] = src[j]
+
+
+# A row goes straight into a contiguous ``out``; otherwise, and always for the
+# aligned loop, values go through a private stack buffer and are copied out.  The
+# compiler then knows that the aligned loop's stores alias none of its 16 column
+# reads (more than it checks at run time), so that the loop vectorises.
+
+cdef inline void _pairwise_row(Metric tag, const floating* a, Py_ssize_t lda,
+                               const floating* b, Py_ssize_t m,
+                               floating four_over_pi2, floating one,
+                               char* row, Py_ssize_t stride) noexcept nogil:
+    cdef floating buf[CHUNK]
+    cdef floating* dest
+    cdef bint direct = stride == sizeof(floating)
+    cdef Py_ssize_t k, start, count
+    for k in range((m + CHUNK - 1) // CHUNK):
+        start = k * CHUNK
+        count = min(<Py_ssize_t>CHUNK, m - start)
+        dest = <floating*>(row + start * stride) if direct else buf
+        _metric_row(tag, a, lda, b + start, m, count, four_over_pi2, one, dest)
+        if not direct:
+            _copy_out(buf, count, row + start * stride, stride)
+
+
+cdef inline void _aligned_chunk(Metric tag, const floating* a, const floating* b, Py_ssize_t n,
+                                Py_ssize_t count, floating four_over_pi2, floating one,
+                                char* dest, Py_ssize_t stride) noexcept nogil:
+    cdef floating buf[CHUNK]
+    _metric_span(tag, a, b, n, count, four_over_pi2, one, buf)
+    _copy_out(buf, count, dest, stride)
+
+
+cdef void _pairwise(Metric tag, const floating[:, ::1] c1, const floating[:, ::1] c2,
+                    floating four_over_pi2, floating one, floating[:, :] out,
+                    int num_threads) noexcept nogil:
+    cdef Py_ssize_t n = c1.shape[1], m = c2.shape[1], i
+    cdef char* base = <char*>&out[0, 0]
+    for i in prange(n, schedule="static", num_threads=num_threads):
+        _pairwise_row(tag, &c1[0, i], n, &c2[0, 0], m, four_over_pi2, one,
+                      base + i * out.strides[0], out.strides[1])
+
+
+cdef void _aligned(Metric tag, const floating[:, ::1] c1, const floating[:, ::1] c2,
+                   floating four_over_pi2, floating one, floating[:] out,
+                   int num_threads) noexcept nogil:
+    cdef Py_ssize_t n = c1.shape[1], chunks = (n + CHUNK - 1) // CHUNK, k, start
+    cdef char* base = <char*>&out[0]
+    for k in prange(chunks, schedule="static", num_threads=num_threads):
+        start = k * CHUNK
+        _aligned_chunk(tag, &c1[0, start], &c2[0, start], n, min(<Py_ssize_t>CHUNK, n - start),
+                       four_over_pi2, one, base + start * out.strides[0], out.strides[0])
+
+
+def pairwise(int code, const floating[:, ::1] c1, const floating[:, ::1] c2,
+             floating four_over_pi2, floating one, floating[:, :] out, int num_threads):
+    """``out[i, j] = metric code(box i of c1, box j of c2)`` on ``num_threads`` threads."""
+    if c1.shape[1] == 0 or c2.shape[1] == 0:
+        return
+    cdef IoU iou = IoU(0)
+    cdef IoA ioa = IoA(0)
+    cdef GIoU giou = GIoU(0)
+    cdef DIoU diou = DIoU(0)
+    cdef CIoU ciou = CIoU(0)
+    with nogil:
+        if code == IOU:
+            _pairwise(iou, c1, c2, four_over_pi2, one, out, num_threads)
+        elif code == IOA:
+            _pairwise(ioa, c1, c2, four_over_pi2, one, out, num_threads)
+        elif code == GIOU:
+            _pairwise(giou, c1, c2, four_over_pi2, one, out, num_threads)
+        elif code == DIOU:
+            _pairwise(diou, c1, c2, four_over_pi2, one, out, num_threads)
+        else:
+            _pairwise(ciou, c1, c2, four_over_pi2, one, out, num_threads)
+
+
+def aligned(int code, const floating[:, ::1] c1, const floating[:, ::1] c2,
+            floating four_over_pi2, floating one, floating[:] out, int num_threads):
+    """``out[i] = metric code(box i of c1, box i of c2)`` on ``num_threads`` threads."""
+    if c1.shape[1] == 0:
+        return
+    cdef IoU iou = IoU(0)
+    cdef IoA ioa = IoA(0)
+    cdef GIoU giou = GIoU(0)
+    cdef DIoU diou = DIoU(0)
+    cdef CIoU ciou = CIoU(0)
+    with nogil:
+        if code == IOU:
+            _aligned(iou, c1, c2, four_over_pi2, one, out, num_threads)
+        elif code == IOA:
+            _aligned(ioa, c1, c2, four_over_pi2, one, out, num_threads)
+        elif code == GIOU:
+            _aligned(giou, c1, c2, four_over_pi2, one, out, num_threads)
+        elif code == DIOU:
+            _aligned(diou, c1, c2, four_over_pi2, one, out, num_threads)
+        else:
+            _aligned(ciou, c1, c2, four_over_pi2, one, out, num_threads)
