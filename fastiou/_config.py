@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import types
 
-import numba
-
 NUMBA_OPTIONS = dict(cache=True, nogil=True, error_model="numpy", fastmath=False)
 
 #: Below this many pairs (or boxes, for per-box work) ``backend='auto'`` runs a
@@ -30,6 +28,8 @@ def serial_and_parallel(py_func):
     Numba's on-disk cache keys on the function's qualified name and not on its
     flags, so the serial twin is compiled from a copy with its own name.
     """
+    import numba
+
     parallel = numba.njit(parallel=True, **NUMBA_OPTIONS)(py_func)
     twin = types.FunctionType(
         py_func.__code__,
@@ -46,6 +46,8 @@ def serial_and_parallel(py_func):
 
 def njit(py_func=None, **overrides):
     """``numba.njit`` with the project's options (``@njit`` or ``@njit(inline='always')``)."""
+    import numba  # here, not at the top: importing fastiou does not start Numba
+
     options = {**NUMBA_OPTIONS, **overrides}
     if py_func is None:
         return lambda f: numba.njit(**options)(f)

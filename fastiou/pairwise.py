@@ -17,7 +17,6 @@ import numpy as np
 from . import _validate, backends
 from ._columns import FORMATS
 from ._formulas import CIOU, DIOU, FOUR_OVER_PI2, GIOU, IOA, IOU, METRICS
-from .backends import numba_cpu
 
 _FAST_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
@@ -69,10 +68,12 @@ def _metric(
         and boxes2.shape[1] == 4
         and boxes1.shape[0] * boxes2.shape[0] < backends.SERIAL_WORK_THRESHOLD
         and fmt in FORMATS
+        and type(offset) is int
         and offset in (0, 1)
     ):
         result = np.empty((boxes1.shape[0], boxes2.shape[0]), dtype=boxes1.dtype)
-        if numba_cpu.small_pairwise(code, boxes1, boxes2, FORMATS[fmt], offset, validate, result) < 0:
+        small_pairwise = backends.serial_entry("small_pairwise")
+        if small_pairwise(code, boxes1, boxes2, FORMATS[fmt], offset, validate, result) < 0:
             return result
         # an invalid box: the general path below raises the error that names it
     if _validate.is_cuda_array(boxes1) or _validate.is_cuda_array(boxes2):

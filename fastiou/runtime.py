@@ -6,7 +6,6 @@ import os
 import platform
 import sys
 
-import numba
 import numpy as np
 
 from . import _config, backends
@@ -22,8 +21,10 @@ def set_num_threads(n: int) -> None:
     >>> import fastiou
     >>> fastiou.set_num_threads(1); fastiou.get_num_threads()
     1
-    >>> fastiou.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+    >>> import numba; fastiou.set_num_threads(numba.config.NUMBA_NUM_THREADS)
     """
+    import numba
+
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
         raise TypeError(f"n must be an integer, got {type(n).__name__}")
     limit = numba.config.NUMBA_NUM_THREADS
@@ -41,11 +42,15 @@ def get_num_threads() -> int:
     >>> fastiou.get_num_threads() >= 1
     True
     """
+    import numba
+
     return numba.get_num_threads()
 
 
 def config_info() -> dict:
     """Versions, backends, threads and tunables, as a dict (what :func:`show_config` prints)."""
+    import numba
+
     from . import __version__
 
     info = {
@@ -69,6 +74,8 @@ def config_info() -> dict:
 
 
 def _threading_layer() -> str:
+    import numba
+
     try:
         return numba.threading_layer()
     except ValueError:  # no parallel kernel has run yet

@@ -15,7 +15,15 @@ branches and vectorises the loop.  The kernels contain no validation.
 from cython cimport floating
 from cython.parallel cimport prange
 from libc.string cimport memcpy
-from libc.math cimport INFINITY
+from libc.math cimport INFINITY, atan2
+from libc.stdlib cimport free, malloc
+
+cimport numpy as cnp
+
+cnp.import_array()
+
+# CIoU's 4 / pi^2 (fastiou/_formulas.py FOUR_OVER_PI2).
+cdef double FOUR_OVER_PI2 = 0.40528473456935108578
 
 # One empty struct per metric, and a fused type over them: each metric gets its own
 # compiled copy of ``metric`` and of the loops.  (A plain ``int code`` argument made
@@ -233,27 +241,33 @@ cdef void _aligned(Metric tag, const floating[:, ::1] c1, const floating[:, ::1]
                        four_over_pi2, one, base + start * out.strides[0], out.strides[0])
 
 
+cdef void _pairwise_code(int code, const floating[:, ::1] c1, const floating[:, ::1] c2,
+                         floating four_over_pi2, floating one, floating[:, :] out,
+                         int num_threads) noexcept nogil:
+    cdef IoU iou
+    cdef IoA ioa
+    cdef GIoU giou
+    cdef DIoU diou
+    cdef CIoU ciou
+    if c1.shape[1] == 0 or c2.shape[1] == 0:
+        return
+    if code == IOU:
+        _pairwise(iou, c1, c2, four_over_pi2, one, out, num_threads)
+    elif code == IOA:
+        _pairwise(ioa, c1, c2, four_over_pi2, one, out, num_threads)
+    elif code == GIOU:
+        _pairwise(giou, c1, c2, four_over_pi2, one, out, num_threads)
+    elif code == DIOU:
+        _pairwise(diou, c1, c2, four_over_pi2, one, out, num_threads)
+    else:
+        _pairwise(ciou, c1, c2, four_over_pi2, one, out, num_threads)
+
+
 def pairwise(int code, const floating[:, ::1] c1, const floating[:, ::1] c2,
              floating four_over_pi2, floating one, floating[:, :] out, int num_threads):
     """``out[i, j] = metric code(box i of c1, box j of c2)`` on ``num_threads`` threads."""
-    if c1.shape[1] == 0 or c2.shape[1] == 0:
-        return
-    cdef IoU iou = IoU(0)
-    cdef IoA ioa = IoA(0)
-    cdef GIoU giou = GIoU(0)
-    cdef DIoU diou = DIoU(0)
-    cdef CIoU ciou = CIoU(0)
     with nogil:
-        if code == IOU:
-            _pairwise(iou, c1, c2, four_over_pi2, one, out, num_threads)
-        elif code == IOA:
-            _pairwise(ioa, c1, c2, four_over_pi2, one, out, num_threads)
-        elif code == GIOU:
-            _pairwise(giou, c1, c2, four_over_pi2, one, out, num_threads)
-        elif code == DIOU:
-            _pairwise(diou, c1, c2, four_over_pi2, one, out, num_threads)
-        else:
-            _pairwise(ciou, c1, c2, four_over_pi2, one, out, num_threads)
+        _pairwise_code(code, c1, c2, four_over_pi2, one, out, num_threads)
 
 
 def aligned(int code, const floating[:, ::1] c1, const floating[:, ::1] c2,
@@ -277,3 +291,120 @@ def aligned(int code, const floating[:, ::1] c1, const floating[:, ::1] c2,
             _aligned(diou, c1, c2, four_over_pi2, one, out, num_threads)
         else:
             _aligned(ciou, c1, c2, four_over_pi2, one, out, num_threads)
+
+
+# --- the column split and the small-input fast path --------------------------------------
+# The twin of fastiou/_columns.py's split (see there): with it, a small call runs with no
+# Numba at all (no JIT start-up in a new process, no dispatcher overhead).  Raw pointers
+# and strides rather than memoryviews: acquiring a memoryview costs more than a 10 x 10 job.
+
+cdef Py_ssize_t _fill_columns(const char* boxes, Py_ssize_t n, Py_ssize_t s0, Py_ssize_t s1,
+                              int fmt, floating offset, bint check, floating* cols) noexcept nogil:
+    """Split ``n`` boxes (rows ``s0`` bytes apart, coordinates ``s1``) into ``cols`` (8, n)."""
+    cdef Py_ssize_t i, first_bad = -1
+    cdef floating a0, a1, a2, a3, x1, y1, x2, y2, w, h
+    cdef floating half = <floating>0.5
+    cdef const char* row
+    cdef bint finite
+    for i in range(n):
+        row = boxes + i * s0
+        a0 = (<const floating*>row)[0]
+        a1 = (<const floating*>(row + s1))[0]
+        a2 = (<const floating*>(row + 2 * s1))[0]
+        a3 = (<const floating*>(row + 3 * s1))[0]
+        if fmt == 0:
+            x1, y1, x2, y2 = a0, a1, a2, a3
+        elif fmt == 1:
+            x1, y1, x2, y2 = a0, a1, a0 + a2, a1 + a3
+        else:
+            x1, y1, x2, y2 = a0 - half * a2, a1 - half * a3, a0 + half * a2, a1 + half * a3
+        x2 = x2 + offset
+        y2 = y2 + offset
+        if check and first_bad < 0:
+            finite = (a0 - a0 == 0) and (a1 - a1 == 0) and (a2 - a2 == 0) and (a3 - a3 == 0)
+            if not (finite and x1 <= x2 and y1 <= y2):
+                first_bad = i
+        w = x2 - x1
+        h = y2 - y1
+        cols[i] = x1
+        cols[n + i] = y1
+        cols[2 * n + i] = x2
+        cols[3 * n + i] = y2
+        cols[4 * n + i] = w * h
+        cols[5 * n + i] = x1 + x2
+        cols[6 * n + i] = y1 + y2
+        cols[7 * n + i] = <floating>atan2(w, h)
+    return first_bad
+
+
+cdef Py_ssize_t _fill(floating kind, cnp.ndarray boxes, int fmt, double offset, bint check,
+                      cnp.ndarray cols):
+    return _fill_columns(<const char*>cnp.PyArray_DATA(boxes), boxes.shape[0], boxes.strides[0],
+                         boxes.strides[1], fmt, <floating>offset, check,
+                         <floating*>cnp.PyArray_DATA(cols))
+
+
+def fill_columns(cnp.ndarray boxes, int fmt, double offset, bint check, cnp.ndarray cols):
+    """Fill C-contiguous ``cols`` (8, N) from ``boxes`` (N, 4) of the same float dtype.
+
+    Returns the first invalid row, or -1.
+    """
+    if cnp.PyArray_TYPE(cols) == cnp.NPY_FLOAT32:
+        return _fill(<float>0, boxes, fmt, offset, check, cols)
+    return _fill(<double>0, boxes, fmt, offset, check, cols)
+
+
+cdef void _rows(Metric tag, const floating* c1, Py_ssize_t n, const floating* c2, Py_ssize_t m,
+                char* out, Py_ssize_t s0, Py_ssize_t s1) noexcept nogil:
+    cdef Py_ssize_t i
+    for i in range(n):
+        _pairwise_row(tag, c1 + i, n, c2, m, <floating>FOUR_OVER_PI2, <floating>1, out + i * s0, s1)
+
+
+cdef int _small(floating kind, int code, cnp.ndarray b1, cnp.ndarray b2, int fmt, int offset,
+                bint check, cnp.ndarray out):
+    cdef Py_ssize_t n = b1.shape[0], m = b2.shape[0]
+    cdef floating* c1 = <floating*>malloc(8 * (n + m) * sizeof(floating))
+    cdef floating* c2 = c1 + 8 * n
+    cdef char* o = <char*>cnp.PyArray_DATA(out)
+    cdef Py_ssize_t s0 = out.strides[0], s1 = out.strides[1]
+    cdef IoU iou
+    cdef IoA ioa
+    cdef GIoU giou
+    cdef DIoU diou
+    cdef CIoU ciou
+    if c1 == NULL:
+        raise MemoryError()
+    try:
+        if (_fill_columns(<const char*>cnp.PyArray_DATA(b1), n, b1.strides[0], b1.strides[1], fmt,
+                          <floating>offset, check, c1) >= 0
+                or _fill_columns(<const char*>cnp.PyArray_DATA(b2), m, b2.strides[0], b2.strides[1],
+                                 fmt, <floating>offset, check, c2) >= 0):
+            return 0
+        if m == 0:
+            return -1
+        if code == IOU:
+            _rows(iou, c1, n, c2, m, o, s0, s1)
+        elif code == IOA:
+            _rows(ioa, c1, n, c2, m, o, s0, s1)
+        elif code == GIOU:
+            _rows(giou, c1, n, c2, m, o, s0, s1)
+        elif code == DIOU:
+            _rows(diou, c1, n, c2, m, o, s0, s1)
+        else:
+            _rows(ciou, c1, n, c2, m, o, s0, s1)
+        return -1
+    finally:
+        free(c1)
+
+
+def small_pairwise(int code, cnp.ndarray b1, cnp.ndarray b2, int fmt, int offset, bint check,
+                   cnp.ndarray out):
+    """Columns, check and a serial pairwise kernel in one call (the small-input fast path).
+
+    ``b1``, ``b2`` (N, 4) and ``out`` (N, M) share one native float dtype.  Returns -1,
+    or 0 when a box is invalid (then nothing is computed: the general path names it).
+    """
+    if cnp.PyArray_TYPE(out) == cnp.NPY_FLOAT32:
+        return _small(<float>0, code, b1, b2, fmt, offset, check, out)
+    return _small(<double>0, code, b1, b2, fmt, offset, check, out)

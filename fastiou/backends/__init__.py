@@ -57,6 +57,24 @@ def load(name: str, family: str = "boxes"):
     return module
 
 
+_serial_entries: dict[str, Any] = {}
+
+
+def serial_entry(name: str):
+    """``fill_columns`` or ``small_pairwise``: from the Cython extension when it is built
+    (calling it needs no JIT, so a new process pays no Numba start-up and a small call
+    costs about half as much), else from :mod:`.numba_cpu`.  Same arguments and results.
+    """
+    entry = _serial_entries.get(name)
+    if entry is None:
+        try:
+            from .. import _cy_boxes as module
+        except ImportError:
+            from . import numba_cpu as module
+        entry = _serial_entries[name] = getattr(module, name)
+    return entry
+
+
 def available() -> dict[str, str]:
     """Each backend and whether it can run here (``'yes'`` or the reason it cannot)."""
     status = {}

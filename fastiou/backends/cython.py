@@ -8,13 +8,15 @@ caller-given ``out`` (any strides).  ``parallel`` runs on Numba's thread count
 
 from __future__ import annotations
 
-import numba
-
 from .. import _cy_boxes
 
 
 def _threads(parallel: bool) -> int:
-    return numba.get_num_threads() if parallel else 1
+    if not parallel:
+        return 1
+    import numba  # the thread count set by fastiou.set_num_threads
+
+    return numba.get_num_threads()
 
 
 def pairwise(code, c1, c2, four_over_pi2, one, out, parallel):
