@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pytest
 
@@ -342,3 +344,21 @@ def test_unavailable_backend_says_how_to_install(monkeypatch):
     monkeypatch.setattr(backends, "_loaded", {})
     with pytest.raises(ImportError, match="compiled at install"):
         fastiou.box_iou([[0, 0, 1, 1]], [[0, 0, 1, 1]], backend="cython")
+
+
+@pytest.mark.parametrize("metric", METRICS)
+def test_numba_split_and_fast_path_without_the_cython_extension(metric, monkeypatch):
+    from fastiou import backends
+
+    b1 = boxes_for("degenerate", 12, 20)
+    b2 = boxes_for("clustered", 9, 21)
+    with_extension = METRICS[metric](b1, b2)
+    monkeypatch.setitem(sys.modules, "fastiou._cy_boxes", None)  # import fails as if not built
+    monkeypatch.delattr(fastiou, "_cy_boxes", raising=False)
+    monkeypatch.setattr(backends, "_serial_entries", {})
+    assert backends.serial_entry("small_pairwise").__module__ == "fastiou.backends.numba_cpu"
+    np.testing.assert_array_equal(METRICS[metric](b1, b2), with_extension)
+    np.testing.assert_array_equal(METRICS[metric](b1[:9], b2, aligned=True),
+                                  np.diag(with_extension[:9]))
+    with pytest.raises(ValueError, match="boxes2 has an invalid box at row 1"):
+        METRICS[metric](b1, np.array([[0, 0, 1, 1], [1, 0, 0, 1.0]]))
