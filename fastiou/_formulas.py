@@ -5,6 +5,10 @@ Each function is plain Python arithmetic, compiled by :func:`build` for the CPU
 per-box columns of :mod:`fastiou._columns` (corners, area, doubled centre, aspect
 angle), so that pairwise, aligned, NMS and sparse kernels share one definition.
 
+Numba's on-disk cache tracks only the kernel's own file: after editing this file,
+delete the cached kernels (``find fastiou -name '*.nb[ic]' -delete``).  An install
+or upgrade renews every file, so users are not affected.
+
 The functions never mix Python number literals into arithmetic: in a float32
 kernel a literal would promote the result to float64.  Zero is written ``x - x``
 and constants arrive as arguments of the caller's dtype.  Inputs are finite.
@@ -55,20 +59,24 @@ def build(jit):
         return iou - guarded_div(enclosing - union, enclosing)
 
     @jit
-    def centre_penalty(acx2, acy2, bcx2, bcy2, cw, ch):
-        # rho^2 / c^2 with doubled centres: (2 rho)^2 / (2 c)^2, no literal needed.
+    def centre_terms(acx2, acy2, bcx2, bcy2, cw, ch):
+        # rho^2 and c^2 times 4, from doubled centres: no literal needed.
         dx = acx2 - bcx2
         dy = acy2 - bcy2
         cw2 = cw + cw
         ch2 = ch + ch
-        return guarded_div(dx * dx + dy * dy, cw2 * cw2 + ch2 * ch2)
+        return dx * dx + dy * dy, cw2 * cw2 + ch2 * ch2
 
     @jit
-    def aspect_term(iou, angle_a, angle_b, four_over_pi2, one):
-        # CIoU's alpha * v; alpha is 0 where its denominator is 0 (identical boxes).
+    def ciou_penalty(rho2, c2, iou, angle_a, angle_b, four_over_pi2, one):
+        # rho^2 / c^2 + alpha v with alpha = v / S, S = 1 - IoU + v, as ONE division
+        # (rho^2 S + v^2 c^2) / (c^2 S) (the kernel is division-bound).  Where c^2 S is 0
+        # both terms are 0: c^2 = 0 only for two equal points (rho = 0, v = 0), S = 0
+        # only for IoU = 1 and v = 0; guarded_div gives that 0.
         d = angle_a - angle_b
         v = four_over_pi2 * (d * d)
-        return guarded_div(v, (one - iou) + v) * v
+        s = (one - iou) + v
+        return guarded_div(rho2 * s + (v * v) * c2, c2 * s)
 
     @jit
     def metric(code, ax1, ay1, ax2, ay2, aarea, acx2, acy2, aangle,
@@ -87,10 +95,10 @@ def build(jit):
         cw, ch = enclosing_sides(ax1, ay1, ax2, ay2, bx1, by1, bx2, by2)
         if code == GIOU:
             return giou_term(iou, union, cw, ch)
-        diou = iou - centre_penalty(acx2, acy2, bcx2, bcy2, cw, ch)
+        rho2, c2 = centre_terms(acx2, acy2, bcx2, bcy2, cw, ch)
         if code == DIOU:
-            return diou
-        return diou - aspect_term(iou, aangle, bangle, four_over_pi2, one)
+            return iou - guarded_div(rho2, c2)
+        return iou - ciou_penalty(rho2, c2, iou, aangle, bangle, four_over_pi2, one)
 
     return SimpleNamespace(
         positive_part=positive_part,
@@ -98,7 +106,7 @@ def build(jit):
         intersection=intersection,
         enclosing_sides=enclosing_sides,
         giou_term=giou_term,
-        centre_penalty=centre_penalty,
-        aspect_term=aspect_term,
+        centre_terms=centre_terms,
+        ciou_penalty=ciou_penalty,
         metric=metric,
     )

@@ -22,8 +22,10 @@ cimport numpy as cnp
 
 cnp.import_array()
 
-# CIoU's 4 / pi^2 (fastiou/_formulas.py FOUR_OVER_PI2).
-cdef double FOUR_OVER_PI2 = 0.40528473456935108578
+from fastiou._formulas import FOUR_OVER_PI2 as _FOUR_OVER_PI2
+
+# CIoU's 4 / pi^2: the very double the Python wrappers pass to every kernel.
+cdef double FOUR_OVER_PI2 = _FOUR_OVER_PI2
 
 # One empty struct per metric, and a fused type over them: each metric gets its own
 # compiled copy of ``metric`` and of the loops.  (A plain ``int code`` argument made
@@ -96,22 +98,25 @@ cdef inline floating giou_term(floating iou, floating union, floating cw, floati
     return iou - guarded_div(enclosing - union, enclosing)
 
 
-cdef inline floating centre_penalty(floating acx2, floating acy2, floating bcx2, floating bcy2,
-                                    floating cw, floating ch) noexcept nogil:
-    # rho^2 / c^2 with doubled centres: (2 rho)^2 / (2 c)^2, no literal needed.
+cdef inline void centre_terms(floating acx2, floating acy2, floating bcx2, floating bcy2,
+                              floating cw, floating ch, floating* rho2, floating* c2) noexcept nogil:
+    # rho^2 and c^2 times 4, from doubled centres: no literal needed.
     cdef floating dx = acx2 - bcx2
     cdef floating dy = acy2 - bcy2
     cdef floating cw2 = cw + cw
     cdef floating ch2 = ch + ch
-    return guarded_div(dx * dx + dy * dy, cw2 * cw2 + ch2 * ch2)
+    rho2[0] = dx * dx + dy * dy
+    c2[0] = cw2 * cw2 + ch2 * ch2
 
 
-cdef inline floating aspect_term(floating iou, floating angle_a, floating angle_b,
-                                 floating four_over_pi2, floating one) noexcept nogil:
-    # CIoU's alpha * v; alpha is 0 where its denominator is 0 (identical boxes).
+cdef inline floating ciou_penalty(floating rho2, floating c2, floating iou, floating angle_a,
+                                  floating angle_b, floating four_over_pi2, floating one) noexcept nogil:
+    # rho^2 / c^2 + alpha v as one division (rho^2 S + v^2 c^2) / (c^2 S), S = 1 - IoU + v;
+    # 0 where c^2 S is 0 (see fastiou/_formulas.py).
     cdef floating d = angle_a - angle_b
     cdef floating v = four_over_pi2 * (d * d)
-    return guarded_div(v, (one - iou) + v) * v
+    cdef floating s = (one - iou) + v
+    return guarded_div(rho2 * s + (v * v) * c2, c2 * s)
 
 
 cdef inline int code_of(Metric tag) noexcept nogil:
@@ -136,7 +141,7 @@ cdef inline floating metric(Metric tag,
     """The metric ``tag`` between boxes a and b, given their columns as scalars."""
     cdef int code = code_of(tag)  # a constant in each compiled copy: the branches fold
     cdef floating inter = intersection(ax1, ay1, ax2, ay2, bx1, by1, bx2, by2)
-    cdef floating union, iou, cw, ch, diou
+    cdef floating union, iou, cw, ch, rho2, c2
     if code == IOA:
         return guarded_div(inter, aarea)
     union = (aarea + barea) - inter
@@ -146,10 +151,10 @@ cdef inline floating metric(Metric tag,
     enclosing_sides(ax1, ay1, ax2, ay2, bx1, by1, bx2, by2, &cw, &ch)
     if code == GIOU:
         return giou_term(iou, union, cw, ch)
-    diou = iou - centre_penalty(acx2, acy2, bcx2, bcy2, cw, ch)
+    centre_terms(acx2, acy2, bcx2, bcy2, cw, ch, &rho2, &c2)
     if code == DIOU:
-        return diou
-    return diou - aspect_term(iou, aangle, bangle, four_over_pi2, one)
+        return iou - guarded_div(rho2, c2)
+    return iou - ciou_penalty(rho2, c2, iou, aangle, bangle, four_over_pi2, one)
 
 
 cdef inline void _metric_row(Metric tag, const floating* a, Py_ssize_t lda,
