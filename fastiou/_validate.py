@@ -9,12 +9,14 @@ module returns, which is a fresh array whenever a conversion is needed.
 
 from __future__ import annotations
 
+import math
 import numbers
 from typing import Any
 
 import numpy as np
 
 from ._columns import FORMATS, box_columns
+from ._config import njit
 
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 REDUCTIONS = ("none", "mean", "sum")
@@ -191,9 +193,16 @@ def as_single_box(x: Any, name: str) -> np.ndarray:
 def as_per_box(x: Any, name: str, n: int) -> np.ndarray:
     """One real number per box: shape ``(n,)``."""
     arr = as_array(x, name)
-    if arr.shape != (n,):
-        raise ValueError(f"{name} must have shape ({n},), one value per box, got {arr.shape}")
+    check_per_box(arr, name, n)
     return arr
+
+
+def check_per_box(arr: Any, name: str, n: int) -> None:
+    """One real number per box (a host array or a device array's Numba view): shape ``(n,)``."""
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must hold real numbers, got dtype {arr.dtype}")
+    if tuple(arr.shape) != (n,):
+        raise ValueError(f"{name} must have shape ({n},), one value per box, got {tuple(arr.shape)}")
 
 
 def check_length(seq: Any, name: str, n: int) -> list:
@@ -245,12 +254,13 @@ def as_image_or_size(x: Any, name: str) -> tuple[np.ndarray | None, int, int]:
 def check_real(value: Any, name: str, low: float | None = None, high: float | None = None, *,
                low_open: bool = False, high_open: bool = False) -> float:
     """A finite real number in ``[low, high]`` (``(`` / ``)`` where open), as a float."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+    if type(value) not in (float, int) and (  # the common case skips the slow ABC check
+            isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real)):
         raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
     v = float(value)
     too_low = low is not None and (v <= low if low_open else v < low)
     too_high = high is not None and (v >= high if high_open else v > high)
-    if not np.isfinite(v) or too_low or too_high:
+    if not math.isfinite(v) or too_low or too_high:
         lo = "-inf" if low is None else repr(float(low))
         hi = "inf" if high is None else repr(float(high))
         interval = f"{'(' if low_open or low is None else '['}{lo}, {hi}{')' if high_open or high is None else ']'}"
@@ -340,27 +350,41 @@ def as_masks(x: Any, name: str, threshold: float | None = None) -> tuple[np.ndar
     ``single`` is True for one ``(H, W)`` mask (returned as ``(1, H, W)``).
     """
     arr = as_array(x, name)
-    if arr.ndim not in (2, 3):
-        raise ValueError(f"{name} must have shape (H, W) or (N, H, W), got {arr.shape}")
+    check_mask_array(arr, name)
     single = arr.ndim == 2
     if single:
         arr = arr[None]
     if threshold is not None:
         if arr.dtype.kind == "f" and np.isnan(arr).any():
-            raise ValueError(f"{name} has NaN values")
+            raise mask_value_error(name, nan=True)
         binary = arr > threshold
     elif arr.dtype.kind == "b":
         binary = arr
     elif arr.dtype.kind == "u" and (arr.size == 0 or arr.max() <= 1):
         binary = arr if arr.dtype.itemsize == 1 else arr.astype(np.uint8)
     elif arr.size and not np.all((arr == 0) | (arr == 1)):
-        raise ValueError(
-            f"{name} must be binary (bool, or only 0 and 1); pass threshold= to binarise "
-            f"other values (foreground = value > threshold)"
-        )
+        raise mask_value_error(name, nan=False)
     else:
         binary = arr.astype(np.uint8)
     return np.ascontiguousarray(binary).view(np.uint8), single, arr.dtype
+
+
+def check_mask_array(arr: Any, name: str) -> None:
+    """Masks (a host array or a device array's Numba view) of real numbers, ``(H, W)`` or ``(N, H, W)``."""
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must hold real numbers, got dtype {arr.dtype}")
+    if arr.ndim not in (2, 3):
+        raise ValueError(f"{name} must have shape (H, W) or (N, H, W), got {tuple(arr.shape)}")
+
+
+def mask_value_error(name: str, nan: bool) -> ValueError:
+    """The error for masks with NaN (with a threshold) or values other than 0 and 1 (without)."""
+    if nan:
+        return ValueError(f"{name} has NaN values")
+    return ValueError(
+        f"{name} must be binary (bool, or only 0 and 1); pass threshold= to binarise "
+        f"other values (foreground = value > threshold)"
+    )
 
 
 def check_mask_sizes(shape1: tuple, shape2: tuple, names: tuple[str, str], aligned: bool = False) -> None:
@@ -471,15 +495,6 @@ def check_host_boxes(*pairs: tuple[Any, str]) -> None:
             raise TypeError(f"{name} is a CUDA array; this function takes host arrays (copy it to the host)")
 
 
-def as_finite_per_box(x: Any, name: str, n: int) -> np.ndarray:
-    """One finite real number per box, shape ``(n,)``, as float64 (NaN and inf raise)."""
-    arr = as_per_box(x, name, n)
-    if arr.size and not np.isfinite(arr).all():
-        bad = int(np.flatnonzero(~np.isfinite(arr))[0])
-        raise ValueError(f"{name} must be finite, got {arr[bad]!r} at index {bad}")
-    return arr.astype(np.float64)
-
-
 def as_box_flags(x: Any, name: str, n: int) -> np.ndarray:
     """``None`` (all False) or one flag per box: bools, or integers 0 and 1; as bool ``(n,)``."""
     if x is None:
@@ -498,11 +513,28 @@ def as_box_flags(x: Any, name: str, n: int) -> np.ndarray:
 def as_scores(x: Any, name: str, n: int) -> np.ndarray:
     """One score per box, shape ``(n,)``; NaN raises (it has no place in a ranking)."""
     arr = as_per_box(x, name, n)
-    if arr.dtype.kind == "f" and np.isnan(arr.sum()):
-        bad = np.flatnonzero(np.isnan(arr))
-        if bad.size:
-            raise ValueError(f"{name} must not contain NaN, got NaN at index {int(bad[0])}")
+    if arr.dtype.kind == "f":
+        if arr.dtype in FLOAT_DTYPES:  # native float32/float64: one compiled pass, no temporaries
+            bad = _first_nan(arr)
+        else:
+            nan = np.flatnonzero(np.isnan(arr))
+            bad = int(nan[0]) if nan.size else -1
+        if bad >= 0:
+            raise nan_score_error(name, bad)
     return arr
+
+
+@njit
+def _first_nan(arr):
+    for i in range(arr.shape[0]):
+        if arr[i] != arr[i]:
+            return i
+    return -1
+
+
+def nan_score_error(name: str, index: int) -> ValueError:
+    """The error for a NaN score (host and device paths)."""
+    return ValueError(f"{name} must not contain NaN, got NaN at index {index}")
 
 
 def as_labels(x: Any, name: str, n: int) -> np.ndarray:

@@ -1,0 +1,262 @@
+"""Numba CUDA kernels for the box metrics, and the GPU path of the public functions.
+
+The formulas are :mod:`fastiou._formulas` compiled as CUDA device functions, so
+the GPU computes the same expressions as the CPU kernels.  One caveat: the CUDA
+compiler fuses a multiply and an add into one FMA (libNVVM's default, which Numba
+does not expose), so on a real GPU a metric can differ from the CPU's in the last
+bit or two; identical boxes still give an IoU of exactly 1 (the fused union
+rounds to the intersection), and inputs whose products are exact (integer and
+dyadic coordinates) give the CPU's values bit for bit.
+
+The backend interface shared with ``numba_cpu`` and ``cython`` is ``pairwise``
+and ``aligned`` on host columns (``backend='cuda'`` with NumPy input: copy in,
+compute, copy out).  :func:`metric_on_device` is the path for CUDA arrays
+(CuPy, PyTorch CUDA tensors, Numba device arrays): the column split of
+:mod:`fastiou._columns` and the validation run on the device, the result is an
+array of the caller's kind on the same device, and nothing goes through the host
+but the index of the first invalid box.
+
+Threads per block are read from :mod:`fastiou._config` at launch time
+(``CUDA_TILE`` for pairwise, ``CUDA_THREADS_PER_BLOCK`` otherwise), so that the
+simulator tests can make them small.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import cuda
+
+from .. import _config, _formulas, _validate
+from .._columns import FORMATS
+from .._formulas import FOUR_OVER_PI2, N_COLUMNS
+from ._cuda_arrays import Library
+
+F = _formulas.build(cuda.jit(device=True, inline="always"))
+metric = F.metric
+
+#: Most blocks a launch uses along one grid dimension (gridDim.y is limited to
+#: 65535); kernels loop (grid-stride) beyond.  Tests patch it small.
+MAX_BLOCKS = 4096
+
+
+def require_gpu() -> None:
+    """Raise ``RuntimeError`` saying how to get a GPU runtime if none is usable here."""
+    if not cuda.is_available():
+        raise RuntimeError(
+            "the cuda backend found no usable NVIDIA GPU (numba.cuda.is_available() is False). "
+            "It needs an NVIDIA driver and numba-cuda with a CUDA toolkit: "
+            "pip install 'fastiou[cuda]' 'numba-cuda[cu12]' (or [cu13], matching the driver); "
+            "set NUMBA_ENABLE_CUDASIM=1 to run the kernels in Numba's CUDA simulator"
+        )
+
+
+def device_name() -> str:
+    """The current GPU's name (``show_config``)."""
+    device = cuda.get_current_device()
+    name = getattr(device, "name", b"CUDA simulator (NUMBA_ENABLE_CUDASIM=1)")
+    return name.decode() if isinstance(name, bytes) else str(name)
+
+
+# ---------------------------------------------------------------------------- kernels
+
+
+@cuda.jit(device=True, inline="always")
+def pair_metric(code, c1, i, c2, j, four_over_pi2, one):
+    """The metric between box ``i`` of ``c1`` and box ``j`` of ``c2`` (columns ``(8, N)``)."""
+    return metric(code, c1[0, i], c1[1, i], c1[2, i], c1[3, i],
+                  c1[4, i], c1[5, i], c1[6, i], c1[7, i],
+                  c2[0, j], c2[1, j], c2[2, j], c2[3, j],
+                  c2[4, j], c2[5, j], c2[6, j], c2[7, j], four_over_pi2, one)
+
+
+@cuda.jit(device=True, inline="always")
+def _column(boxes, row, r, fmt, offset, half, check, cols, bad, slot):
+    """Column ``r`` of ``cols`` from row ``row`` of ``boxes``: the mirror of
+    :func:`fastiou._columns.fill_columns`.  An invalid row goes to ``bad[slot]``
+    (an atomic min, so the smallest wins)."""
+    # Storing into cols converts to the compute dtype (as the CPU's astype does);
+    # the arithmetic below then runs in that dtype.
+    for k in range(4):
+        cols[k, r] = boxes[row, k]
+    a0 = cols[0, r]
+    a1 = cols[1, r]
+    a2 = cols[2, r]
+    a3 = cols[3, r]
+    if fmt == 0:
+        x1, y1, x2, y2 = a0, a1, a2, a3
+    elif fmt == 1:
+        x1, y1, x2, y2 = a0, a1, a0 + a2, a1 + a3
+    else:
+        x1, y1, x2, y2 = a0 - half * a2, a1 - half * a3, a0 + half * a2, a1 + half * a3
+    x2 = x2 + offset
+    y2 = y2 + offset
+    if check:
+        finite = (a0 - a0 == 0) and (a1 - a1 == 0) and (a2 - a2 == 0) and (a3 - a3 == 0)
+        if not (finite and x1 <= x2 and y1 <= y2):
+            cuda.atomic.min(bad, slot, row)
+    w = x2 - x1
+    h = y2 - y1
+    cols[0, r] = x1
+    cols[1, r] = y1
+    cols[2, r] = x2
+    cols[3, r] = y2
+    cols[4, r] = w * h
+    cols[5, r] = x1 + x2
+    cols[6, r] = y1 + y2
+    cols[7, r] = math.atan2(w, h)
+
+
+@cuda.jit(cache=True)
+def _columns_kernel(boxes, order, use_order, fmt, offset, half, check, cols, bad, slot):
+    """Column ``r`` of ``cols`` from row ``order[r]`` (or ``r``) of ``boxes``."""
+    for r in range(cuda.grid(1), cols.shape[1], cuda.gridsize(1)):
+        _column(boxes, order[r] if use_order else r, r, fmt, offset, half, check, cols, bad, slot)
+
+
+@cuda.jit(cache=True)
+def _pairwise_kernel(code, c1, c2, four_over_pi2, one, out):
+    # threadIdx.x runs along the columns: consecutive threads write consecutive
+    # elements of a row.  Box j stays in registers while the thread walks rows.
+    j = cuda.blockIdx.x * cuda.blockDim.x + cuda.threadIdx.x
+    if j >= out.shape[1]:
+        return
+    bx1, by1, bx2, by2 = c2[0, j], c2[1, j], c2[2, j], c2[3, j]
+    barea, bcx2, bcy2, bangle = c2[4, j], c2[5, j], c2[6, j], c2[7, j]
+    i = cuda.blockIdx.y * cuda.blockDim.y + cuda.threadIdx.y
+    step = cuda.gridDim.y * cuda.blockDim.y
+    while i < out.shape[0]:
+        out[i, j] = metric(code, c1[0, i], c1[1, i], c1[2, i], c1[3, i],
+                           c1[4, i], c1[5, i], c1[6, i], c1[7, i],
+                           bx1, by1, bx2, by2, barea, bcx2, bcy2, bangle, four_over_pi2, one)
+        i += step
+
+
+@cuda.jit(cache=True)
+def _aligned_kernel(code, c1, c2, four_over_pi2, one, out):
+    for i in range(cuda.grid(1), out.shape[0], cuda.gridsize(1)):
+        out[i] = pair_metric(code, c1, i, c2, i, four_over_pi2, one)
+
+
+# ---------------------------------------------------------------------------- launches
+
+
+def blocks(n: int, threads: int) -> int:
+    """Blocks of ``threads`` covering ``n`` items."""
+    return (n + threads - 1) // threads
+
+
+def grid_1d(n: int) -> tuple[int, int]:
+    """``(blocks, threads)`` of a grid-stride launch over ``n`` items."""
+    threads = _config.CUDA_THREADS_PER_BLOCK
+    return min(blocks(n, threads), MAX_BLOCKS), threads
+
+
+def launch_columns(lib: Library, boxes, dt, fmt: str, offset, check: bool, bad, slot: int, order=None):
+    """Columns ``(8, N)`` (a Numba device array) of the device boxes ``boxes``, in dtype ``dt``.
+
+    With ``order``, column r holds box ``order[r]``.  Invalid rows go to ``bad[slot]``.
+    """
+    n = boxes.shape[0]
+    _, cols = lib.empty((N_COLUMNS, n), dt)
+    if n:
+        use_order = order is not None
+        order = order if use_order else bad  # an unused array of the right kind
+        _columns_kernel[grid_1d(n) + (lib.stream,)](
+            boxes, order, use_order, FORMATS[fmt], dt.type(offset), dt.type(0.5), check, cols, bad, slot
+        )
+    return cols
+
+
+def launch_metric(lib: Library, code: int, c1, c2, out, aligned: bool) -> None:
+    """``out`` (a Numba device array) = the metric of the device columns ``c1``, ``c2``."""
+    if out.size == 0:
+        return
+    dt = np.dtype(out.dtype)
+    args = (code, c1, c2, dt.type(FOUR_OVER_PI2), dt.type(1), out)
+    if aligned:
+        _aligned_kernel[grid_1d(out.shape[0]) + (lib.stream,)](*args)
+    else:
+        rows, columns = _config.CUDA_TILE
+        grid = (blocks(out.shape[1], columns), min(blocks(out.shape[0], rows), MAX_BLOCKS))
+        _pairwise_kernel[grid, (columns, rows), lib.stream](*args)
+
+
+# ----------------------------------------------------------------- the backend interface
+
+
+def pairwise(code, c1, c2, four_over_pi2, one, out, parallel):
+    """Host columns in, host ``out`` filled (``backend='cuda'`` with NumPy input)."""
+    _on_host_arrays(code, c1, c2, out, aligned=False)
+
+
+def aligned(code, c1, c2, four_over_pi2, one, out, parallel):
+    """Host columns in, host ``out`` filled (``backend='cuda'`` with NumPy input)."""
+    _on_host_arrays(code, c1, c2, out, aligned=True)
+
+
+def _on_host_arrays(code, c1, c2, out, aligned):
+    lib = Library()
+    d_out = lib.empty(out.shape, out.dtype)[1]
+    launch_metric(lib, code, lib.to_device(c1), lib.to_device(c2), d_out, aligned)
+    out[...] = lib.to_host(d_out)
+
+
+# ------------------------------------------------------------------ the CUDA-array path
+
+
+def device_boxes(lib: Library, x, name: str):
+    """The Numba view of boxes ``x`` (a CUDA array, or host data copied to the device), checked."""
+    if _validate.is_cuda_array(x):
+        view = lib.view(x)
+        _validate.check_box_shape(view, name)
+        return view
+    return lib.to_device(_validate.as_box_array(x, name))
+
+
+def no_bad_rows(lib: Library, slots: int):
+    """The ``bad`` slots of the column kernels: no invalid row yet (the largest int64)."""
+    return lib.full((slots,), np.iinfo(np.int64).max, np.int64)
+
+
+def raise_first_bad(lib: Library, bad, views, names, fmt: str) -> None:
+    """Raise the CPU's ``ValueError`` for the first invalid box found by the column kernels."""
+    rows = lib.to_host(bad)
+    for row, view, name in zip(rows, views, names):
+        if row < view.shape[0]:
+            # element by element: a row of a strided view need not be contiguous
+            values = np.array([view[int(row), k] for k in range(4)], dtype=view.dtype).tolist()
+            raise _validate.invalid_box_error(name, int(row), values, fmt)
+
+
+def metric_on_device(code, boxes1, boxes2, *, fmt="xyxy", offset=0, aligned=False, dtype=None,
+                     out=None, validate=True):
+    """Metric ``code`` of two box sets on the GPU; at least one is a CUDA array.
+
+    Returns an array of the kind of the first CUDA input (a CuPy array, a PyTorch
+    CUDA tensor, or a Numba device array for anything else), on its device, or
+    the caller's ``out`` filled.  Validation and errors are the CPU path's.
+    """
+    _validate.check_choice(fmt, "fmt", FORMATS)
+    _validate.check_offset(offset)
+    lib = Library(boxes1 if _validate.is_cuda_array(boxes1) else boxes2)
+    with lib.device():
+        b1 = device_boxes(lib, boxes1, "boxes1")
+        b2 = device_boxes(lib, boxes2, "boxes2")
+        if aligned:
+            _validate.check_aligned(b1.shape, b2.shape)
+        dt = _validate.compute_dtype(b1, b2, dtype=dtype)
+        bad = no_bad_rows(lib, 2)
+        c1 = launch_columns(lib, b1, dt, fmt, offset, validate, bad, 0)
+        c2 = launch_columns(lib, b2, dt, fmt, offset, validate, bad, 1)
+        if validate:
+            raise_first_bad(lib, bad, (b1, b2), ("boxes1", "boxes2"), fmt)
+        shape = (b1.shape[0],) if aligned else (b1.shape[0], b2.shape[0])
+        if out is None:
+            result, out_view = lib.empty(shape, dt)
+        else:
+            result, out_view = out, (lib.view(out) if _validate.is_cuda_array(out) else None)
+            _validate.check_device_out(out, out_view, shape, dt)
+        launch_metric(lib, code, c1, c2, out_view, aligned)
+    return result
