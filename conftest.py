@@ -8,4 +8,4 @@ OPTIONAL_MODULES = {
 }
 
 collect_ignore = [path for path, module in OPTIONAL_MODULES.items() if importlib.util.find_spec(module) is None]
-collect_ignore_glob = ["fastiou/backends/numba_cuda*.py"]  # tested by tests/cuda under the simulator
+collect_ignore_glob = ["fastiou/backends/numba_cuda*.py", "fastiou/backends/_cuda_arrays.py"]  # tested by tests/cuda under the simulator
