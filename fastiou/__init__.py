@@ -5,7 +5,43 @@ See the README for the API tour; every public function has a numpydoc docstring.
 
 from __future__ import annotations
 
-from .formats import box_area, box_convert, clip_boxes_to_image, remove_small_boxes
+from .formats import box_area, box_convert, clip_boxes_to_image, masks_to_boxes, remove_small_boxes
+from .losses import (
+    binary_cross_entropy,
+    binary_cross_entropy_with_logits,
+    box_iou_loss,
+    class_weights,
+    complete_box_iou_loss,
+    conditional_entropy,
+    contrastive_hinge_loss,
+    cross_entropy,
+    distance_box_iou_loss,
+    entropy,
+    exponential_loss,
+    generalized_box_iou_loss,
+    hinge_loss,
+    huber_loss,
+    info_nce_loss,
+    joint_entropy,
+    js_divergence,
+    kl_divergence,
+    l1_loss,
+    log_cosh_loss,
+    log_softmax,
+    logistic_loss,
+    mse_loss,
+    mutual_information,
+    quantile_loss,
+    self_information,
+    sigmoid_focal_loss,
+    smooth_l1_loss,
+    smooth_labels,
+    softmax,
+    softmax_focal_loss,
+    triplet_margin_loss,
+    zero_one_loss,
+)
+from .masks import dice, dice_loss, mask_dice, mask_iou, rle_decode, rle_encode
 from .pairwise import (
     bbox_overlaps,
     box_ioa,
@@ -14,7 +50,10 @@ from .pairwise import (
     distance_box_iou,
     generalized_box_iou,
 )
+from .matching import match_boxes
+from .nms import batched_nms, nms, soft_nms, weighted_boxes_fusion
 from .runtime import get_num_threads, set_num_threads, show_config
+from .sparse import max_box_iou, sparse_box_iou
 
 __version__ = "0.1.0"
 
@@ -22,6 +61,7 @@ __all__ = [
     "box_area",
     "box_convert",
     "clip_boxes_to_image",
+    "masks_to_boxes",
     "remove_small_boxes",
     "bbox_overlaps",
     "box_ioa",
@@ -29,7 +69,54 @@ __all__ = [
     "complete_box_iou",
     "distance_box_iou",
     "generalized_box_iou",
+    "dice",
+    "dice_loss",
+    "mask_dice",
+    "mask_iou",
+    "rle_decode",
+    "rle_encode",
     "get_num_threads",
     "set_num_threads",
     "show_config",
+    "match_boxes",
+    "nms",
+    "batched_nms",
+    "soft_nms",
+    "weighted_boxes_fusion",
+    "max_box_iou",
+    "sparse_box_iou",
+    # losses (fastiou.losses; dice_loss is listed with the masks)
+    "binary_cross_entropy",
+    "binary_cross_entropy_with_logits",
+    "box_iou_loss",
+    "class_weights",
+    "complete_box_iou_loss",
+    "conditional_entropy",
+    "contrastive_hinge_loss",
+    "cross_entropy",
+    "distance_box_iou_loss",
+    "entropy",
+    "exponential_loss",
+    "generalized_box_iou_loss",
+    "hinge_loss",
+    "huber_loss",
+    "info_nce_loss",
+    "joint_entropy",
+    "js_divergence",
+    "kl_divergence",
+    "l1_loss",
+    "log_cosh_loss",
+    "log_softmax",
+    "logistic_loss",
+    "mse_loss",
+    "mutual_information",
+    "quantile_loss",
+    "self_information",
+    "sigmoid_focal_loss",
+    "smooth_l1_loss",
+    "smooth_labels",
+    "softmax",
+    "softmax_focal_loss",
+    "triplet_margin_loss",
+    "zero_one_loss",
 ]

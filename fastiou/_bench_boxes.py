@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 
 from . import pairwise, reference, synthetic
@@ -88,10 +92,38 @@ def _small_case(n):
     return Case("box_iou", f"{n}x{n} tracking-size float32", n, n * n, "pairs", setup, repeat=2001)
 
 
+_FIRST_CALL = (
+    "import numpy as np, fastiou; "
+    "b = np.array([[0, 0, 2, 2], [1, 1, 3, 3]], dtype=np.float32); fastiou.box_iou(b, b)"
+)
+
+
+def _startup_case():
+    """A new process: interpreter start, ``import fastiou`` and the first ``box_iou`` call.
+
+    Default: the Cython split and small-input path (no JIT start-up).  With
+    ``FASTIOU_BACKEND=numba`` the first call starts Numba and loads its cached kernels.
+    """
+
+    def run(env_backend):
+        env = {**os.environ, "FASTIOU_BACKEND": env_backend}
+        return lambda: subprocess.run([sys.executable, "-c", _FIRST_CALL], env=env, check=True)
+
+    def setup():
+        impls = {"fastiou[auto]": run("auto"), "fastiou[numba] (FASTIOU_BACKEND=numba)": run("numba")}
+        if optional("torchvision") is not None:
+            impls["torchvision"] = lambda: subprocess.run(
+                [sys.executable, "-c", "import torch, torchvision.ops as ops; b = torch.tensor("
+                 "[[0., 0, 2, 2], [1, 1, 3, 3]]); ops.box_iou(b, b)"], check=True)
+        return impls
+
+    return Case("import + first box_iou", "new process, caches warm", 1, 1, "calls", setup, repeat=5)
+
+
 def cases(quick: bool, sizes: list[int] | None):
     if sizes is None:
         sizes = [1000, 4000] if quick else [1000, 4000, 10000]
-    out = [_small_case(10), _metric_case("box_iou", 300, with_reference=True)]
+    out = [_startup_case(), _small_case(10), _metric_case("box_iou", 300, with_reference=True)]
     for n in sizes:
         for op in METRIC_FUNCTIONS:
             out.append(_metric_case(op, n))

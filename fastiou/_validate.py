@@ -406,7 +406,9 @@ def is_rle(x: Any) -> bool:
     """True for a COCO RLE dict or a list/tuple of them (an empty list counts: no masks)."""
     if isinstance(x, dict):
         return True
-    return isinstance(x, (list, tuple)) and all(isinstance(item, dict) for item in x)
+    if not isinstance(x, (list, tuple)):
+        return False
+    return set(map(type, x)) <= {dict} or all(isinstance(item, dict) for item in x)
 
 
 def _rle_size(rle: dict, where: str) -> list[int]:
@@ -447,19 +449,23 @@ def as_rles(x: Any, name: str) -> tuple[int | None, int | None, list, bool]:
     if not items:
         return None, None, [], single
     first = _rle_size(items[0], name if single else f"{name}[0]")
+    # The common case, checked in bulk: pycocotools' own output (bytes, the same size list).
+    try:
+        counts = [rle["counts"] for rle in items]
+        sizes = [rle["size"] for rle in items]
+        if set(map(type, counts)) == {bytes} and set(map(type, sizes)) == {list} \
+                and sizes.count(first) == len(sizes):
+            return first[0], first[1], counts, single
+    except (KeyError, TypeError):
+        pass  # the item-by-item checks below say what is wrong
     counts = []
     for k, rle in enumerate(items):
-        c = rle.get("counts")
-        # The common case, checked cheaply: pycocotools' own output (same size list, bytes).
-        if type(c) is bytes and rle.get("size") == first and type(rle["size"]) is list:
-            counts.append(c)
-            continue
         where = name if single else f"{name}[{k}]"
         size = _rle_size(rle, where)
         if size != first:
             raise ValueError(f"every mask of {name} must have the same size: {where} has {size}, "
                              f"{name}[0] has {first}")
-        counts.append(_rle_counts(c, where))
+        counts.append(_rle_counts(rle["counts"], where))
     return first[0], first[1], counts, single
 
 

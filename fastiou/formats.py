@@ -1,4 +1,4 @@
-"""Box utilities with torchvision's semantics: conversion, area, clipping, filtering."""
+"""Box utilities with torchvision's semantics: conversion, area, clipping, filtering, boxes of masks."""
 
 from __future__ import annotations
 
@@ -6,8 +6,10 @@ from typing import Any
 
 import numpy as np
 
-from . import _validate
+from . import _validate, backends
 from ._columns import FORMATS
+from ._mask_formulas import X0, X1, Y0, Y1
+from .masks import _pack
 
 
 def _float_boxes(boxes: Any, name: str = "boxes") -> np.ndarray:
@@ -94,3 +96,42 @@ def remove_small_boxes(boxes: Any, min_size: float) -> np.ndarray:
     b = _float_boxes(boxes)
     keep = (b[:, 2] - b[:, 0] >= min_size) & (b[:, 3] - b[:, 1] >= min_size)
     return np.flatnonzero(keep).astype(np.int64)
+
+
+def masks_to_boxes(masks: Any, *, threshold: float | None = None, dtype: Any = np.float32,
+                   backend: str = "auto") -> np.ndarray:
+    """The ``xyxy`` bounding box of each binary mask (torchvision's ``masks_to_boxes``).
+
+    ``x2`` and ``y2`` are the last foreground column and row (inclusive pixel
+    indices, as torchvision); an empty mask gives ``[0, 0, 0, 0]``.
+
+    Parameters
+    ----------
+    masks : array_like (N, H, W) or (H, W)
+        Binary masks: bools, or only 0 and 1.  torchvision takes every nonzero
+        value as foreground: pass ``threshold=0`` for that.
+    threshold : float, optional
+        Foreground is ``value > threshold``.
+    dtype : float32 or float64, default float32 (torchvision's)
+    backend : {'auto', 'numba', 'cython'}, default 'auto'
+
+    Returns
+    -------
+    ndarray, shape (N, 4), or (4,) for one (H, W) mask
+
+    Examples
+    --------
+    >>> import numpy as np, fastiou
+    >>> m = np.zeros((2, 4, 5), bool); m[0, 1:3, 2:4] = True
+    >>> fastiou.masks_to_boxes(m)
+    array([[2., 1., 3., 2.],
+           [0., 0., 0., 0.]], dtype=float32)
+    """
+    threshold = _validate.check_threshold(threshold)
+    dense, single, _ = _validate.as_masks(masks, "masks", threshold)
+    boxes = np.zeros((dense.shape[0], 4), dtype=_validate.compute_dtype(dtype=dtype))
+    if dense.size:
+        module, parallel = backends.select(backend, dense.size, family="masks")
+        _, info = _pack(module, dense, parallel)
+        boxes[:] = info[:, [X0, Y0, X1, Y1]]
+    return boxes[0] if single else boxes

@@ -1,0 +1,596 @@
+"""Numba CPU mask kernels: ``prange``-parallel, each with a serial twin for small inputs.
+
+The backend interface (shared with ``cython_masks``) is the plain functions at
+the bottom; every one takes a final ``parallel`` flag.  Masks arrive as
+C-contiguous ``uint8`` arrays holding only 0 and 1 (:func:`fastiou._validate.as_masks`);
+kernels contain no validation.
+
+Two representations of a set of masks:
+
+* dense, packed: each row of a mask in ``ceil(W / 64)`` ``uint64`` words (one
+  bit per pixel).  The intersection of two masks is the popcount of the AND of
+  their words, taken only over the rows and words of their common bounding box:
+  no ``N x M x H x W`` temporary, and about ``N * H * W / 8`` bytes per set.
+* RLE: COCO's column-major runs (``counts[0]`` background, then alternating).
+  ``runs`` is ``(2, T)`` int64 (row 0 the counts, row 1 each run's end, the
+  cumulative sum), ``index`` is ``(K, 2)`` (first run, number of runs).  The
+  intersection of two masks walks their foreground runs inside the span both
+  masks occupy, starting from a binary search.
+
+Both carry a per-mask summary ``info (K, 9)`` int64 (:mod:`fastiou._mask_formulas`):
+area, inclusive bounding box ``y0, y1, x0, x1``, the span ``[first, last)`` of
+flat pixel indices holding the foreground, the total pixel count and whether the
+mask is "simple" (RLE only: at most one foreground segment per column, the
+usual case for object masks).  A simple mask also has ``segments (2, K, W)``
+int32, each column's foreground rows ``[start, end)``, and two simple masks
+intersect column by column without walking runs.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+from numba import prange, types
+from numba.extending import intrinsic
+
+from .. import _mask_formulas
+from .._config import njit, serial_and_parallel
+from .._mask_formulas import AREA, FIRST, LAST, SIMPLE, TOTAL, X0, X1, Y0, Y1
+
+overlap = _mask_formulas.build(njit(inline="always")).overlap
+
+# Reductions in ``_chunk_sums`` may be reordered (vectorised partial sums); the
+# NaN/inf semantics stay (no nnan/ninf).
+_REASSOC = {"reassoc", "contract"}
+_INT32_MAX = 2**31 - 1
+
+
+@intrinsic
+def popcount(typingctx, x):
+    """Number of set bits of an unsigned 64-bit integer (LLVM's ``ctpop``)."""
+    if x != types.uint64:
+        return None
+
+    def codegen(context, builder, signature, args):
+        return builder.ctpop(args[0])
+
+    return types.uint64(types.uint64), codegen
+
+
+@intrinsic
+def trailing_zeros(typingctx, x):
+    """Number of trailing zero bits of a nonzero ``uint64`` (LLVM's ``cttz``)."""
+    if x != types.uint64:
+        return None
+
+    def codegen(context, builder, signature, args):
+        return builder.cttz(args[0], context.get_constant(types.boolean, True))
+
+    return types.uint64(types.uint64), codegen
+
+
+@intrinsic
+def leading_zeros(typingctx, x):
+    """Number of leading zero bits of a nonzero ``uint64`` (LLVM's ``ctlz``)."""
+    if x != types.uint64:
+        return None
+
+    def codegen(context, builder, signature, args):
+        return builder.ctlz(args[0], context.get_constant(types.boolean, True))
+
+    return types.uint64(types.uint64), codegen
+
+
+# --- dense masks -----------------------------------------------------------------
+# Hot loops index the 2-D/3-D arrays directly: a row view per pair or per image row
+# costs a reference-count update, which measured slower than the work itself.
+
+
+# Eight 0/1 bytes, read as one little-endian uint64, become eight bits with one
+# multiply: byte b lands on bit 56 + b, and no two partial products collide.
+_GATHER = np.uint64(0x0102040810204080)
+_LITTLE_ENDIAN = sys.byteorder == "little"
+
+
+@njit(inline="always")
+def _pack_word(row, row64, w):
+    """Word ``w`` of a zero-padded row: bit ``b`` is ``row[64 w + b]`` (0 or 1)."""
+    word = np.uint64(0)
+    if _LITTLE_ENDIAN:
+        for q in range(8):
+            word |= ((row64[8 * w + q] * _GATHER) >> np.uint64(56)) << np.uint64(8 * q)
+    else:
+        for b in range(64):
+            word |= np.uint64(row[64 * w + b]) << np.uint64(b)
+    return word
+
+
+def _pack_dense(masks, bits, info):
+    # One pass over each mask: the packed rows, the area and the bounding box.
+    # Each row is first copied into a zero-padded scratch row (in cache), so that
+    # every word, the last one included, is packed from eight uint64 loads.
+    height, width = masks.shape[1], masks.shape[2]
+    per_row = bits.shape[2]
+    for k in prange(masks.shape[0]):
+        cols = np.zeros(per_row, dtype=np.uint64)
+        row = np.zeros(per_row * 64, dtype=np.uint8)
+        row64 = row.view(np.uint64)
+        area = 0
+        y0 = -1
+        y1 = -1
+        for y in range(height):
+            for x in range(width):
+                row[x] = masks[k, y, x]
+            any_set = np.uint64(0)
+            for w in range(per_row):
+                word = _pack_word(row, row64, w)
+                bits[k, y, w] = word
+                cols[w] |= word
+                any_set |= word
+                area += popcount(word)
+            if any_set:
+                if y0 < 0:
+                    y0 = y
+                y1 = y
+        info[k, :] = 0
+        info[k, TOTAL] = height * width
+        if area:
+            w0 = 0
+            while cols[w0] == 0:
+                w0 += 1
+            w1 = per_row - 1
+            while cols[w1] == 0:
+                w1 -= 1
+            info[k, AREA] = area
+            info[k, Y0] = y0
+            info[k, Y1] = y1
+            info[k, X0] = w0 * 64 + trailing_zeros(cols[w0])
+            info[k, X1] = w1 * 64 + 63 - leading_zeros(cols[w1])
+            info[k, FIRST] = y0 * width
+            info[k, LAST] = (y1 + 1) * width
+
+
+@njit(inline="always")
+def _boxes_meet(info1, i, info2, j):
+    """Both masks non-empty and their bounding boxes share a pixel."""
+    return (info1[i, AREA] > 0 and info2[j, AREA] > 0
+            and info1[i, X1] >= info2[j, X0] and info2[j, X1] >= info1[i, X0]
+            and info1[i, Y1] >= info2[j, Y0] and info2[j, Y1] >= info1[i, Y0])
+
+
+@njit(inline="always")
+def _dense_inter(bits1, info1, i, bits2, info2, j):
+    """Pixels shared by packed masks ``i`` and ``j``, over the words of their common box."""
+    if not _boxes_meet(info1, i, info2, j):
+        return 0
+    # Unsigned row and word indices: no negative-index wraparound in the loop.
+    w0 = np.uint64(max(info1[i, X0], info2[j, X0]) >> 6)
+    w1 = np.uint64((min(info1[i, X1], info2[j, X1]) >> 6) + 1)
+    y0 = np.uint64(max(info1[i, Y0], info2[j, Y0]))
+    y1 = np.uint64(min(info1[i, Y1], info2[j, Y1]) + 1)
+    total = np.uint64(0)
+    for y in range(y0, y1):
+        for w in range(w0, w1):
+            total += popcount(bits1[i, y, w] & bits2[j, y, w])
+    return np.int64(total)
+
+
+def _dense_pairwise(code, bits1, info1, bits2, info2, crowd, out):
+    for i in prange(bits1.shape[0]):
+        for j in range(bits2.shape[0]):
+            inter = _dense_inter(bits1, info1, i, bits2, info2, j)
+            out[i, j] = overlap(code, inter, info1[i, AREA], info2[j, AREA], crowd[j])
+
+
+def _dense_aligned(code, bits1, info1, bits2, info2, crowd, out):
+    for i in prange(bits1.shape[0]):
+        inter = _dense_inter(bits1, info1, i, bits2, info2, i)
+        out[i] = overlap(code, inter, info1[i, AREA], info2[i, AREA], crowd[i])
+
+
+# --- RLE -------------------------------------------------------------------------
+
+
+def _rle_from_strings(buf, offsets, counts, nruns):
+    # COCO's compressed counts (pycocotools' rleFrString): 5 bits per character
+    # (+48), 0x20 continues a number, 0x10 in the last character is the sign;
+    # from the third count on, each is stored as a difference to the one two back.
+    # A string of c characters holds at most c counts: mask k writes from offsets[k].
+    # (Per-mask slices indexed from 0 need no negative-index wraparound.)
+    for k in prange(offsets.shape[0] - 1):
+        text = buf[offsets[k]:offsets[k + 1]]
+        out = counts[offsets[k]:offsets[k + 1]]
+        end = text.shape[0]
+        p = 0
+        m = 0
+        while p < end:
+            x = np.int64(0)
+            shift = 0
+            more = True
+            while more and p < end:
+                c = np.int64(text[p]) - 48
+                if shift < 64:  # longer numbers only come from corrupt strings
+                    x |= (c & 0x1F) << shift
+                more = (c & 0x20) != 0
+                p += 1
+                shift += 5
+                if not more and (c & 0x10) != 0 and shift < 64:
+                    x |= np.int64(-1) << shift
+            if m > 2:
+                x += out[m - 2]
+            out[m] = x
+            m += 1
+        nruns[k] = m
+
+
+def _rle_info(runs, index, height, info, segments):
+    # Fills runs[1] (run ends), the summary, and for "simple" masks (at most one
+    # foreground segment per column) each column's rows [start, end) into
+    # segments[:, k, x0:x1 + 1] (empty columns: 0, 0).  TOTAL is -1 for a
+    # negative count.  Columns are followed by addition (a division per run
+    # measured slower than the rest of the loop): ``col`` starts at pixel ``col_start``.
+    for k in prange(index.shape[0]):
+        counts = runs[0, index[k, 0]:index[k, 0] + index[k, 1]]
+        ends = runs[1, index[k, 0]:index[k, 0] + index[k, 1]]
+        pos = 0
+        area = 0
+        first = -1
+        last = 0
+        y0 = height
+        y1 = -1
+        x0 = -1
+        x1 = -1
+        col = 0
+        col_start = 0
+        bad = False
+        simple = height <= _INT32_MAX
+        last_col = -1
+        for r in range(counts.shape[0]):
+            c = counts[r]
+            if c < 0:
+                bad = True
+            begin = pos
+            pos += c
+            ends[r] = pos
+            if r % 2 == 1 and c > 0 and not bad:
+                while begin >= col_start + height:
+                    col_start += height
+                    col += 1
+                end_col = col
+                end_start = col_start
+                while pos - 1 >= end_start + height:
+                    end_start += height
+                    end_col += 1
+                area += c
+                if first < 0:
+                    first = begin
+                    x0 = col
+                last = pos
+                x1 = end_col
+                if end_col != col:  # the run wraps a column: every row is covered
+                    y0 = 0
+                    y1 = height - 1
+                else:
+                    y0 = min(y0, begin - col_start)
+                    y1 = max(y1, pos - 1 - col_start)
+                if simple:
+                    for x in range(col, end_col + 1):
+                        if x == last_col:  # a second segment in this column
+                            simple = False
+                            break
+                        for z in range(last_col + 1 if last_col >= 0 else x, x):
+                            segments[0, k, z] = 0
+                            segments[1, k, z] = 0
+                        segments[0, k, x] = begin - col_start if x == col else 0
+                        segments[1, k, x] = pos - end_start if x == end_col else height
+                        last_col = x
+        info[k, :] = 0
+        info[k, TOTAL] = -1 if bad else pos
+        if area > 0 and not bad:
+            info[k, AREA] = area
+            info[k, Y0] = y0
+            info[k, Y1] = y1
+            info[k, X0] = x0
+            info[k, X1] = x1
+            info[k, FIRST] = first
+            info[k, LAST] = last
+            info[k, SIMPLE] = simple
+
+
+# The run walk indexes with unsigned integers: a signed index costs a select
+# (negative-index wraparound) on every load, which measured 2x slower.
+_U1 = np.uint64(1)
+_U2 = np.uint64(2)
+
+
+@njit(inline="always")
+def _first_foreground_run(runs, start, n, pos):
+    """Index of the first foreground run of ``runs[:, start:start + n]`` ending after ``pos``."""
+    lo = np.uint64(start)
+    hi = np.uint64(start + n)
+    while lo < hi:
+        mid = (lo + hi) >> _U1
+        if runs[1, mid] > pos:
+            hi = mid
+        else:
+            lo = mid + _U1
+    if ((lo - np.uint64(start)) & _U1) == 0:  # a background run: the next one is foreground
+        lo += _U1
+    return lo
+
+
+@njit(inline="always")
+def _rle_inter(runs1, index1, info1, segments1, i, runs2, index2, info2, segments2, j):
+    """Pixels shared by RLE masks ``i`` and ``j``.
+
+    Two simple masks (one segment per column) add up, column by column over
+    their common columns, the overlap of their segments (a loop that
+    vectorises); other pairs merge their foreground runs inside the shared span.
+    """
+    if not _boxes_meet(info1, i, info2, j):
+        return 0
+    if info1[i, SIMPLE] and info2[j, SIMPLE]:
+        total = 0
+        for x in range(np.uint64(max(info1[i, X0], info2[j, X0])), np.uint64(min(info1[i, X1], info2[j, X1]) + 1)):
+            shared = min(segments1[1, i, x], segments2[1, j, x]) - max(segments1[0, i, x], segments2[0, j, x])
+            total += max(shared, 0)
+        return total
+    lo = max(info1[i, FIRST], info2[j, FIRST])
+    hi = min(info1[i, LAST], info2[j, LAST])
+    if lo >= hi:
+        return 0
+    ra = _first_foreground_run(runs1, index1[i, 0], index1[i, 1], lo)
+    rb = _first_foreground_run(runs2, index2[j, 0], index2[j, 1], lo)
+    a_stop = np.uint64(index1[i, 0] + index1[i, 1])
+    b_stop = np.uint64(index2[j, 0] + index2[j, 1])
+    inter = 0
+    # A foreground run r (odd) is [ends[r - 1], ends[r]): both bounds on one cache line.
+    while ra < a_stop and rb < b_stop:
+        a_end = runs1[1, ra]
+        b_end = runs2[1, rb]
+        a_begin = runs1[1, ra - _U1]
+        b_begin = runs2[1, rb - _U1]
+        if a_begin >= hi or b_begin >= hi:
+            break
+        shared = min(a_end, b_end) - max(a_begin, b_begin)
+        if shared > 0:
+            inter += shared
+        if a_end <= b_end:
+            ra += _U2
+        else:
+            rb += _U2
+    return inter
+
+
+def _rle_pairwise(code, runs1, index1, info1, segments1, runs2, index2, info2, segments2, crowd, out):
+    for i in prange(index1.shape[0]):
+        for j in range(index2.shape[0]):
+            inter = _rle_inter(runs1, index1, info1, segments1, i, runs2, index2, info2, segments2, j)
+            out[i, j] = overlap(code, inter, info1[i, AREA], info2[j, AREA], crowd[j])
+
+
+def _rle_aligned(code, runs1, index1, info1, segments1, runs2, index2, info2, segments2, crowd, out):
+    for i in prange(index1.shape[0]):
+        inter = _rle_inter(runs1, index1, info1, segments1, i, runs2, index2, info2, segments2, i)
+        out[i] = overlap(code, inter, info1[i, AREA], info2[i, AREA], crowd[i])
+
+
+def _count_runs(masks, nruns):
+    # pycocotools' rleEncode: column-major, the first run is background (maybe empty).
+    height, width = masks.shape[1], masks.shape[2]
+    for k in prange(masks.shape[0]):
+        prev = np.uint8(0)
+        n = 1
+        for x in range(width):
+            for y in range(height):
+                v = masks[k, y, x]
+                if v != prev:
+                    n += 1
+                    prev = v
+        nruns[k] = n
+
+
+def _write_runs(masks, index, counts):
+    height, width = masks.shape[1], masks.shape[2]
+    for k in prange(masks.shape[0]):
+        prev = np.uint8(0)
+        r = index[k, 0]
+        c = 0
+        for x in range(width):
+            for y in range(height):
+                v = masks[k, y, x]
+                if v != prev:
+                    counts[r] = c
+                    r += 1
+                    c = 0
+                    prev = v
+                c += 1
+        counts[r] = c
+
+
+def _rle_to_strings(counts, index, buf, lengths):
+    # pycocotools' rleToString; mask k writes at most 7 characters per count from 7 * index[k, 0].
+    for k in prange(index.shape[0]):
+        start = index[k, 0]
+        p = 7 * start
+        for i in range(index[k, 1]):
+            x = counts[start + i]
+            if i > 2:
+                x -= counts[start + i - 2]
+            more = True
+            while more:
+                c = x & 0x1F
+                x >>= 5
+                more = (x != -1) if (c & 0x10) != 0 else (x != 0)
+                if more:
+                    c |= 0x20
+                buf[p] = c + 48
+                p += 1
+        lengths[k] = p - 7 * start
+
+
+def _rle_to_dense(counts, index, out):
+    # out (K, H, W) is zero; foreground runs are written column by column.
+    height = out.shape[1]
+    for k in prange(index.shape[0]):
+        start = index[k, 0]
+        pos = 0
+        for r in range(index[k, 1]):
+            c = counts[start + r]
+            if r % 2 == 1 and c > 0:
+                x = pos // height
+                y = pos - x * height
+                left = c
+                while left > 0:
+                    take = min(height - y, left)
+                    for yy in range(y, y + take):
+                        out[k, yy, x] = 1
+                    left -= take
+                    y = 0
+                    x += 1
+            pos += c
+
+
+# --- Dice sums -------------------------------------------------------------------
+
+
+@njit(inline="always")
+def _sums_loop(p, t, lo, hi, threshold, binarize, squared, out):
+    # Slices, indexed from 0: a loop index known to be >= 0 needs no wraparound
+    # select, so the loads stay contiguous vector loads (not gathers).
+    p = p[lo:hi]
+    t = t[lo:hi]
+    s_pt = 0.0
+    s_p = 0.0
+    s_t = 0.0
+    for i in range(p.shape[0]):
+        a = np.float64(p[i])
+        if binarize:
+            a = 1.0 if a > threshold else 0.0
+        b = np.float64(t[i])
+        s_pt += a * b
+        if squared:
+            s_p += a * a
+            s_t += b * b
+        else:
+            s_p += a
+            s_t += b
+    out[0] = s_pt
+    out[1] = s_p
+    out[2] = s_t
+
+
+@njit(fastmath=_REASSOC)
+def _chunk_sums(p, t, lo, hi, threshold, binarize, squared, out):
+    """``out[:] = (sum p t, sum p (or p^2), sum t (or t^2))`` over ``[lo, hi)`` in float64.
+
+    One inlined loop per combination of flags, each with literal flags: their
+    branches fold away and the loop vectorises (a runtime flag in the loop
+    measured half the speed).
+    """
+    if binarize:
+        if squared:
+            _sums_loop(p, t, lo, hi, threshold, True, True, out)
+        else:
+            _sums_loop(p, t, lo, hi, threshold, True, False, out)
+    elif squared:
+        _sums_loop(p, t, lo, hi, threshold, False, True, out)
+    else:
+        _sums_loop(p, t, lo, hi, threshold, False, False, out)
+
+
+def _row_sums(pred, target, threshold, binarize, squared, chunk, partial):
+    # partial (R, nchunks, 3): rows are split in chunks so that a few long rows
+    # still use every thread.
+    nchunks = partial.shape[1]
+    size = pred.shape[1]
+    for task in prange(pred.shape[0] * nchunks):
+        r = task // nchunks
+        c = task - r * nchunks
+        lo = c * chunk
+        hi = min(size, lo + chunk)
+        _chunk_sums(pred[r], target[r], lo, hi, threshold, binarize, squared, partial[r, c])
+
+
+_pack_dense_k = serial_and_parallel(_pack_dense)
+_dense_pairwise_k = serial_and_parallel(_dense_pairwise)
+_dense_aligned_k = serial_and_parallel(_dense_aligned)
+_rle_from_strings_k = serial_and_parallel(_rle_from_strings)
+_rle_info_k = serial_and_parallel(_rle_info)
+_rle_pairwise_k = serial_and_parallel(_rle_pairwise)
+_rle_aligned_k = serial_and_parallel(_rle_aligned)
+_count_runs_k = serial_and_parallel(_count_runs)
+_write_runs_k = serial_and_parallel(_write_runs)
+_rle_to_strings_k = serial_and_parallel(_rle_to_strings)
+_rle_to_dense_k = serial_and_parallel(_rle_to_dense)
+_row_sums_k = serial_and_parallel(_row_sums)
+
+
+# --- the backend interface ---------------------------------------------------------
+
+
+def pack_dense(masks, bits, info, parallel):
+    """Pack dense masks ``(K, H, W)`` uint8 0/1 into ``bits (K, H, ceil(W / 64))``
+    uint64 (pixel x of a row is bit x % 64 of word x // 64) and fill ``info (K, 9)``."""
+    _pack_dense_k[parallel](masks, bits, info)
+
+
+def dense_pairwise(code, bits1, info1, bits2, info2, crowd, out, parallel):
+    """``out[i, j] = overlap(code, ...)`` of packed masks; ``crowd (M,)`` uint8."""
+    _dense_pairwise_k[parallel](code, bits1, info1, bits2, info2, crowd, out)
+
+
+def dense_aligned(code, bits1, info1, bits2, info2, crowd, out, parallel):
+    """``out[i] = overlap(code, ...)`` of packed masks ``i`` and ``i``."""
+    _dense_aligned_k[parallel](code, bits1, info1, bits2, info2, crowd, out)
+
+
+def rle_from_strings(buf, offsets, counts, nruns, parallel):
+    """Decode compressed COCO counts; string k (``buf[offsets[k]:offsets[k + 1]]``)
+    gives ``nruns[k]`` counts written from ``counts[offsets[k]]``."""
+    _rle_from_strings_k[parallel](buf, offsets, counts, nruns)
+
+
+def rle_info(runs, index, height, info, segments, parallel):
+    """Fill ``runs[1]`` (run ends), ``info (K, 9)`` (FIRST/LAST column-major) and,
+    for simple masks, ``segments (2, K, W)`` int32 (each column's rows [start, end))."""
+    _rle_info_k[parallel](runs, index, height, info, segments)
+
+
+def rle_pairwise(code, runs1, index1, info1, segments1, runs2, index2, info2, segments2, crowd, out,
+                 parallel):
+    """``out[i, j] = overlap(code, ...)`` of RLE masks; ``crowd (M,)`` uint8."""
+    _rle_pairwise_k[parallel](code, runs1, index1, info1, segments1, runs2, index2, info2, segments2, crowd, out)
+
+
+def rle_aligned(code, runs1, index1, info1, segments1, runs2, index2, info2, segments2, crowd, out,
+                parallel):
+    """``out[i] = overlap(code, ...)`` of RLE masks ``i`` and ``i``."""
+    _rle_aligned_k[parallel](code, runs1, index1, info1, segments1, runs2, index2, info2, segments2, crowd, out)
+
+
+def count_runs(masks, nruns, parallel):
+    """Number of COCO runs of each dense mask ``(K, H, W)`` uint8."""
+    _count_runs_k[parallel](masks, nruns)
+
+
+def write_runs(masks, index, counts, parallel):
+    """Write each mask's runs into ``counts`` from ``index[k, 0]``."""
+    _write_runs_k[parallel](masks, index, counts)
+
+
+def rle_to_strings(counts, index, buf, lengths, parallel):
+    """Compress counts; mask k's ``lengths[k]`` characters start at ``buf[7 * index[k, 0]]``."""
+    _rle_to_strings_k[parallel](counts, index, buf, lengths)
+
+
+def rle_to_dense(counts, index, out, parallel):
+    """Paint the foreground runs into ``out (K, H, W)`` uint8, zero on entry."""
+    _rle_to_dense_k[parallel](counts, index, out)
+
+
+def row_sums(pred, target, threshold, binarize, squared, chunk, partial, parallel):
+    """Per-chunk float64 sums ``(sum p t, sum p, sum t)`` (squares with ``squared``)
+    of rows ``pred (R, S)``, ``target (R, S)``, into ``partial (R, ceil(S / chunk), 3)``."""
+    _row_sums_k[parallel](pred, target, threshold, binarize, squared, chunk, partial)

@@ -1,0 +1,87 @@
+"""Plumbing shared by the loss modules: reductions, gradients scaled by them, kernels.
+
+Conventions of every loss:
+
+- ``reduction='none'`` returns one value per element (or sample), ``'sum'`` their
+  sum and ``'mean'`` their mean, as a NumPy scalar of the compute dtype; the mean
+  of an empty batch is 0.0 (PyTorch gives NaN).  Sums accumulate in float64.
+- ``return_grad=True`` returns ``(value, grad)``: the gradient of the returned
+  value with respect to the first argument, of its shape and dtype.  For
+  ``reduction='none'`` it is the gradient of ``value.sum()`` (a vector-Jacobian
+  product with ones, what ``value.backward(torch.ones_like(value))`` computes).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .. import _validate, backends
+from ..backends import numba_cpu_losses as K
+
+BATCHMEAN = (*_validate.REDUCTIONS, "batchmean")
+
+
+def kernels(work: int):
+    """``(module, parallel)``: the losses run on the Numba backend, serially for small work."""
+    return backends.select("numba", work, family="losses")
+
+
+def scale_for(reduction: str, count: float) -> float:
+    """What the gradient of one element is multiplied by: ``1 / count`` for a mean."""
+    if reduction in ("mean", "batchmean") and count > 0:
+        return 1.0 / count
+    return 1.0
+
+
+def reduce_total(total: float, reduction: str, count: float, dt: np.dtype) -> np.generic:
+    """A reduced value from the float64 ``total``: the sum, or the mean over ``count`` (0 if empty)."""
+    if reduction == "sum":
+        return dt.type(total)
+    return dt.type(total / count if count > 0 else 0.0)
+
+
+def reduce_values(values: np.ndarray, reduction: str, count: float | None = None):
+    """``values`` themselves (``'none'``), or their sum / mean (``count`` defaults to their number)."""
+    if reduction == "none":
+        return values
+    count = values.size if count is None else count
+    return reduce_total(float(values.sum(dtype=np.float64)), reduction, count, values.dtype)
+
+
+def result(value: Any, grad: np.ndarray | None, return_grad: bool):
+    return (value, grad) if return_grad else value
+
+
+def empty(dt: np.dtype, ndim: int = 1) -> np.ndarray:
+    """The kernels' placeholder for an output that is not wanted."""
+    return np.empty((0,) * ndim, dtype=dt)
+
+
+def flat(arr: np.ndarray, dt: np.dtype) -> np.ndarray:
+    """A contiguous 1-D copy or view of ``arr`` in dtype ``dt`` (never written to)."""
+    return np.ascontiguousarray(arr, dtype=dt).reshape(-1)
+
+
+def pointwise(code: int, x: np.ndarray, t: np.ndarray, dt: np.dtype, reduction: str, return_grad: bool,
+              *, weight: np.ndarray | None = None, pos_weight: np.ndarray | None = None,
+              p0: float = 0.0, p1: float = 0.0):
+    """Run the pointwise kernel ``code`` on validated ``x`` and ``t`` (same shape)."""
+    shape, n = x.shape, x.size
+    xf, tf = flat(x, dt), flat(t, dt)
+    w = empty(dt) if weight is None else flat(_validate.broadcast_as(weight, shape, "weight"), dt)
+    if pos_weight is not None:  # BCE with logits: p0 > 0 says that pw holds the weights
+        pw, p0 = flat(_validate.broadcast_as(pos_weight, shape, "pos_weight"), dt), 1.0
+    else:
+        pw = tf  # read but unused
+    loss = np.empty(n, dtype=dt) if reduction == "none" else empty(dt)
+    grad = np.empty(n, dtype=dt) if return_grad else empty(dt)
+    if n:
+        module, parallel = kernels(n)
+        total = module.pointwise_loss(code, xf, tf, w, pw, dt.type(p0), dt.type(p1), K.constants(dt), loss,
+                                      grad, dt.type(scale_for(reduction, n)), parallel)
+    else:
+        total = 0.0
+    value = loss.reshape(shape) if reduction == "none" else reduce_total(total, reduction, n, dt)
+    return result(value, grad.reshape(shape) if return_grad else None, return_grad)

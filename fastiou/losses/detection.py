@@ -1,0 +1,148 @@
+"""Box regression losses of the IoU family, with torchvision's signatures, eps and values.
+
+``loss(boxes1, boxes2, reduction='none', eps=1e-7)`` compares ``boxes1[i]`` with
+``boxes2[i]`` (``(N, 4)`` xyxy boxes, or one ``(4,)`` box each):
+
+- ``box_iou_loss``: ``1 - IoU``;
+- ``generalized_box_iou_loss``: ``1 - IoU + (C - U) / C`` (``C`` the enclosing box's area);
+- ``distance_box_iou_loss``: ``1 - IoU + rho^2 / c^2`` (centre distance over enclosing diagonal);
+- ``complete_box_iou_loss``: the DIoU loss ``+ alpha v``, ``v = 4/pi^2 (atan(w2/h2) - atan(w1/h1))^2``.
+
+How ``eps`` is applied (torchvision's meaning): it is added to every
+denominator, ``IoU = I / (U + eps)``, ``(C - U) / (C + eps)``,
+``rho^2 / (c^2 + eps)`` and ``alpha = v / (1 - IoU + v + eps)``.  With the
+default ``eps = 1e-7`` the values equal torchvision's; with ``eps = 0`` a zero
+denominator gives 0 for its term (the guarded division of
+:func:`fastiou.box_iou`), so ``1 - box_iou_loss(..., eps=0)`` is exactly
+``fastiou.box_iou(..., aligned=True)``, and the same holds for GIoU, DIoU and
+CIoU.  (torchvision's CIoU passes ``eps`` only to ``alpha``, its DIoU part always
+uses 1e-7; fastiou uses ``eps`` everywhere, which is the same at the default.)
+
+Gradients (``return_grad=True``) are with respect to ``boxes1``: the derivatives
+of torchvision's formulas, with PyTorch's conventions: where ``min``/``max`` tie
+each side gets half, a non-overlapping pair's intersection has zero gradient, and
+CIoU's ``alpha`` is held constant (computed without gradient, as in torchvision
+and the CIoU paper).  The kernel is the shared scalar formulas of
+:mod:`fastiou._formulas` (enclosing box, guarded division) plus their
+derivatives, in :mod:`fastiou.backends.numba_cpu_losses`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .. import _validate
+from ..backends import numba_cpu_losses as K
+from . import _common
+
+
+def _box_loss(code: int, boxes1: Any, boxes2: Any, reduction: str, eps: float, return_grad: bool,
+              validate: bool):
+    _validate.check_reduction(reduction)
+    eps = _validate.check_real(eps, "eps", 0)
+    a1 = _validate.as_array(boxes1, "boxes1")
+    a2 = _validate.as_array(boxes2, "boxes2")
+    single = a1.shape == (4,) and a2.shape == (4,)
+    if single:
+        a1, a2 = a1.reshape(1, 4), a2.reshape(1, 4)
+    c1, c2, dt = _validate.box_pair(a1, a2, fmt="xyxy", offset=0, dtype=None, validate=validate,
+                                    aligned=True)
+    n = c1.shape[1]
+    loss = np.empty(n, dtype=dt)
+    grad = np.empty((n, 4), dtype=dt) if return_grad else _common.empty(dt, 2)
+    if n:
+        module, parallel = _common.kernels(n)
+        module.box_losses(code, c1, c2, dt.type(eps), K.constants(dt), loss, grad,
+                          dt.type(_common.scale_for(reduction, n)), parallel)
+    if single:
+        loss, grad = loss.reshape(()), grad.reshape(4) if return_grad else grad
+    return _common.result(_common.reduce_values(loss, reduction), grad if return_grad else None, return_grad)
+
+
+_PARAMETERS = """\
+    Parameters
+    ----------
+    boxes1 : array_like, shape (N, 4) or (4,)
+        Predicted boxes, ``(x1, y1, x2, y2)``.
+    boxes2 : array_like, same shape
+        Target boxes.
+    reduction : {'none', 'mean', 'sum'}, default 'none'
+    eps : float, default 1e-7
+        Added to each denominator (see :mod:`fastiou.losses.detection`); >= 0.
+    return_grad : bool, default False
+        Also return the gradient with respect to ``boxes1``.
+    validate : bool, default True
+        Check that coordinates are finite with ``x2 >= x1`` and ``y2 >= y1``
+        (``ValueError`` naming the first bad row).
+
+    Returns
+    -------
+    value : ndarray or scalar
+    grad : ndarray, only with ``return_grad=True``
+"""
+
+
+def box_iou_loss(boxes1: Any, boxes2: Any, reduction: str = "none", eps: float = 1e-7, *,
+                 return_grad: bool = False, validate: bool = True):
+    """IoU loss ``1 - I / (U + eps)`` of aligned box pairs (no torchvision function).
+
+{parameters}
+    Examples
+    --------
+    >>> from fastiou.losses import box_iou_loss
+    >>> box_iou_loss([[0, 0, 2, 2]], [[1, 1, 3, 3]], eps=0).round(6)
+    array([0.857143])
+    """
+    return _box_loss(K.IOU_LOSS, boxes1, boxes2, reduction, eps, return_grad, validate)
+
+
+def generalized_box_iou_loss(boxes1: Any, boxes2: Any, reduction: str = "none", eps: float = 1e-7, *,
+                             return_grad: bool = False, validate: bool = True):
+    """GIoU loss ``1 - IoU + (C - U) / (C + eps)`` (``torchvision.ops.generalized_box_iou_loss``).
+
+{parameters}
+    Examples
+    --------
+    >>> from fastiou.losses import generalized_box_iou_loss
+    >>> generalized_box_iou_loss([[0, 0, 1, 1]], [[2, 0, 3, 1]], eps=0).round(6)
+    array([1.333333])
+    """
+    return _box_loss(K.GIOU_LOSS, boxes1, boxes2, reduction, eps, return_grad, validate)
+
+
+def distance_box_iou_loss(boxes1: Any, boxes2: Any, reduction: str = "none", eps: float = 1e-7, *,
+                          return_grad: bool = False, validate: bool = True):
+    """DIoU loss ``1 - IoU + rho^2 / (c^2 + eps)`` (``torchvision.ops.distance_box_iou_loss``).
+
+{parameters}
+    Examples
+    --------
+    >>> from fastiou.losses import distance_box_iou_loss
+    >>> distance_box_iou_loss([[0, 0, 1, 1]], [[2, 0, 3, 1]], eps=0).round(6)
+    array([1.4])
+    """
+    return _box_loss(K.DIOU_LOSS, boxes1, boxes2, reduction, eps, return_grad, validate)
+
+
+def complete_box_iou_loss(boxes1: Any, boxes2: Any, reduction: str = "none", eps: float = 1e-7, *,
+                          return_grad: bool = False, validate: bool = True):
+    """CIoU loss: the DIoU loss ``+ alpha v`` (``torchvision.ops.complete_box_iou_loss``).
+
+    ``v = 4 / pi^2 (atan(w2 / h2) - atan(w1 / h1))^2`` and
+    ``alpha = v / (1 - IoU + v + eps)``, held constant in the gradient.
+
+{parameters}
+    Examples
+    --------
+    >>> from fastiou.losses import complete_box_iou_loss
+    >>> complete_box_iou_loss([[0, 0, 2, 1]], [[0, 0, 1, 2]], eps=0).round(4)
+    array([0.7629])
+    """
+    return _box_loss(K.CIOU_LOSS, boxes1, boxes2, reduction, eps, return_grad, validate)
+
+
+for _f in (box_iou_loss, generalized_box_iou_loss, distance_box_iou_loss, complete_box_iou_loss):
+    _f.__doc__ = _f.__doc__.replace("{parameters}\n", _PARAMETERS)
+del _f

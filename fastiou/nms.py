@@ -1,0 +1,423 @@
+"""Non-maximum suppression and its relatives: NMS, DIoU-NMS, batched NMS, soft-NMS, box fusion.
+
+Every function here is exact, not approximate:
+
+* :func:`nms` returns ``torchvision.ops.nms``'s indices, in the same order, whenever
+  the scores are distinct.  A box is suppressed when its IoU with a kept box is
+  strictly greater than ``iou_threshold``; equal scores keep the lower index
+  first (a stable sort); NaN scores raise ``ValueError``.  The IoU is computed in
+  the boxes' dtype with torchvision's operations and compared with the float64
+  threshold, so float32 input gives float32 decisions, as in torchvision.
+* :func:`batched_nms` is exactly :func:`nms` run on each class separately: it does
+  not add a per-class offset to the coordinates (a trick whose rounding changes
+  results in float32).
+* :func:`soft_nms` follows mmcv's ``soft_nms``; :func:`weighted_boxes_fusion`
+  follows ensemble-boxes' ``weighted_boxes_fusion``.
+
+The kernels do not compare every pair: sorted by x1, a kept box only scans the
+boxes whose x-interval could give an IoU above the threshold (see
+:mod:`fastiou.backends.numba_cpu_nms`), which leaves the result unchanged.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any, Sequence
+
+import numpy as np
+
+from . import _validate, backends
+from ._columns import FORMATS
+from ._formulas import DIOU, IOU
+
+NMS_METRICS = {"iou": IOU, "diou": DIOU}
+SOFT_METHODS = {"linear": 0, "gaussian": 1, "hard": 2}
+CONF_TYPES = ("avg", "max", "box_and_model_avg", "absent_model_aware_avg")
+
+_EMPTY = np.empty(0, dtype=np.int64)
+_EMPTY.flags.writeable = False
+
+
+def _threshold_below(value: float, dt: np.dtype):
+    """``value`` in dtype ``dt``, rounded down: for ``x`` of dtype ``dt``, ``x > result`` iff ``x > value``."""
+    v = dt.type(value)
+    if float(v) > value:
+        v = np.nextafter(v, dt.type(-np.inf))
+    return v
+
+
+def _boxes_and_scores(boxes, scores, fmt, offset, validate, scores_in_compute_dtype):
+    """Validated ``(columns (8, N), scores, compute dtype)``."""
+    _validate.check_host_boxes((boxes, "boxes"), (scores, "scores"))
+    _validate.check_choice(fmt, "fmt", FORMATS)
+    _validate.check_offset(offset)
+    arr = _validate.as_box_array(boxes, "boxes")
+    s = _validate.as_scores(scores, "scores", arr.shape[0])
+    if scores_in_compute_dtype:
+        dt = _validate.compute_dtype(arr, s)
+        s = s.astype(dt, copy=False)
+    else:
+        # Only ranked: float64 keeps every float order.
+        dt = _validate.compute_dtype(arr)
+        s = s.astype(np.float64, copy=False)
+    cols = _validate.as_box_columns(arr, "boxes", dt, fmt, offset, validate)
+    return cols, s, dt
+
+
+def _greedy(boxes, scores, idxs, iou_threshold, score_threshold, max_output, metric, fmt, offset,
+            validate, backend):
+    code = NMS_METRICS[_validate.check_choice(metric, "metric", NMS_METRICS)]
+    threshold = _validate.check_real(iou_threshold, "iou_threshold")
+    score_threshold = _validate.check_threshold(score_threshold, "score_threshold")
+    max_output = _validate.check_max_output(max_output)
+    if any(_validate.is_cuda_array(x) for x in (boxes, scores, idxs)):  # on the GPU, zero copy
+        module, _ = backends.select(backend, 0, on_device=True, family="nms")
+        return module.nms_on_device(code, boxes, scores, idxs, iou_threshold=threshold,
+                                    score_threshold=score_threshold, max_output=max_output, fmt=fmt,
+                                    offset=offset, validate=validate)
+    cols, s, dt = _boxes_and_scores(boxes, scores, fmt, offset, validate, False)
+    n = cols.shape[1]
+    labels = None if idxs is None else _validate.as_labels(idxs, "idxs", n)
+    if n == 0 or max_output == 0:
+        return _EMPTY.copy()
+    module, parallel = backends.select(backend, n, family="nms")  # work: boxes
+    t = _threshold_below(threshold, dt)
+    one = dt.type(1)
+    if labels is None:
+        return module.nms(code, cols, s, score_threshold, t, max_output, one, False)
+    return module.batched_nms(code, cols, s, labels, score_threshold, t, max_output, one, parallel)
+
+
+_COMMON_DOC = """\
+    score_threshold : float, optional
+        Only boxes with ``score > score_threshold`` take part (filtered before
+        suppression).
+    max_output : int, optional
+        Return at most this many indices (the best; truncated after suppression).
+    metric : {'iou', 'diou'}, default 'iou'
+        'diou' is DIoU-NMS: suppress where the distance IoU exceeds the threshold.
+    fmt : {'xyxy', 'xywh', 'cxcywh'}, default 'xyxy'
+    offset : {0, 1}, default 0
+        1 for the legacy pixel-inclusive convention ``w = x2 - x1 + 1``.
+    validate : bool, default True
+        Check that coordinates are finite with ``x2 >= x1`` and ``y2 >= y1``
+        (``ValueError`` naming the first bad row).  False skips the check: results
+        for bad boxes are then unspecified, but nothing crashes.
+    backend : {'auto', 'numba', 'cython', 'cuda'}, default 'auto'
+        CUDA arrays (PyTorch, CuPy, Numba) run on their GPU and return indices of
+        their own kind; ``'cuda'`` with NumPy input copies it to the GPU and back.
+"""
+
+
+def nms(
+    boxes: Any,
+    scores: Any,
+    iou_threshold: float,
+    *,
+    score_threshold: float | None = None,
+    max_output: int | None = None,
+    metric: str = "iou",
+    fmt: str = "xyxy",
+    offset: float = 0,
+    validate: bool = True,
+    backend: str = "auto",
+) -> np.ndarray:
+    """Greedy non-maximum suppression (torchvision's ``nms``).
+
+    Repeatedly keeps the best-scored remaining box and suppresses the boxes whose
+    IoU with it is strictly greater than ``iou_threshold``.
+
+    Parameters
+    ----------
+    boxes : array_like, shape (N, 4)
+    scores : array_like, shape (N,)
+        Equal scores keep the lower index first; NaN raises ``ValueError``.
+    iou_threshold : float
+{common}
+    Returns
+    -------
+    ndarray of int64
+        Indices of the kept boxes, by decreasing score.  For distinct scores, the
+        indices ``torchvision.ops.nms`` returns, in the same order.
+
+    Examples
+    --------
+    >>> import fastiou
+    >>> boxes = [[0, 0, 10, 10], [1, 1, 11, 11], [20, 20, 30, 30]]
+    >>> fastiou.nms(boxes, [0.9, 0.8, 0.7], 0.5)
+    array([0, 2])
+    """
+    return _greedy(boxes, scores, None, iou_threshold, score_threshold, max_output, metric, fmt,
+                   offset, validate, backend)
+
+
+def batched_nms(
+    boxes: Any,
+    scores: Any,
+    idxs: Any,
+    iou_threshold: float,
+    *,
+    score_threshold: float | None = None,
+    max_output: int | None = None,
+    metric: str = "iou",
+    fmt: str = "xyxy",
+    offset: float = 0,
+    validate: bool = True,
+    backend: str = "auto",
+) -> np.ndarray:
+    """NMS within each category: boxes of different ``idxs`` never suppress each other.
+
+    Exactly :func:`nms` run on each category separately (no coordinate-offset
+    trick), with the categories in parallel on large inputs.
+
+    Parameters
+    ----------
+    boxes : array_like, shape (N, 4)
+    scores : array_like, shape (N,)
+    idxs : array_like of int, shape (N,)
+        The category of each box (any integers; floats with integer values).
+    iou_threshold : float
+{common}
+    Returns
+    -------
+    ndarray of int64
+        Indices of the kept boxes of every category, by decreasing score (equal
+        scores: lower index first).
+
+    Examples
+    --------
+    >>> import fastiou
+    >>> boxes = [[0, 0, 10, 10], [1, 1, 11, 11], [1, 1, 11, 11]]
+    >>> fastiou.batched_nms(boxes, [0.9, 0.8, 0.7], [0, 0, 1], 0.5)
+    array([0, 2])
+    """
+    return _greedy(boxes, scores, idxs, iou_threshold, score_threshold, max_output, metric, fmt,
+                   offset, validate, backend)
+
+
+def soft_nms(
+    boxes: Any,
+    scores: Any,
+    iou_threshold: float = 0.3,
+    sigma: float = 0.5,
+    score_threshold: float = 1e-3,
+    method: str = "linear",
+    idxs: Any = None,
+    *,
+    max_output: int | None = None,
+    fmt: str = "xyxy",
+    offset: float = 0,
+    validate: bool = True,
+    backend: str = "auto",
+) -> tuple[np.ndarray, np.ndarray]:
+    """Soft-NMS (Bodla et al. 2017) with mmcv's semantics: decay scores instead of dropping boxes.
+
+    Repeatedly picks the box of highest current score and multiplies the score of
+    every remaining box by a weight of its IoU with the pick:
+
+    * ``'linear'``: ``1 - iou`` where ``iou >= iou_threshold``, else 1;
+    * ``'gaussian'``: ``exp(-iou**2 / sigma)`` for every box;
+    * ``'hard'``: 0 where ``iou >= iou_threshold`` (classic NMS, but ``>=``).
+
+    A box whose score falls below ``score_threshold`` is dropped.  Choices, where
+    mmcv leaves them open: boxes already scored below ``score_threshold`` are
+    dropped up front (mmcv keeps the first pick whatever its score); equal scores
+    pick the lower index first; with ``idxs``, each category is processed alone
+    (mmcv's ``batched_nms``).  The arithmetic is in the compute dtype: float32
+    gives mmcv's float32 results.
+
+    Parameters
+    ----------
+    boxes : array_like, shape (N, 4)
+    scores : array_like, shape (N,)
+    iou_threshold : float, default 0.3
+    sigma : float, default 0.5
+        Width of the gaussian decay (positive).
+    score_threshold : float, default 1e-3
+    method : {'linear', 'gaussian', 'hard'}, default 'linear'
+    idxs : array_like of int, shape (N,), optional
+        Categories: boxes of different categories never decay each other.
+    max_output : int, optional
+        Return at most this many boxes (the best).
+    fmt, offset, validate, backend
+        As in :func:`nms`.
+
+    Returns
+    -------
+    indices : ndarray of int64
+        The boxes kept, by decreasing decayed score (equal: lower index first).
+    scores : ndarray
+        Their decayed scores, in the compute dtype (float32 stays float32).
+
+    Examples
+    --------
+    >>> import fastiou
+    >>> boxes = [[0, 0, 10, 10], [0, 0, 10, 5], [20, 20, 30, 30]]
+    >>> keep, new_scores = fastiou.soft_nms(boxes, [0.9, 0.8, 0.7])
+    >>> keep, new_scores
+    (array([0, 2, 1]), array([0.9, 0.7, 0.4]))
+    """
+    code = _validate.check_choice(method, "method", SOFT_METHODS)
+    threshold = _validate.check_real(iou_threshold, "iou_threshold")
+    sigma = _validate.check_real(sigma, "sigma", 0, low_open=True)
+    score_threshold = _validate.check_real(score_threshold, "score_threshold")
+    max_output = _validate.check_max_output(max_output)
+    cols, s, dt = _boxes_and_scores(boxes, scores, fmt, offset, validate, True)
+    n = cols.shape[1]
+    labels = None if idxs is None else _validate.as_labels(idxs, "idxs", n)
+    if n == 0 or max_output == 0:
+        return _EMPTY.copy(), np.empty(0, dtype=dt)
+    module, parallel = backends.select(backend, n, family="nms")  # work: boxes
+    # mmcv compares with the threshold in the compute dtype (rounded to nearest).
+    return module.soft_nms(SOFT_METHODS[code], cols, s, labels, dt.type(threshold), dt.type(sigma),
+                           dt.type(score_threshold), max_output, dt.type(1), parallel)
+
+
+def _model_arrays(boxes_list, scores_list, labels_list, validate):
+    """Per-model validated arrays, concatenated: (boxes, scores, labels, model of each box)."""
+    try:
+        n_models = len(boxes_list)
+    except TypeError:
+        raise TypeError("boxes_list must be a sequence of (N, 4) box arrays, one per model") from None
+    _validate.check_length(scores_list, "scores_list", n_models)
+    _validate.check_length(labels_list, "labels_list", n_models)
+    boxes, scores, labels = [], [], []
+    for t in range(n_models):
+        b = _validate.as_box_array(boxes_list[t], f"boxes_list[{t}]")
+        boxes.append(b)
+        scores.append(_validate.as_scores(scores_list[t], f"scores_list[{t}]", b.shape[0]))
+        labels.append(_validate.as_labels(labels_list[t], f"labels_list[{t}]", b.shape[0]))
+    dt = _validate.compute_dtype(*boxes, *scores)
+    if validate:
+        for t, b in enumerate(boxes):
+            _validate.as_box_columns(b, f"boxes_list[{t}]", dt, "xyxy", 0, True)
+    models = np.repeat(np.arange(n_models), [b.shape[0] for b in boxes])
+    cat = np.concatenate(boxes).astype(dt, copy=False) if n_models else np.empty((0, 4), dt)
+    s = np.concatenate(scores).astype(dt, copy=False) if n_models else np.empty(0, dt)
+    lab = np.concatenate(labels) if n_models else np.empty(0, np.int64)
+    return cat, s, lab, models, dt
+
+
+def _fused_scores(conf_type, allows_overflow, conf, cluster, scores, models, weights):
+    """ensemble-boxes' cluster confidence from the clusters' members (float64)."""
+    k = conf.shape[0]
+    count = np.bincount(cluster, minlength=k)
+    total = weights.sum()
+    if conf_type == "max":
+        best = np.full(k, -np.inf)
+        np.maximum.at(best, cluster, scores.astype(np.float64))
+        return best / weights.max()
+    mean = conf.astype(np.float64) / count
+    if conf_type == "avg":
+        return mean * (count if allows_overflow else np.minimum(weights.shape[0], count)) / total
+    weight_sum = np.bincount(cluster, weights=weights[models], minlength=k)
+    # Weight of the distinct models present in each cluster.
+    pairs = np.unique(cluster * weights.shape[0] + models)
+    present = np.bincount(pairs // weights.shape[0], weights=weights[pairs % weights.shape[0]], minlength=k)
+    if conf_type == "box_and_model_avg":
+        return mean * count / weight_sum * present / total
+    return mean * count / (weight_sum + (total - present))
+
+
+def weighted_boxes_fusion(
+    boxes_list: Sequence[Any],
+    scores_list: Sequence[Any],
+    labels_list: Sequence[Any],
+    weights: Any = None,
+    iou_thr: float = 0.55,
+    skip_box_thr: float = 0.0,
+    conf_type: str = "avg",
+    allows_overflow: bool = False,
+    *,
+    validate: bool = True,
+    backend: str = "auto",
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Weighted boxes fusion (Solovyev et al.): ensemble-boxes' ``weighted_boxes_fusion``.
+
+    Merges the predictions of several models.  Per label, boxes by decreasing
+    (weighted) score join the cluster whose fused box they overlap most with
+    IoU > ``iou_thr``, or start a new cluster; a fused box is the score-weighted
+    mean of its members, and its confidence is rescaled by ``conf_type``.
+
+    Boxes are ``xyxy`` in normalised coordinates: coordinates outside [0, 1] are
+    clipped (with one ``UserWarning``), and boxes of zero area after clipping,
+    and boxes scored below ``skip_box_thr``, are skipped, as ensemble-boxes does.
+    Where ensemble-boxes swaps ``x2 < x1``, prints a message or exits, this
+    function raises ``ValueError`` (bad boxes, NaN scores, non-integer labels, a
+    wrong number of weights, an unknown ``conf_type``).  Labels come back as
+    int64 (ensemble-boxes returns floats).  Equal scores are taken in input order
+    (model, then box); ensemble-boxes' order on ties follows NumPy's unstable sort.
+
+    Parameters
+    ----------
+    boxes_list : sequence of array_like, each (N_t, 4)
+        One array per model.
+    scores_list : sequence of array_like, each (N_t,)
+    labels_list : sequence of array_like of int, each (N_t,)
+    weights : array_like, shape (n_models,), optional
+        Positive weight of each model (default 1); a box's score is multiplied by it.
+    iou_thr : float, default 0.55
+    skip_box_thr : float, default 0.0
+    conf_type : {'avg', 'max', 'box_and_model_avg', 'absent_model_aware_avg'}, default 'avg'
+    allows_overflow : bool, default False
+        With 'avg': let the confidence exceed 1 when a cluster has more boxes
+        than there are models.
+    validate : bool, default True
+        Check that coordinates are finite with ``x2 >= x1`` and ``y2 >= y1``.
+    backend : {'auto', 'numba', 'cython'}, default 'auto'
+
+    Returns
+    -------
+    boxes : ndarray (K, 4)
+        Fused boxes, in the compute dtype.
+    scores : ndarray (K,)
+    labels : ndarray of int64 (K,)
+        By decreasing score.
+
+    Examples
+    --------
+    >>> import fastiou
+    >>> boxes, scores, labels = fastiou.weighted_boxes_fusion(
+    ...     [[[0.1, 0.1, 0.5, 0.5]], [[0.1, 0.1, 0.5, 0.7]]], [[0.9], [0.3]], [[0], [0]])
+    >>> boxes.round(2), scores.round(2), labels
+    (array([[0.1 , 0.1 , 0.5 , 0.55]]), array([0.6]), array([0]))
+    """
+    conf_type = _validate.check_choice(conf_type, "conf_type", CONF_TYPES)
+    allows_overflow = _validate.check_bool(allows_overflow, "allows_overflow")
+    threshold = _validate.check_real(iou_thr, "iou_thr")
+    skip = _validate.check_real(skip_box_thr, "skip_box_thr")
+    for name, x in (("boxes_list", boxes_list), ("scores_list", scores_list), ("labels_list", labels_list)):
+        _validate.check_host_boxes(*[(item, f"{name}[{t}]") for t, item in enumerate(x)])
+    raw, s, labels, models, dt = _model_arrays(boxes_list, scores_list, labels_list, validate)
+    n_models = len(boxes_list)
+    if weights is None:
+        w = np.ones(n_models)
+    else:
+        w = _validate.as_array(weights, "weights").astype(np.float64)
+        if w.shape != (n_models,):
+            raise ValueError(f"weights must have one value per model, shape ({n_models},), got {w.shape}")
+        if not (np.isfinite(w).all() and (w > 0).all()):
+            raise ValueError(f"weights must be finite and positive, got {w.tolist()}")
+    if raw.size and (raw.min() < 0 or raw.max() > 1):
+        warnings.warn("weighted_boxes_fusion: coordinates outside [0, 1] were clipped to [0, 1]",
+                      UserWarning, stacklevel=2)
+    cols = _validate.as_box_columns(np.clip(raw, 0, 1), "boxes_list", dt, "xyxy", 0, False)
+    keep = np.flatnonzero((s >= skip) & (cols[4] > 0))
+    if keep.size == 0:
+        return np.zeros((0, 4), dt), np.zeros(0, dt), np.zeros(0, np.int64)
+    cols = np.ascontiguousarray(cols[:, keep])
+    models = models[keep]
+    ws = (s[keep] * w[models].astype(dt)).astype(dt, copy=False)
+    labels = labels[keep]
+    module, parallel = backends.select(backend, keep.size, family="nms")
+    cluster, fused, conf = module.wbf(cols, ws, labels, _threshold_below(threshold, dt), dt.type(1), parallel)
+    score = _fused_scores(conf_type, allows_overflow, conf, cluster, ws, models, w)
+    cluster_label = np.empty(conf.shape[0], np.int64)
+    cluster_label[cluster] = labels
+    order = np.argsort(-score, kind="stable")
+    return fused[order], score[order].astype(dt), cluster_label[order]
+
+
+for _f in (nms, batched_nms):
+    _f.__doc__ = _f.__doc__.replace("{common}\n", _COMMON_DOC)
+del _f

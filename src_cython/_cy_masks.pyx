@@ -1,0 +1,619 @@
+# cython: boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
+"""Cython mask kernels: the second implementation of fastiou/backends/numba_cpu_masks.py.
+
+Same representations (packed rows of 64-pixel words, COCO column-major runs with
+their ends, the per-mask summary ``info``; see that module), same functions and
+arguments, with ``num_threads`` in place of ``parallel``.  The ``prange`` bodies
+call one inline function per mask (or pair), so nothing in them is a reduction.
+"""
+
+import numpy as np
+
+from cython cimport floating
+from cython.parallel cimport prange
+from libc.stdint cimport INT32_MAX, int32_t, int64_t, uint64_t
+
+cdef extern from *:
+    """
+    #include <stdint.h>
+    #if defined(__POPCNT__) && (defined(__GNUC__) || defined(__clang__))
+    static inline int64_t fi_popcount(uint64_t x) { return (int64_t)__builtin_popcountll(x); }
+    #else
+    /* SWAR popcount: portable, and vectorisable where the target has no popcnt. */
+    static inline int64_t fi_popcount(uint64_t x) {
+        x = x - ((x >> 1) & 0x5555555555555555ULL);
+        x = (x & 0x3333333333333333ULL) + ((x >> 2) & 0x3333333333333333ULL);
+        x = (x + (x >> 4)) & 0x0F0F0F0F0F0F0F0FULL;
+        return (int64_t)((x * 0x0101010101010101ULL) >> 56);
+    }
+    #endif
+
+    #include <string.h>
+    /* 64 bytes of 0/1 -> one word, bit b = byte b.  On little-endian targets eight
+       bytes read as a uint64 become eight bits with one multiply: byte b lands on
+       bit 56 + b and no two partial products collide. */
+    static inline uint64_t fi_pack64(const unsigned char* src) {
+        uint64_t word = 0;
+    #if (defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__) || defined(_MSC_VER)
+        uint64_t x;
+        int q;
+        for (q = 0; q < 8; q++) {
+            memcpy(&x, src + 8 * q, 8);
+            word |= ((x * 0x0102040810204080ULL) >> 56) << (8 * q);
+        }
+    #else
+        int b;
+        for (b = 0; b < 64; b++) word |= (uint64_t)src[b] << b;
+    #endif
+        return word;
+    }
+    """
+    int64_t fi_popcount(uint64_t x) noexcept nogil
+    uint64_t fi_pack64(const unsigned char* src) noexcept nogil
+
+ctypedef fused pred_t:
+    unsigned char
+    float
+    double
+
+ctypedef fused target_t:
+    unsigned char
+    float
+    double
+
+ctypedef fused floating_or_byte:
+    unsigned char
+    float
+    double
+
+# Metric codes and info columns: the values of fastiou/_mask_formulas.py.
+cdef enum:
+    IOU = 0
+    DICE = 1
+
+cdef enum:
+    AREA = 0
+    Y0 = 1
+    Y1 = 2
+    X0 = 3
+    X1 = 4
+    FIRST = 5
+    LAST = 6
+    TOTAL = 7
+    SIMPLE = 8
+    N_INFO = 9
+
+
+cdef inline double overlap(int code, int64_t inter, int64_t area_a, int64_t area_b, bint crowd) noexcept nogil:
+    """IoU, Dice or (crowd) intersection over ``area_a``; 0 where the denominator is 0."""
+    cdef int64_t num, den
+    if code == DICE:
+        num = inter + inter
+        den = area_a + area_b
+    elif crowd:
+        num = inter
+        den = area_a
+    else:
+        num = inter
+        den = area_a + area_b - inter
+    return <double>num / <double>den if den > 0 else 0.0
+
+
+cdef inline bint boxes_meet(const int64_t* ia, const int64_t* ib) noexcept nogil:
+    return not (ia[X1] < ib[X0] or ib[X1] < ia[X0] or ia[Y1] < ib[Y0] or ib[Y1] < ia[Y0])
+
+
+# --- dense masks -----------------------------------------------------------------
+
+
+cdef inline uint64_t pack_word(const unsigned char* src, Py_ssize_t count) noexcept nogil:
+    cdef uint64_t word = 0
+    cdef Py_ssize_t b
+    for b in range(count):
+        word |= (<uint64_t>src[b]) << b
+    return word
+
+
+cdef void pack_one(const unsigned char* mask, Py_ssize_t height, Py_ssize_t width, uint64_t* bits,
+                   Py_ssize_t per_row, uint64_t* cols, int64_t* info) noexcept nogil:
+    """Packed rows, area and bounding box of one mask; ``cols`` is zeroed scratch of ``per_row`` words."""
+    cdef Py_ssize_t full = width // 64, y, w, w0, w1, b
+    cdef uint64_t word, any_set
+    cdef int64_t area = 0, y0 = -1, y1 = -1
+    for y in range(height):
+        any_set = 0
+        for w in range(full):
+            word = fi_pack64(mask + y * width + w * 64)
+            bits[y * per_row + w] = word
+            cols[w] |= word
+            any_set |= word
+            area += fi_popcount(word)
+        if full < per_row:
+            word = pack_word(mask + y * width + full * 64, width - full * 64)
+            bits[y * per_row + full] = word
+            cols[full] |= word
+            any_set |= word
+            area += fi_popcount(word)
+        if any_set:
+            if y0 < 0:
+                y0 = y
+            y1 = y
+    for w in range(N_INFO):
+        info[w] = 0
+    info[TOTAL] = height * width
+    if area:
+        w0 = 0
+        while cols[w0] == 0:
+            w0 += 1
+        w1 = per_row - 1
+        while cols[w1] == 0:
+            w1 -= 1
+        b = 0
+        while not ((cols[w0] >> b) & 1):
+            b += 1
+        info[X0] = w0 * 64 + b
+        b = 63
+        while not ((cols[w1] >> b) & 1):
+            b -= 1
+        info[X1] = w1 * 64 + b
+        info[AREA] = area
+        info[Y0] = y0
+        info[Y1] = y1
+        info[FIRST] = y0 * width
+        info[LAST] = (y1 + 1) * width
+
+
+def pack_dense(const unsigned char[:, :, ::1] masks, uint64_t[:, :, ::1] bits, int64_t[:, ::1] info,
+               int num_threads):
+    """Pack masks ``(K, H, W)`` 0/1 into ``bits (K, H, ceil(W / 64))`` and fill ``info (K, 9)``."""
+    cdef Py_ssize_t n = masks.shape[0], height = masks.shape[1], width = masks.shape[2]
+    cdef Py_ssize_t per_row = bits.shape[2], k
+    if n == 0:
+        return
+    cdef uint64_t[:, ::1] cols = np.zeros((n, max(per_row, 1)), dtype=np.uint64)
+    for k in prange(n, nogil=True, schedule="dynamic", num_threads=num_threads):
+        pack_one(&masks[0, 0, 0] + k * height * width, height, width,
+                 &bits[0, 0, 0] + k * height * per_row, per_row, &cols[k, 0], &info[k, 0])
+
+
+cdef inline int64_t dense_inter(const uint64_t* a, const int64_t* ia, const uint64_t* b, const int64_t* ib,
+                                Py_ssize_t per_row) noexcept nogil:
+    """Pixels shared by two packed masks, over the words of their common box."""
+    if ia[AREA] == 0 or ib[AREA] == 0 or not boxes_meet(ia, ib):
+        return 0
+    cdef Py_ssize_t w0 = max(ia[X0], ib[X0]) // 64, w1 = min(ia[X1], ib[X1]) // 64 + 1, y, w
+    cdef int64_t total = 0
+    cdef const uint64_t* ra
+    cdef const uint64_t* rb
+    for y in range(max(ia[Y0], ib[Y0]), min(ia[Y1], ib[Y1]) + 1):
+        ra = a + y * per_row
+        rb = b + y * per_row
+        for w in range(w0, w1):
+            total += fi_popcount(ra[w] & rb[w])
+    return total
+
+
+def dense_pairwise(int code, const uint64_t[:, :, ::1] bits1, const int64_t[:, ::1] info1,
+                   const uint64_t[:, :, ::1] bits2, const int64_t[:, ::1] info2,
+                   const unsigned char[::1] crowd, floating[:, :] out, int num_threads):
+    """``out[i, j] = overlap(code, ...)`` of packed masks; ``crowd (M,)``."""
+    cdef Py_ssize_t n = bits1.shape[0], m = bits2.shape[0], i, j
+    cdef Py_ssize_t per_row = bits1.shape[2], stride = bits1.shape[1] * bits1.shape[2]
+    if n == 0 or m == 0:
+        return
+    cdef const uint64_t* b1 = &bits1[0, 0, 0]
+    cdef const uint64_t* b2 = &bits2[0, 0, 0]
+    for i in prange(n, nogil=True, schedule="dynamic", num_threads=num_threads):
+        for j in range(m):
+            out[i, j] = <floating>overlap(
+                code, dense_inter(b1 + i * stride, &info1[i, 0], b2 + j * stride, &info2[j, 0], per_row),
+                info1[i, AREA], info2[j, AREA], crowd[j])
+
+
+def dense_aligned(int code, const uint64_t[:, :, ::1] bits1, const int64_t[:, ::1] info1,
+                  const uint64_t[:, :, ::1] bits2, const int64_t[:, ::1] info2,
+                  const unsigned char[::1] crowd, floating[:] out, int num_threads):
+    """``out[i] = overlap(code, ...)`` of packed masks ``i`` and ``i``."""
+    cdef Py_ssize_t n = bits1.shape[0], i
+    cdef Py_ssize_t per_row = bits1.shape[2], stride = bits1.shape[1] * bits1.shape[2]
+    if n == 0:
+        return
+    cdef const uint64_t* b1 = &bits1[0, 0, 0]
+    cdef const uint64_t* b2 = &bits2[0, 0, 0]
+    for i in prange(n, nogil=True, schedule="static", num_threads=num_threads):
+        out[i] = <floating>overlap(
+            code, dense_inter(b1 + i * stride, &info1[i, 0], b2 + i * stride, &info2[i, 0], per_row),
+            info1[i, AREA], info2[i, AREA], crowd[i])
+
+
+# --- RLE -------------------------------------------------------------------------
+
+
+cdef int64_t decode_one(const unsigned char* s, Py_ssize_t length, int64_t* counts) noexcept nogil:
+    """pycocotools' rleFrString; returns the number of counts (at most ``length``)."""
+    cdef Py_ssize_t p = 0
+    cdef int64_t m = 0, c
+    cdef uint64_t x
+    cdef int shift
+    cdef bint more
+    while p < length:
+        x = 0
+        shift = 0
+        more = True
+        while more and p < length:
+            c = <int64_t>s[p] - 48
+            if shift < 64:
+                x |= (<uint64_t>(c & 0x1F)) << shift
+            more = (c & 0x20) != 0
+            p += 1
+            shift += 5
+            if not more and (c & 0x10) and shift < 64:
+                x |= (~(<uint64_t>0)) << shift
+        counts[m] = <int64_t>x
+        if m > 2:
+            counts[m] += counts[m - 2]
+        m += 1
+    return m
+
+
+def rle_from_strings(const unsigned char[::1] buf, const int64_t[::1] offsets, int64_t[::1] counts,
+                     int64_t[::1] nruns, int num_threads):
+    """Decode compressed counts; string k writes ``nruns[k]`` counts from ``counts[offsets[k]]``."""
+    cdef Py_ssize_t n = offsets.shape[0] - 1, k
+    if n <= 0 or buf.shape[0] == 0:
+        if n > 0:
+            nruns[:] = 0
+        return
+    cdef const unsigned char* s = &buf[0]
+    cdef int64_t* c = &counts[0]
+    for k in prange(n, nogil=True, schedule="dynamic", num_threads=num_threads):
+        nruns[k] = decode_one(s + offsets[k], offsets[k + 1] - offsets[k], c + offsets[k])
+
+
+cdef void info_one(const int64_t* counts, int64_t* ends, int64_t n, int64_t height, int64_t* info,
+                   int32_t* seg_start, int32_t* seg_end) noexcept nogil:
+    """Run ends, the summary and (simple masks) the column segments of one mask's runs.
+
+    TOTAL is -1 for a negative count.  Columns are followed by addition (``col``
+    starts at pixel ``col_start``): a division per run measured slower than the
+    rest of the loop.
+    """
+    cdef int64_t pos = 0, area = 0, first = -1, last = 0, y0 = height, y1 = -1, x0 = -1, x1 = -1
+    cdef int64_t r, c, begin, col = 0, col_start = 0, end_col, end_start, x, z, last_col = -1
+    cdef bint bad = False, simple = height <= INT32_MAX
+    for r in range(n):
+        c = counts[r]
+        if c < 0:
+            bad = True
+        begin = pos
+        pos += c
+        ends[r] = pos
+        if r % 2 == 1 and c > 0 and not bad:
+            while begin >= col_start + height:
+                col_start += height
+                col += 1
+            end_col = col
+            end_start = col_start
+            while pos - 1 >= end_start + height:
+                end_start += height
+                end_col += 1
+            area += c
+            if first < 0:
+                first = begin
+                x0 = col
+            last = pos
+            x1 = end_col
+            if end_col != col:  # the run wraps a column: every row is covered
+                y0 = 0
+                y1 = height - 1
+            else:
+                y0 = min(y0, begin - col_start)
+                y1 = max(y1, pos - 1 - col_start)
+            if simple:
+                for x in range(col, end_col + 1):
+                    if x == last_col:  # a second segment in this column
+                        simple = False
+                        break
+                    for z in range(last_col + 1 if last_col >= 0 else x, x):
+                        seg_start[z] = 0
+                        seg_end[z] = 0
+                    seg_start[x] = <int32_t>(begin - col_start if x == col else 0)
+                    seg_end[x] = <int32_t>(pos - end_start if x == end_col else height)
+                    last_col = x
+    for r in range(N_INFO):
+        info[r] = 0
+    info[TOTAL] = -1 if bad else pos
+    if area > 0 and not bad:
+        info[AREA] = area
+        info[Y0] = y0
+        info[Y1] = y1
+        info[X0] = x0
+        info[X1] = x1
+        info[FIRST] = first
+        info[LAST] = last
+        info[SIMPLE] = simple
+
+
+def rle_info(int64_t[:, ::1] runs, const int64_t[:, ::1] index, int64_t height, int64_t[:, ::1] info,
+             int32_t[:, :, ::1] segments, int num_threads):
+    """Fill ``runs[1]`` (run ends), ``info (K, 9)`` and the column ``segments (2, K, W)`` of simple masks."""
+    cdef Py_ssize_t n = index.shape[0], k, total = runs.shape[1], width = segments.shape[2]
+    if n == 0:
+        return
+    cdef int64_t dummy[1]
+    cdef int32_t seg_dummy[1]
+    cdef int64_t* counts = &runs[0, 0] if total else dummy
+    cdef int64_t* ends = &runs[1, 0] if total else dummy
+    cdef int32_t* starts = &segments[0, 0, 0] if width else seg_dummy
+    cdef int32_t* stops = &segments[1, 0, 0] if width else seg_dummy
+    for k in prange(n, nogil=True, schedule="dynamic", num_threads=num_threads):
+        info_one(counts + index[k, 0], ends + index[k, 0], index[k, 1], height, &info[k, 0],
+                 starts + k * width, stops + k * width)
+
+
+cdef inline int64_t first_foreground_run(const int64_t* ends, int64_t n, int64_t pos) noexcept nogil:
+    """Index of the first foreground run ending after ``pos``."""
+    cdef int64_t lo = 0, hi = n, mid
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if ends[mid] > pos:
+            hi = mid
+        else:
+            lo = mid + 1
+    if lo % 2 == 0:  # a background run: the next one is foreground
+        lo += 1
+    return lo
+
+
+cdef inline int64_t simple_inter(const int32_t* sa, const int32_t* ea, const int32_t* sb, const int32_t* eb,
+                                 int64_t lo, int64_t hi) noexcept nogil:
+    """Overlap of two simple masks' column segments over columns ``[lo, hi)``."""
+    cdef int64_t total = 0, x
+    cdef int32_t shared
+    for x in range(lo, hi):
+        shared = min(ea[x], eb[x]) - max(sa[x], sb[x])
+        total += shared if shared > 0 else 0
+    return total
+
+
+cdef inline int64_t rle_inter(const int64_t* ea, int64_t na, const int64_t* ia,
+                              const int32_t* sa, const int32_t* ta,
+                              const int64_t* eb, int64_t nb, const int64_t* ib,
+                              const int32_t* sb, const int32_t* tb) noexcept nogil:
+    """Pixels shared by two RLE masks.
+
+    Two simple masks (one segment per column, rows ``[s[x], t[x])``) add up the
+    overlap of their column segments over their common columns; other pairs
+    merge their foreground runs inside the shared span.
+    """
+    if ia[AREA] == 0 or ib[AREA] == 0 or not boxes_meet(ia, ib):
+        return 0
+    if ia[SIMPLE] and ib[SIMPLE]:
+        return simple_inter(sa, ta, sb, tb, max(ia[X0], ib[X0]), min(ia[X1], ib[X1]) + 1)
+    cdef int64_t lo = max(ia[FIRST], ib[FIRST]), hi = min(ia[LAST], ib[LAST])
+    if lo >= hi:
+        return 0
+    cdef int64_t ra = first_foreground_run(ea, na, lo), rb = first_foreground_run(eb, nb, lo)
+    cdef int64_t inter = 0, shared
+    # A foreground run r (odd) is [ends[r - 1], ends[r]): both bounds on one cache line.
+    while ra < na and rb < nb:
+        if ea[ra - 1] >= hi or eb[rb - 1] >= hi:
+            break
+        shared = min(ea[ra], eb[rb]) - max(ea[ra - 1], eb[rb - 1])
+        if shared > 0:
+            inter += shared
+        if ea[ra] <= eb[rb]:
+            ra += 2
+        else:
+            rb += 2
+    return inter
+
+
+def rle_pairwise(int code, const int64_t[:, ::1] runs1, const int64_t[:, ::1] index1,
+                 const int64_t[:, ::1] info1, const int32_t[:, :, ::1] segments1,
+                 const int64_t[:, ::1] runs2, const int64_t[:, ::1] index2, const int64_t[:, ::1] info2,
+                 const int32_t[:, :, ::1] segments2, const unsigned char[::1] crowd, floating[:, :] out,
+                 int num_threads):
+    """``out[i, j] = overlap(code, ...)`` of RLE masks; ``crowd (M,)``."""
+    cdef Py_ssize_t n = index1.shape[0], m = index2.shape[0], i, j, width = segments1.shape[2]
+    if n == 0 or m == 0:
+        return
+    cdef int64_t dummy[1]
+    cdef int32_t seg_dummy[1]
+    cdef const int64_t* e1 = &runs1[1, 0] if runs1.shape[1] else dummy
+    cdef const int64_t* e2 = &runs2[1, 0] if runs2.shape[1] else dummy
+    cdef const int32_t* s1 = &segments1[0, 0, 0] if width else seg_dummy
+    cdef const int32_t* t1 = &segments1[1, 0, 0] if width else seg_dummy
+    cdef const int32_t* s2 = &segments2[0, 0, 0] if width else seg_dummy
+    cdef const int32_t* t2 = &segments2[1, 0, 0] if width else seg_dummy
+    for i in prange(n, nogil=True, schedule="dynamic", num_threads=num_threads):
+        for j in range(m):
+            out[i, j] = <floating>overlap(
+                code,
+                rle_inter(e1 + index1[i, 0], index1[i, 1], &info1[i, 0], s1 + i * width, t1 + i * width,
+                          e2 + index2[j, 0], index2[j, 1], &info2[j, 0], s2 + j * width, t2 + j * width),
+                info1[i, AREA], info2[j, AREA], crowd[j])
+
+
+def rle_aligned(int code, const int64_t[:, ::1] runs1, const int64_t[:, ::1] index1,
+                const int64_t[:, ::1] info1, const int32_t[:, :, ::1] segments1,
+                const int64_t[:, ::1] runs2, const int64_t[:, ::1] index2, const int64_t[:, ::1] info2,
+                const int32_t[:, :, ::1] segments2, const unsigned char[::1] crowd, floating[:] out,
+                int num_threads):
+    """``out[i] = overlap(code, ...)`` of RLE masks ``i`` and ``i``."""
+    cdef Py_ssize_t n = index1.shape[0], i, width = segments1.shape[2]
+    if n == 0:
+        return
+    cdef int64_t dummy[1]
+    cdef int32_t seg_dummy[1]
+    cdef const int64_t* e1 = &runs1[1, 0] if runs1.shape[1] else dummy
+    cdef const int64_t* e2 = &runs2[1, 0] if runs2.shape[1] else dummy
+    cdef const int32_t* s1 = &segments1[0, 0, 0] if width else seg_dummy
+    cdef const int32_t* t1 = &segments1[1, 0, 0] if width else seg_dummy
+    cdef const int32_t* s2 = &segments2[0, 0, 0] if width else seg_dummy
+    cdef const int32_t* t2 = &segments2[1, 0, 0] if width else seg_dummy
+    for i in prange(n, nogil=True, schedule="dynamic", num_threads=num_threads):
+        out[i] = <floating>overlap(
+            code,
+            rle_inter(e1 + index1[i, 0], index1[i, 1], &info1[i, 0], s1 + i * width, t1 + i * width,
+                      e2 + index2[i, 0], index2[i, 1], &info2[i, 0], s2 + i * width, t2 + i * width),
+            info1[i, AREA], info2[i, AREA], crowd[i])
+
+
+cdef int64_t runs_one(const unsigned char* mask, Py_ssize_t height, Py_ssize_t width,
+                      int64_t* counts) noexcept nogil:
+    """pycocotools' rleEncode of one mask (column-major); counts may be NULL (count only)."""
+    cdef Py_ssize_t x, y
+    cdef unsigned char prev = 0, v
+    cdef int64_t r = 0, c = 0
+    for x in range(width):
+        for y in range(height):
+            v = mask[y * width + x]
+            if v != prev:
+                if counts != NULL:
+                    counts[r] = c
+                r += 1
+                c = 0
+                prev = v
+            c += 1
+    if counts != NULL:
+        counts[r] = c
+    return r + 1
+
+
+def count_runs(const unsigned char[:, :, ::1] masks, int64_t[::1] nruns, int num_threads):
+    """Number of COCO runs of each mask ``(K, H, W)``."""
+    cdef Py_ssize_t n = masks.shape[0], height = masks.shape[1], width = masks.shape[2], k
+    if n == 0:
+        return
+    cdef const unsigned char* base = &masks[0, 0, 0]
+    for k in prange(n, nogil=True, schedule="dynamic", num_threads=num_threads):
+        nruns[k] = runs_one(base + k * height * width, height, width, NULL)
+
+
+def write_runs(const unsigned char[:, :, ::1] masks, const int64_t[:, ::1] index, int64_t[::1] counts,
+               int num_threads):
+    """Write each mask's runs into ``counts`` from ``index[k, 0]``."""
+    cdef Py_ssize_t n = masks.shape[0], height = masks.shape[1], width = masks.shape[2], k
+    if n == 0:
+        return
+    cdef const unsigned char* base = &masks[0, 0, 0]
+    cdef int64_t* c = &counts[0]
+    for k in prange(n, nogil=True, schedule="dynamic", num_threads=num_threads):
+        runs_one(base + k * height * width, height, width, c + index[k, 0])
+
+
+cdef int64_t string_one(const int64_t* counts, int64_t n, unsigned char* out) noexcept nogil:
+    """pycocotools' rleToString of one mask's counts; returns the number of characters."""
+    cdef int64_t i, x, c, p = 0
+    cdef bint more
+    for i in range(n):
+        x = counts[i]
+        if i > 2:
+            x -= counts[i - 2]
+        more = True
+        while more:
+            c = x & 0x1F
+            x >>= 5
+            more = (x != -1) if (c & 0x10) else (x != 0)
+            if more:
+                c |= 0x20
+            out[p] = <unsigned char>(c + 48)
+            p += 1
+    return p
+
+
+def rle_to_strings(const int64_t[::1] counts, const int64_t[:, ::1] index, unsigned char[::1] buf,
+                   int64_t[::1] lengths, int num_threads):
+    """Compress counts; mask k's ``lengths[k]`` characters start at ``buf[7 * index[k, 0]]``."""
+    cdef Py_ssize_t n = index.shape[0], k
+    if n == 0:
+        return
+    cdef const int64_t* c = &counts[0]
+    cdef unsigned char* out = &buf[0]
+    for k in prange(n, nogil=True, schedule="dynamic", num_threads=num_threads):
+        lengths[k] = string_one(c + index[k, 0], index[k, 1], out + 7 * index[k, 0])
+
+
+cdef void dense_one(const int64_t* counts, int64_t n, Py_ssize_t height, Py_ssize_t width,
+                    unsigned char* out) noexcept nogil:
+    """Paint one mask's foreground runs, column by column, into ``out`` (zero)."""
+    cdef int64_t pos = 0, r, c, x, y, left, take, yy
+    for r in range(n):
+        c = counts[r]
+        if r % 2 == 1 and c > 0:
+            x = pos // height
+            y = pos - x * height
+            left = c
+            while left > 0:
+                take = min(height - y, left)
+                for yy in range(y, y + take):
+                    out[yy * width + x] = 1
+                left -= take
+                y = 0
+                x += 1
+        pos += c
+
+
+def rle_to_dense(const int64_t[::1] counts, const int64_t[:, ::1] index, unsigned char[:, :, ::1] out,
+                 int num_threads):
+    """Paint the foreground runs into ``out (K, H, W)``, zero on entry."""
+    cdef Py_ssize_t n = index.shape[0], height = out.shape[1], width = out.shape[2], k
+    if n == 0 or height * width == 0:
+        return
+    cdef const int64_t* c = &counts[0]
+    cdef unsigned char* base = &out[0, 0, 0]
+    for k in prange(n, nogil=True, schedule="dynamic", num_threads=num_threads):
+        dense_one(c + index[k, 0], index[k, 1], height, width, base + k * height * width)
+
+
+# --- Dice sums -------------------------------------------------------------------
+
+
+cdef inline double value(floating_or_byte x, double threshold, bint binarize) noexcept nogil:
+    return (1.0 if x > threshold else 0.0) if binarize else <double>x
+
+
+cdef void chunk_sums(const pred_t* p, const target_t* t, Py_ssize_t n, double threshold, bint binarize,
+                     bint squared, double* out) noexcept nogil:
+    """``out[:] = (sum p t, sum p (or p^2), sum t (or t^2))`` in float64.
+
+    Four partial sums per term (lanes of a constant-trip inner loop, unrolled by
+    the compiler) break the chain of dependent additions.
+    """
+    cdef double acc[12]
+    cdef double a, b
+    cdef Py_ssize_t i = 0, lane, full = n - n % 4
+    for lane in range(12):
+        acc[lane] = 0
+    while i < full:
+        for lane in range(4):
+            a = value(p[i + lane], threshold, binarize)
+            b = <double>t[i + lane]
+            acc[lane] += a * b
+            acc[4 + lane] += a * a if squared else a
+            acc[8 + lane] += b * b if squared else b
+        i += 4
+    for i in range(full, n):
+        a = value(p[i], threshold, binarize)
+        b = <double>t[i]
+        acc[0] += a * b
+        acc[4] += a * a if squared else a
+        acc[8] += b * b if squared else b
+    for lane in range(3):
+        out[lane] = (acc[4 * lane] + acc[4 * lane + 1]) + (acc[4 * lane + 2] + acc[4 * lane + 3])
+
+
+def row_sums(const pred_t[:, ::1] pred, const target_t[:, ::1] target, double threshold, bint binarize,
+             bint squared, Py_ssize_t chunk, double[:, :, ::1] partial, int num_threads):
+    """Per-chunk sums of rows ``pred (R, S)``, ``target (R, S)`` into ``partial (R, ceil(S / chunk), 3)``."""
+    cdef Py_ssize_t rows = pred.shape[0], size = pred.shape[1], nchunks = partial.shape[1]
+    cdef Py_ssize_t task, r, c, lo, hi
+    if rows == 0 or size == 0:
+        return
+    for task in prange(rows * nchunks, nogil=True, schedule="dynamic", num_threads=num_threads):
+        r = task // nchunks
+        c = task - r * nchunks
+        lo = c * chunk
+        hi = min(size, lo + chunk)
+        chunk_sums(&pred[r, lo], &target[r, lo], hi - lo, threshold, binarize, squared, &partial[r, c, 0])

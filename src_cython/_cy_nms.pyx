@@ -1,0 +1,440 @@
+# cython: boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
+"""Cython kernels of the NMS family: the second implementation of fastiou/backends/numba_cpu_nms.py.
+
+Same algorithms, same arithmetic, same layouts (per-box columns ``(8, N)``
+sorted by x1 within each class, see fastiou/backends/_nms_order.py): windowed
+greedy NMS with compaction of the decided boxes, soft-NMS with an indexed heap,
+and weighted-boxes-fusion clustering, each class an OpenMP ``prange`` item.
+
+The IoU and DIoU below are the formulas of fastiou/_formulas.py (guarded
+division, doubled centres), written here again for the two metrics NMS uses.
+Float32 stays float32: no literal takes part in the arithmetic.
+"""
+
+import numpy as np
+
+from cython cimport floating
+from cython.parallel cimport prange
+from libc.math cimport INFINITY, exp, expf, fabs
+from libc.stdint cimport int64_t, uint8_t
+
+# FMA contraction would fuse ``(aarea + barea) - iw * ih`` and change the IoU's last bit.
+cdef extern from *:
+    """
+    #if defined(__clang__)
+    #pragma STDC FP_CONTRACT OFF
+    #elif defined(__GNUC__)
+    #pragma GCC optimize ("fp-contract=off")
+    #endif
+    """
+
+# The codes of fastiou/_formulas.py and fastiou/backends/numba_cpu_nms.py.
+cdef enum:
+    IOU = 0
+    DIOU = 3
+    SOFT_LINEAR = 0
+    SOFT_GAUSSIAN = 1
+    SOFT_HARD = 2
+
+cdef double WINDOW_MARGIN = 1e-5
+cdef Py_ssize_t COMPACT_MIN = 256
+
+
+# ------------------------------------------------------------------------ formulas
+
+
+cdef inline floating positive_part(floating x) noexcept nogil:
+    return x if x > <floating>0 else <floating>0
+
+
+cdef inline floating guarded_div(floating num, floating den) noexcept nogil:
+    # 0 (not NaN) when the denominator is 0; the division runs on selected
+    # operands so that the loop stays branch-free.
+    cdef bint ok = den > <floating>0
+    return (num if ok else <floating>0) / (den if ok else <floating>1)
+
+
+cdef inline floating metric(int code, floating ax1, floating ay1, floating ax2, floating ay2,
+                            floating aarea, floating acx2, floating acy2,
+                            floating bx1, floating by1, floating bx2, floating by2,
+                            floating barea, floating bcx2, floating bcy2) noexcept nogil:
+    """IoU or DIoU (``code``) of boxes a and b from their columns."""
+    cdef floating iw = positive_part(min(ax2, bx2) - max(ax1, bx1))
+    cdef floating ih = positive_part(min(ay2, by2) - max(ay1, by1))
+    cdef floating inter = iw * ih
+    cdef floating iou = guarded_div(inter, (aarea + barea) - inter)
+    if code == IOU:
+        return iou
+    cdef floating cw = max(ax2, bx2) - min(ax1, bx1)
+    cdef floating ch = max(ay2, by2) - min(ay1, by1)
+    cdef floating dx = acx2 - bcx2
+    cdef floating dy = acy2 - bcy2
+    cdef floating cw2 = cw + cw
+    cdef floating ch2 = ch + ch
+    return iou - guarded_div(dx * dx + dy * dy, cw2 * cw2 + ch2 * ch2)
+
+
+cdef inline floating pair(int code, const floating* c, Py_ssize_t m, Py_ssize_t p, Py_ssize_t q) noexcept nogil:
+    """The metric between the boxes at positions p and q of columns ``c`` (rows ``m`` apart)."""
+    return metric(code, c[p], c[m + p], c[2 * m + p], c[3 * m + p], c[4 * m + p], c[5 * m + p],
+                  c[6 * m + p], c[q], c[m + q], c[2 * m + q], c[3 * m + q], c[4 * m + q],
+                  c[5 * m + q], c[6 * m + q])
+
+
+# ------------------------------------------------------------------------- windows
+
+
+cdef inline void window(double x1, double x2, double threshold, double wmax,
+                        double* left, double* right) noexcept nogil:
+    """The x1 bounds of the boxes whose IoU with [x1, x2] can exceed ``threshold``."""
+    if not threshold > 0:
+        left[0] = -INFINITY
+        right[0] = INFINITY
+        return
+    cdef double t = threshold * (1.0 - WINDOW_MARGIN)
+    cdef double w = x2 - x1
+    cdef double slack = 1e-14 * (fabs(x1) + fabs(x2) + wmax)
+    left[0] = x1 - (1.0 - t) * min(wmax, w / t) - slack
+    right[0] = x2 - t * w + slack
+
+
+cdef inline void overlap_window(double x1, double x2, double wmax, double* left, double* right) noexcept nogil:
+    cdef double slack = 1e-14 * (fabs(x1) + fabs(x2) + wmax)
+    left[0] = x1 - wmax - slack
+    right[0] = x2 + slack
+
+
+cdef inline double widest(const floating* c, Py_ssize_t m, Py_ssize_t lo, Py_ssize_t hi) noexcept nogil:
+    cdef double wmax = 0
+    cdef Py_ssize_t p
+    for p in range(lo, hi):
+        wmax = max(wmax, <double>c[2 * m + p] - <double>c[p])
+    return wmax
+
+
+cdef inline Py_ssize_t first_above(const floating* x, Py_ssize_t lo, Py_ssize_t hi, double bound) noexcept nogil:
+    cdef Py_ssize_t mid
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if x[mid] > bound:
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
+
+
+cdef inline Py_ssize_t first_at_least(const floating* x, Py_ssize_t lo, Py_ssize_t hi, double bound) noexcept nogil:
+    cdef Py_ssize_t mid
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if x[mid] >= bound:
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
+
+
+# ------------------------------------------------------------------------- greedy
+
+
+cdef inline Py_ssize_t suppress(int code, const floating* c, Py_ssize_t m, Py_ssize_t p,
+                                Py_ssize_t q0, Py_ssize_t q1, floating threshold,
+                                uint8_t* dead, uint8_t* hit) noexcept nogil:
+    """Mark dead the boxes in ``[q0, q1)`` whose metric with p exceeds the threshold; count the live ones."""
+    cdef Py_ssize_t q, newly = 0
+    for q in range(q0, q1):
+        hit[q] = pair(code, c, m, p, q) > threshold
+    for q in range(q0, q1):
+        newly += hit[q] > dead[q]
+        dead[q] = dead[q] | hit[q]
+    return newly
+
+
+cdef inline Py_ssize_t compact(floating* c, Py_ssize_t m, int64_t* orig, int64_t* rank_at,
+                               int64_t* pos_of_rank, uint8_t* dead, Py_ssize_t lo, Py_ssize_t end) noexcept nogil:
+    """Drop the dead boxes from ``[lo, end)`` (x order kept); returns the new end."""
+    cdef Py_ssize_t k = lo, p, row
+    cdef int64_t r
+    for p in range(lo, end):
+        r = rank_at[p]
+        if dead[p]:
+            pos_of_rank[r] = -1
+            continue
+        if k != p:
+            for row in range(8):
+                c[row * m + k] = c[row * m + p]
+            orig[k] = orig[p]
+            rank_at[k] = r
+            dead[k] = 0
+        pos_of_rank[r] = k
+        k += 1
+    return k
+
+
+cdef inline void greedy(int code, floating* c, Py_ssize_t m, int64_t* orig, int64_t* rank_at,
+                        Py_ssize_t lo, Py_ssize_t hi, int64_t* pos_of_rank, uint8_t* dead,
+                        uint8_t* hit, floating threshold, int64_t max_output, uint8_t* kept) noexcept nogil:
+    """Greedy NMS of one class: the algorithm of numba_cpu_nms._greedy."""
+    cdef double wmax = widest(c, m, lo, hi), left, right
+    cdef Py_ssize_t r, p, end = hi, n_dead = 0
+    cdef int64_t count = 0
+    for r in range(lo, hi):
+        rank_at[pos_of_rank[r]] = r
+    for r in range(lo, hi):
+        if count == max_output:
+            break
+        p = pos_of_rank[r]
+        if p < 0 or dead[p]:
+            continue
+        dead[p] = 1
+        kept[orig[p]] = 1
+        count += 1
+        window(c[p], c[2 * m + p], threshold, wmax, &left, &right)
+        n_dead += 1 + suppress(code, c, m, p, p + 1, first_above(c, p + 1, end, right), threshold, dead, hit)
+        n_dead += suppress(code, c, m, p, first_at_least(c, lo, p, left), p, threshold, dead, hit)
+        if n_dead + n_dead > end - lo and end - lo >= COMPACT_MIN:
+            end = compact(c, m, orig, rank_at, pos_of_rank, dead, lo, end)
+            n_dead = 0
+
+
+def greedy_classes(int code, floating[:, ::1] c, int64_t[::1] orig, const int64_t[::1] seg,
+                   int64_t[::1] pos_of_rank, floating threshold, int64_t max_output,
+                   uint8_t[::1] kept, int num_threads):
+    """Greedy NMS of each class of the x-sorted columns ``c``; marks ``kept`` (input indices).
+
+    ``c``, ``orig`` and ``pos_of_rank`` are scratch (reordered).
+    """
+    cdef Py_ssize_t m = c.shape[1], g, n_groups = seg.shape[0] - 1
+    if m == 0:
+        return
+    cdef uint8_t[::1] dead = np.zeros(m, np.uint8)
+    cdef uint8_t[::1] hit = np.empty(m, np.uint8)
+    cdef int64_t[::1] rank_at = np.empty(m, np.int64)
+    cdef floating* cp = &c[0, 0]
+    for g in prange(n_groups, nogil=True, schedule="dynamic", num_threads=num_threads):
+        if code == IOU:
+            greedy(IOU, cp, m, &orig[0], &rank_at[0], seg[g], seg[g + 1], &pos_of_rank[0], &dead[0],
+                   &hit[0], threshold, max_output, &kept[0])
+        else:
+            greedy(DIOU, cp, m, &orig[0], &rank_at[0], seg[g], seg[g + 1], &pos_of_rank[0], &dead[0],
+                   &hit[0], threshold, max_output, &kept[0])
+
+
+# ----------------------------------------------------------------------- soft-NMS
+# A max-heap of positions keyed by (current score, lower input index first);
+# ``where`` maps a position to its heap slot (relative to the class's lo).
+
+
+cdef inline bint before(const floating* s, const int64_t* orig, int64_t i, int64_t j) noexcept nogil:
+    return s[i] > s[j] or (s[i] == s[j] and orig[i] < orig[j])
+
+
+cdef inline void sift_down(int64_t* heap, int64_t* where, const floating* s, const int64_t* orig,
+                           Py_ssize_t size, Py_ssize_t k) noexcept nogil:
+    cdef int64_t item = heap[k]
+    cdef Py_ssize_t child
+    while True:
+        child = 2 * k + 1
+        if child >= size:
+            break
+        if child + 1 < size and before(s, orig, heap[child + 1], heap[child]):
+            child += 1
+        if not before(s, orig, heap[child], item):
+            break
+        heap[k] = heap[child]
+        where[heap[k]] = k
+        k = child
+    heap[k] = item
+    where[item] = k
+
+
+cdef inline void sift_up(int64_t* heap, int64_t* where, const floating* s, const int64_t* orig,
+                         Py_ssize_t k) noexcept nogil:
+    cdef int64_t item = heap[k]
+    cdef Py_ssize_t parent
+    while k > 0:
+        parent = (k - 1) // 2
+        if not before(s, orig, item, heap[parent]):
+            break
+        heap[k] = heap[parent]
+        where[heap[k]] = k
+        k = parent
+    heap[k] = item
+    where[item] = k
+
+
+cdef inline void heap_update(int64_t* heap, int64_t* where, const floating* s, const int64_t* orig,
+                             Py_ssize_t size, Py_ssize_t k) noexcept nogil:
+    cdef int64_t item = heap[k]
+    sift_up(heap, where, s, orig, k)
+    sift_down(heap, where, s, orig, size, where[item])
+
+
+cdef inline Py_ssize_t heap_remove(int64_t* heap, int64_t* where, const floating* s, const int64_t* orig,
+                                   Py_ssize_t size, Py_ssize_t k) noexcept nogil:
+    size -= 1
+    if k != size:
+        heap[k] = heap[size]
+        where[heap[k]] = k
+        heap_update(heap, where, s, orig, size, k)
+    return size
+
+
+cdef inline floating soft_weight(int method, floating iou, floating threshold, floating sigma) noexcept nogil:
+    """mmcv's decay: linear ``1 - iou`` and hard ``0`` where iou >= threshold; gaussian always."""
+    if method == SOFT_GAUSSIAN:
+        if floating is float:
+            return expf(-(iou * iou) / sigma)
+        else:
+            return exp(-(iou * iou) / sigma)
+    if iou >= threshold:
+        return <floating>1 - iou if method == SOFT_LINEAR else <floating>0
+    return <floating>1
+
+
+cdef inline Py_ssize_t decay(int method, const floating* c, Py_ssize_t m, const int64_t* orig,
+                             Py_ssize_t p, Py_ssize_t q, floating* s, uint8_t* live, int64_t* heap,
+                             int64_t* where, Py_ssize_t size, floating threshold, floating sigma,
+                             floating score_threshold) noexcept nogil:
+    cdef floating w = soft_weight(method, pair(IOU, c, m, p, q), threshold, sigma)
+    if w != <floating>1:
+        s[q] = s[q] * w
+        if s[q] < score_threshold:
+            live[q] = 0
+            size = heap_remove(heap, where, s, orig, size, where[q])
+        else:
+            heap_update(heap, where, s, orig, size, where[q])
+    return size
+
+
+cdef inline void soft_group(int method, const floating* c, Py_ssize_t m, const int64_t* orig,
+                            Py_ssize_t lo, Py_ssize_t hi, floating* s, uint8_t* live, int64_t* heap,
+                            int64_t* where, floating threshold, floating sigma,
+                            floating score_threshold, int64_t max_output, uint8_t* picked) noexcept nogil:
+    """Soft-NMS of one class: the algorithm of numba_cpu_nms._soft_group."""
+    cdef double wmax = widest(c, m, lo, hi), left, right
+    cdef int64_t* h = heap + lo
+    cdef Py_ssize_t size = 0, p, q, k
+    cdef int64_t count = 0
+    for p in range(lo, hi):
+        if live[p]:
+            h[size] = p
+            where[p] = size
+            size += 1
+    for k in range(size // 2 - 1, -1, -1):
+        sift_down(h, where, s, orig, size, k)
+    while size > 0 and count != max_output:
+        p = h[0]
+        size = heap_remove(h, where, s, orig, size, 0)
+        live[p] = 0
+        picked[p] = 1
+        count += 1
+        if method != SOFT_GAUSSIAN and threshold > 0:
+            window(c[p], c[2 * m + p], threshold, wmax, &left, &right)
+        elif method == SOFT_HARD:
+            left, right = -INFINITY, INFINITY
+        else:
+            overlap_window(c[p], c[2 * m + p], wmax, &left, &right)
+        q = p + 1
+        while q < hi and c[q] <= right:
+            if live[q]:
+                size = decay(method, c, m, orig, p, q, s, live, h, where, size, threshold, sigma,
+                             score_threshold)
+            q += 1
+        q = p - 1
+        while q >= lo and c[q] >= left:
+            if live[q]:
+                size = decay(method, c, m, orig, p, q, s, live, h, where, size, threshold, sigma,
+                             score_threshold)
+            q -= 1
+
+
+def soft_classes(int method, const floating[:, ::1] c, const int64_t[::1] orig, const int64_t[::1] seg,
+                 floating[::1] s, floating threshold, floating sigma, floating score_threshold,
+                 int64_t max_output, uint8_t[::1] picked, int num_threads):
+    """Soft-NMS of each class of the x-sorted columns ``c``, decaying ``s``; marks ``picked`` (positions)."""
+    cdef Py_ssize_t m = c.shape[1], g, n_groups = seg.shape[0] - 1
+    if m == 0:
+        return
+    cdef uint8_t[::1] live = np.ones(m, np.uint8)
+    cdef int64_t[::1] heap = np.empty(m, np.int64)
+    cdef int64_t[::1] where = np.empty(m, np.int64)
+    for g in prange(n_groups, nogil=True, schedule="dynamic", num_threads=num_threads):
+        soft_group(method, &c[0, 0], m, &orig[0], seg[g], seg[g + 1], &s[0], &live[0], &heap[0],
+                   &where[0], threshold, sigma, score_threshold, max_output, &picked[0])
+
+
+# -------------------------------------------------------------- weighted boxes fusion
+
+
+cdef inline Py_ssize_t wbf_group(const floating* cols, Py_ssize_t n, const floating* scores,
+                                 const int64_t* by_class, Py_ssize_t lo, Py_ssize_t hi,
+                                 floating iou_threshold, int64_t* local, floating* fused,
+                                 floating* sums) noexcept nogil:
+    """Cluster one class (numba_cpu_nms._wbf_classes); returns its cluster count."""
+    cdef Py_ssize_t i, k, r, best, end = lo
+    cdef int64_t b
+    cdef floating iou, best_iou, sc
+    for i in range(lo, hi):
+        b = by_class[i]
+        best = -1
+        best_iou = iou_threshold
+        for k in range(lo, end):
+            iou = metric(IOU, cols[b], cols[n + b], cols[2 * n + b], cols[3 * n + b], cols[4 * n + b],
+                         cols[b], cols[b], fused[k], fused[n + k], fused[2 * n + k], fused[3 * n + k],
+                         fused[4 * n + k], fused[k], fused[k])
+            if iou > best_iou:
+                best_iou = iou
+                best = k
+        sc = scores[b]
+        if best < 0:  # a new cluster: its fused box is the box itself
+            best = end
+            end += 1
+            for r in range(5):
+                fused[r * n + best] = cols[r * n + b]
+            for r in range(4):
+                sums[r * n + best] = sc * cols[r * n + b]
+            sums[4 * n + best] = sc
+        else:
+            for r in range(4):
+                sums[r * n + best] += sc * cols[r * n + b]
+            sums[4 * n + best] += sc
+            for r in range(4):
+                fused[r * n + best] = sums[r * n + best] / sums[4 * n + best]
+            fused[4 * n + best] = ((fused[2 * n + best] - fused[best])
+                                   * (fused[3 * n + best] - fused[n + best]))
+        local[b] = best
+    return end - lo
+
+
+def wbf_classes(const floating[:, ::1] cols, const floating[::1] scores, const int64_t[::1] by_class,
+                const int64_t[::1] seg, floating iou_threshold, int num_threads):
+    """(cluster of each box, fused boxes (K, 4), score sum of each cluster); see numba_cpu_nms."""
+    cdef Py_ssize_t n = cols.shape[1], n_groups = seg.shape[0] - 1, g, i, k, r, lo
+    dtype = np.float32 if floating is float else np.float64
+    cdef int64_t[::1] local = np.empty(n, np.int64)
+    cdef int64_t[::1] n_clusters = np.zeros(n_groups, np.int64)
+    cdef floating[:, ::1] fused = np.empty((5, n), dtype)
+    cdef floating[:, ::1] sums = np.empty((5, n), dtype)
+    if n:
+        for g in prange(n_groups, nogil=True, schedule="dynamic", num_threads=num_threads):
+            n_clusters[g] = wbf_group(&cols[0, 0], n, &scores[0], &by_class[0], seg[g], seg[g + 1],
+                                      iou_threshold, &local[0], &fused[0, 0], &sums[0, 0])
+    first = np.zeros(n_groups + 1, np.int64)
+    np.cumsum(n_clusters, out=first[1:])
+    cdef int64_t[::1] first_v = first
+    cdef int64_t[::1] cluster = np.empty(n, np.int64)
+    boxes = np.empty((first[n_groups], 4), dtype)
+    conf = np.empty(first[n_groups], dtype)
+    cdef floating[:, ::1] boxes_v = boxes
+    cdef floating[::1] conf_v = conf
+    with nogil:
+        for g in range(n_groups):
+            lo = seg[g]
+            for i in range(lo, seg[g + 1]):
+                cluster[by_class[i]] = first_v[g] + local[by_class[i]] - lo
+            for k in range(n_clusters[g]):
+                for r in range(4):
+                    boxes_v[first_v[g] + k, r] = fused[r, lo + k]
+                conf_v[first_v[g] + k] = sums[4, lo + k]
+    return np.asarray(cluster), boxes, conf
