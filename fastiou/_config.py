@@ -8,6 +8,7 @@ vectorise without it (they have no reductions in the hot loop).
 
 from __future__ import annotations
 
+import functools
 import types
 
 NUMBA_OPTIONS = dict(cache=True, nogil=True, error_model="numpy", fastmath=False)
@@ -52,3 +53,18 @@ def njit(py_func=None, **overrides):
     if py_func is None:
         return lambda f: numba.njit(**options)(f)
     return numba.njit(**options)(py_func)
+
+
+def lazy_njit(py_func):
+    """``njit(py_func)`` compiled at its first call, so that the importing module does
+    not start Numba (for the few compiled helpers of import-light modules)."""
+    dispatcher = None
+
+    @functools.wraps(py_func)
+    def call(*args):
+        nonlocal dispatcher
+        if dispatcher is None:
+            dispatcher = njit(py_func)
+        return dispatcher(*args)
+
+    return call

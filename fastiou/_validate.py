@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from ._columns import FORMATS, box_columns
-from ._config import njit
+from ._config import lazy_njit
 
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 REDUCTIONS = ("none", "mean", "sum")
@@ -530,7 +530,7 @@ def as_scores(x: Any, name: str, n: int) -> np.ndarray:
     return arr
 
 
-@njit
+@lazy_njit
 def _first_nan(arr):
     for i in range(arr.shape[0]):
         if arr[i] != arr[i]:

@@ -9,7 +9,6 @@ import numpy as np
 from . import _validate, backends
 from ._columns import FORMATS
 from ._mask_formulas import X0, X1, Y0, Y1
-from .masks import _pack
 
 
 def _float_boxes(boxes: Any, name: str = "boxes") -> np.ndarray:
@@ -131,6 +130,8 @@ def masks_to_boxes(masks: Any, *, threshold: float | None = None, dtype: Any = n
     dense, single, _ = _validate.as_masks(masks, "masks", threshold)
     boxes = np.zeros((dense.shape[0], 4), dtype=_validate.compute_dtype(dtype=dtype))
     if dense.size:
+        from .masks import _pack  # here: the masks module imports SciPy
+
         module, parallel = backends.select(backend, dense.size, family="masks")
         _, info = _pack(module, dense, parallel)
         boxes[:] = info[:, [X0, Y0, X1, Y1]]
