@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import losses, synthetic
+from . import losses, reference, synthetic
 from ._bench import Case, optional
 
 
@@ -77,6 +77,22 @@ def _cross_entropy_case(n: int, with_grad: bool, n_classes: int = 80) -> Case:
     label = f"{n}x{n_classes} float32" + (", value+grad" if with_grad else "")
     return Case("cross_entropy", label, n * n_classes, n * n_classes, "elements", setup,
                 bytes_written=nbytes if with_grad else 0, bytes_read=nbytes)
+
+
+def _reference_case(n: int, n_classes: int = 80) -> Case:
+    """A small cross-entropy where the naive per-sample loop of fastiou.reference is timed too."""
+
+    def setup():
+        rng = np.random.default_rng(4)
+        x = rng.standard_normal((n, n_classes)) * 3
+        y = rng.integers(0, n_classes, size=n)
+        return {
+            "fastiou[numba] per sample": lambda: losses.cross_entropy(x, y, reduction="none"),
+            "reference (naive loops)": lambda: reference.cross_entropy_loss(x, y),
+        }
+
+    return Case("cross_entropy", f"{n}x{n_classes} float64, per sample", n * n_classes, n * n_classes,
+                "elements", setup, repeat=3)
 
 
 def _focal_case(n: int, with_grad: bool) -> Case:
@@ -198,8 +214,10 @@ def _numpy_smooth_l1(x: np.ndarray, t: np.ndarray, beta: float = 1.0):
 
 
 def cases(quick: bool, sizes: list[int] | None):
+    """The loss cases; their sizes are the issue's targets (``sizes`` applies to box metrics only)."""
     if quick:
         return [
+            _reference_case(2000),
             _cross_entropy_case(100_000, with_grad=True),
             _focal_case(1_000_000, with_grad=False),
             _info_nce_case(1024, 256, with_grad=True),
@@ -207,6 +225,7 @@ def cases(quick: bool, sizes: list[int] | None):
             _smooth_l1_case(1_000_000),
         ]
     return [
+        _reference_case(2000),
         _cross_entropy_case(1_000_000, with_grad=True),
         _cross_entropy_case(1_000_000, with_grad=False),
         _focal_case(10_000_000, with_grad=False),

@@ -7,7 +7,6 @@ import pytest
 from losses_helpers import (
     DTYPES,
     REDUCTIONS,
-    assert_close,
     check_result,
     numeric_grad,
     torch_or_skip,
@@ -112,9 +111,14 @@ def test_cross_entropy_smoothing_equals_smoothed_targets():
 def test_cross_entropy_finite_differences(reduction):
     y = LABELS.copy()
     y[2] = -100
-    for target, kwargs in ((y, {"weight": WEIGHT, "label_smoothing": 0.1}), (losses.softmax(LOGITS * 0.5), {})):
+    cases = ((y, {"weight": WEIGHT, "label_smoothing": 0.1}), (losses.softmax(LOGITS * 0.5), {}))
+    for target, kwargs in cases:
         _, grad = losses.cross_entropy(LOGITS, target, reduction=reduction, return_grad=True, **kwargs)
-        expected = numeric_grad(lambda z: losses.cross_entropy(z, target, reduction=reduction, **kwargs), LOGITS)
+
+        def fn(z):
+            return losses.cross_entropy(z, target, reduction=reduction, **kwargs)
+
+        expected = numeric_grad(fn, LOGITS)
         np.testing.assert_allclose(grad, expected, rtol=1e-6, atol=1e-8)
 
 
@@ -125,7 +129,8 @@ def test_extreme_logits_are_finite_and_exact(dtype):
     assert np.all(np.isfinite(value)) and np.all(np.isfinite(grad))
     # float32 logits of 1000 carry an absolute rounding of 6e-5 (PyTorch's too)
     atol = 1e-4 if dtype == np.float32 else 1e-12
-    np.testing.assert_allclose(value, [0.0, np.log1p(np.exp(-1.0)), 1000.0 + np.log(2.0)], rtol=1e-6, atol=atol)
+    expected = [0.0, np.log1p(np.exp(-1.0)), 1000.0 + np.log(2.0)]
+    np.testing.assert_allclose(value, expected, rtol=1e-6, atol=atol)
     for fn in (losses.softmax_focal_loss,):
         v, g = fn(x, [0, 1, 2], reduction="none", return_grad=True)
         assert np.all(np.isfinite(v)) and np.all(np.isfinite(g))
@@ -145,9 +150,9 @@ def test_softmax_log_softmax_match_torch():
     torch = torch_or_skip()
     x = RNG.normal(size=(3, 4, 5)) * 10
     for dim in (0, 1, -1):
-        np.testing.assert_allclose(losses.softmax(x, dim), torch.softmax(torch.tensor(x), dim).numpy(), rtol=1e-12)
-        np.testing.assert_allclose(losses.log_softmax(x, dim), torch.log_softmax(torch.tensor(x), dim).numpy(),
-                                   rtol=1e-12)
+        xt = torch.tensor(x)
+        np.testing.assert_allclose(losses.softmax(x, dim), torch.softmax(xt, dim).numpy(), rtol=1e-12)
+        np.testing.assert_allclose(losses.log_softmax(x, dim), torch.log_softmax(xt, dim).numpy(), rtol=1e-12)
     assert losses.softmax(x.astype(np.float32)).dtype == np.float32
     with pytest.raises(ValueError, match="dim"):
         losses.softmax(x, 3)
@@ -168,7 +173,8 @@ def test_binary_cross_entropy_matches_torch(dtype, reduction, use_weight):
     w = RNG.uniform(0.5, 2, size=(C,)).astype(dtype) if use_weight else None
 
     def fn(pt, w_t):
-        return torch.nn.functional.binary_cross_entropy(pt, torch.as_tensor(t), weight=w_t, reduction=reduction)
+        return torch.nn.functional.binary_cross_entropy(pt, torch.as_tensor(t), weight=w_t,
+                                                        reduction=reduction)
 
     ref = torch_value_grad(fn, p, w)
     check_result(losses.binary_cross_entropy(p, t, w, reduction=reduction, return_grad=True), *ref, dtype)
@@ -190,7 +196,8 @@ def test_binary_cross_entropy_with_logits_matches_torch(dtype, reduction, weight
                                                                     reduction=reduction, pos_weight=pw_t)
 
     ref = torch_value_grad(fn, x, w, pw)
-    ours = losses.binary_cross_entropy_with_logits(x, t, w, reduction=reduction, pos_weight=pw, return_grad=True)
+    ours = losses.binary_cross_entropy_with_logits(x, t, w, reduction=reduction, pos_weight=pw,
+                                                   return_grad=True)
     check_result(ours, *ref, dtype)
 
 
@@ -210,7 +217,9 @@ def test_bce_with_logits_equals_bce_of_sigmoid():
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("reduction", REDUCTIONS)
-@pytest.mark.parametrize("alpha,gamma", [(0.25, 2.0), (-1.0, 2.0), (0.5, 0.0), (0.75, 1.5), (0.25, 0.5), (0.3, 3.0)])
+@pytest.mark.parametrize(
+    "alpha,gamma", [(0.25, 2.0), (-1.0, 2.0), (0.5, 0.0), (0.75, 1.5), (0.25, 0.5), (0.3, 3.0)]
+)
 def test_sigmoid_focal_matches_torchvision(dtype, reduction, alpha, gamma):
     torch = torch_or_skip()
     tv = pytest.importorskip("torchvision.ops", reason="torchvision is the reference for focal loss")
@@ -277,10 +286,11 @@ SIGNS = RNG.choice([-1, 1], size=(6, 4))
 def test_logistic_matches_torch_soft_margin(dtype, reduction):
     torch = torch_or_skip()
     f, y = SCORES.astype(dtype), SIGNS
-    ref = torch_value_grad(
-        lambda ft: torch.nn.functional.soft_margin_loss(ft, torch.as_tensor(y, dtype=ft.dtype), reduction=reduction),
-        f,
-    )
+    def fn(ft):
+        labels = torch.as_tensor(y, dtype=ft.dtype)
+        return torch.nn.functional.soft_margin_loss(ft, labels, reduction=reduction)
+
+    ref = torch_value_grad(fn, f)
     check_result(losses.logistic_loss(f, y, reduction=reduction, return_grad=True), *ref, dtype)
 
 
@@ -292,8 +302,11 @@ def test_margin_losses_closed_forms():
     np.testing.assert_allclose(losses.logistic_loss(f, y, reduction="none"), np.log1p(np.exp(-y * f)))
     np.testing.assert_allclose(losses.zero_one_loss(f, y, reduction="none"), [0.0, 0.0, 1.0, 1.0])
     # the surrogates bound the 0-1 loss from above (logistic in bits)
-    for fn, scale in ((losses.hinge_loss, 1.0), (losses.exponential_loss, 1.0), (losses.logistic_loss, 1 / np.log(2))):
-        assert np.all(fn(SCORES, SIGNS, reduction="none") * scale >= losses.zero_one_loss(SCORES, SIGNS, reduction="none"))
+    zero_one = losses.zero_one_loss(SCORES, SIGNS, reduction="none")
+    bits = 1 / np.log(2)
+    surrogates = ((losses.hinge_loss, 1.0), (losses.exponential_loss, 1.0), (losses.logistic_loss, bits))
+    for fn, scale in surrogates:
+        assert np.all(fn(SCORES, SIGNS, reduction="none") * scale >= zero_one)
     # the exponential loss overflows to inf, never NaN
     v, g = losses.exponential_loss([-1000.0, 1000.0], [1, 1], reduction="none", return_grad=True)
     assert v[0] == np.inf and v[1] == 0.0 and g[0] == -np.inf and not np.isnan(g).any()
@@ -354,7 +367,8 @@ def test_empty_batches():
             assert value == 0.0 and np.asarray(value).dtype == dtype
             assert grad.shape == x.shape and grad.dtype == dtype
     assert losses.zero_one_loss(np.empty(0), np.empty(0)) == 0.0
-    assert losses.cross_entropy(np.empty((0, 3, 2, 2)), np.empty((0, 2, 2), dtype=int), reduction="none").shape == (0, 2, 2)
+    none = losses.cross_entropy(np.empty((0, 3, 2, 2)), np.empty((0, 2, 2), dtype=int), reduction="none")
+    assert none.shape == (0, 2, 2)
 
 
 def test_float32_stays_float32_and_inputs_unchanged():
@@ -373,10 +387,10 @@ def test_parallel_equals_serial(force_parallel):
     x = RNG.normal(size=(3000, 7)).astype(np.float32)
     y = RNG.integers(0, 7, size=3000)
     value, grad = losses.cross_entropy(x, y, reduction="sum", return_grad=True, label_smoothing=0.1)
-    v_small, g_small = losses.cross_entropy(x[:4], y[:4], reduction="sum", return_grad=True, label_smoothing=0.1)
+    _, g_small = losses.cross_entropy(x[:4], y[:4], reduction="sum", return_grad=True, label_smoothing=0.1)
     np.testing.assert_allclose(grad[:4], g_small, rtol=1e-6)
-    np.testing.assert_allclose(value, losses.cross_entropy(x, y, reduction="none", label_smoothing=0.1).sum(dtype=np.float64),
-                               rtol=1e-6)
+    none = losses.cross_entropy(x, y, reduction="none", label_smoothing=0.1)
+    np.testing.assert_allclose(value, none.sum(dtype=np.float64), rtol=1e-6)
     t = (x > 0).astype(np.float32)
     v, g = losses.sigmoid_focal_loss(x, t, reduction="none", return_grad=True)
     np.testing.assert_allclose(v[:2], losses.sigmoid_focal_loss(x[:2], t[:2]), rtol=1e-6)

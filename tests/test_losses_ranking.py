@@ -18,8 +18,10 @@ A, P, NEG = (RNG.normal(size=(N, D)) for _ in range(3))
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("reduction", REDUCTIONS)
-@pytest.mark.parametrize("p,swap,margin,eps", [(2, False, 1.0, 1e-6), (1, False, 0.5, 1e-6), (3, True, 2.0, 0.0),
-                                               (2, True, 1.5, 1e-3)])
+@pytest.mark.parametrize(
+    "p,swap,margin,eps",
+    [(2, False, 1.0, 1e-6), (1, False, 0.5, 1e-6), (3, True, 2.0, 0.0), (2, True, 1.5, 1e-3)],
+)
 def test_triplet_matches_torch(dtype, reduction, p, swap, margin, eps):
     torch = torch_or_skip()
     a, pos, neg = (x.astype(dtype) for x in (A, P, NEG))
@@ -29,7 +31,8 @@ def test_triplet_matches_torch(dtype, reduction, p, swap, margin, eps):
                                                        reduction=reduction)
 
     ref = torch_value_grad(fn, a, pos, neg)
-    ours = losses.triplet_margin_loss(a, pos, neg, margin, p, eps, swap, reduction=reduction, return_grad=True)
+    ours = losses.triplet_margin_loss(a, pos, neg, margin, p, eps, swap, reduction=reduction,
+                                      return_grad=True)
     check_result(ours, *ref, dtype)
 
 
@@ -37,7 +40,8 @@ def test_triplet_matches_torch(dtype, reduction, p, swap, margin, eps):
 @pytest.mark.parametrize("p,swap", [(2, False), (1.5, True), (1, True)])
 def test_triplet_finite_differences(reduction, p, swap):
     _, grad = losses.triplet_margin_loss(A, P, NEG, 2.0, p, swap=swap, reduction=reduction, return_grad=True)
-    fd = numeric_grad(lambda z: losses.triplet_margin_loss(z, P, NEG, 2.0, p, swap=swap, reduction=reduction), A)
+    fd = numeric_grad(lambda z: losses.triplet_margin_loss(z, P, NEG, 2.0, p, swap=swap, reduction=reduction),
+                      A)
     np.testing.assert_allclose(grad, fd, rtol=1e-6, atol=1e-8)
 
 
@@ -88,7 +92,8 @@ def test_contrastive_hinge_matches_torch(dtype, reduction, max_violation):
 @pytest.mark.parametrize("max_violation", [False, True])
 def test_contrastive_hinge_finite_differences(reduction, max_violation):
     _, grad = losses.contrastive_hinge_loss(A, P, 0.5, max_violation, reduction=reduction, return_grad=True)
-    fd = numeric_grad(lambda z: losses.contrastive_hinge_loss(z, P, 0.5, max_violation, reduction=reduction), A)
+    fd = numeric_grad(lambda z: losses.contrastive_hinge_loss(z, P, 0.5, max_violation, reduction=reduction),
+                      A)
     np.testing.assert_allclose(grad, fd, rtol=1e-6, atol=1e-8)
 
 
@@ -116,7 +121,10 @@ def _torch_info_nce(torch, temperature, reduction, negatives=None, mode="unpaire
             labels = torch.arange(q.shape[0])
         else:
             pos = (q * k).sum(dim=1, keepdim=True)
-            neg_logits = q @ neg.T if mode == "unpaired" else (q.unsqueeze(1) @ neg.transpose(-2, -1)).squeeze(1)
+            if mode == "unpaired":
+                neg_logits = q @ neg.T
+            else:
+                neg_logits = (q.unsqueeze(1) @ neg.transpose(-2, -1)).squeeze(1)
             logits = torch.cat([pos, neg_logits], dim=1)
             labels = torch.zeros(q.shape[0], dtype=torch.long)
         return tf.cross_entropy(logits / temperature, labels, reduction=reduction)
@@ -134,7 +142,8 @@ def test_info_nce_similarity_matrix_matches_torch(dtype, reduction):
         return torch.nn.functional.cross_entropy(st / 0.07, torch.arange(N), reduction=reduction)
 
     ref = torch_value_grad(fn, sim)
-    check_result(losses.info_nce_loss(sim, temperature=0.07, reduction=reduction, return_grad=True), *ref, dtype)
+    ours = losses.info_nce_loss(sim, temperature=0.07, reduction=reduction, return_grad=True)
+    check_result(ours, *ref, dtype)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -144,7 +153,8 @@ def test_info_nce_similarity_matrix_matches_torch(dtype, reduction):
 def test_info_nce_embeddings_match_torch(dtype, reduction, negatives, normalize):
     torch = torch_or_skip()
     q, k = A.astype(dtype), P.astype(dtype)
-    neg = {"in-batch": None, "unpaired": RNG.normal(size=(5, D)), "paired": RNG.normal(size=(N, 3, D))}[negatives]
+    shapes = {"in-batch": None, "unpaired": (5, D), "paired": (N, 3, D)}
+    neg = None if shapes[negatives] is None else RNG.normal(size=shapes[negatives])
     neg = None if neg is None else neg.astype(dtype)
     mode = "paired" if negatives == "paired" else "unpaired"
     fn = _torch_info_nce(torch, 0.5, reduction, neg, mode, normalize)
@@ -158,8 +168,13 @@ def test_info_nce_embeddings_match_torch(dtype, reduction, negatives, normalize)
 def test_info_nce_finite_differences(reduction):
     neg = RNG.normal(size=(N, 2, D))
     for args, kwargs in (((P,), {}), ((P, neg), {"negative_mode": "paired"}), ((P,), {"normalize": False})):
-        _, grad = losses.info_nce_loss(A, *args, temperature=0.3, reduction=reduction, return_grad=True, **kwargs)
-        fd = numeric_grad(lambda z: losses.info_nce_loss(z, *args, temperature=0.3, reduction=reduction, **kwargs), A)
+        _, grad = losses.info_nce_loss(A, *args, temperature=0.3, reduction=reduction, return_grad=True,
+                                       **kwargs)
+
+        def fn(z):
+            return losses.info_nce_loss(z, *args, temperature=0.3, reduction=reduction, **kwargs)
+
+        fd = numeric_grad(fn, A)
         np.testing.assert_allclose(grad, fd, rtol=1e-6, atol=1e-8)
 
 

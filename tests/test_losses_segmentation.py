@@ -30,8 +30,8 @@ def test_pixelwise_cross_entropy_matches_torch(dtype, reduction, use_weight, smo
                                                  reduction=reduction, label_smoothing=smoothing)
 
     ref = torch_value_grad(fn, x, w)
-    ours = losses.cross_entropy(x, TARGET, w, ignore_index=255, reduction=reduction, label_smoothing=smoothing,
-                                return_grad=True)
+    ours = losses.cross_entropy(x, TARGET, w, ignore_index=255, reduction=reduction,
+                                label_smoothing=smoothing, return_grad=True)
     check_result(ours, *ref, dtype)
 
 

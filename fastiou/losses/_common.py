@@ -13,7 +13,7 @@ Conventions of every loss:
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Tuple, Union
 
 import numpy as np
 
@@ -21,6 +21,11 @@ from .. import _validate, backends
 from ..backends import numba_cpu_losses as K
 
 BATCHMEAN = (*_validate.REDUCTIONS, "batchmean")
+
+#: What a loss returns: its value (an array for ``reduction='none'``, else a NumPy
+#: scalar), or ``(value, grad)`` with ``return_grad=True``.
+LossValue = Union[np.ndarray, np.floating]
+LossResult = Union[LossValue, Tuple[LossValue, np.ndarray]]
 
 
 def kernels(work: int):

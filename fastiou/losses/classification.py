@@ -21,6 +21,7 @@ import numpy as np
 from .. import _validate
 from ..backends import numba_cpu_losses as K
 from . import _common
+from ._common import LossResult
 
 
 # --- margin losses on labels in {-1, +1} -----------------------------------------------------
@@ -51,7 +52,7 @@ def _multiclass(scores: Any, labels: Any):
     return f.astype(dt, copy=False), y, dt
 
 
-def zero_one_loss(scores: Any, labels: Any, *, reduction: str = "mean"):
+def zero_one_loss(scores: Any, labels: Any, *, reduction: str = "mean") -> LossResult:
     """The 0-1 loss: 1 for a misclassified sample, else 0 (its mean is the error rate).
 
     Binary: ``scores`` and ``labels`` (in {-1, +1}) of the same shape; a sample is
@@ -89,7 +90,7 @@ def zero_one_loss(scores: Any, labels: Any, *, reduction: str = "mean"):
 
 
 def hinge_loss(scores: Any, labels: Any, *, margin: float = 1.0, reduction: str = "mean",
-               return_grad: bool = False):
+               return_grad: bool = False) -> LossResult:
     """Hinge loss of SVMs: ``max(0, margin - y f)``; multiclass: Crammer-Singer.
 
     Binary: ``scores`` ``f`` and ``labels`` ``y`` in {-1, +1}, same shape.
@@ -141,7 +142,8 @@ def hinge_loss(scores: Any, labels: Any, *, margin: float = 1.0, reduction: str 
     return _common.result(_common.reduce_values(loss, reduction), grad, return_grad)
 
 
-def logistic_loss(scores: Any, labels: Any, *, reduction: str = "mean", return_grad: bool = False):
+def logistic_loss(scores: Any, labels: Any, *, reduction: str = "mean",
+                  return_grad: bool = False) -> LossResult:
     """Logistic loss ``log(1 + exp(-y f))`` for labels in {-1, +1}.
 
     Computed as ``softplus(-y f) = max(-y f, 0) + log1p(exp(-|y f|))``: finite for
@@ -171,7 +173,8 @@ def logistic_loss(scores: Any, labels: Any, *, reduction: str = "mean", return_g
     return _common.pointwise(K.LOGISTIC, f, y, dt, reduction, return_grad)
 
 
-def exponential_loss(scores: Any, labels: Any, *, reduction: str = "mean", return_grad: bool = False):
+def exponential_loss(scores: Any, labels: Any, *, reduction: str = "mean",
+                     return_grad: bool = False) -> LossResult:
     """Exponential loss of AdaBoost, ``exp(-y f)`` for labels in {-1, +1}.
 
     The value itself is exponential: it overflows to ``inf`` where ``-y f``
@@ -209,7 +212,7 @@ def _optional_weight(weight: Any, name: str) -> np.ndarray | None:
 
 
 def binary_cross_entropy(input: Any, target: Any, weight: Any = None, *, reduction: str = "mean",
-                         return_grad: bool = False):
+                         return_grad: bool = False) -> LossResult:
     """Binary cross-entropy of probabilities (``torch.nn.functional.binary_cross_entropy``).
 
     ``-weight (t log p + (1 - t) log(1 - p))`` with PyTorch's clamps: each log is
@@ -251,7 +254,7 @@ def binary_cross_entropy(input: Any, target: Any, weight: Any = None, *, reducti
 
 def binary_cross_entropy_with_logits(input: Any, target: Any, weight: Any = None, *,
                                      reduction: str = "mean", pos_weight: Any = None,
-                                     return_grad: bool = False):
+                                     return_grad: bool = False) -> LossResult:
     """Binary cross-entropy on logits (``torch.nn.functional.binary_cross_entropy_with_logits``).
 
     ``weight (pos_weight t softplus(-x) + (1 - t) softplus(x))``, which is
@@ -295,7 +298,7 @@ def binary_cross_entropy_with_logits(input: Any, target: Any, weight: Any = None
 
 
 def sigmoid_focal_loss(inputs: Any, targets: Any, alpha: float = 0.25, gamma: float = 2.0,
-                       reduction: str = "none", *, return_grad: bool = False):
+                       reduction: str = "none", *, return_grad: bool = False) -> LossResult:
     """Focal loss of RetinaNet on logits (``torchvision.ops.sigmoid_focal_loss``).
 
     ``alpha_t (1 - p_t)^gamma BCE(inputs, targets)`` with ``p = sigmoid(inputs)``,
@@ -397,7 +400,8 @@ def _softmax_kernel(mode: int, x: np.ndarray, y: np.ndarray, dt: np.dtype, weigh
 
 
 def cross_entropy(input: Any, target: Any, weight: Any = None, *, ignore_index: int = -100,
-                  reduction: str = "mean", label_smoothing: float = 0.0, return_grad: bool = False):
+                  reduction: str = "mean", label_smoothing: float = 0.0,
+                  return_grad: bool = False) -> LossResult:
     """Cross-entropy of logits and class targets (``torch.nn.functional.cross_entropy``).
 
     ``input`` holds logits with the classes on axis 1: ``(N, C)``, ``(C,)``, or
@@ -491,7 +495,8 @@ def _cross_entropy_probabilities(x, t, w, smoothing, reduction, return_grad):
 
 
 def softmax_focal_loss(inputs: Any, targets: Any, alpha: Any = None, gamma: float = 2.0,
-                       reduction: str = "mean", *, ignore_index: int = -100, return_grad: bool = False):
+                       reduction: str = "mean", *, ignore_index: int = -100,
+                       return_grad: bool = False) -> LossResult:
     """Multiclass focal loss on logits: ``-alpha_y (1 - p_y)^gamma log p_y``, ``p = softmax``.
 
     The softmax counterpart of :func:`sigmoid_focal_loss` (Lin et al., 2017, as in

@@ -36,6 +36,7 @@ import numpy as np
 from .. import _validate
 from ..backends import numba_cpu_losses as K
 from . import _common
+from ._common import LossResult
 
 
 def _box_loss(code: int, boxes1: Any, boxes2: Any, reduction: str, eps: float, return_grad: bool,
@@ -85,7 +86,7 @@ _PARAMETERS = """\
 
 
 def box_iou_loss(boxes1: Any, boxes2: Any, reduction: str = "none", eps: float = 1e-7, *,
-                 return_grad: bool = False, validate: bool = True):
+                 return_grad: bool = False, validate: bool = True) -> LossResult:
     """IoU loss ``1 - I / (U + eps)`` of aligned box pairs (no torchvision function).
 
 {parameters}
@@ -99,7 +100,7 @@ def box_iou_loss(boxes1: Any, boxes2: Any, reduction: str = "none", eps: float =
 
 
 def generalized_box_iou_loss(boxes1: Any, boxes2: Any, reduction: str = "none", eps: float = 1e-7, *,
-                             return_grad: bool = False, validate: bool = True):
+                             return_grad: bool = False, validate: bool = True) -> LossResult:
     """GIoU loss ``1 - IoU + (C - U) / (C + eps)`` (``torchvision.ops.generalized_box_iou_loss``).
 
 {parameters}
@@ -113,7 +114,7 @@ def generalized_box_iou_loss(boxes1: Any, boxes2: Any, reduction: str = "none", 
 
 
 def distance_box_iou_loss(boxes1: Any, boxes2: Any, reduction: str = "none", eps: float = 1e-7, *,
-                          return_grad: bool = False, validate: bool = True):
+                          return_grad: bool = False, validate: bool = True) -> LossResult:
     """DIoU loss ``1 - IoU + rho^2 / (c^2 + eps)`` (``torchvision.ops.distance_box_iou_loss``).
 
 {parameters}
@@ -127,7 +128,7 @@ def distance_box_iou_loss(boxes1: Any, boxes2: Any, reduction: str = "none", eps
 
 
 def complete_box_iou_loss(boxes1: Any, boxes2: Any, reduction: str = "none", eps: float = 1e-7, *,
-                          return_grad: bool = False, validate: bool = True):
+                          return_grad: bool = False, validate: bool = True) -> LossResult:
     """CIoU loss: the DIoU loss ``+ alpha v`` (``torchvision.ops.complete_box_iou_loss``).
 
     ``v = 4 / pi^2 (atan(w2 / h2) - atan(w1 / h1))^2`` and

@@ -30,6 +30,7 @@ import numpy as np
 
 from .. import _validate
 from . import _common
+from ._common import LossResult
 
 
 def _log_base(base: Any) -> float:
@@ -97,7 +98,7 @@ def _finish(values: np.ndarray, g_hat, p_hat, total, axes, reduction: str, retur
 
 
 def entropy(p: Any, *, base: float | None = None, axis: int = -1, reduction: str = "none",
-            return_grad: bool = False):
+            return_grad: bool = False) -> LossResult:
     """Shannon entropy ``H(p) = -sum p log p`` of each distribution (``scipy.stats.entropy(p)``).
 
     Parameters
@@ -131,7 +132,7 @@ def entropy(p: Any, *, base: float | None = None, axis: int = -1, reduction: str
 
 
 def kl_divergence(p: Any, q: Any, *, base: float | None = None, axis: int = -1, reduction: str = "none",
-                  return_grad: bool = False):
+                  return_grad: bool = False) -> LossResult:
     """Kullback-Leibler divergence ``KL(p || q) = sum p log(p / q)`` (``scipy.stats.entropy(p, q)``).
 
     ``+inf`` where some ``q = 0`` has ``p > 0``.  ``reduction='batchmean'`` is the
@@ -176,7 +177,7 @@ def kl_divergence(p: Any, q: Any, *, base: float | None = None, axis: int = -1, 
 
 
 def js_divergence(p: Any, q: Any, *, base: float | None = None, axis: int = -1, reduction: str = "none",
-                  return_grad: bool = False):
+                  return_grad: bool = False) -> LossResult:
     """Jensen-Shannon divergence ``(KL(p || m) + KL(q || m)) / 2`` with ``m = (p + q) / 2``.
 
     Symmetric, finite, in ``[0, log 2]`` (``[0, 1]`` with ``base=2``).  This is the
@@ -225,7 +226,8 @@ def _joint(pxy: Any):
     return p, total, p.sum(axis=-1, keepdims=True), p.sum(axis=-2, keepdims=True)
 
 
-def joint_entropy(pxy: Any, *, base: float | None = None, reduction: str = "none", return_grad: bool = False):
+def joint_entropy(pxy: Any, *, base: float | None = None, reduction: str = "none",
+                  return_grad: bool = False) -> LossResult:
     """Joint entropy ``H(X, Y) = -sum_ij P(i, j) log P(i, j)`` of ``pxy[..., i, j] = P(X=i, Y=j)``.
 
     Parameters
@@ -256,7 +258,7 @@ def joint_entropy(pxy: Any, *, base: float | None = None, reduction: str = "none
 
 
 def conditional_entropy(pxy: Any, *, base: float | None = None, reduction: str = "none",
-                        return_grad: bool = False):
+                        return_grad: bool = False) -> LossResult:
     """Conditional entropy ``H(Y | X) = H(X, Y) - H(X)`` of ``pxy[..., i, j] = P(X=i, Y=j)``.
 
     Computed as ``-sum_ij P(i, j) log(P(i, j) / P(i))``.
@@ -290,7 +292,7 @@ def conditional_entropy(pxy: Any, *, base: float | None = None, reduction: str =
 
 
 def mutual_information(pxy: Any, *, base: float | None = None, reduction: str = "none",
-                       return_grad: bool = False):
+                       return_grad: bool = False) -> LossResult:
     """Mutual information ``I(X; Y) = sum_ij P(i, j) log(P(i, j) / (P(i) P(j)))``.
 
     Equals ``H(X) + H(Y) - H(X, Y)`` and ``KL(P(X, Y) || P(X) P(Y))``; a
@@ -325,7 +327,7 @@ def mutual_information(pxy: Any, *, base: float | None = None, reduction: str = 
 
 
 def self_information(p: Any, *, base: float | None = None, reduction: str = "none",
-                     return_grad: bool = False):
+                     return_grad: bool = False) -> LossResult:
     """Self-information (surprisal) ``-log p`` of each probability, elementwise.
 
     ``+inf`` for ``p = 0``; not normalised (each entry is one event's probability).

@@ -15,6 +15,7 @@ import numpy as np
 from .. import _validate
 from ..backends import numba_cpu_losses as K
 from . import _common
+from ._common import LossResult
 
 _NORM_EPS = 1e-12  # torch.nn.functional.normalize's default
 
@@ -44,8 +45,8 @@ def _p_distance(u: np.ndarray, p: float):
 
 def triplet_margin_loss(anchor: Any, positive: Any, negative: Any, margin: float = 1.0, p: float = 2,
                         eps: float = 1e-6, swap: bool = False, *, reduction: str = "mean",
-                        return_grad: bool = False):
-    """Triplet margin loss ``max(d(a, p) - d(a, n) + margin, 0)`` (``torch.nn.functional.triplet_margin_loss``).
+                        return_grad: bool = False) -> LossResult:
+    """Triplet margin loss ``max(d(a, p) - d(a, n) + margin, 0)`` (PyTorch's ``triplet_margin_loss``).
 
     ``d(x, y) = ||x - y + eps||_p`` over the last axis, PyTorch's
     ``pairwise_distance``.  With ``swap=True`` the negative distance is
@@ -106,7 +107,7 @@ def triplet_margin_loss(anchor: Any, positive: Any, negative: Any, margin: float
 
 
 def contrastive_hinge_loss(im: Any, s: Any, margin: float = 0.2, max_violation: bool = False, *,
-                           reduction: str = "sum", return_grad: bool = False):
+                           reduction: str = "sum", return_grad: bool = False) -> LossResult:
     """Bidirectional hinge ranking loss of image-text retrieval (VSE, VSE++).
 
     With similarities ``S = im @ s.T`` (``(N, N)``, matching pairs on the diagonal),
@@ -190,7 +191,7 @@ def _normalize_backward(g: np.ndarray, xn: np.ndarray, norm: np.ndarray) -> np.n
 
 def info_nce_loss(query: Any, positive_key: Any = None, negative_keys: Any = None, *,
                   temperature: float = 0.1, reduction: str = "mean", negative_mode: str = "unpaired",
-                  normalize: bool = True, return_grad: bool = False):
+                  normalize: bool = True, return_grad: bool = False) -> LossResult:
     """InfoNCE (contrastive cross-entropy) loss, on similarities or on embeddings.
 
     The loss of query ``i`` is ``-log softmax(logits_i / temperature)[positive]``.

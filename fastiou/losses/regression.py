@@ -14,6 +14,7 @@ from typing import Any
 from .. import _validate
 from ..backends import numba_cpu_losses as K
 from . import _common
+from ._common import LossResult
 
 
 def _regression(code: int, input: Any, target: Any, reduction: str, return_grad: bool, p0: float = 0.0):
@@ -25,7 +26,7 @@ def _regression(code: int, input: Any, target: Any, reduction: str, return_grad:
     return _common.pointwise(code, x, t, dt, reduction, return_grad, p0=p0)
 
 
-def mse_loss(input: Any, target: Any, *, reduction: str = "mean", return_grad: bool = False):
+def mse_loss(input: Any, target: Any, *, reduction: str = "mean", return_grad: bool = False) -> LossResult:
     """Mean squared error ``(input - target)^2`` (``torch.nn.functional.mse_loss``).
 
     Parameters
@@ -52,7 +53,7 @@ def mse_loss(input: Any, target: Any, *, reduction: str = "mean", return_grad: b
     return _regression(K.MSE, input, target, reduction, return_grad)
 
 
-def l1_loss(input: Any, target: Any, *, reduction: str = "mean", return_grad: bool = False):
+def l1_loss(input: Any, target: Any, *, reduction: str = "mean", return_grad: bool = False) -> LossResult:
     """Mean absolute error ``|input - target|`` (``torch.nn.functional.l1_loss``).
 
     Parameters
@@ -77,7 +78,7 @@ def l1_loss(input: Any, target: Any, *, reduction: str = "mean", return_grad: bo
 
 
 def huber_loss(input: Any, target: Any, delta: float = 1.0, *, reduction: str = "mean",
-               return_grad: bool = False):
+               return_grad: bool = False) -> LossResult:
     """Huber loss (``torch.nn.functional.huber_loss``): quadratic near 0, linear beyond ``delta``.
 
     With ``d = input - target``: ``d^2 / 2`` where ``|d| < delta``, else
@@ -108,7 +109,7 @@ def huber_loss(input: Any, target: Any, delta: float = 1.0, *, reduction: str = 
 
 
 def smooth_l1_loss(input: Any, target: Any, beta: float = 1.0, *, reduction: str = "mean",
-                   return_grad: bool = False):
+                   return_grad: bool = False) -> LossResult:
     """Smooth L1 loss of Fast R-CNN (``torch.nn.functional.smooth_l1_loss``).
 
     With ``d = input - target``: ``d^2 / (2 beta)`` where ``|d| < beta``, else
@@ -138,7 +139,8 @@ def smooth_l1_loss(input: Any, target: Any, beta: float = 1.0, *, reduction: str
     return _regression(K.SMOOTH_L1, input, target, reduction, return_grad, beta)
 
 
-def log_cosh_loss(input: Any, target: Any, *, reduction: str = "mean", return_grad: bool = False):
+def log_cosh_loss(input: Any, target: Any, *, reduction: str = "mean",
+                  return_grad: bool = False) -> LossResult:
     """Log-cosh loss ``log(cosh(input - target))``, smooth everywhere and linear for large errors.
 
     Computed stably as ``|d| + log1p(exp(-2 |d|)) - log 2``, so errors of 1000 give
@@ -166,7 +168,7 @@ def log_cosh_loss(input: Any, target: Any, *, reduction: str = "mean", return_gr
 
 
 def quantile_loss(input: Any, target: Any, quantile: float = 0.5, *, reduction: str = "mean",
-                  return_grad: bool = False):
+                  return_grad: bool = False) -> LossResult:
     """Quantile (pinball) loss: ``max(q r, (q - 1) r)`` with ``r = target - input``.
 
     Minimising it makes ``input`` the ``q``-quantile of the target; ``q = 0.5`` is

@@ -21,7 +21,8 @@ from .classification import cross_entropy
 __all__ = ["class_weights", "cross_entropy", "dice_loss"]
 
 
-def class_weights(target: Any, num_classes: int, *, ignore_index: int = -100, dtype: Any = None) -> np.ndarray:
+def class_weights(target: Any, num_classes: int, *, ignore_index: int = -100,
+                  dtype: Any = None) -> np.ndarray:
     """Class weights from label frequencies: ``w_c = (N - N_c) / N``.
 
     ``N`` is the number of labelled pixels (those not equal to ``ignore_index``)
