@@ -117,7 +117,7 @@ def _fill(out, value):
         out[i] = value
 
 
-@numba.njit(parallel=True, cache=True)
+@numba.njit(parallel=True, cache=True, fastmath={"reassoc"})  # reassoc: a vectorised sum
 def _sum(a):
     total = a[0] - a[0]
     for i in numba.prange(a.shape[0]):

@@ -288,7 +288,8 @@ def rle_encode(masks: Any, *, threshold: float | None = None, backend: str = "au
         module.write_runs(dense, index, counts, parallel)
         module.rle_to_strings(counts, index, buf, lengths, parallel)
     starts = 7 * index[:, 0]
-    rles = [{"size": [h, w], "counts": buf[s:s + n].tobytes()} for s, n in zip(starts.tolist(), lengths.tolist())]
+    rles = [{"size": [h, w], "counts": buf[s:s + n].tobytes()}
+            for s, n in zip(starts.tolist(), lengths.tolist())]
     return rles[0] if single else rles
 
 
@@ -547,8 +548,9 @@ def dice_loss(input: Any, target: Any, *, sigmoid: bool = False, softmax: bool =
     >>> grad.shape
     (1, 1, 2, 2)
     """
-    flags = dict(sigmoid=sigmoid, softmax=softmax, to_onehot_y=to_onehot_y, include_background=include_background,
-                 squared_pred=squared_pred, jaccard=jaccard, batch=batch, return_grad=return_grad)
+    flags = dict(sigmoid=sigmoid, softmax=softmax, to_onehot_y=to_onehot_y,
+                 include_background=include_background, squared_pred=squared_pred, jaccard=jaccard,
+                 batch=batch, return_grad=return_grad)
     for name, value in flags.items():
         _validate.check_bool(value, name)
     reduction = _validate.check_reduction(reduction)

@@ -47,9 +47,59 @@ cdef extern from *:
     #endif
         return word;
     }
+
+    /* Dice sums of one chunk, in float64: (sum p t, sum p or p^2, sum t or t^2).
+       An OpenMP SIMD reduction may reorder the additions (vector partial sums)
+       without -ffast-math; one loop per combination of flags. */
+    #if defined(_OPENMP) && _OPENMP >= 201307
+    #define FI_SIMD_SUMS _Pragma("omp simd reduction(+:s_pt,s_p,s_t)")
+    #else
+    #define FI_SIMD_SUMS
+    #endif
+    #define FI_DICE_SUMS(NAME, PT, TT) \
+    static void NAME(const PT* p, const TT* t, Py_ssize_t n, double thr, int binarize, int squared, \
+                     double* out) { \
+        double s_pt = 0.0, s_p = 0.0, s_t = 0.0; \
+        Py_ssize_t i; \
+        if (binarize) { \
+            FI_SIMD_SUMS \
+            for (i = 0; i < n; i++) { \
+                double a = p[i] > thr ? 1.0 : 0.0, b = (double)t[i]; \
+                s_pt += a * b; s_p += a; s_t += squared ? b * b : b; } \
+        } else if (squared) { \
+            FI_SIMD_SUMS \
+            for (i = 0; i < n; i++) { \
+                double a = (double)p[i], b = (double)t[i]; \
+                s_pt += a * b; s_p += a * a; s_t += b * b; } \
+        } else { \
+            FI_SIMD_SUMS \
+            for (i = 0; i < n; i++) { \
+                double a = (double)p[i], b = (double)t[i]; \
+                s_pt += a * b; s_p += a; s_t += b; } \
+        } \
+        out[0] = s_pt; out[1] = s_p; out[2] = s_t; \
+    }
+    FI_DICE_SUMS(fi_sums_b_b, unsigned char, unsigned char)
+    FI_DICE_SUMS(fi_sums_b_f, unsigned char, float)
+    FI_DICE_SUMS(fi_sums_b_d, unsigned char, double)
+    FI_DICE_SUMS(fi_sums_f_b, float, unsigned char)
+    FI_DICE_SUMS(fi_sums_f_f, float, float)
+    FI_DICE_SUMS(fi_sums_f_d, float, double)
+    FI_DICE_SUMS(fi_sums_d_b, double, unsigned char)
+    FI_DICE_SUMS(fi_sums_d_f, double, float)
+    FI_DICE_SUMS(fi_sums_d_d, double, double)
     """
     int64_t fi_popcount(uint64_t x) noexcept nogil
     uint64_t fi_pack64(const unsigned char* src) noexcept nogil
+    void fi_sums_b_b(const unsigned char*, const unsigned char*, Py_ssize_t, double, int, int, double*) noexcept nogil
+    void fi_sums_b_f(const unsigned char*, const float*, Py_ssize_t, double, int, int, double*) noexcept nogil
+    void fi_sums_b_d(const unsigned char*, const double*, Py_ssize_t, double, int, int, double*) noexcept nogil
+    void fi_sums_f_b(const float*, const unsigned char*, Py_ssize_t, double, int, int, double*) noexcept nogil
+    void fi_sums_f_f(const float*, const float*, Py_ssize_t, double, int, int, double*) noexcept nogil
+    void fi_sums_f_d(const float*, const double*, Py_ssize_t, double, int, int, double*) noexcept nogil
+    void fi_sums_d_b(const double*, const unsigned char*, Py_ssize_t, double, int, int, double*) noexcept nogil
+    void fi_sums_d_f(const double*, const float*, Py_ssize_t, double, int, int, double*) noexcept nogil
+    void fi_sums_d_d(const double*, const double*, Py_ssize_t, double, int, int, double*) noexcept nogil
 
 ctypedef fused pred_t:
     unsigned char
@@ -57,11 +107,6 @@ ctypedef fused pred_t:
     double
 
 ctypedef fused target_t:
-    unsigned char
-    float
-    double
-
-ctypedef fused floating_or_byte:
     unsigned char
     float
     double
@@ -570,38 +615,30 @@ def rle_to_dense(const int64_t[::1] counts, const int64_t[:, ::1] index, unsigne
 # --- Dice sums -------------------------------------------------------------------
 
 
-cdef inline double value(floating_or_byte x, double threshold, bint binarize) noexcept nogil:
-    return (1.0 if x > threshold else 0.0) if binarize else <double>x
-
-
 cdef void chunk_sums(const pred_t* p, const target_t* t, Py_ssize_t n, double threshold, bint binarize,
                      bint squared, double* out) noexcept nogil:
-    """``out[:] = (sum p t, sum p (or p^2), sum t (or t^2))`` in float64.
-
-    Four partial sums per term (lanes of a constant-trip inner loop, unrolled by
-    the compiler) break the chain of dependent additions.
-    """
-    cdef double acc[12]
-    cdef double a, b
-    cdef Py_ssize_t i = 0, lane, full = n - n % 4
-    for lane in range(12):
-        acc[lane] = 0
-    while i < full:
-        for lane in range(4):
-            a = value(p[i + lane], threshold, binarize)
-            b = <double>t[i + lane]
-            acc[lane] += a * b
-            acc[4 + lane] += a * a if squared else a
-            acc[8 + lane] += b * b if squared else b
-        i += 4
-    for i in range(full, n):
-        a = value(p[i], threshold, binarize)
-        b = <double>t[i]
-        acc[0] += a * b
-        acc[4] += a * a if squared else a
-        acc[8] += b * b if squared else b
-    for lane in range(3):
-        out[lane] = (acc[4 * lane] + acc[4 * lane + 1]) + (acc[4 * lane + 2] + acc[4 * lane + 3])
+    """``out[:] = (sum p t, sum p (or p^2), sum t (or t^2))``: the C loop of these two types."""
+    if pred_t is float:
+        if target_t is float:
+            fi_sums_f_f(p, t, n, threshold, binarize, squared, out)
+        elif target_t is double:
+            fi_sums_f_d(p, t, n, threshold, binarize, squared, out)
+        else:
+            fi_sums_f_b(p, t, n, threshold, binarize, squared, out)
+    elif pred_t is double:
+        if target_t is float:
+            fi_sums_d_f(p, t, n, threshold, binarize, squared, out)
+        elif target_t is double:
+            fi_sums_d_d(p, t, n, threshold, binarize, squared, out)
+        else:
+            fi_sums_d_b(p, t, n, threshold, binarize, squared, out)
+    else:
+        if target_t is float:
+            fi_sums_b_f(p, t, n, threshold, binarize, squared, out)
+        elif target_t is double:
+            fi_sums_b_d(p, t, n, threshold, binarize, squared, out)
+        else:
+            fi_sums_b_b(p, t, n, threshold, binarize, squared, out)
 
 
 def row_sums(const pred_t[:, ::1] pred, const target_t[:, ::1] target, double threshold, bint binarize,

@@ -100,9 +100,10 @@ def test_rle_pairwise_matches_reference(shape, backend, force_parallel):
     crowd = rng.random(len(b)) < 0.3
     ra, rb = fastiou.rle_encode(a), fastiou.rle_encode(b)
     want = reference.mask_overlap(a, b, "iou", crowd)
-    np.testing.assert_allclose(fastiou.mask_iou(ra, rb, iscrowd=crowd, backend=backend), want, rtol=0, atol=1e-15)
-    np.testing.assert_allclose(fastiou.mask_dice(ra, b, backend=backend), reference.mask_overlap(a, b, "dice"),
+    np.testing.assert_allclose(fastiou.mask_iou(ra, rb, iscrowd=crowd, backend=backend), want,
                                rtol=0, atol=1e-15)
+    np.testing.assert_allclose(fastiou.mask_dice(ra, b, backend=backend),
+                               reference.mask_overlap(a, b, "dice"), rtol=0, atol=1e-15)
     k = min(len(a), len(b))
     np.testing.assert_allclose(fastiou.mask_iou(a[:k], rb[:k], aligned=True, backend=backend),
                                np.diag(reference.mask_overlap(a[:k], b[:k])), rtol=0, atol=1e-15)
@@ -190,7 +191,8 @@ def test_threshold_and_non_binary_values():
 
 def test_shape_and_type_errors():
     a = np.zeros((2, 4, 5), bool)
-    with pytest.raises(ValueError, match=r"masks1 and masks2 must have the same height and width.*\(2, 4, 5\).*\(2, 4, 6\)"):
+    with pytest.raises(ValueError, match=r"masks1 and masks2 must have the same height and width"
+                                         r".*\(2, 4, 5\).*\(2, 4, 6\)"):
         fastiou.mask_iou(a, np.zeros((2, 4, 6), bool))
     with pytest.raises(ValueError, match=r"aligned=True.*\(2, 4, 5\) and \(3, 4, 5\)"):
         fastiou.mask_iou(a, np.zeros((3, 4, 5), bool), aligned=True)
@@ -410,7 +412,8 @@ def test_dice_label_maps(backend):
     labels_p = rng.integers(0, 4, (3, 10, 11))
     labels_t = rng.integers(0, 4, (3, 10, 11))
     onehot_p = (labels_p[:, None] == np.arange(4)[:, None, None]).astype(np.float32)
-    want = np.array([[reference.dice(labels_p[i] == c, labels_t[i] == c) for c in range(4)] for i in range(3)])
+    want = np.array([[reference.dice(labels_p[i] == c, labels_t[i] == c) for c in range(4)]
+                     for i in range(3)])
     got = fastiou.dice(labels_p, labels_t, num_classes=4, reduction="none", backend=backend)
     np.testing.assert_allclose(got, want, rtol=1e-12)
     got = fastiou.dice(onehot_p, labels_t[:, None], num_classes=4, reduction="none", backend=backend)
@@ -476,9 +479,9 @@ def test_dice_loss_monai_documented_values(kwargs, x, y, expected):
     np.testing.assert_allclose(fastiou.dice_loss(x, y, **kwargs), expected, rtol=1e-5, atol=1e-6)
 
 
-def torch_dice_loss(torch, x, y, *, sigmoid=False, softmax=False, to_onehot_y=False, include_background=True,
-                    squared_pred=False, jaccard=False, smooth_nr=1e-5, smooth_dr=1e-5, batch=False, weight=None,
-                    reduction="mean"):
+def torch_dice_loss(torch, x, y, *, sigmoid=False, softmax=False, to_onehot_y=False,
+                    include_background=True, squared_pred=False, jaccard=False, smooth_nr=1e-5,
+                    smooth_dr=1e-5, batch=False, weight=None, reduction="mean"):
     """MONAI's DiceLoss formula written with torch operations (the autograd oracle)."""
     p = torch.sigmoid(x) if sigmoid else torch.softmax(x, 1) if softmax else x
     if to_onehot_y:
@@ -552,7 +555,8 @@ def test_dice_loss_gradient_finite_differences(options):
 
 def test_dice_loss_dtypes_shapes_and_errors():
     x, y = _loss_inputs(dict(sigmoid=True))
-    value, grad = fastiou.dice_loss(x.astype(np.float32), y.astype(np.float32), sigmoid=True, return_grad=True)
+    value, grad = fastiou.dice_loss(x.astype(np.float32), y.astype(np.float32), sigmoid=True,
+                                    return_grad=True)
     assert isinstance(value, np.float32) and grad.dtype == np.float32
     assert fastiou.dice_loss(x, y, reduction="none").shape == (2, 3)
     assert fastiou.dice_loss(x, y, reduction="none", batch=True).shape == (3,)

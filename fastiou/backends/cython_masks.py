@@ -36,7 +36,8 @@ def rle_info(runs, index, height, info, segments, parallel):
     _cy.rle_info(runs, index, height, info, segments, _threads(parallel))
 
 
-def rle_pairwise(code, runs1, index1, info1, segments1, runs2, index2, info2, segments2, crowd, out, parallel):
+def rle_pairwise(code, runs1, index1, info1, segments1, runs2, index2, info2, segments2, crowd, out,
+                 parallel):
     _cy.rle_pairwise(code, runs1, index1, info1, segments1, runs2, index2, info2, segments2, crowd, out,
                      _threads(parallel))
 

@@ -332,7 +332,9 @@ def _rle_inter(runs1, index1, info1, segments1, i, runs2, index2, info2, segment
         return 0
     if info1[i, SIMPLE] and info2[j, SIMPLE]:
         total = 0
-        for x in range(np.uint64(max(info1[i, X0], info2[j, X0])), np.uint64(min(info1[i, X1], info2[j, X1]) + 1)):
+        x0 = np.uint64(max(info1[i, X0], info2[j, X0]))
+        x1 = np.uint64(min(info1[i, X1], info2[j, X1]) + 1)
+        for x in range(x0, x1):
             shared = min(segments1[1, i, x], segments2[1, j, x]) - max(segments1[0, i, x], segments2[0, j, x])
             total += max(shared, 0)
         return total
@@ -561,13 +563,15 @@ def rle_info(runs, index, height, info, segments, parallel):
 def rle_pairwise(code, runs1, index1, info1, segments1, runs2, index2, info2, segments2, crowd, out,
                  parallel):
     """``out[i, j] = overlap(code, ...)`` of RLE masks; ``crowd (M,)`` uint8."""
-    _rle_pairwise_k[parallel](code, runs1, index1, info1, segments1, runs2, index2, info2, segments2, crowd, out)
+    _rle_pairwise_k[parallel](code, runs1, index1, info1, segments1, runs2, index2, info2, segments2,
+                              crowd, out)
 
 
 def rle_aligned(code, runs1, index1, info1, segments1, runs2, index2, info2, segments2, crowd, out,
                 parallel):
     """``out[i] = overlap(code, ...)`` of RLE masks ``i`` and ``i``."""
-    _rle_aligned_k[parallel](code, runs1, index1, info1, segments1, runs2, index2, info2, segments2, crowd, out)
+    _rle_aligned_k[parallel](code, runs1, index1, info1, segments1, runs2, index2, info2, segments2,
+                             crowd, out)
 
 
 def count_runs(masks, nruns, parallel):

@@ -2,7 +2,7 @@
 
 The layouts are those of :mod:`fastiou.backends.numba_cpu_masks` (read its
 docstring): dense masks packed to ``uint64`` words per row and a per-mask summary
-``info (K, 8)``; the overlap formula is :mod:`fastiou._mask_formulas` compiled
+``info (K, N_INFO)``; the overlap formula is :mod:`fastiou._mask_formulas` compiled
 as a CUDA device function.
 
 * ``_pack_kernel``: one thread per word of a mask row packs 64 pixels (binarising

@@ -7,6 +7,7 @@ import pytest
 from numba import cuda
 
 import fastiou
+from fastiou._mask_formulas import N_INFO
 from fastiou.backends import numba_cpu_masks, numba_cuda_masks
 
 METRICS = {"iou": fastiou.mask_iou, "dice": fastiou.mask_dice}
@@ -64,7 +65,7 @@ def test_packing_matches_the_cpu_kernel():
     m[3, 2, 65] = 1  # one pixel in the second word
     k, h, w = m.shape
     want_bits = np.empty((k, h, 2), np.uint64)
-    want_info = np.empty((k, 8), np.int64)
+    want_info = np.empty((k, N_INFO), np.int64)
     numba_cpu_masks.pack_dense(m, want_bits, want_info, False)
     bits, info = np.empty_like(want_bits), np.empty_like(want_info)
     numba_cuda_masks.pack_dense(m, bits, info, False)
