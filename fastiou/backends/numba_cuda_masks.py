@@ -29,7 +29,7 @@ import numpy as np
 from numba import cuda
 
 from .. import _config, _mask_formulas, _validate
-from .._mask_formulas import AREA, FIRST, LAST, N_INFO, TOTAL, X0, X1, Y0, Y1
+from .._mask_formulas import AREA, FIRST, LAST, N_INFO, SIMPLE, TOTAL, X0, X1, Y0, Y1
 from . import numba_cpu_masks as _cpu
 from . import numba_cuda
 from ._cuda_arrays import Library
@@ -110,6 +110,7 @@ def _finish_info_kernel(info, height, width):
         else:
             info[k, FIRST] = info[k, Y0] * width
             info[k, LAST] = (info[k, Y1] + 1) * width
+            info[k, SIMPLE] = 0  # the RLE-only flag: dense masks never take the RLE path
         info[k, TOTAL] = height * width
 
 
