@@ -30,7 +30,7 @@ def clustered_boxes(n, *, n_objects=None, image_size=1024.0, jitter=0.15, seed=0
     Examples
     --------
     >>> boxes, scores, labels = clustered_boxes(1000, seed=1)
-    >>> boxes.shape, scores.dtype, labels.max() < 80
+    >>> boxes.shape, scores.dtype, bool(labels.max() < 80)
     ((1000, 4), dtype('float32'), True)
     """
     rng = _rng(seed)
