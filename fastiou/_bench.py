@@ -158,31 +158,35 @@ class Progress:
 
 
 def run(cases: list[Case], progress: bool = True, bandwidth: dict | None = None) -> tuple[list[Row], dict]:
-    """Time every implementation of every case; return the rows and the bandwidth used."""
+    """Time every implementation of every case; return the rows and the bandwidth measured.
+
+    The bandwidth is measured once at the start and again right before each case that
+    declares the bytes it moves, so that its fraction compares times taken moments apart
+    (shared machines drift).
+    """
     bandwidth = bandwidth or memory_bandwidth()
-    prepared = []
-    for case in cases:
-        impls = case.setup()
-        prepared.append((case, impls))
+    prepared = [(case, case.setup()) for case in cases]
     bar = Progress(sum(len(impls) for _, impls in prepared), progress)
     rows: list[Row] = []
     for case, impls in prepared:
+        local = bandwidth
+        if case.bytes_written or case.bytes_read:
+            local = memory_bandwidth(nbytes=256 * 2**20, repeat=5)
         case_rows = []
         for name, fn in impls.items():
             bar.step(f"{case.op} {case.label} {name}")
             median = time_call(fn, case.repeat)
             case_rows.append(Row(case.op, case.label, name, case.size, case.work, case.unit, median,
-                                 case.work / median))
+                                 case.work / median, extra={"bandwidth": local}))
         base = [r for r in case_rows if r.impl.startswith(case.baseline)]
         best = min((r.median_s for r in base), default=None)
+        moved = case.bytes_written / local["write"] + case.bytes_read / local["read"]
         for r in case_rows:
             if best is not None:
                 r.speedup = r.median_s / best
-            moved = case.bytes_written / bandwidth["write"] + case.bytes_read / bandwidth["read"]
             if moved:
                 r.bandwidth = moved / r.median_s
         rows.extend(case_rows)
-        del impls
     bar.close()
     return rows, bandwidth
 
@@ -204,8 +208,9 @@ def _fmt_rate(x: float) -> str:
 def format_table(rows: list[Row], bandwidth: dict) -> str:
     """Markdown table: operation, input, implementation, median, throughput, fastiou's speed-up, % bandwidth."""
     lines = [
-        f"memory bandwidth measured in this run: write {bandwidth['write'] / 1e9:.1f} GB/s, "
-        f"read {bandwidth['read'] / 1e9:.1f} GB/s",
+        f"memory bandwidth measured at the start of this run: write {bandwidth['write'] / 1e9:.1f} GB/s, "
+        f"read {bandwidth['read'] / 1e9:.1f} GB/s (and again before each bandwidth-bound case: the "
+        "% column uses that)",
         "",
         "| operation | input | implementation | median | throughput | fastiou speed-up | % of bandwidth |",
         "|---|---|---|---:|---:|---:|---:|",
