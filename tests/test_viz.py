@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import json
 import re
 import subprocess
@@ -351,7 +350,8 @@ def test_cli_draw_bad_input_exits_2(mpl, tmp_path, capsys, boxes, message):
 
 def test_cli_bench_plot(mpl, pil_image, tmp_path, monkeypatch, capsys):
     # a small bandwidth probe keeps this quick; the plot path is the one `fastiou bench` takes
-    monkeypatch.setattr(_bench, "memory_bandwidth", functools.partial(_bench.memory_bandwidth, 2**22, 3))
+    probe = _bench.memory_bandwidth
+    monkeypatch.setattr(_bench, "memory_bandwidth", lambda nbytes=0, repeat=0: probe(2**22, 3))
     png, js = tmp_path / "bench.png", tmp_path / "bench.json"
     argv = ["bench", "--quick", "--ops", "generalized_box_iou", "--sizes", "64", "--no-progress",
             "--plot", str(png), "--json", str(js)]
