@@ -243,11 +243,11 @@ def _gather(*parts):
     return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
 
-def _join(slab1, slab2, min_iou, metric, options):
+def _join(slab1, slab2, min_iou, metric, options, index_dtype):
     """The pairs of two slabs above the threshold, as global ``(rows, cols, values)``."""
     (rows, boxes1), (cols, boxes2) = slab1, slab2
     pairs = _sparse.sparse_box_iou(boxes1, boxes2, min_iou, metric=metric, **options).tocoo()
-    return rows[pairs.row], cols[pairs.col], pairs.data
+    return rows[pairs.row].astype(index_dtype), cols[pairs.col].astype(index_dtype), pairs.data
 
 
 def _by_row_chunk(pairs, starts):
@@ -262,7 +262,7 @@ def _by_row_chunk(pairs, starts):
 def _assemble(start, n_rows, m, dt, *parts):
     """The CSR block of rows ``start:start + n_rows`` from its pairs (sorted columns)."""
     rows = np.concatenate([p[0] for p in parts] + [np.empty(0, np.int64)]) - start
-    cols = np.concatenate([p[1] for p in parts] + [np.empty(0, np.int64)])
+    cols = np.concatenate([p[1] for p in parts] + [np.empty(0, np.int32)])
     vals = np.concatenate([p[2] for p in parts] + [np.empty(0, dt)]).astype(dt, copy=False)
     block = scipy.sparse.coo_array((vals, (rows, cols)), shape=(n_rows, m)).tocsr()
     block.sort_indices()
@@ -351,6 +351,7 @@ def sparse_box_iou(boxes1: Any, boxes2: Any, min_iou: float, *, metric: str = "i
     lo1, hi1 = min(s[2] for s in s1), max(s[3] for s in s1)
     lo2, hi2 = min(s[2] for s in s2), max(s[3] for s in s2)
     n_slabs = len(cuts) + 1
+    index_dtype = np.int32 if max(n, m) < 2**31 else np.int64  # global indices of the pairs in flight
     # Lazy: redistribute by slab, join the slab pairs that can overlap, gather by row chunk.
     split1 = [dask.delayed(_split, pure=True, nout=n_slabs)(b, int(s), cuts, fmt, offset)
               for b, s in zip(blocks1, starts1)]
@@ -359,7 +360,8 @@ def sparse_box_iou(boxes1: Any, boxes2: Any, min_iou: float, *, metric: str = "i
     slabs1 = [dask.delayed(_gather, pure=True)(*[parts[p] for parts in split1]) for p in range(n_slabs)]
     slabs2 = [dask.delayed(_gather, pure=True)(*[parts[p] for parts in split2]) for p in range(n_slabs)]
     by_chunk = [dask.delayed(_by_row_chunk, pure=True, nout=len(blocks1))(
-                    dask.delayed(_join, pure=True)(slabs1[p], slabs2[q], threshold, metric, options), starts1)
+                    dask.delayed(_join, pure=True)(slabs1[p], slabs2[q], threshold, metric, options, index_dtype),
+                    starts1)
                 for p, q in _slab_pairs(cuts, lo1, hi1, lo2, hi2, w1, w2, threshold)]
     blocks = [da.from_delayed(dask.delayed(_assemble, pure=True)(int(s), n_i, m, dt, *[j[i] for j in by_chunk]),
                               (n_i, m), dtype=dt, meta=meta)

@@ -21,9 +21,8 @@ import scipy.optimize
 import scipy.sparse
 import scipy.sparse.csgraph
 
-from . import _validate, sparse
+from . import _validate, backends, sparse
 from ._formulas import IOU
-from .backends import numba_cpu_sparse
 
 MATCH_METHODS = ("greedy", "hungarian")
 
@@ -138,7 +137,8 @@ def match_boxes(
     pairs = sparse.join(IOU, c1, c2, float(np.nextafter(threshold, -np.inf)))
     order = np.argsort(-scores, kind="stable")
     if method == "greedy":
-        return numba_cpu_sparse.greedy_match(pairs.indptr, pairs.indices, pairs.data, order, ignore)
+        module, _ = backends.select("numba", n, family="sparse")
+        return module.greedy_match(pairs.indptr, pairs.indices, pairs.data, order, ignore)
     pred, gt = _hungarian(pairs, ignore)
     rank = np.empty(n, np.int64)
     rank[order] = np.arange(n)

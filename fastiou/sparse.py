@@ -20,7 +20,7 @@ import scipy.sparse
 
 from . import _validate, backends
 from ._formulas import FOUR_OVER_PI2, IOA, IOU, METRICS
-from .backends.numba_cpu_sparse import LEAF_SIZE
+from .backends.numba_cpu_sparse import LEAF_SIZE, MAX_COLUMNS
 
 SPARSE_METRICS = ("iou", "ioa", "giou", "diou", "ciou")
 SPARSE_BACKENDS = ("auto", "numba")
@@ -62,6 +62,8 @@ def join(code: int, c1: np.ndarray, c2: np.ndarray, threshold: float) -> scipy.s
     A negative threshold with IoU or IoA keeps every pair (used by matching at threshold 0).
     """
     n, m = c1.shape[1], c2.shape[1]
+    if m > MAX_COLUMNS:
+        raise ValueError(f"boxes2 must hold at most {MAX_COLUMNS} boxes, got {m}")
     work = n * m if threshold < 0 else (n + m) * LEAF_SIZE
     module, parallel = backends.select("numba", work, family="sparse")
     dt = c1.dtype.type

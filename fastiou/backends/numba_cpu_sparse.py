@@ -31,7 +31,8 @@ A join runs twice over the rows, in parallel over chunks: a pass that counts eac
 row's pairs, then a pass that writes them at their CSR offsets (so the memory is
 O(N + M + K), never a per-thread buffer that might overflow), each row's columns
 sorted.  Rows are visited in Morton order of their centres, so that consecutive
-queries of a chunk touch the same part of the tree.
+queries of a chunk touch the same part of the tree.  Each kernel is compiled per
+metric and per pass, with both as constants (see ``_per_metric``).
 
 GIoU, DIoU and CIoU exceed a negative threshold for disjoint boxes, far apart
 ones included; ``sparse_join`` then scans every pair, a row at a time
@@ -50,9 +51,11 @@ from .._formulas import CIOU, DIOU, GIOU, IOA, IOU
 from .numba_cpu import _metric_row, metric
 
 #: Points per k-d tree leaf.
-LEAF_SIZE = 16
+LEAF_SIZE = 16  # below 63: a leaf's hits are marked in an int64 bit mask
 #: Rows per parallel chunk of a join.
 ROW_CHUNK = 64
+#: Columns are packed with a hit number into int64 sort keys (``column << 32``).
+MAX_COLUMNS = 2**31 - 1
 #: Relative widening of the threshold of a query: the computed metric is within a
 #: few ulp (float32: ~1e-6 relative) of the exact metric of the stored coordinates.
 WINDOW_MARGIN = 1e-5
@@ -282,51 +285,51 @@ def _leaves(bounds, first_leaf, q, stack, leaves):
 
 
 @njit(inline="always")
-def _inside(cs, p, q):
-    """Whether the point at tree position p lies in the query box ``q``."""
-    return (cs[0, p] >= q[0] and cs[1, p] >= q[1] and cs[2, p] >= q[2] and cs[3, p] >= q[3]
-            and cs[0, p] <= q[4] and cs[1, p] <= q[5] and cs[2, p] <= q[6] and cs[3, p] <= q[7])
+def _leaf_pair(code, a, cs, p, q, four_over_pi2, one):
+    """``(in query, metric)`` of box ``a`` (its 8 column values) and the point at tree position p.
+
+    The metric is only meaningful where the point is in the query box ``q``.
+    Callers hoist ``a`` out of their loops: reading it from the columns per pair
+    measured 2x slower.
+    """
+    bx1, by1, bx2, by2 = cs[0, p], cs[1, p], cs[2, p], cs[3, p]
+    inside = (bx1 >= q[0] and by1 >= q[1] and bx2 >= q[2] and by2 >= q[3]
+              and bx1 <= q[4] and by1 <= q[5] and bx2 <= q[6] and by2 <= q[7])
+    if not inside:
+        return False, one - one
+    return True, metric(code, a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7],
+                        bx1, by1, bx2, by2, cs[4, p], cs[5, p], cs[6, p], cs[7, p], four_over_pi2, one)
 
 
 @njit(inline="always")
-def _pair(code, c1, i, cs, p, four_over_pi2, one):
-    """The metric between box i of ``c1`` and the box at tree position p."""
-    return metric(code, c1[0, i], c1[1, i], c1[2, i], c1[3, i], c1[4, i], c1[5, i], c1[6, i], c1[7, i],
-                  cs[0, p], cs[1, p], cs[2, p], cs[3, p], cs[4, p], cs[5, p], cs[6, p], cs[7, p],
-                  four_over_pi2, one)
+def _sort_short(keys, count):
+    """Sort ``keys[:count]`` ascending (insertion sort for the usual tens of pairs)."""
+    if count > 64:
+        keys[:count].sort()
+        return
+    for h in range(1, count):
+        key = keys[h]
+        g = h - 1
+        while g >= 0 and keys[g] > key:
+            keys[g + 1] = keys[g]
+            g -= 1
+        keys[g + 1] = key
 
 
-@njit(inline="always")
-def _sort_row(cols, vals, lo, hi):
-    """Sort ``cols[lo:hi]`` ascending, carrying ``vals`` along (insertion sort when short)."""
-    if hi - lo <= 32:
-        for k in range(lo + 1, hi):
-            c, v = cols[k], vals[k]
-            j = k - 1
-            while j >= lo and cols[j] > c:
-                cols[j + 1] = cols[j]
-                vals[j + 1] = vals[j]
-                j -= 1
-            cols[j + 1] = c
-            vals[j + 1] = v
-    else:
-        order = np.argsort(cols[lo:hi]) + lo
-        c, v = cols[order], vals[order]
-        cols[lo:hi] = c
-        vals[lo:hi] = v
+def _per_metric(make, *options):
+    """``{code: (serial, parallel)}`` kernels of ``make(code, *options)``, each with constants.
 
-
-def _per_metric(make):
-    """``{code: (serial, parallel)}`` kernels of ``make(code)``, the metric code a constant in each.
-
-    A constant code folds the metric's branches away (measured 2x faster than a
-    code read at run time), and each metric compiles only when first used.  The
-    names differ per metric: Numba's cache tells functions apart by name.
+    A constant metric code folds the metric's branches away, and a constant mode
+    keeps a counting pass free of the filling pass's stores (which would make every
+    load in the loop a possible alias): each measured 2x faster than the same
+    value read at run time.  Each metric compiles only when first used.  The names
+    differ per kernel: Numba's cache tells functions apart by name.
     """
     kernels = {}
     for name, code in METRIC_NAMES.items():
-        py_func = make(code)
-        py_func.__name__ = py_func.__qualname__ = f"{py_func.__name__}_{name}"
+        py_func = make(code, *options)
+        suffix = "_".join([name] + [str(o) for o in options])
+        py_func.__name__ = py_func.__qualname__ = f"{py_func.__name__}_{suffix}"
         kernels[code] = serial_and_parallel(py_func)
     return kernels
 
@@ -334,39 +337,62 @@ def _per_metric(make):
 METRIC_NAMES = {"iou": IOU, "ioa": IOA, "giou": GIOU, "diou": DIOU, "ciou": CIOU}
 
 
-def _make_tree_join(code):
-    def _tree_join(mode, c1, order, tree, threshold, gx, gy, four_over_pi2, one, indptr, cols, vals):
-        """COUNT: ``indptr[i + 1]`` = row i's number of pairs; FILL: write row i at ``indptr[i]``."""
+def _make_tree_join(code, mode):
+    def _tree_join(c1, order, tree, threshold, gx, gy, four_over_pi2, one, indptr, cols, vals):
+        """COUNT: ``indptr[i + 1]`` = row i's number of pairs; FILL: write row i at ``indptr[i]``.
+
+        A leaf's hits are first marked in a bit mask: a loop without stores runs
+        2x faster (a store might alias every array the loop reads).  FILL then
+        gathers the row as keys ``column << 32 | hit`` in a small local buffer,
+        sorts them there (rows are short) and writes the row once.
+        """
         cs, perm, seg, bounds, first_leaf = tree
         tp = lowered(threshold)
         n = order.shape[0]
         for chunk in prange((n + ROW_CHUNK - 1) // ROW_CHUNK):
             stack = np.empty(_STACK, np.int64)
             leaves = np.empty(first_leaf + 1, np.int64)
+            keys = np.empty(64 if mode == FILL else 0, np.int64)
+            hits = np.empty(keys.shape[0], vals.dtype)
             for k in range(chunk * ROW_CHUNK, min(n, (chunk + 1) * ROW_CHUNK)):
                 i = order[k]
-                q = query_box(code, c1[0, i], c1[1, i], c1[2, i], c1[3, i], tp, gx, gy)
-                start = indptr[i] if mode == FILL else 0
+                a = (c1[0, i], c1[1, i], c1[2, i], c1[3, i], c1[4, i], c1[5, i], c1[6, i], c1[7, i])
+                q = query_box(code, a[0], a[1], a[2], a[3], tp, gx, gy)
+                if mode == FILL and indptr[i + 1] - indptr[i] > keys.shape[0]:
+                    keys = np.empty(2 * (indptr[i + 1] - indptr[i]), np.int64)
+                    hits = np.empty(keys.shape[0], vals.dtype)
                 count = 0
                 for f in range(_leaves(bounds, first_leaf, q, stack, leaves)):
-                    for p in range(seg[leaves[f], 0], seg[leaves[f], 1]):
-                        if _inside(cs, p, q):
-                            v = _pair(code, c1, i, cs, p, four_over_pi2, one)
-                            if v > threshold:
-                                if mode == FILL:
-                                    cols[start + count] = perm[p]
-                                    vals[start + count] = v
+                    lo, hi = seg[leaves[f], 0], seg[leaves[f], 1]
+                    mask = 0  # the leaf's hits (at most LEAF_SIZE + 1 points): no store in this loop
+                    for p in range(lo, hi):
+                        inside, v = _leaf_pair(code, a, cs, p, q, four_over_pi2, one)
+                        if inside and v > threshold:
+                            mask |= 1 << (p - lo)
+                    if mode == COUNT:
+                        while mask:
+                            mask &= mask - 1
+                            count += 1
+                    else:
+                        for p in range(lo, hi):
+                            if (mask >> (p - lo)) & 1:
+                                keys[count] = (perm[p] << 32) | count
+                                hits[count] = _leaf_pair(code, a, cs, p, q, four_over_pi2, one)[1]
                                 count += 1
                 if mode == FILL:
-                    _sort_row(cols, vals, start, start + count)
+                    _sort_short(keys, count)
+                    start = indptr[i]
+                    for h in range(count):
+                        cols[start + h] = keys[h] >> 32
+                        vals[start + h] = hits[keys[h] & 0xFFFFFFFF]
                 else:
                     indptr[i + 1] = count
 
     return _tree_join
 
 
-def _make_dense_join(code):
-    def _dense_join(mode, c1, c2, threshold, four_over_pi2, one, indptr, cols, vals):
+def _make_dense_join(code, mode):
+    def _dense_join(c1, c2, threshold, four_over_pi2, one, indptr, cols, vals):
         """Like ``_tree_join`` but over every pair, a row at a time (negative thresholds)."""
         n, m = c1.shape[1], c2.shape[1]
         for chunk in prange((n + ROW_CHUNK - 1) // ROW_CHUNK):
@@ -409,14 +435,14 @@ def _make_best(code):
             buf = np.empty(0 if zero_floor else m, c1.dtype)
             for k in range(chunk * ROW_CHUNK, min(n, (chunk + 1) * ROW_CHUNK)):
                 i = order[k]
-                q = query_box(code, c1[0, i], c1[1, i], c1[2, i], c1[3, i], 0.0, 0.0, 0.0)
+                a = (c1[0, i], c1[1, i], c1[2, i], c1[3, i], c1[4, i], c1[5, i], c1[6, i], c1[7, i])
+                q = query_box(code, a[0], a[1], a[2], a[3], 0.0, 0.0, 0.0)
                 v, j = (0.0 if zero_floor else -np.inf), 0
                 for f in range(_leaves(bounds, first_leaf, q, stack, leaves)):
                     for p in range(seg[leaves[f], 0], seg[leaves[f], 1]):
-                        if _inside(cs, p, q):
-                            w = _pair(code, c1, i, cs, p, four_over_pi2, one)
-                            if w > v or (w == v and perm[p] < j):
-                                v, j = w, perm[p]
+                        inside, w = _leaf_pair(code, a, cs, p, q, four_over_pi2, one)
+                        if inside and (w > v or (w == v and perm[p] < j)):
+                            v, j = w, perm[p]
                 if not zero_floor and not v > settled:
                     _metric_row(code, c1, i, c2, four_over_pi2, one, buf)
                     v, j = -np.inf, 0
@@ -429,8 +455,8 @@ def _make_best(code):
     return _best
 
 
-_tree_join_kernels = _per_metric(_make_tree_join)
-_dense_join_kernels = _per_metric(_make_dense_join)
+_tree_join_kernels = {mode: _per_metric(_make_tree_join, mode) for mode in (COUNT, FILL)}
+_dense_join_kernels = {mode: _per_metric(_make_dense_join, mode) for mode in (COUNT, FILL)}
 _best_kernels = _per_metric(_make_best)
 
 
@@ -522,23 +548,23 @@ def sparse_join(code, c1, c2, threshold, four_over_pi2, one, parallel):
     threshold = float(threshold)
     if n and m:
         if threshold < 0.0:
-            kernel = _dense_join_kernels[code][parallel]
+            kernels = _dense_join_kernels
             args = (c1, c2, threshold, four_over_pi2, one)
         else:
             tree = build_tree(c2, parallel)
-            widest = lambda k: float(np.max(c2[k + 2] - c2[k])) if m else 0.0  # noqa: E731
             gx = gy = 0.0
-            if code == GIOU and lowered(threshold) <= 0.0:
-                gx, gy = GIOU_GAP * widest(0), GIOU_GAP * widest(1)
-            kernel = _tree_join_kernels[code][parallel]
+            if code == GIOU and lowered(threshold) <= 0.0:  # reach GIOU_GAP of the widest box further
+                gx = GIOU_GAP * float(np.max(c2[2] - c2[0]))
+                gy = GIOU_GAP * float(np.max(c2[3] - c2[1]))
+            kernels = _tree_join_kernels
             args = (c1, _morton_order(c1), tree, threshold, gx, gy, four_over_pi2, one)
-        kernel(COUNT, *args, indptr, cols64, vals)
+        kernels[COUNT][code][parallel](*args, indptr, cols64, vals)
         np.cumsum(indptr, out=indptr)
         nnz = int(indptr[-1])
         idx = _index_dtype(nnz, m)
         cols = np.empty(nnz, idx)
         vals = np.empty(nnz, dt)
-        kernel(FILL, *args, indptr, cols, vals)
+        kernels[FILL][code][parallel](*args, indptr, cols, vals)
         return vals, cols, indptr.astype(idx, copy=False)
     idx = _index_dtype(0, m)
     return vals, cols64.astype(idx), indptr.astype(idx)
