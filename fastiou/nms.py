@@ -39,7 +39,10 @@ _EMPTY.flags.writeable = False
 
 
 def _threshold_below(value: float, dt: np.dtype):
-    """``value`` in dtype ``dt``, rounded down: for ``x`` of dtype ``dt``, ``x > result`` iff ``x > value``."""
+    """``value`` in dtype ``dt``, rounded down: for ``x`` of dtype ``dt``, ``x > result`` iff ``x > value``.
+
+    So the kernels compare in their own dtype, with the float64 threshold's meaning.
+    """
     v = dt.type(value)
     if float(v) > value:
         v = np.nextafter(v, dt.type(-np.inf))
@@ -47,8 +50,7 @@ def _threshold_below(value: float, dt: np.dtype):
 
 
 def _boxes_and_scores(boxes, scores, fmt, offset, validate, scores_in_compute_dtype):
-    """Validated ``(columns (8, N), scores, compute dtype)``."""
-    _validate.check_host_boxes((boxes, "boxes"), (scores, "scores"))
+    """Validated ``(columns (8, N), scores, compute dtype)`` of host arrays."""
     _validate.check_choice(fmt, "fmt", FORMATS)
     _validate.check_offset(offset)
     arr = _validate.as_box_array(boxes, "boxes")
@@ -57,9 +59,11 @@ def _boxes_and_scores(boxes, scores, fmt, offset, validate, scores_in_compute_dt
         dt = _validate.compute_dtype(arr, s)
         s = s.astype(dt, copy=False)
     else:
-        # Only ranked: float64 keeps every float order.
+        # Only ranked: float32 and float64 as they are (sorting float32 is faster),
+        # other dtypes in float64, which keeps their order.
         dt = _validate.compute_dtype(arr)
-        s = s.astype(np.float64, copy=False)
+        if s.dtype not in _validate.FLOAT_DTYPES:
+            s = s.astype(np.float64)
     cols = _validate.as_box_columns(arr, "boxes", dt, fmt, offset, validate)
     return cols, s, dt
 
@@ -262,6 +266,7 @@ def soft_nms(
     sigma = _validate.check_real(sigma, "sigma", 0, low_open=True)
     score_threshold = _validate.check_real(score_threshold, "score_threshold")
     max_output = _validate.check_max_output(max_output)
+    _validate.check_host_boxes((boxes, "boxes"), (scores, "scores"), (idxs, "idxs"))
     cols, s, dt = _boxes_and_scores(boxes, scores, fmt, offset, validate, True)
     n = cols.shape[1]
     labels = None if idxs is None else _validate.as_labels(idxs, "idxs", n)

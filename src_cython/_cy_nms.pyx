@@ -3,7 +3,7 @@
 
 Same algorithms, same arithmetic, same layouts (per-box columns ``(8, N)``
 sorted by x1 within each class, see fastiou/backends/_nms_order.py): windowed
-greedy NMS with compaction of the decided boxes, soft-NMS with an indexed heap,
+greedy NMS with compaction of the decided boxes, soft-NMS with block-bounded selection,
 and weighted-boxes-fusion clustering, each class an OpenMP ``prange`` item.
 
 The IoU and DIoU below are the formulas of fastiou/_formulas.py (guarded
@@ -15,16 +15,18 @@ import numpy as np
 
 from cython cimport floating
 from cython.parallel cimport prange
-from libc.math cimport INFINITY, exp, expf, fabs
+from libc.math cimport INFINITY, exp, expf, fabs, sqrt
 from libc.stdint cimport int64_t, uint8_t
 
 # FMA contraction would fuse ``(aarea + barea) - iw * ih`` and change the IoU's last bit.
+# GCC's default -ftrapping-math keeps the float32 IoU loops branchy (not vectorised);
+# nothing here reads floating-point exception flags, and results are unchanged.
 cdef extern from *:
     """
     #if defined(__clang__)
     #pragma STDC FP_CONTRACT OFF
     #elif defined(__GNUC__)
-    #pragma GCC optimize ("fp-contract=off")
+    #pragma GCC optimize ("fp-contract=off", "no-trapping-math")
     #endif
     """
 
@@ -35,6 +37,17 @@ cdef enum:
     SOFT_LINEAR = 0
     SOFT_GAUSSIAN = 1
     SOFT_HARD = 2
+
+# One empty struct per metric and a fused type over them: each metric gets its own
+# compiled loops (a run-time code left the IoU loop branchy and unvectorised).
+cdef struct IoU:
+    char unused
+cdef struct DIoU:
+    char unused
+
+ctypedef fused Metric:
+    IoU
+    DIoU
 
 cdef double WINDOW_MARGIN = 1e-5
 cdef Py_ssize_t COMPACT_MIN = 256
@@ -54,29 +67,32 @@ cdef inline floating guarded_div(floating num, floating den) noexcept nogil:
     return (num if ok else <floating>0) / (den if ok else <floating>1)
 
 
-cdef inline floating metric(int code, floating ax1, floating ay1, floating ax2, floating ay2,
+cdef inline floating metric(Metric tag, floating ax1, floating ay1, floating ax2, floating ay2,
                             floating aarea, floating acx2, floating acy2,
                             floating bx1, floating by1, floating bx2, floating by2,
                             floating barea, floating bcx2, floating bcy2) noexcept nogil:
-    """IoU or DIoU (``code``) of boxes a and b from their columns."""
+    """IoU or DIoU (``tag``) of boxes a and b from their columns."""
     cdef floating iw = positive_part(min(ax2, bx2) - max(ax1, bx1))
     cdef floating ih = positive_part(min(ay2, by2) - max(ay1, by1))
     cdef floating inter = iw * ih
     cdef floating iou = guarded_div(inter, (aarea + barea) - inter)
-    if code == IOU:
-        return iou
-    cdef floating cw = max(ax2, bx2) - min(ax1, bx1)
-    cdef floating ch = max(ay2, by2) - min(ay1, by1)
-    cdef floating dx = acx2 - bcx2
-    cdef floating dy = acy2 - bcy2
-    cdef floating cw2 = cw + cw
-    cdef floating ch2 = ch + ch
-    return iou - guarded_div(dx * dx + dy * dy, cw2 * cw2 + ch2 * ch2)
+    cdef floating cw, ch, dx, dy
+    if Metric is DIoU:
+        # rho^2 / c^2 with doubled centres: (2 rho)^2 / (2 c)^2, no literal needed.
+        cw = max(ax2, bx2) - min(ax1, bx1)
+        ch = max(ay2, by2) - min(ay1, by1)
+        dx = acx2 - bcx2
+        dy = acy2 - bcy2
+        cw = cw + cw
+        ch = ch + ch
+        iou = iou - guarded_div(dx * dx + dy * dy, cw * cw + ch * ch)
+    return iou
 
 
-cdef inline floating pair(int code, const floating* c, Py_ssize_t m, Py_ssize_t p, Py_ssize_t q) noexcept nogil:
+cdef inline floating pair(Metric tag, const floating* c, Py_ssize_t m, Py_ssize_t p,
+                          Py_ssize_t q) noexcept nogil:
     """The metric between the boxes at positions p and q of columns ``c`` (rows ``m`` apart)."""
-    return metric(code, c[p], c[m + p], c[2 * m + p], c[3 * m + p], c[4 * m + p], c[5 * m + p],
+    return metric(tag, c[p], c[m + p], c[2 * m + p], c[3 * m + p], c[4 * m + p], c[5 * m + p],
                   c[6 * m + p], c[q], c[m + q], c[2 * m + q], c[3 * m + q], c[4 * m + q],
                   c[5 * m + q], c[6 * m + q])
 
@@ -98,7 +114,8 @@ cdef inline void window(double x1, double x2, double threshold, double wmax,
     right[0] = x2 - t * w + slack
 
 
-cdef inline void overlap_window(double x1, double x2, double wmax, double* left, double* right) noexcept nogil:
+cdef inline void overlap_window(double x1, double x2, double wmax,
+                                double* left, double* right) noexcept nogil:
     cdef double slack = 1e-14 * (fabs(x1) + fabs(x2) + wmax)
     left[0] = x1 - wmax - slack
     right[0] = x2 + slack
@@ -112,7 +129,8 @@ cdef inline double widest(const floating* c, Py_ssize_t m, Py_ssize_t lo, Py_ssi
     return wmax
 
 
-cdef inline Py_ssize_t first_above(const floating* x, Py_ssize_t lo, Py_ssize_t hi, double bound) noexcept nogil:
+cdef inline Py_ssize_t first_above(const floating* x, Py_ssize_t lo, Py_ssize_t hi,
+                                   double bound) noexcept nogil:
     cdef Py_ssize_t mid
     while lo < hi:
         mid = (lo + hi) >> 1
@@ -123,7 +141,8 @@ cdef inline Py_ssize_t first_above(const floating* x, Py_ssize_t lo, Py_ssize_t 
     return lo
 
 
-cdef inline Py_ssize_t first_at_least(const floating* x, Py_ssize_t lo, Py_ssize_t hi, double bound) noexcept nogil:
+cdef inline Py_ssize_t first_at_least(const floating* x, Py_ssize_t lo, Py_ssize_t hi,
+                                      double bound) noexcept nogil:
     cdef Py_ssize_t mid
     while lo < hi:
         mid = (lo + hi) >> 1
@@ -137,21 +156,35 @@ cdef inline Py_ssize_t first_at_least(const floating* x, Py_ssize_t lo, Py_ssize
 # ------------------------------------------------------------------------- greedy
 
 
-cdef inline Py_ssize_t suppress(int code, const floating* c, Py_ssize_t m, Py_ssize_t p,
+cdef inline Py_ssize_t suppress(Metric tag, const floating* c, Py_ssize_t m, Py_ssize_t p,
                                 Py_ssize_t q0, Py_ssize_t q1, floating threshold,
-                                uint8_t* dead, uint8_t* hit) noexcept nogil:
-    """Mark dead the boxes in ``[q0, q1)`` whose metric with p exceeds the threshold; count the live ones."""
-    cdef Py_ssize_t q, newly = 0
-    for q in range(q0, q1):
-        hit[q] = pair(code, c, m, p, q) > threshold
-    for q in range(q0, q1):
-        newly += hit[q] > dead[q]
-        dead[q] = dead[q] | hit[q]
+                                uint8_t* dead, floating* vals) noexcept nogil:
+    """Mark dead the boxes in ``[q0, q1)`` whose metric with p exceeds the threshold; count the live ones.
+
+    Two branch-free loops from 0 over offset pointers, box p's columns in locals:
+    the shape the C compiler vectorises.
+    """
+    cdef floating ax1 = c[p], ay1 = c[m + p], ax2 = c[2 * m + p], ay2 = c[3 * m + p]
+    cdef floating aarea = c[4 * m + p], acx2 = c[5 * m + p], acy2 = c[6 * m + p]
+    cdef const floating* b = c + q0
+    cdef floating* out = vals + q0
+    cdef uint8_t* d = dead + q0
+    cdef Py_ssize_t j, count = q1 - q0, newly = 0
+    cdef uint8_t h
+    for j in range(count):
+        out[j] = metric(tag, ax1, ay1, ax2, ay2, aarea, acx2, acy2,
+                        b[j], b[m + j], b[2 * m + j], b[3 * m + j], b[4 * m + j], b[5 * m + j],
+                        b[6 * m + j])
+    for j in range(count):
+        h = out[j] > threshold
+        newly += h > d[j]
+        d[j] = d[j] | h
     return newly
 
 
 cdef inline Py_ssize_t compact(floating* c, Py_ssize_t m, int64_t* orig, int64_t* rank_at,
-                               int64_t* pos_of_rank, uint8_t* dead, Py_ssize_t lo, Py_ssize_t end) noexcept nogil:
+                               int64_t* pos_of_rank, uint8_t* dead, Py_ssize_t lo,
+                               Py_ssize_t end) noexcept nogil:
     """Drop the dead boxes from ``[lo, end)`` (x order kept); returns the new end."""
     cdef Py_ssize_t k = lo, p, row
     cdef int64_t r
@@ -171,9 +204,9 @@ cdef inline Py_ssize_t compact(floating* c, Py_ssize_t m, int64_t* orig, int64_t
     return k
 
 
-cdef inline void greedy(int code, floating* c, Py_ssize_t m, int64_t* orig, int64_t* rank_at,
+cdef void greedy(Metric tag, floating* c, Py_ssize_t m, int64_t* orig, int64_t* rank_at,
                         Py_ssize_t lo, Py_ssize_t hi, int64_t* pos_of_rank, uint8_t* dead,
-                        uint8_t* hit, floating threshold, int64_t max_output, uint8_t* kept) noexcept nogil:
+                        floating* vals, floating threshold, int64_t max_output, uint8_t* kept) noexcept nogil:
     """Greedy NMS of one class: the algorithm of numba_cpu_nms._greedy."""
     cdef double wmax = widest(c, m, lo, hi), left, right
     cdef Py_ssize_t r, p, end = hi, n_dead = 0
@@ -190,8 +223,8 @@ cdef inline void greedy(int code, floating* c, Py_ssize_t m, int64_t* orig, int6
         kept[orig[p]] = 1
         count += 1
         window(c[p], c[2 * m + p], threshold, wmax, &left, &right)
-        n_dead += 1 + suppress(code, c, m, p, p + 1, first_above(c, p + 1, end, right), threshold, dead, hit)
-        n_dead += suppress(code, c, m, p, first_at_least(c, lo, p, left), p, threshold, dead, hit)
+        n_dead += 1 + suppress(tag, c, m, p, p + 1, first_above(c, p + 1, end, right), threshold, dead, vals)
+        n_dead += suppress(tag, c, m, p, first_at_least(c, lo, p, left), p, threshold, dead, vals)
         if n_dead + n_dead > end - lo and end - lo >= COMPACT_MIN:
             end = compact(c, m, orig, rank_at, pos_of_rank, dead, lo, end)
             n_dead = 0
@@ -208,81 +241,69 @@ def greedy_classes(int code, floating[:, ::1] c, int64_t[::1] orig, const int64_
     if m == 0:
         return
     cdef uint8_t[::1] dead = np.zeros(m, np.uint8)
-    cdef uint8_t[::1] hit = np.empty(m, np.uint8)
+    cdef floating[::1] vals = np.empty(m, np.float32 if floating is float else np.float64)
     cdef int64_t[::1] rank_at = np.empty(m, np.int64)
     cdef floating* cp = &c[0, 0]
+    cdef IoU iou = IoU(0)
+    cdef DIoU diou = DIoU(0)
     for g in prange(n_groups, nogil=True, schedule="dynamic", num_threads=num_threads):
         if code == IOU:
-            greedy(IOU, cp, m, &orig[0], &rank_at[0], seg[g], seg[g + 1], &pos_of_rank[0], &dead[0],
-                   &hit[0], threshold, max_output, &kept[0])
+            greedy(iou, cp, m, &orig[0], &rank_at[0], seg[g], seg[g + 1], &pos_of_rank[0], &dead[0],
+                   &vals[0], threshold, max_output, &kept[0])
         else:
-            greedy(DIOU, cp, m, &orig[0], &rank_at[0], seg[g], seg[g + 1], &pos_of_rank[0], &dead[0],
-                   &hit[0], threshold, max_output, &kept[0])
+            greedy(diou, cp, m, &orig[0], &rank_at[0], seg[g], seg[g + 1], &pos_of_rank[0], &dead[0],
+                   &vals[0], threshold, max_output, &kept[0])
 
 
 # ----------------------------------------------------------------------- soft-NMS
-# A max-heap of positions keyed by (current score, lower input index first);
-# ``where`` maps a position to its heap slot (relative to the class's lo).
+# The best live box is found through blocks of about sqrt(n) x-sorted positions whose
+# ``bound`` is at least the score of each of their live boxes (numba_cpu_nms).
 
 
-cdef inline bint before(const floating* s, const int64_t* orig, int64_t i, int64_t j) noexcept nogil:
-    return s[i] > s[j] or (s[i] == s[j] and orig[i] < orig[j])
+cdef inline Py_ssize_t block_best(const floating* s, const uint8_t* live, const int64_t* orig,
+                                  Py_ssize_t a, Py_ssize_t b, floating* best) noexcept nogil:
+    """The best live position of ``[a, b)`` (ties: lower input index) and its score; -1, -inf if none."""
+    cdef Py_ssize_t q, pos = -1
+    best[0] = -INFINITY
+    for q in range(a, b):
+        if live[q] and (s[q] > best[0] or (s[q] == best[0] and (pos < 0 or orig[q] < orig[pos]))):
+            best[0] = s[q]
+            pos = q
+    return pos
 
 
-cdef inline void sift_down(int64_t* heap, int64_t* where, const floating* s, const int64_t* orig,
-                           Py_ssize_t size, Py_ssize_t k) noexcept nogil:
-    cdef int64_t item = heap[k]
-    cdef Py_ssize_t child
+cdef Py_ssize_t pick(const floating* s, const uint8_t* live, const int64_t* orig, floating* bound,
+                     Py_ssize_t lo, Py_ssize_t hi, Py_ssize_t size) noexcept nogil:
+    """The live box of highest score in ``[lo, hi)`` (ties: lower input index), or -1."""
+    cdef Py_ssize_t n_blocks = (hi - lo + size - 1) // size, j, k, a, p, q
+    cdef floating v, best, other
     while True:
-        child = 2 * k + 1
-        if child >= size:
-            break
-        if child + 1 < size and before(s, orig, heap[child + 1], heap[child]):
-            child += 1
-        if not before(s, orig, heap[child], item):
-            break
-        heap[k] = heap[child]
-        where[heap[k]] = k
-        k = child
-    heap[k] = item
-    where[item] = k
-
-
-cdef inline void sift_up(int64_t* heap, int64_t* where, const floating* s, const int64_t* orig,
-                         Py_ssize_t k) noexcept nogil:
-    cdef int64_t item = heap[k]
-    cdef Py_ssize_t parent
-    while k > 0:
-        parent = (k - 1) // 2
-        if not before(s, orig, item, heap[parent]):
-            break
-        heap[k] = heap[parent]
-        where[heap[k]] = k
-        k = parent
-    heap[k] = item
-    where[item] = k
-
-
-cdef inline void heap_update(int64_t* heap, int64_t* where, const floating* s, const int64_t* orig,
-                             Py_ssize_t size, Py_ssize_t k) noexcept nogil:
-    cdef int64_t item = heap[k]
-    sift_up(heap, where, s, orig, k)
-    sift_down(heap, where, s, orig, size, where[item])
-
-
-cdef inline Py_ssize_t heap_remove(int64_t* heap, int64_t* where, const floating* s, const int64_t* orig,
-                                   Py_ssize_t size, Py_ssize_t k) noexcept nogil:
-    size -= 1
-    if k != size:
-        heap[k] = heap[size]
-        where[heap[k]] = k
-        heap_update(heap, where, s, orig, size, k)
-    return size
+        j = lo
+        for k in range(lo + 1, lo + n_blocks):
+            if bound[k] > bound[j]:
+                j = k
+        v = bound[j]
+        if v == -INFINITY:
+            return -1
+        a = lo + (j - lo) * size
+        p = block_best(s, live, orig, a, min(hi, a + size), &best)
+        bound[j] = best
+        if best == v:
+            for k in range(lo, lo + n_blocks):
+                if k != j and bound[k] == v:
+                    a = lo + (k - lo) * size
+                    q = block_best(s, live, orig, a, min(hi, a + size), &other)
+                    bound[k] = other
+                    if other == v and orig[q] < orig[p]:
+                        p = q
+            return p
 
 
 cdef inline floating soft_weight(int method, floating iou, floating threshold, floating sigma) noexcept nogil:
     """mmcv's decay: linear ``1 - iou`` and hard ``0`` where iou >= threshold; gaussian always."""
     if method == SOFT_GAUSSIAN:
+        if not iou > 0:
+            return <floating>1  # exp(-0) is exactly 1
         if floating is float:
             return expf(-(iou * iou) / sigma)
         else:
@@ -292,40 +313,47 @@ cdef inline floating soft_weight(int method, floating iou, floating threshold, f
     return <floating>1
 
 
-cdef inline Py_ssize_t decay(int method, const floating* c, Py_ssize_t m, const int64_t* orig,
-                             Py_ssize_t p, Py_ssize_t q, floating* s, uint8_t* live, int64_t* heap,
-                             int64_t* where, Py_ssize_t size, floating threshold, floating sigma,
-                             floating score_threshold) noexcept nogil:
-    cdef floating w = soft_weight(method, pair(IOU, c, m, p, q), threshold, sigma)
-    if w != <floating>1:
-        s[q] = s[q] * w
-        if s[q] < score_threshold:
-            live[q] = 0
-            size = heap_remove(heap, where, s, orig, size, where[q])
-        else:
-            heap_update(heap, where, s, orig, size, where[q])
-    return size
+cdef void decay_span(int method, const floating* c, Py_ssize_t m, Py_ssize_t p,
+                     Py_ssize_t q0, Py_ssize_t q1, floating* s, uint8_t* live, floating* bound,
+                     Py_ssize_t lo, Py_ssize_t size, floating threshold, floating sigma,
+                     floating score_threshold, floating* ious, int64_t* near) noexcept nogil:
+    """Decay the live boxes of ``[q0, q1)`` by the picked box p (numba_cpu_nms._decay_span)."""
+    cdef double floor = threshold if method == SOFT_HARD else INFINITY
+    cdef Py_ssize_t q, j, blk, k = q0
+    cdef floating w
+    cdef IoU tag
+    for q in range(q0, q1):
+        ious[q] = pair(tag, c, m, p, q)
+    for q in range(q0, q1):
+        near[k] = q
+        k += ((ious[q] > 0) | (ious[q] >= floor)) & live[q]
+    for j in range(q0, k):
+        q = near[j]
+        w = soft_weight(method, ious[q], threshold, sigma)
+        if w != <floating>1:
+            s[q] = s[q] * w
+            if s[q] < score_threshold:
+                live[q] = 0
+            else:  # a negative score rises when decayed: raise its block's bound
+                blk = lo + (q - lo) // size
+                bound[blk] = max(bound[blk], s[q])
 
 
-cdef inline void soft_group(int method, const floating* c, Py_ssize_t m, const int64_t* orig,
-                            Py_ssize_t lo, Py_ssize_t hi, floating* s, uint8_t* live, int64_t* heap,
-                            int64_t* where, floating threshold, floating sigma,
-                            floating score_threshold, int64_t max_output, uint8_t* picked) noexcept nogil:
-    """Soft-NMS of one class: the algorithm of numba_cpu_nms._soft_group."""
+cdef void soft_group(int method, const floating* c, Py_ssize_t m, const int64_t* orig,
+                     Py_ssize_t lo, Py_ssize_t hi, floating* s, uint8_t* live, floating* bound,
+                     floating* ious, int64_t* near, floating threshold, floating sigma,
+                     floating score_threshold, int64_t max_output, uint8_t* picked) noexcept nogil:
+    """Soft-NMS of one class (numba_cpu_nms._soft_group)."""
     cdef double wmax = widest(c, m, lo, hi), left, right
-    cdef int64_t* h = heap + lo
-    cdef Py_ssize_t size = 0, p, q, k
+    cdef Py_ssize_t size = max(16, <Py_ssize_t>sqrt(<double>(hi - lo))), j, a, p
     cdef int64_t count = 0
-    for p in range(lo, hi):
-        if live[p]:
-            h[size] = p
-            where[p] = size
-            size += 1
-    for k in range(size // 2 - 1, -1, -1):
-        sift_down(h, where, s, orig, size, k)
-    while size > 0 and count != max_output:
-        p = h[0]
-        size = heap_remove(h, where, s, orig, size, 0)
+    for j in range((hi - lo + size - 1) // size):
+        a = lo + j * size
+        block_best(s, live, orig, a, min(hi, a + size), &bound[lo + j])
+    while count != max_output:
+        p = pick(s, live, orig, bound, lo, hi, size)
+        if p < 0:
+            break
         live[p] = 0
         picked[p] = 1
         count += 1
@@ -335,18 +363,10 @@ cdef inline void soft_group(int method, const floating* c, Py_ssize_t m, const i
             left, right = -INFINITY, INFINITY
         else:
             overlap_window(c[p], c[2 * m + p], wmax, &left, &right)
-        q = p + 1
-        while q < hi and c[q] <= right:
-            if live[q]:
-                size = decay(method, c, m, orig, p, q, s, live, h, where, size, threshold, sigma,
-                             score_threshold)
-            q += 1
-        q = p - 1
-        while q >= lo and c[q] >= left:
-            if live[q]:
-                size = decay(method, c, m, orig, p, q, s, live, h, where, size, threshold, sigma,
-                             score_threshold)
-            q -= 1
+        decay_span(method, c, m, p, p + 1, first_above(c, p + 1, hi, right), s, live, bound, lo, size,
+                   threshold, sigma, score_threshold, ious, near)
+        decay_span(method, c, m, p, first_at_least(c, lo, p, left), p, s, live, bound, lo, size,
+                   threshold, sigma, score_threshold, ious, near)
 
 
 def soft_classes(int method, const floating[:, ::1] c, const int64_t[::1] orig, const int64_t[::1] seg,
@@ -356,12 +376,14 @@ def soft_classes(int method, const floating[:, ::1] c, const int64_t[::1] orig, 
     cdef Py_ssize_t m = c.shape[1], g, n_groups = seg.shape[0] - 1
     if m == 0:
         return
+    dtype = np.float32 if floating is float else np.float64
     cdef uint8_t[::1] live = np.ones(m, np.uint8)
-    cdef int64_t[::1] heap = np.empty(m, np.int64)
-    cdef int64_t[::1] where = np.empty(m, np.int64)
+    cdef floating[::1] bound = np.empty(m, dtype)
+    cdef floating[::1] ious = np.empty(m, dtype)
+    cdef int64_t[::1] near = np.empty(m, np.int64)
     for g in prange(n_groups, nogil=True, schedule="dynamic", num_threads=num_threads):
-        soft_group(method, &c[0, 0], m, &orig[0], seg[g], seg[g + 1], &s[0], &live[0], &heap[0],
-                   &where[0], threshold, sigma, score_threshold, max_output, &picked[0])
+        soft_group(method, &c[0, 0], m, &orig[0], seg[g], seg[g + 1], &s[0], &live[0], &bound[0],
+                   &ious[0], &near[0], threshold, sigma, score_threshold, max_output, &picked[0])
 
 
 # -------------------------------------------------------------- weighted boxes fusion
@@ -375,12 +397,13 @@ cdef inline Py_ssize_t wbf_group(const floating* cols, Py_ssize_t n, const float
     cdef Py_ssize_t i, k, r, best, end = lo
     cdef int64_t b
     cdef floating iou, best_iou, sc
+    cdef IoU tag
     for i in range(lo, hi):
         b = by_class[i]
         best = -1
         best_iou = iou_threshold
         for k in range(lo, end):
-            iou = metric(IOU, cols[b], cols[n + b], cols[2 * n + b], cols[3 * n + b], cols[4 * n + b],
+            iou = metric(tag, cols[b], cols[n + b], cols[2 * n + b], cols[3 * n + b], cols[4 * n + b],
                          cols[b], cols[b], fused[k], fused[n + k], fused[2 * n + k], fused[3 * n + k],
                          fused[4 * n + k], fused[k], fused[k])
             if iou > best_iou:

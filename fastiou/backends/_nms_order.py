@@ -19,7 +19,7 @@ def candidates(scores: np.ndarray, score_threshold) -> np.ndarray | None:
     """Indices of the boxes with ``score > score_threshold`` (None: every box)."""
     if score_threshold is None:
         return None
-    return np.flatnonzero(scores > score_threshold)
+    return np.flatnonzero(scores > np.float64(score_threshold))  # exact, also for float32 scores
 
 
 @njit
@@ -119,7 +119,7 @@ def kept_by_score(by_score: np.ndarray, kept: np.ndarray, max_output: int) -> np
 
 
 def picks_by_score(idx: np.ndarray, new_scores: np.ndarray, max_output: int) -> tuple[np.ndarray, np.ndarray]:
-    """Soft-NMS picks ``idx`` (input indices) with their decayed scores: by decreasing score, ties by index."""
+    """Soft-NMS picks ``idx`` (input indices) and their decayed scores, by decreasing score (ties: index)."""
     o = np.lexsort((idx, -new_scores))
     if max_output >= 0:
         o = o[:max_output]

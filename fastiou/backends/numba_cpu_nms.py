@@ -11,8 +11,11 @@ boxes is at most their 1-D IoU along x, so a box b right of a kept box a has IoU
 IoU <= w_a / w_b: a kept box only scans the x-sorted candidates of a window
 (:func:`window`).  The window is widened by a margin far above the rounding error
 of the computed IoU, so the kept indices are exactly the all-pairs greedy loop's.
-Every candidate of a class is either live or dead (suppressed, or already
-decided), so the scan needs no rank comparison.
+Every box of a class is either live or dead (suppressed, or already decided), so
+the scan needs no rank comparison, runs branch-free and vectorised, and the dead
+boxes are compacted away once they are half of the class.  Small inputs take one
+compiled call that compares all pairs instead (:data:`SMALL`).  The orders (by
+score, by class, by x1) come from :mod:`._nms_order`, shared with ``cython_nms``.
 """
 
 from __future__ import annotations
@@ -59,14 +62,6 @@ def overlap_window(ax1, ax2, wmax):
     x2 = np.float64(ax2)
     slack = 1e-14 * (abs(x1) + abs(x2) + wmax)
     return x1 - wmax - slack, x2 + slack
-
-
-@njit(inline="always")
-def _pair(code, c, p, q, four_over_pi2, one):
-    """The metric between the boxes at positions p and q of the columns ``c``."""
-    return metric(code, c[0, p], c[1, p], c[2, p], c[3, p], c[4, p], c[5, p], c[6, p], c[7, p],
-                  c[0, q], c[1, q], c[2, q], c[3, q], c[4, q], c[5, q], c[6, q], c[7, q],
-                  four_over_pi2, one)
 
 
 @njit(inline="always")
@@ -217,14 +212,15 @@ def _class_segments(labels, order):
 
 
 #: Up to this many boxes, (batched) NMS runs in one compiled call that sorts with
-#: Numba and compares all pairs of a class (cheaper than sorting by x1, and than
-#: the fixed cost of the NumPy sorts of :mod:`._nms_order`).
-SMALL = 256
+#: Numba and compares all pairs of a class: cheaper than the fixed cost of the
+#: NumPy sorts of :mod:`._nms_order` (about 30 us) and than the x1 windows.
+SMALL = 768
 
 
 @njit
 def _small(code, cols, scores, labels, has_labels, use_score_threshold, score_threshold,
            threshold, max_output, one):
+    """(Batched) NMS of up to :data:`SMALL` boxes in one call: the interface's arguments."""
     n = cols.shape[1]
     cand = np.flatnonzero(scores > score_threshold) if use_score_threshold else np.arange(n)
     m = cand.shape[0]
@@ -279,73 +275,57 @@ _greedy_kernels = serial_and_parallel(_greedy_classes)
 
 
 # ------------------------------------------------------------------------------ soft-NMS
-# A lazy max-heap of x-positions ``hp`` with keys ``hk`` (ties: lower input index
-# first); ``where`` maps a position to its heap slot.  Decays lower scores, so a
-# decayed box keeps its old, higher key and is only re-keyed when it reaches the
-# top; a dropped box leaves the heap when it reaches the top.  Every key is then at
-# least its box's score, and a top whose key is its score is the best box.  (A
-# negative score rises when decayed: that box is re-keyed at once.)  The heap
-# functions are not inlined: inlining their loops into the scan made it 3x slower.
+# The best live box is found through blocks of about sqrt(n) x-sorted positions:
+# ``bound[j]`` is at least the score of every live box of block j (decays only lower
+# scores, so a decayed or dropped box leaves the bound as it is).  The block of
+# largest bound is rescanned, and its bound made exact, until that bound is exact:
+# it is then the best score.  A decay costs nothing; a pick costs O(sqrt n).  (A
+# negative score rises when decayed: its block's bound is raised at once.)
+
+
+@njit(inline="always")
+def _block_best(s, live, orig, a, b):
+    """(score, position) of the best live box of positions ``[a, b)``; (-inf, -1) if none.
+
+    Ties go to the lower input index ``orig``.
+    """
+    best = -np.inf
+    pos = -1
+    for q in range(a, b):
+        if live[q] and (s[q] > best or (s[q] == best and (pos < 0 or orig[q] < orig[pos]))):
+            best = s[q]
+            pos = q
+    return best, pos
 
 
 @njit
-def _above(hk, hp, orig, a, key, p):
-    """Heap slot a goes above an entry (key, position p)."""
-    return hk[a] > key or (hk[a] == key and orig[hp[a]] < orig[p])
+def _pick(s, live, orig, bound, lo, hi, size):
+    """The live box of highest score among positions ``[lo, hi)`` (ties: lower input index), or -1.
 
-
-@njit
-def _sift_down(hp, hk, where, orig, size, k):
-    p, key = hp[k], hk[k]
+    Blocks of ``size`` positions; their bounds are ``bound[lo:lo + n_blocks]``.
+    """
+    n_blocks = (hi - lo + size - 1) // size
     while True:
-        child = 2 * k + 1
-        if child >= size:
-            break
-        if child + 1 < size and _above(hk, hp, orig, child + 1, hk[child], hp[child]):
-            child += 1
-        if not _above(hk, hp, orig, child, key, p):
-            break
-        hp[k], hk[k] = hp[child], hk[child]
-        where[hp[k]] = k
-        k = child
-    hp[k], hk[k] = p, key
-    where[p] = k
-
-
-@njit
-def _sift_up(hp, hk, where, orig, k):
-    p, key = hp[k], hk[k]
-    while k > 0:
-        parent = (k - 1) // 2
-        if _above(hk, hp, orig, parent, key, p):
-            break
-        hp[k], hk[k] = hp[parent], hk[parent]
-        where[hp[k]] = k
-        k = parent
-    hp[k], hk[k] = p, key
-    where[p] = k
-
-
-@njit
-def _pop_best(hp, hk, where, orig, s, live, size):
-    """Remove and return the live box of highest score (or -1), and the new heap size."""
-    while size > 0:
-        p = hp[0]
-        if live[p] and hk[0] == s[p]:
-            best = p
-        elif live[p]:  # stale key: re-key and look again
-            hk[0] = s[p]
-            _sift_down(hp, hk, where, orig, size, 0)
-            continue
-        else:
-            best = -1
-        size -= 1
-        hp[0], hk[0] = hp[size], hk[size]
-        where[hp[0]] = 0
-        _sift_down(hp, hk, where, orig, size, 0)
-        if best >= 0:
-            return best, size
-    return -1, size
+        j = lo
+        for k in range(lo + 1, lo + n_blocks):
+            if bound[k] > bound[j]:
+                j = k
+        v = bound[j]
+        if v == -np.inf:
+            return -1  # no live box left (scores below the finite threshold are gone)
+        a = lo + (j - lo) * size
+        best, p = _block_best(s, live, orig, a, min(hi, a + size))
+        bound[j] = best
+        if best == v:
+            # v is the best score: look for ties in the other blocks bounded by v
+            for k in range(lo, lo + n_blocks):
+                if k != j and bound[k] == v:
+                    a = lo + (k - lo) * size
+                    other, q = _block_best(s, live, orig, a, min(hi, a + size))
+                    bound[k] = other
+                    if other == v and orig[q] < orig[p]:
+                        p = q
+            return p
 
 
 @njit(inline="always")
@@ -374,51 +354,62 @@ def soft_window(method, ax1, ax2, threshold, wmax):
     return overlap_window(ax1, ax2, wmax)
 
 
-@njit
-def _decay_span(method, c, orig, p, q0, q1, s, live, hp, hk, where, threshold, sigma, score_threshold,
-                one):
-    """Decay the live boxes at positions ``[q0, q1)`` by the picked box p."""
-    for q in range(q0, q1):
-        if not live[q]:
-            continue
-        w = soft_weight(method, _pair(IOU, c, p, q, one, one), threshold, sigma, one)
+@njit(inline="always")
+def _decay_span(method, c, p, q0, q1, s, live, bound, lo, size, threshold, sigma, score_threshold,
+                one, ious, near):
+    """Decay the live boxes at positions ``[q0, q1)`` by the picked box p.
+
+    A vectorised pass computes the IoUs (into ``ious``, at the positions), a
+    branch-free pass lists the live boxes the decay can change (``near``; the
+    scratch starts at q0), then only those are decayed: a box of IoU 0 keeps its
+    score (weight exactly 1), except under hard decay with a threshold <= 0.
+    """
+    ax1, ay1, ax2, ay2, aarea = c[0, p], c[1, p], c[2, p], c[3, p], c[4, p]
+    bx1, by1, bx2, by2, barea = c[0], c[1], c[2], c[3], c[4]
+    for q in range(uint64(q0), uint64(q1)):
+        # IoU reads no centre or angle: ``one`` fills those arguments.
+        ious[q] = metric(IOU, ax1, ay1, ax2, ay2, aarea, one, one, one,
+                         bx1[q], by1[q], bx2[q], by2[q], barea[q], one, one, one, one, one)
+    floor = threshold if method == SOFT_HARD else np.inf  # hard: every iou >= threshold
+    k = q0
+    for q in range(uint64(q0), uint64(q1)):
+        near[k] = q
+        k += ((ious[q] > 0) | (ious[q] >= floor)) & live[q]
+    for j in range(q0, k):
+        q = near[j]
+        w = soft_weight(method, ious[q], threshold, sigma, one)
         if w != one:
             s[q] = s[q] * w
             if s[q] < score_threshold:
-                live[q] = False  # leaves the heap when it reaches the top
-            elif s[q] > hk[where[q]]:  # a negative score rose
-                hk[where[q]] = s[q]
-                _sift_up(hp, hk, where, orig, where[q])
+                live[q] = False
+            else:  # a negative score rises when decayed: raise its block's bound
+                blk = lo + (q - lo) // size
+                bound[blk] = max(bound[blk], s[q])
 
 
-@njit(inline="always")
-def _soft_group(method, c, orig, lo, hi, s, live, hp, hk, where, threshold, sigma, score_threshold,
-                max_output, picked, one):
+@njit
+def _soft_group(method, c, orig, lo, hi, s, live, bound, ious, near, threshold, sigma,
+                score_threshold, max_output, picked, one):
     """Soft-NMS of the x-sorted positions ``[lo, hi)`` (one class); marks ``picked``."""
     wmax = _widest(c, lo, hi)
-    hp = hp[lo:hi]  # this class's heap; ``where`` holds slots relative to lo
-    hk = hk[lo:hi]
-    size = 0
-    for p in range(lo, hi):
-        hp[size], hk[size] = p, s[p]
-        where[p] = size
-        size += 1
-    for k in range(size // 2 - 1, -1, -1):
-        _sift_down(hp, hk, where, orig, size, k)
+    size = max(16, int(math.sqrt(hi - lo)))
+    for j in range((hi - lo + size - 1) // size):
+        a = lo + j * size
+        bound[lo + j] = _block_best(s, live, orig, a, min(hi, a + size))[0]
     count = 0
     x1 = c[0]
     while count != max_output:
-        p, size = _pop_best(hp, hk, where, orig, s, live, size)
+        p = _pick(s, live, orig, bound, lo, hi, size)
         if p < 0:
             break
         live[p] = False
         picked[p] = True
         count += 1
         left, right = soft_window(method, x1[p], c[2, p], threshold, wmax)
-        _decay_span(method, c, orig, p, p + 1, _first_above(x1, p + 1, hi, right), s, live, hp, hk,
-                    where, threshold, sigma, score_threshold, one)
-        _decay_span(method, c, orig, p, _first_at_least(x1, lo, p, left), p, s, live, hp, hk, where,
-                    threshold, sigma, score_threshold, one)
+        _decay_span(method, c, p, p + 1, _first_above(x1, p + 1, hi, right), s, live, bound, lo, size,
+                    threshold, sigma, score_threshold, one, ious, near)
+        _decay_span(method, c, p, _first_at_least(x1, lo, p, left), p, s, live, bound, lo, size,
+                    threshold, sigma, score_threshold, one, ious, near)
 
 
 def _soft_classes(method, c, orig, seg, s, threshold, sigma, score_threshold, max_output, one):
@@ -429,12 +420,12 @@ def _soft_classes(method, c, orig, seg, s, threshold, sigma, score_threshold, ma
     """
     m = c.shape[1]
     live = np.ones(m, np.bool_)
-    hp = np.empty(m, np.int64)
-    hk = np.empty(m, s.dtype)
-    where = np.empty(m, np.int64)
+    bound = np.empty(m, s.dtype)
+    ious = np.empty(m, s.dtype)
+    near = np.empty(m, np.int64)
     picked = np.zeros(m, np.bool_)
     for g in prange(seg.shape[0] - 1):
-        _soft_group(method, c, orig, seg[g], seg[g + 1], s, live, hp, hk, where, threshold, sigma,
+        _soft_group(method, c, orig, seg[g], seg[g + 1], s, live, bound, ious, near, threshold, sigma,
                     score_threshold, max_output, picked, one)
     return picked
 
@@ -522,7 +513,7 @@ _NO_LABELS = np.empty(0, np.int64)
 def nms(code, cols, scores, score_threshold, threshold, max_output, one, parallel):
     """Indices kept by greedy NMS with metric ``code`` (IOU or DIOU), best first.
 
-    ``scores`` float64; ``score_threshold`` None or a float (candidates: score >
+    ``scores`` float32 or float64; ``score_threshold`` None or a float (candidates: score >
     it); ``threshold`` in the dtype of ``cols``, rounded down (``iou > threshold``
     is then the same test as against the float64 value); ``max_output`` -1 for all.
     One class is sequential work: ``parallel`` is unused.
