@@ -157,7 +157,8 @@ class Progress:
             sys.stderr.write("\n")
 
 
-def run(cases: list[Case], progress: bool = True, bandwidth: dict | None = None) -> tuple[list[Row], dict]:
+def run(cases: list[Case], progress: bool = True, bandwidth: dict | None = None,
+        budget_s: float = 5.0) -> tuple[list[Row], dict]:
     """Time every implementation of every case; return the rows and the bandwidth measured.
 
     The bandwidth is measured once at the start and again right before each case that
@@ -175,7 +176,7 @@ def run(cases: list[Case], progress: bool = True, bandwidth: dict | None = None)
         case_rows = []
         for name, fn in impls.items():
             bar.step(f"{case.op} {case.label} {name}")
-            median = time_call(fn, case.repeat)
+            median = time_call(fn, case.repeat, budget_s)
             case_rows.append(Row(case.op, case.label, name, case.size, case.work, case.unit, median,
                                  case.work / median, extra={"bandwidth": local}))
         base = [r for r in case_rows if r.impl.startswith(case.baseline)]

@@ -31,7 +31,8 @@ def _bench(args: argparse.Namespace) -> int:
     if not cases:
         print(f"no benchmark matches --ops {args.ops}", file=sys.stderr)
         return 2
-    rows, bandwidth = _bench.run(cases, progress=not args.no_progress)
+    # --quick: about half a second of timing per implementation (at least 3 calls)
+    rows, bandwidth = _bench.run(cases, progress=not args.no_progress, budget_s=0.5 if args.quick else 5.0)
     print(_bench.format_table(rows, bandwidth))
     if args.json:
         with open(args.json, "w") as fh:
