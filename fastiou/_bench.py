@@ -111,6 +111,53 @@ def time_call(fn: Callable[[], Any], repeat: int, budget_s: float = 5.0) -> floa
     return statistics.median(times)
 
 
+#: Implementations faster than this per call are timed warm and in batches.
+WARM_S = 0.02
+#: A fast implementation's batch of calls lasts about this long.
+BATCH_S = 0.002
+#: Pause before each implementation's turn: another library's thread pool keeps
+#: spinning for a while after its call and would slow whatever runs next.
+SETTLE_S = 0.005
+
+
+def _timed(fn: Callable[[], Any], calls: int = 1) -> float:
+    """Mean wall time of ``calls`` back-to-back calls of ``fn``."""
+    t0 = time.perf_counter()
+    for _ in range(calls):
+        fn()
+    return (time.perf_counter() - t0) / calls
+
+
+def time_rounds(impls: dict[str, Callable[[], Any]], repeat: int, budget_s: float = 5.0,
+                on_round: Callable[[int], None] | None = None, min_calls: int = 3) -> dict[str, float]:
+    """Median wall time per call of each of ``impls``, timed in interleaved rounds.
+
+    Interleaving puts a shared machine's slow and fast spells on every implementation
+    alike, so that the ratios between them hold while the absolute times drift.  In
+    each of up to ``repeat`` rounds every implementation takes its turn (at least
+    ``min_calls`` turns, and no more once it has spent ``budget_s``): a pause of ``SETTLE_S``, then,
+    for a fast one (under ``WARM_S`` a call), an untimed call that wakes its own thread
+    pool and caches and a timed batch of calls lasting about ``BATCH_S``; a slow one
+    makes one timed call.  Each round starts one implementation further down the list.
+    """
+    first = {name: _timed(fn) for name, fn in impls.items()}
+    batch = {name: max(1, int(BATCH_S / t)) if t < WARM_S else 1 for name, t in first.items()}
+    times: dict[str, list[float]] = {name: [] for name in impls}
+    order = list(impls)
+    for k in range(repeat):
+        if on_round is not None:
+            on_round(k)
+        for name in order[k % len(order):] + order[:k % len(order)]:
+            fn = impls[name]
+            if len(times[name]) >= min_calls and sum(times[name]) * batch[name] > budget_s:
+                continue
+            time.sleep(SETTLE_S)
+            if first[name] < WARM_S:
+                fn()
+            times[name].append(_timed(fn, batch[name]))
+    return {name: statistics.median(t) for name, t in times.items()}
+
+
 @numba.njit(parallel=True, cache=True)
 def _fill(out, value):
     for i in numba.prange(out.shape[0]):
@@ -144,8 +191,8 @@ class Progress:
         self.total, self.done, self.width = max(total, 1), 0, width
         self.enabled = enabled and total > 0
 
-    def step(self, text: str) -> None:
-        self.done += 1
+    def step(self, text: str, advance: bool = True) -> None:
+        self.done += advance
         if self.enabled:
             filled = int(self.width * self.done / self.total)
             bar = "#" * filled + "." * (self.width - filled)
@@ -158,27 +205,28 @@ class Progress:
 
 
 def run(cases: list[Case], progress: bool = True, bandwidth: dict | None = None,
-        budget_s: float = 5.0) -> tuple[list[Row], dict]:
+        budget_s: float = 5.0, min_calls: int = 3) -> tuple[list[Row], dict]:
     """Time every implementation of every case; return the rows and the bandwidth measured.
 
+    The implementations of a case are timed in interleaved rounds (:func:`time_rounds`).
     The bandwidth is measured once at the start and again right before each case that
     declares the bytes it moves, so that its fraction compares times taken moments apart
     (shared machines drift).
     """
     bandwidth = bandwidth or memory_bandwidth()
     prepared = [(case, case.setup()) for case in cases]
-    bar = Progress(sum(len(impls) for _, impls in prepared), progress)
+    bar = Progress(sum(case.repeat for case in cases), progress)
     rows: list[Row] = []
     for case, impls in prepared:
         local = bandwidth
         if case.bytes_written or case.bytes_read:
             local = memory_bandwidth(nbytes=256 * 2**20, repeat=5)
-        case_rows = []
-        for name, fn in impls.items():
-            bar.step(f"{case.op} {case.label} {name}")
-            median = time_call(fn, case.repeat, budget_s)
-            case_rows.append(Row(case.op, case.label, name, case.size, case.work, case.unit, median,
-                                 case.work / median, extra={"bandwidth": local}))
+        bar.step(f"{case.op} {case.label}: warm-up", advance=False)
+        medians = time_rounds(impls, case.repeat, budget_s, min_calls=min_calls,
+                              on_round=lambda k, c=case: bar.step(f"{c.op} {c.label}: round {k + 1}"))
+        case_rows = [Row(case.op, case.label, name, case.size, case.work, case.unit, median,
+                         case.work / median, extra={"bandwidth": local})
+                     for name, median in medians.items()]
         base = [r for r in case_rows if r.impl.startswith(case.baseline)]
         best = min((r.median_s for r in base), default=None)
         moved = case.bytes_written / local["write"] + case.bytes_read / local["read"]

@@ -139,6 +139,6 @@ def _torch_dice(torch, pred, target):
 
 def cases(quick: bool, sizes: list[int] | None):
     """The mask cases; ``sizes`` (box counts of the other families) does not apply to masks."""
-    out = [case for n in ([100] if quick else [100, 300]) for case in _mask_iou_cases(n, 512)]
+    out = [case for n in ([50] if quick else [100, 300]) for case in _mask_iou_cases(n, 512)]
     out.append(_dice_case((16, 4, 512, 512)))
     return out

@@ -114,7 +114,7 @@ def _best_case(n: int) -> Case:
 
 def cases(quick: bool, sizes: list[int] | None):
     if sizes is None:
-        sizes = [10_000] if quick else [10_000, 100_000]
+        sizes = [4_000] if quick else [10_000, 100_000]
     out = []
     for n in sizes:
         out.append(_join_case(n))

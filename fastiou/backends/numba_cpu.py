@@ -74,20 +74,52 @@ def _metric_row(code, c1, i, c2, four_over_pi2, one, row):
                         four_over_pi2, one)
 
 
+@njit(inline="always")
+def _metric_row_pair(code, c1, i, c2, four_over_pi2, one, row0, row1):
+    """Rows ``i`` and ``i + 1`` at once: each box of c2 is loaded once for both."""
+    ax1, ay1, ax2, ay2 = c1[0, i], c1[1, i], c1[2, i], c1[3, i]
+    aarea, acx2, acy2, aangle = c1[4, i], c1[5, i], c1[6, i], c1[7, i]
+    px1, py1, px2, py2 = c1[0, i + 1], c1[1, i + 1], c1[2, i + 1], c1[3, i + 1]
+    parea, pcx2, pcy2, pangle = c1[4, i + 1], c1[5, i + 1], c1[6, i + 1], c1[7, i + 1]
+    bx1, by1, bx2, by2 = c2[0], c2[1], c2[2], c2[3]
+    barea, bcx2, bcy2, bangle = c2[4], c2[5], c2[6], c2[7]
+    for j in range(row0.shape[0]):
+        x1, y1, x2, y2 = bx1[j], by1[j], bx2[j], by2[j]
+        area, cx2, cy2, angle = barea[j], bcx2[j], bcy2[j], bangle[j]
+        value0 = metric(code, ax1, ay1, ax2, ay2, aarea, acx2, acy2, aangle,
+                        x1, y1, x2, y2, area, cx2, cy2, angle, four_over_pi2, one)
+        value1 = metric(code, px1, py1, px2, py2, parea, pcx2, pcy2, pangle,
+                        x1, y1, x2, y2, area, cx2, cy2, angle, four_over_pi2, one)
+        row0[j] = value0
+        row1[j] = value1
+
+
+@njit(inline="always")
+def _metric_rows(code, c1, k, c2, four_over_pi2, one, out):
+    """Rows ``2k`` and ``2k + 1`` of ``out`` (just ``2k`` when it is the last)."""
+    i = 2 * k
+    if i + 1 < out.shape[0]:
+        _metric_row_pair(code, c1, i, c2, four_over_pi2, one, out[i], out[i + 1])
+    else:
+        _metric_row(code, c1, i, c2, four_over_pi2, one, out[i])
+
+
 def _pairwise(code, c1, c2, four_over_pi2, one, out):
     # One call per metric with a constant code: the metric's branches fold away and
-    # the inner loop vectorises (a runtime code in the loop measured 2x slower).
-    for i in prange(c1.shape[1]):
+    # the inner loop vectorises (a runtime code in the loop measured 2x slower).  Two
+    # rows per iteration: the loop is bound by its loads more than by its arithmetic
+    # (box_iou measured 15-25% faster than with one row).
+    for k in prange((c1.shape[1] + 1) // 2):
         if code == IOU:
-            _metric_row(IOU, c1, i, c2, four_over_pi2, one, out[i])
+            _metric_rows(IOU, c1, k, c2, four_over_pi2, one, out)
         elif code == IOA:
-            _metric_row(IOA, c1, i, c2, four_over_pi2, one, out[i])
+            _metric_rows(IOA, c1, k, c2, four_over_pi2, one, out)
         elif code == GIOU:
-            _metric_row(GIOU, c1, i, c2, four_over_pi2, one, out[i])
+            _metric_rows(GIOU, c1, k, c2, four_over_pi2, one, out)
         elif code == DIOU:
-            _metric_row(DIOU, c1, i, c2, four_over_pi2, one, out[i])
+            _metric_rows(DIOU, c1, k, c2, four_over_pi2, one, out)
         else:
-            _metric_row(CIOU, c1, i, c2, four_over_pi2, one, out[i])
+            _metric_rows(CIOU, c1, k, c2, four_over_pi2, one, out)
 
 
 @njit(inline="always")
