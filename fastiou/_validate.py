@@ -115,7 +115,8 @@ def invalid_box_error(name: str, row: int, values: list, fmt: str) -> ValueError
 
 
 def as_box_columns(
-    arr: np.ndarray, name: str, dt: np.dtype, fmt: str, offset: float, validate: bool
+    arr: np.ndarray, name: str, dt: np.dtype, fmt: str, offset: float, validate: bool,
+    angle: bool = True,
 ) -> np.ndarray:
     """Columns ``(8, N)`` of boxes ``arr`` in dtype ``dt`` (see :mod:`fastiou._columns`).
 
@@ -124,7 +125,7 @@ def as_box_columns(
     False (results for such rows are then unspecified, but nothing crashes).
     """
     native = arr.astype(dt, copy=False)  # also makes byte-swapped input native
-    cols, bad = box_columns(native, fmt, offset, validate)
+    cols, bad = box_columns(native, fmt, offset, validate, angle)
     if bad >= 0:
         raise invalid_box_error(name, bad, arr[bad].tolist(), fmt)
     return cols
@@ -140,8 +141,12 @@ def box_pair(
     validate: bool,
     aligned: bool,
     names=("boxes1", "boxes2"),
+    angle: bool = True,
 ) -> tuple[np.ndarray, np.ndarray, np.dtype]:
-    """Validate two box sets; return their columns and the common compute dtype."""
+    """Validate two box sets; return their columns and the common compute dtype.
+
+    ``angle=False``: the metric is not CIoU, which alone reads the aspect angle.
+    """
     check_choice(fmt, "fmt", FORMATS)
     check_offset(offset)
     a1 = as_box_array(boxes1, names[0])
@@ -149,8 +154,8 @@ def box_pair(
     if aligned:
         check_aligned(a1.shape, a2.shape, names)
     dt = compute_dtype(a1, a2, dtype=dtype)
-    c1 = as_box_columns(a1, names[0], dt, fmt, offset, validate)
-    c2 = as_box_columns(a2, names[1], dt, fmt, offset, validate)
+    c1 = as_box_columns(a1, names[0], dt, fmt, offset, validate, angle)
+    c2 = as_box_columns(a2, names[1], dt, fmt, offset, validate, angle)
     return c1, c2, dt
 
 

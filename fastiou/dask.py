@@ -77,7 +77,7 @@ def _check_block(block: np.ndarray, name: str, dt: np.dtype, fmt: str, offset: f
                  block_info: dict | None = None) -> np.ndarray:
     """The block itself, after the box check of the validation boundary (global row in the error)."""
     start = block_info[0]["array-location"][0][0] if block_info else 0
-    _, bad = box_columns(np.asarray(block).astype(dt, copy=False), fmt, offset, True)
+    _, bad = box_columns(np.asarray(block).astype(dt, copy=False), fmt, offset, True, angle=False)
     if bad >= 0:
         raise ValueError(
             f"{name} has an invalid box at row {start + bad}: {block[bad].tolist()} "

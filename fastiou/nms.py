@@ -64,7 +64,7 @@ def _boxes_and_scores(boxes, scores, fmt, offset, validate, scores_in_compute_dt
         dt = _validate.compute_dtype(arr)
         if s.dtype not in _validate.FLOAT_DTYPES:
             s = s.astype(np.float64)
-    cols = _validate.as_box_columns(arr, "boxes", dt, fmt, offset, validate)
+    cols = _validate.as_box_columns(arr, "boxes", dt, fmt, offset, validate, angle=False)
     return cols, s, dt
 
 
@@ -295,7 +295,7 @@ def _model_arrays(boxes_list, scores_list, labels_list, validate):
     dt = _validate.compute_dtype(*boxes, *scores)
     if validate:
         for t, b in enumerate(boxes):
-            _validate.as_box_columns(b, f"boxes_list[{t}]", dt, "xyxy", 0, True)
+            _validate.as_box_columns(b, f"boxes_list[{t}]", dt, "xyxy", 0, True, angle=False)
     models = np.repeat(np.arange(n_models), [b.shape[0] for b in boxes])
     cat = np.concatenate(boxes).astype(dt, copy=False) if n_models else np.empty((0, 4), dt)
     s = np.concatenate(scores).astype(dt, copy=False) if n_models else np.empty(0, dt)
@@ -406,7 +406,8 @@ def weighted_boxes_fusion(
     if raw.size and (raw.min() < 0 or raw.max() > 1):
         warnings.warn("weighted_boxes_fusion: coordinates outside [0, 1] were clipped to [0, 1]",
                       UserWarning, stacklevel=2)
-    cols = _validate.as_box_columns(np.clip(raw, 0, 1), "boxes_list", dt, "xyxy", 0, False)
+    cols = _validate.as_box_columns(np.clip(raw, 0, 1), "boxes_list", dt, "xyxy", 0, False,
+                                    angle=False)
     keep = np.flatnonzero((s >= skip) & (cols[4] > 0))
     if keep.size == 0:
         return np.zeros((0, 4), dt), np.zeros(0, dt), np.zeros(0, np.int64)

@@ -83,7 +83,8 @@ def _metric(
             validate=validate,
         )
     c1, c2, dt = _validate.box_pair(
-        boxes1, boxes2, fmt=fmt, offset=offset, dtype=dtype, validate=validate, aligned=aligned
+        boxes1, boxes2, fmt=fmt, offset=offset, dtype=dtype, validate=validate, aligned=aligned,
+        angle=code == CIOU,
     )
     n, m = c1.shape[1], c2.shape[1]
     shape = (n,) if aligned else (n, m)

@@ -19,7 +19,7 @@ import numpy as np
 import scipy.sparse
 
 from . import _validate, backends
-from ._formulas import FOUR_OVER_PI2, IOA, IOU, METRICS
+from ._formulas import CIOU, FOUR_OVER_PI2, IOA, IOU, METRICS
 from .backends.numba_cpu_sparse import LEAF_SIZE, MAX_COLUMNS
 
 SPARSE_METRICS = ("iou", "ioa", "giou", "diou", "ciou")
@@ -52,7 +52,8 @@ def _prepare(boxes1, boxes2, metric, fmt, offset, dtype, validate, backend, name
     _validate.check_choice(backend, "backend", SPARSE_BACKENDS)
     _validate.check_host_boxes((boxes1, names[0]), (boxes2, names[1]))
     c1, c2, dt = _validate.box_pair(boxes1, boxes2, fmt=fmt, offset=offset, dtype=dtype,
-                                    validate=validate, aligned=False, names=names)
+                                    validate=validate, aligned=False, names=names,
+                                    angle=code == CIOU)
     return code, c1, c2, dt
 
 

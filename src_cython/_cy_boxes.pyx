@@ -304,7 +304,8 @@ def aligned(int code, const floating[:, ::1] c1, const floating[:, ::1] c2,
 # and strides rather than memoryviews: acquiring a memoryview costs more than a 10 x 10 job.
 
 cdef Py_ssize_t _fill_columns(const char* boxes, Py_ssize_t n, Py_ssize_t s0, Py_ssize_t s1,
-                              int fmt, floating offset, bint check, floating* cols) noexcept nogil:
+                              int fmt, floating offset, bint check, bint angle,
+                              floating* cols) noexcept nogil:
     """Split ``n`` boxes (rows ``s0`` bytes apart, coordinates ``s1``) into ``cols`` (8, n)."""
     cdef Py_ssize_t i, first_bad = -1
     cdef floating a0, a1, a2, a3, x1, y1, x2, y2, w, h
@@ -338,25 +339,26 @@ cdef Py_ssize_t _fill_columns(const char* boxes, Py_ssize_t n, Py_ssize_t s0, Py
         cols[4 * n + i] = w * h
         cols[5 * n + i] = x1 + x2
         cols[6 * n + i] = y1 + y2
-        cols[7 * n + i] = <floating>atan2(w, h)
+        cols[7 * n + i] = <floating>atan2(w, h) if angle else <floating>0
     return first_bad
 
 
 cdef Py_ssize_t _fill(floating kind, cnp.ndarray boxes, int fmt, double offset, bint check,
-                      cnp.ndarray cols):
+                      bint angle, cnp.ndarray cols):
     return _fill_columns(<const char*>cnp.PyArray_DATA(boxes), boxes.shape[0], boxes.strides[0],
-                         boxes.strides[1], fmt, <floating>offset, check,
+                         boxes.strides[1], fmt, <floating>offset, check, angle,
                          <floating*>cnp.PyArray_DATA(cols))
 
 
-def fill_columns(cnp.ndarray boxes, int fmt, double offset, bint check, cnp.ndarray cols):
+def fill_columns(cnp.ndarray boxes, int fmt, double offset, bint check, bint angle,
+                 cnp.ndarray cols):
     """Fill C-contiguous ``cols`` (8, N) from ``boxes`` (N, 4) of the same float dtype.
 
-    Returns the first invalid row, or -1.
+    ``angle=False`` leaves the angle row 0.  Returns the first invalid row, or -1.
     """
     if cnp.PyArray_TYPE(cols) == cnp.NPY_FLOAT32:
-        return _fill(<float>0, boxes, fmt, offset, check, cols)
-    return _fill(<double>0, boxes, fmt, offset, check, cols)
+        return _fill(<float>0, boxes, fmt, offset, check, angle, cols)
+    return _fill(<double>0, boxes, fmt, offset, check, angle, cols)
 
 
 cdef void _rows(Metric tag, const floating* c1, Py_ssize_t n, const floating* c2, Py_ssize_t m,
@@ -382,9 +384,9 @@ cdef int _small(floating kind, int code, cnp.ndarray b1, cnp.ndarray b2, int fmt
         raise MemoryError()
     try:
         if (_fill_columns(<const char*>cnp.PyArray_DATA(b1), n, b1.strides[0], b1.strides[1], fmt,
-                          <floating>offset, check, c1) >= 0
+                          <floating>offset, check, code == CIOU, c1) >= 0
                 or _fill_columns(<const char*>cnp.PyArray_DATA(b2), m, b2.strides[0], b2.strides[1],
-                                 fmt, <floating>offset, check, c2) >= 0):
+                                 fmt, <floating>offset, check, code == CIOU, c2) >= 0):
             return 0
         if m == 0:
             return -1

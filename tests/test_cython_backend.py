@@ -37,6 +37,21 @@ def _columns(boxes1, boxes2, dtype, aligned=False):
     return c1, c2, dt.type(4 / np.pi**2), dt.type(1)
 
 
+@pytest.mark.parametrize("fill", [_cy_boxes.fill_columns, numba_cpu.fill_columns],
+                         ids=["cython", "numba"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_column_split_skips_only_the_angle(fill, dtype):
+    boxes = synthetic.degenerate_boxes(300, seed=4, dtype=dtype)[0]
+    with_angle = np.empty((8, 300), dtype)
+    without = np.full((8, 300), np.nan, dtype)
+    assert fill(boxes, 0, 0.0, True, True, with_angle) == -1
+    assert fill(boxes, 0, 0.0, True, False, without) == -1
+    np.testing.assert_array_equal(without[:7], with_angle[:7])
+    assert (without[7] == 0).all()
+    w, h = (boxes[:, 2] - boxes[:, 0]).astype(np.float64), (boxes[:, 3] - boxes[:, 1]).astype(np.float64)
+    np.testing.assert_allclose(with_angle[7], np.arctan2(w, h), rtol=1e-6)
+
+
 def test_codes_match_the_formulas():
     assert {name: METRICS[name] for name in _cy_boxes.CODES} == _cy_boxes.CODES
 

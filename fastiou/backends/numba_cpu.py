@@ -22,7 +22,7 @@ F = _formulas.build(njit(inline="always"))
 
 
 @njit
-def fill_columns(boxes, fmt, offset, check, cols):
+def fill_columns(boxes, fmt, offset, check, angle, cols):
     """The column split of :mod:`fastiou._columns`; returns the first invalid row, or -1."""
     dt = cols.dtype.type
     off = dt(offset)
@@ -54,7 +54,7 @@ def fill_columns(boxes, fmt, offset, check, cols):
         cols[4, i] = w * h
         cols[5, i] = x1 + x2
         cols[6, i] = y1 + y2
-        cols[7, i] = math.atan2(w, h)
+        cols[7, i] = math.atan2(w, h) if angle else w - w
     return first_bad
 
 metric = F.metric
@@ -150,8 +150,8 @@ def small_pairwise(code, b1, b2, fmt, offset, check, out):
     dt = out.dtype.type
     c1 = np.empty((8, b1.shape[0]), out.dtype)
     c2 = np.empty((8, b2.shape[0]), out.dtype)
-    bad1 = fill_columns(b1, fmt, offset, check, c1)
-    bad2 = fill_columns(b2, fmt, offset, check, c2)
+    bad1 = fill_columns(b1, fmt, offset, check, code == CIOU, c1)
+    bad2 = fill_columns(b2, fmt, offset, check, code == CIOU, c2)
     if bad1 >= 0 or bad2 >= 0:
         return 0
     _pairwise_serial(code, c1, c2, dt(FOUR_OVER_PI2), dt(1), out)

@@ -49,7 +49,7 @@ def _box_loss(code: int, boxes1: Any, boxes2: Any, reduction: str, eps: float, r
     if single:
         a1, a2 = a1.reshape(1, 4), a2.reshape(1, 4)
     c1, c2, dt = _validate.box_pair(a1, a2, fmt="xyxy", offset=0, dtype=None, validate=validate,
-                                    aligned=True)
+                                    aligned=True, angle=code == K.CIOU_LOSS)
     n = c1.shape[1]
     loss = np.empty(n, dtype=dt)
     grad = np.empty((n, 4), dtype=dt) if return_grad else _common.empty(dt, 2)
