@@ -24,8 +24,9 @@ def _time(s: float) -> str:
 
 def table(rows: list[dict]) -> str:
     lines = [
-        "| operation | input (float32, clustered) | fastiou (auto) | pairs/s | % of write bandwidth | "
-        + " | ".join(f"vs {name}" for name, _ in OTHERS) + " | cython backend / numba |",
+        "| operation | input (float32, clustered) | fastiou (auto) | pairs/s "
+        "| % of write bandwidth | " + " | ".join(f"vs {name}" for name, _ in OTHERS)
+        + " | cython backend / numba |",
         "|---|---|---:|---:|---:|" + "---:|" * len(OTHERS) + "---:|",
     ]
     cases = {}

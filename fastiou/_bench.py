@@ -129,16 +129,18 @@ def _timed(fn: Callable[[], Any], calls: int = 1) -> float:
 
 
 def time_rounds(impls: dict[str, Callable[[], Any]], repeat: int, budget_s: float = 5.0,
-                on_round: Callable[[int], None] | None = None, min_calls: int = 3) -> dict[str, float]:
+                on_round: Callable[[int], None] | None = None,
+                min_calls: int = 3) -> dict[str, float]:
     """Median wall time per call of each of ``impls``, timed in interleaved rounds.
 
     Interleaving puts a shared machine's slow and fast spells on every implementation
     alike, so that the ratios between them hold while the absolute times drift.  In
     each of up to ``repeat`` rounds every implementation takes its turn (at least
-    ``min_calls`` turns, and no more once it has spent ``budget_s``): a pause of ``SETTLE_S``, then,
-    for a fast one (under ``WARM_S`` a call), an untimed call that wakes its own thread
-    pool and caches and a timed batch of calls lasting about ``BATCH_S``; a slow one
-    makes one timed call.  Each round starts one implementation further down the list.
+    ``min_calls`` turns, and no more once it has spent ``budget_s``): a pause of
+    ``SETTLE_S``, then, for a fast one (under ``WARM_S`` a call), an untimed call that
+    wakes its own thread pool and caches and a timed batch of calls lasting about
+    ``BATCH_S``; a slow one makes one timed call.  Each round starts one implementation
+    further down the list.
     """
     first = {name: _timed(fn) for name, fn in impls.items()}
     batch = {name: max(1, int(BATCH_S / t)) if t < WARM_S else 1 for name, t in first.items()}
@@ -222,8 +224,10 @@ def run(cases: list[Case], progress: bool = True, bandwidth: dict | None = None,
         if case.bytes_written or case.bytes_read:
             local = memory_bandwidth(nbytes=256 * 2**20, repeat=5)
         bar.step(f"{case.op} {case.label}: warm-up", advance=False)
-        medians = time_rounds(impls, case.repeat, budget_s, min_calls=min_calls,
-                              on_round=lambda k, c=case: bar.step(f"{c.op} {c.label}: round {k + 1}"))
+        def on_round(k, c=case):
+            bar.step(f"{c.op} {c.label}: round {k + 1}")
+
+        medians = time_rounds(impls, case.repeat, budget_s, on_round, min_calls)
         case_rows = [Row(case.op, case.label, name, case.size, case.work, case.unit, median,
                          case.work / median, extra={"bandwidth": local})
                      for name, median in medians.items()]

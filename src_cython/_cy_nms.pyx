@@ -277,6 +277,8 @@ cdef Py_ssize_t pick(const floating* s, const uint8_t* live, const int64_t* orig
     """The live box of highest score in ``[lo, hi)`` (ties: lower input index), or -1."""
     cdef Py_ssize_t n_blocks = (hi - lo + size - 1) // size, j, k, a, p, q
     cdef floating v, best, other
+    if n_blocks == 0:
+        return -1  # an empty class: bound[lo] is the next class's
     while True:
         j = lo
         for k in range(lo + 1, lo + n_blocks):

@@ -48,8 +48,8 @@ def test_column_split_skips_only_the_angle(fill, dtype):
     assert fill(boxes, 0, 0.0, True, False, without) == -1
     np.testing.assert_array_equal(without[:7], with_angle[:7])
     assert (without[7] == 0).all()
-    w, h = (boxes[:, 2] - boxes[:, 0]).astype(np.float64), (boxes[:, 3] - boxes[:, 1]).astype(np.float64)
-    np.testing.assert_allclose(with_angle[7], np.arctan2(w, h), rtol=1e-6)
+    w, h = (boxes[:, 2] - boxes[:, 0]).astype(np.float64), boxes[:, 3] - boxes[:, 1]
+    np.testing.assert_allclose(with_angle[7], np.arctan2(w, h.astype(np.float64)), rtol=1e-6)
 
 
 def test_codes_match_the_formulas():

@@ -420,6 +420,29 @@ def test_soft_nms_matches_reference(method, classes, backend, force_parallel):
                 np.testing.assert_array_equal(k, want_idx[:9])
 
 
+def test_soft_nms_empty_classes_leave_the_next_class_alone(backend, force_parallel):
+    # Class numbers with gaps leave empty classes between the others.  An empty class
+    # once wrote the first block bound of the next class, which lost boxes whenever
+    # the classes ran at the same time: run it many times, in parallel.
+    boxes, _, labels = synthetic.clustered_boxes(700, seed=3, dtype=np.float64)
+    scores = np.random.default_rng(3).random(700)
+    idxs = (labels % 5) * 7
+    want_idx, want_s = reference.soft_nms(boxes, scores, 0.3, 0.5, 1e-3, "linear", idxs)
+    for _ in range(30):
+        idx, s = fastiou.soft_nms(boxes, scores, 0.3, 0.5, 1e-3, "linear", idxs, backend=backend)
+        np.testing.assert_array_equal(idx, want_idx)
+        np.testing.assert_allclose(s, want_s, rtol=1e-13, atol=0)
+
+
+def test_soft_nms_pick_in_an_empty_class_touches_no_bound():
+    from fastiou.backends import numba_cpu_nms
+
+    s = np.array([0.9, 0.8])
+    bound = s.copy()  # the next class's block bounds start at the empty class's position
+    assert numba_cpu_nms._pick(s, np.ones(2, np.bool_), np.arange(2), bound, 0, 0, 16) == -1
+    assert bound.tolist() == [0.9, 0.8]
+
+
 @pytest.mark.parametrize("method", ["linear", "gaussian", "hard"])
 def test_soft_nms_ties_match_reference(method, backend):
     # many equal scores, in boxes spread over several x-blocks: the lower index goes first

@@ -33,9 +33,8 @@ def soft_nms(method, cols, scores, labels, threshold, sigma, score_threshold, ma
     lay = order.layout(cols[0], scores, labels, np.flatnonzero(scores >= score_threshold))
     s = scores[lay.by_x]
     picked = np.zeros(s.shape[0], np.bool_)
-    # one thread: see numba_cpu_nms.soft_nms (the parallel class loop is not used yet)
     _cy_nms.soft_classes(method, np.take(cols, lay.by_x, axis=1), lay.by_x, lay.seg, s, threshold, sigma,
-                         score_threshold, max_output, picked.view(np.uint8), _threads(False))
+                         score_threshold, max_output, picked.view(np.uint8), _threads(parallel))
     return order.picks_by_score(lay.by_x[picked], s[picked], max_output)
 
 

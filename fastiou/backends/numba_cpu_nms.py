@@ -305,6 +305,10 @@ def _pick(s, live, orig, bound, lo, hi, size):
     Blocks of ``size`` positions; their bounds are ``bound[lo:lo + n_blocks]``.
     """
     n_blocks = (hi - lo + size - 1) // size
+    if n_blocks == 0:
+        # An empty class: ``bound[lo]`` is the next class's (writing it lost boxes
+        # when the classes ran in parallel).
+        return -1
     while True:
         j = lo
         for k in range(lo + 1, lo + n_blocks):
@@ -544,11 +548,8 @@ def soft_nms(method, cols, scores, labels, threshold, sigma, score_threshold, ma
     lay = order.layout(cols[0], scores, labels, np.flatnonzero(scores >= score_threshold))
     c = np.take(cols, lay.by_x, axis=1)
     s = scores[lay.by_x]
-    # The classes run one after another: run in parallel (both backends), batched soft-NMS
-    # lost boxes under thread oversubscription (8 threads on 2 cores) in a way not yet
-    # understood, so the parallel class loop is not used until it is.
-    picked = _soft_kernels[False](method, c, lay.by_x, lay.seg, s, threshold, sigma, score_threshold,
-                                  max_output, one)
+    picked = _soft_kernels[parallel](method, c, lay.by_x, lay.seg, s, threshold, sigma,
+                                     score_threshold, max_output, one)
     return order.picks_by_score(lay.by_x[picked], s[picked], max_output)
 
 
