@@ -18,8 +18,6 @@ from . import _validate, backends
 from ._columns import FORMATS
 from ._formulas import CIOU, DIOU, FOUR_OVER_PI2, GIOU, IOA, IOU, METRICS
 
-_FAST_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
-
 _KEYWORDS_DOC = """\
     fmt : {'xyxy', 'xywh', 'cxcywh'}, default 'xyxy'
         Box format of both inputs.
@@ -52,30 +50,16 @@ def _metric(
     validate: bool = True,
     backend: str = "auto",
 ) -> np.ndarray:
-    if (  # small-input fast path (per-frame tracking): one compiled call, no thread pool
-        type(boxes1) is np.ndarray
-        and type(boxes2) is np.ndarray
-        and not aligned
-        and out is None
-        and dtype is None
-        and backend == "auto"
-        and backends.DEFAULT == "auto"
-        and boxes1.dtype in _FAST_DTYPES
-        and boxes2.dtype == boxes1.dtype
-        and boxes1.ndim == 2
-        and boxes2.ndim == 2
-        and boxes1.shape[1] == 4
-        and boxes2.shape[1] == 4
-        and boxes1.shape[0] * boxes2.shape[0] < backends.SERIAL_WORK_THRESHOLD
-        and fmt in FORMATS
-        and type(offset) is int
-        and offset in (0, 1)
-    ):
-        result = np.empty((boxes1.shape[0], boxes2.shape[0]), dtype=boxes1.dtype)
-        small_pairwise = backends.serial_entry("small_pairwise")
-        if small_pairwise(code, boxes1, boxes2, FORMATS[fmt], offset, validate, result) < 0:
+    if backend == "auto" and out is None and dtype is None and not aligned and backends.DEFAULT == "auto":
+        # small-input fast path (per-frame tracking): checks, split and kernel in one
+        # compiled call, no thread pool; None: anything unusual, or an invalid box,
+        # goes the general way below (which names the box)
+        result = backends.serial_entry("small_metric")(
+            code, boxes1, boxes2, FORMATS.get(fmt, -1) if type(fmt) is str else -1, offset, validate,
+            backends.SERIAL_WORK_THRESHOLD,
+        )
+        if result is not None:
             return result
-        # an invalid box: the general path below raises the error that names it
     if _validate.is_cuda_array(boxes1) or _validate.is_cuda_array(boxes2):
         module, _ = backends.select(backend, 0, on_device=True)
         return module.metric_on_device(

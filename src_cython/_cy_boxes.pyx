@@ -19,6 +19,7 @@ from libc.math cimport INFINITY, atan2
 from libc.stdlib cimport free, malloc
 
 cimport numpy as cnp
+import numpy as np
 
 cnp.import_array()
 
@@ -405,13 +406,40 @@ cdef int _small(floating kind, int code, cnp.ndarray b1, cnp.ndarray b2, int fmt
         free(c1)
 
 
-def small_pairwise(int code, cnp.ndarray b1, cnp.ndarray b2, int fmt, int offset, bint check,
-                   cnp.ndarray out):
-    """Columns, check and a serial pairwise kernel in one call (the small-input fast path).
+cdef bint _fast_boxes(object boxes, int dtype):
+    """An ndarray (not a subclass) (N, 4) of native, aligned ``dtype`` (float32/float64)."""
+    if type(boxes) is not np.ndarray:
+        return False
+    cdef cnp.ndarray b = boxes
+    return (b.ndim == 2 and b.shape[1] == 4 and cnp.PyArray_TYPE(b) == dtype
+            and (dtype == cnp.NPY_FLOAT32 or dtype == cnp.NPY_FLOAT64)
+            and cnp.PyArray_ISNOTSWAPPED(b) and cnp.PyArray_ISALIGNED(b))
 
-    ``b1``, ``b2`` (N, 4) and ``out`` (N, M) share one native float dtype.  Returns -1,
-    or 0 when a box is invalid (then nothing is computed: the general path names it).
+
+def small_metric(int code, object boxes1, object boxes2, int fmt, object offset, bint check,
+                 Py_ssize_t limit):
+    """The small-input fast path, whole: metric ``code`` of every pair, as a new (N, M) array.
+
+    Takes two float32 or float64 ndarrays of one dtype, ``N * M < limit``, ``fmt`` a
+    format code (-1: not one) and ``offset`` 0 or 1; checks (``check``), splits and
+    computes in one compiled call, with no thread pool.  Returns None for anything
+    else, and for an invalid box: the general path then runs (and names the box).
     """
-    if cnp.PyArray_TYPE(out) == cnp.NPY_FLOAT32:
-        return _small(<float>0, code, b1, b2, fmt, offset, check, out)
-    return _small(<double>0, code, b1, b2, fmt, offset, check, out)
+    if type(boxes1) is not np.ndarray or fmt < 0 or type(offset) is not int:
+        return None
+    cdef int dtype = cnp.PyArray_TYPE(<cnp.ndarray>boxes1)
+    if not (_fast_boxes(boxes1, dtype) and _fast_boxes(boxes2, dtype)) or not (offset == 0 or offset == 1):
+        return None
+    cdef cnp.npy_intp dims[2]
+    dims[0] = (<cnp.ndarray>boxes1).shape[0]
+    dims[1] = (<cnp.ndarray>boxes2).shape[0]
+    if dims[0] * dims[1] >= limit:
+        return None
+    cdef cnp.ndarray b1 = boxes1, b2 = boxes2
+    cdef cnp.ndarray out = cnp.PyArray_EMPTY(2, dims, dtype, 0)
+    cdef int off = offset, done
+    if dtype == cnp.NPY_FLOAT32:
+        done = _small(<float>0, code, b1, b2, fmt, off, check, out)
+    else:
+        done = _small(<double>0, code, b1, b2, fmt, off, check, out)
+    return out if done < 0 else None

@@ -356,7 +356,7 @@ def test_numba_split_and_fast_path_without_the_cython_extension(metric, monkeypa
     monkeypatch.setitem(sys.modules, "fastiou._cy_boxes", None)  # import fails as if not built
     monkeypatch.delattr(fastiou, "_cy_boxes", raising=False)
     monkeypatch.setattr(backends, "_serial_entries", {})
-    assert backends.serial_entry("small_pairwise").__module__ == "fastiou.backends.numba_cpu"
+    assert backends.serial_entry("small_metric").__module__ == "fastiou.backends.numba_cpu"
     # two compiled implementations: equal to float64 rounding (CIoU's atan2 may differ in an ulp)
     np.testing.assert_allclose(METRICS[metric](b1, b2), with_extension, rtol=0, atol=1e-14)
     np.testing.assert_allclose(METRICS[metric](b1[:9], b2, aligned=True), np.diag(with_extension[:9]),

@@ -61,7 +61,7 @@ _serial_entries: dict[str, Any] = {}
 
 
 def serial_entry(name: str):
-    """``fill_columns`` or ``small_pairwise``: from the Cython extension when it is built
+    """``fill_columns`` or ``small_metric``: from the Cython extension when it is built
     (calling it needs no JIT, so a new process pays no Numba start-up and a small call
     costs about half as much), else from :mod:`.numba_cpu`.  Same arguments and results.
     """

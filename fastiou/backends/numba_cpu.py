@@ -158,6 +158,24 @@ def small_pairwise(code, b1, b2, fmt, offset, check, out):
     return -1
 
 
+_FAST_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def small_metric(code, boxes1, boxes2, fmt, offset, check, limit):
+    """The twin of the Cython extension's ``small_metric`` (see there): the ``(N, M)``
+    matrix, or None when the general path must run."""
+    if not (type(boxes1) is np.ndarray and type(boxes2) is np.ndarray and fmt >= 0
+            and type(offset) is int and offset in (0, 1)
+            and boxes1.dtype in _FAST_DTYPES and boxes2.dtype == boxes1.dtype
+            and boxes1.ndim == 2 and boxes2.ndim == 2
+            and boxes1.shape[1] == 4 and boxes2.shape[1] == 4
+            and boxes1.flags.aligned and boxes2.flags.aligned
+            and boxes1.shape[0] * boxes2.shape[0] < limit):
+        return None
+    out = np.empty((boxes1.shape[0], boxes2.shape[0]), boxes1.dtype)
+    return out if small_pairwise(code, boxes1, boxes2, fmt, offset, check, out) < 0 else None
+
+
 def pairwise(code, c1, c2, four_over_pi2, one, out, parallel):
     _pairwise_kernels[parallel](code, c1, c2, four_over_pi2, one, out)
 
