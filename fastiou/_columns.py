@@ -5,7 +5,8 @@ The kernels read contiguous rows ``(8, N)``: x1, y1, x2, y2 (xyxy, with
 angle ``atan2(w, h)`` used by CIoU (``pi/2`` for a zero height; 0 when the caller
 needs no angle: the ``atan2`` is a third of the split's time).  Reading the
 interleaved ``(N, 4)`` rows in the hot loop measured over 4x slower.  The same
-pass finds the first invalid row for the validation boundary.
+pass finds the first invalid row for the validation boundary, and whether every
+coordinate lies in the formulas' safe range (``fastiou._formulas.SAFE_*``).
 
 The split is compiled twice: ``fill_columns`` in the Cython extension (used when
 it is built: calling it needs no JIT, so a new process pays no Numba start-up)
@@ -23,7 +24,9 @@ FORMATS = {"xyxy": 0, "xywh": 1, "cxcywh": 2}
 
 def box_columns(boxes: np.ndarray, fmt: str, offset, check: bool,
                 angle: bool = True) -> tuple[np.ndarray, int]:
-    """Columns ``(8, N)`` of ``boxes`` (already of the compute dtype) and the first bad row.
+    """Columns ``(8, N)`` of ``boxes`` (already of the compute dtype) and the first bad row:
+    -1 when there is none, ``EXTREME`` (-2) when a coordinate lies outside the fast
+    formulas' safe range (:mod:`fastiou._extreme` then computes the call).
 
     ``angle=False`` leaves the angle row 0 (for every metric but CIoU).
     """

@@ -26,6 +26,16 @@ FOUR_OVER_PI2 = 4.0 / math.pi**2  # CIoU's v = 4 / pi^2 * (atan(w1/h1) - atan(w2
 IOU, IOA, GIOU, DIOU, CIOU = 0, 1, 2, 3, 4
 METRICS = {"iou": IOU, "ioa": IOA, "iof": IOA, "giou": GIOU, "diou": DIOU, "ciou": CIOU}
 
+# The range of |coordinate| in which the formulas above are accurate to the dtype's
+# rounding: no area, squared diagonal or CIoU product overflows (sides up to HI) or
+# falls into the subnormals (nonzero coordinates down to LO).  The column split
+# flags a call with a coordinate outside it, and fastiou._extreme computes that
+# call exactly instead (see there).
+SAFE_LO32, SAFE_HI32 = 2.0**-32, 2.0**56
+SAFE_LO64, SAFE_HI64 = 2.0**-400, 2.0**500
+#: What the split returns for a valid call with a coordinate outside that range.
+EXTREME = -2
+
 # Rows of the per-box column array built by fastiou._columns.
 X1, Y1, X2, Y2, AREA, CX2, CY2, ANGLE = range(8)
 N_COLUMNS = 8

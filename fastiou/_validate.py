@@ -16,7 +16,9 @@ from typing import Any
 import numpy as np
 
 from ._columns import FORMATS, box_columns
+from ._formulas import EXTREME
 from ._config import lazy_njit
+from .backends import BACKENDS
 
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 REDUCTIONS = ("none", "mean", "sum")
@@ -33,9 +35,15 @@ def is_cuda_array(x: Any) -> bool:
 
 
 def as_array(x: Any, name: str) -> np.ndarray:
-    """``np.asarray(x)`` that accepts only real numbers and bools."""
+    """``np.asarray(x)`` that accepts only real numbers and bools.
+
+    A tensor that requires grad is read through its ``detach()`` (these functions
+    compute values, not gradients; ``np.asarray`` of it raises).
+    """
     if isinstance(x, (str, bytes)):
         raise TypeError(f"{name} must be an array of numbers, got {type(x).__name__}")
+    if type(x) is not np.ndarray and getattr(x, "requires_grad", False) is True:
+        x = x.detach()
     try:
         arr = np.asarray(x)
     except (ValueError, TypeError) as exc:  # ragged lists and the like
@@ -64,6 +72,17 @@ def compute_dtype(*arrays: np.ndarray, dtype: Any = None) -> np.dtype:
         if kind != "f" or size > 4:
             return np.dtype(np.float64)
     return result
+
+
+def check_backend(backend: Any, allowed: tuple = BACKENDS) -> str:
+    """``backend`` if it is one of ``allowed`` (default: every backend), else ``ValueError``.
+
+    Public functions call it first, so that a misspelt name fails on empty input
+    too (the dispatcher, which also checks, is not reached there).
+    """
+    if not isinstance(backend, str) or backend not in allowed:
+        raise ValueError(f"backend must be one of {allowed}, got {backend!r}")
+    return backend
 
 
 def check_choice(value: Any, name: str, choices) -> Any:
@@ -124,11 +143,20 @@ def as_box_columns(
     has ``x2 < x1`` or ``y2 < y1`` after format conversion, unless ``validate`` is
     False (results for such rows are then unspecified, but nothing crashes).
     """
+    return checked_box_columns(arr, name, dt, fmt, offset, validate, angle)[0]
+
+
+def checked_box_columns(
+    arr: np.ndarray, name: str, dt: np.dtype, fmt: str, offset: float, validate: bool,
+    angle: bool = True,
+) -> tuple[np.ndarray, bool]:
+    """:func:`as_box_columns`, and whether a coordinate lies outside the fast formulas'
+    safe range (the call then goes to :mod:`fastiou._extreme`)."""
     native = arr.astype(dt, copy=False)  # also makes byte-swapped input native
     cols, bad = box_columns(native, fmt, offset, validate, angle)
     if bad >= 0:
         raise invalid_box_error(name, bad, arr[bad].tolist(), fmt)
-    return cols
+    return cols, bad == EXTREME
 
 
 def box_pair(
@@ -142,8 +170,9 @@ def box_pair(
     aligned: bool,
     names=("boxes1", "boxes2"),
     angle: bool = True,
-) -> tuple[np.ndarray, np.ndarray, np.dtype]:
-    """Validate two box sets; return their columns and the common compute dtype.
+) -> tuple[np.ndarray, np.ndarray, np.dtype, bool]:
+    """Validate two box sets; return their columns, the common compute dtype, and
+    whether a coordinate lies outside the fast formulas' safe range.
 
     ``angle=False``: the metric is not CIoU, which alone reads the aspect angle.
     """
@@ -154,9 +183,9 @@ def box_pair(
     if aligned:
         check_aligned(a1.shape, a2.shape, names)
     dt = compute_dtype(a1, a2, dtype=dtype)
-    c1 = as_box_columns(a1, names[0], dt, fmt, offset, validate, angle)
-    c2 = as_box_columns(a2, names[1], dt, fmt, offset, validate, angle)
-    return c1, c2, dt
+    c1, extreme1 = checked_box_columns(a1, names[0], dt, fmt, offset, validate, angle)
+    c2, extreme2 = checked_box_columns(a2, names[1], dt, fmt, offset, validate, angle)
+    return c1, c2, dt, extreme1 or extreme2
 
 
 def as_out(out: Any, shape: tuple, dt: np.dtype) -> np.ndarray:

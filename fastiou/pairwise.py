@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from . import _validate, backends
+from . import _extreme, _validate, backends
 from ._columns import FORMATS
 from ._formulas import CIOU, DIOU, FOUR_OVER_PI2, GIOU, IOA, IOU, METRICS
 
@@ -66,7 +66,7 @@ def _metric(
             code, boxes1, boxes2, fmt=fmt, offset=offset, aligned=aligned, dtype=dtype, out=out,
             validate=validate,
         )
-    c1, c2, dt = _validate.box_pair(
+    c1, c2, dt, extreme = _validate.box_pair(
         boxes1, boxes2, fmt=fmt, offset=offset, dtype=dtype, validate=validate, aligned=aligned,
         angle=code == CIOU,
     )
@@ -76,7 +76,13 @@ def _metric(
     if out.size:
         module, parallel = backends.select(backend, out.size)
         kernel = module.aligned if aligned else module.pairwise
-        kernel(code, c1, c2, dt.type(FOUR_OVER_PI2), dt.type(1), out, parallel)
+        if extreme:  # a coordinate outside the fast formulas' safe range (rare)
+            _extreme.metric(lambda a, b, block: kernel(code, a, b, FOUR_OVER_PI2, 1.0, block, parallel),
+                            _validate.as_box_array(boxes1, "boxes1").astype(dt, copy=False),
+                            _validate.as_box_array(boxes2, "boxes2").astype(dt, copy=False),
+                            fmt, offset, aligned, code == CIOU, code == IOA, out)
+        else:
+            kernel(code, c1, c2, dt.type(FOUR_OVER_PI2), dt.type(1), out, parallel)
     return out
 
 

@@ -49,9 +49,9 @@ _KEYWORDS_DOC = """\
 def _prepare(boxes1, boxes2, metric, fmt, offset, dtype, validate, backend, names=("boxes1", "boxes2")):
     """Validated ``(code, c1, c2, dtype)`` of a join."""
     code = METRICS[_validate.check_choice(metric, "metric", SPARSE_METRICS)]
-    _validate.check_choice(backend, "backend", SPARSE_BACKENDS)
+    _validate.check_backend(backend, SPARSE_BACKENDS)
     _validate.check_host_boxes((boxes1, names[0]), (boxes2, names[1]))
-    c1, c2, dt = _validate.box_pair(boxes1, boxes2, fmt=fmt, offset=offset, dtype=dtype,
+    c1, c2, dt, _ = _validate.box_pair(boxes1, boxes2, fmt=fmt, offset=offset, dtype=dtype,
                                     validate=validate, aligned=False, names=names,
                                     angle=code == CIOU)
     return code, c1, c2, dt

@@ -23,10 +23,14 @@ import numpy as np
 
 cnp.import_array()
 
-from fastiou._formulas import FOUR_OVER_PI2 as _FOUR_OVER_PI2
+from fastiou import _formulas
 
 # CIoU's 4 / pi^2: the very double the Python wrappers pass to every kernel.
-cdef double FOUR_OVER_PI2 = _FOUR_OVER_PI2
+cdef double FOUR_OVER_PI2 = _formulas.FOUR_OVER_PI2
+# The fast formulas' safe range of |coordinate| (see fastiou/_formulas.py).
+cdef double SAFE_LO32 = _formulas.SAFE_LO32, SAFE_HI32 = _formulas.SAFE_HI32
+cdef double SAFE_LO64 = _formulas.SAFE_LO64, SAFE_HI64 = _formulas.SAFE_HI64
+cdef Py_ssize_t EXTREME = _formulas.EXTREME
 
 # One empty struct per metric, and a fused type over them: each metric gets its own
 # compiled copy of ``metric`` and of the loops.  (A plain ``int code`` argument made
@@ -304,15 +308,27 @@ def aligned(int code, const floating[:, ::1] c1, const floating[:, ::1] c2,
 # Numba at all (no JIT start-up in a new process, no dispatcher overhead).  Raw pointers
 # and strides rather than memoryviews: acquiring a memoryview costs more than a 10 x 10 job.
 
+cdef inline bint in_safe_range(floating c, floating lo, floating hi) noexcept nogil:
+    """``c`` is 0 or of a magnitude the fast formulas handle (False for NaN and inf)."""
+    cdef floating m = c if c >= 0 else -c
+    return m <= hi and (m >= lo or c == 0)
+
+
 cdef Py_ssize_t _fill_columns(const char* boxes, Py_ssize_t n, Py_ssize_t s0, Py_ssize_t s1,
                               int fmt, floating offset, bint check, bint angle,
                               floating* cols) noexcept nogil:
-    """Split ``n`` boxes (rows ``s0`` bytes apart, coordinates ``s1``) into ``cols`` (8, n)."""
+    """Split ``n`` boxes (rows ``s0`` bytes apart, coordinates ``s1``) into ``cols`` (8, n).
+
+    Returns the first invalid row, or ``EXTREME`` when every row is valid but one lies
+    outside the safe range, or -1.
+    """
     cdef Py_ssize_t i, first_bad = -1
     cdef floating a0, a1, a2, a3, x1, y1, x2, y2, w, h
     cdef floating half = <floating>0.5
+    cdef floating lo = <floating>(SAFE_LO32 if floating is float else SAFE_LO64)
+    cdef floating hi = <floating>(SAFE_HI32 if floating is float else SAFE_HI64)
     cdef const char* row
-    cdef bint finite
+    cdef bint finite, safe = True
     for i in range(n):
         row = boxes + i * s0
         a0 = (<const floating*>row)[0]
@@ -331,6 +347,8 @@ cdef Py_ssize_t _fill_columns(const char* boxes, Py_ssize_t n, Py_ssize_t s0, Py
             finite = (a0 - a0 == 0) and (a1 - a1 == 0) and (a2 - a2 == 0) and (a3 - a3 == 0)
             if not (finite and x1 <= x2 and y1 <= y2):
                 first_bad = i
+        safe = safe and (in_safe_range(x1, lo, hi) and in_safe_range(y1, lo, hi)
+                         and in_safe_range(x2, lo, hi) and in_safe_range(y2, lo, hi))
         w = x2 - x1
         h = y2 - y1
         cols[i] = x1
@@ -341,7 +359,7 @@ cdef Py_ssize_t _fill_columns(const char* boxes, Py_ssize_t n, Py_ssize_t s0, Py
         cols[5 * n + i] = x1 + x2
         cols[6 * n + i] = y1 + y2
         cols[7 * n + i] = <floating>atan2(w, h) if angle else <floating>0
-    return first_bad
+    return first_bad if first_bad >= 0 or safe else EXTREME
 
 
 cdef Py_ssize_t _fill(floating kind, cnp.ndarray boxes, int fmt, double offset, bint check,
@@ -355,7 +373,8 @@ def fill_columns(cnp.ndarray boxes, int fmt, double offset, bint check, bint ang
                  cnp.ndarray cols):
     """Fill C-contiguous ``cols`` (8, N) from ``boxes`` (N, 4) of the same float dtype.
 
-    ``angle=False`` leaves the angle row 0.  Returns the first invalid row, or -1.
+    ``angle=False`` leaves the angle row 0.  Returns the first invalid row, or
+    ``EXTREME`` (-2) when a valid row lies outside the safe range, or -1.
     """
     if cnp.PyArray_TYPE(cols) == cnp.NPY_FLOAT32:
         return _fill(<float>0, boxes, fmt, offset, check, angle, cols)
@@ -385,10 +404,10 @@ cdef int _small(floating kind, int code, cnp.ndarray b1, cnp.ndarray b2, int fmt
         raise MemoryError()
     try:
         if (_fill_columns(<const char*>cnp.PyArray_DATA(b1), n, b1.strides[0], b1.strides[1], fmt,
-                          <floating>offset, check, code == CIOU, c1) >= 0
+                          <floating>offset, check, code == CIOU, c1) != -1
                 or _fill_columns(<const char*>cnp.PyArray_DATA(b2), m, b2.strides[0], b2.strides[1],
-                                 fmt, <floating>offset, check, code == CIOU, c2) >= 0):
-            return 0
+                                 fmt, <floating>offset, check, code == CIOU, c2) != -1):
+            return 0  # an invalid row, or one outside the safe range: the general path
         if m == 0:
             return -1
         if code == IOU:
@@ -423,7 +442,8 @@ def small_metric(int code, object boxes1, object boxes2, int fmt, object offset,
     Takes two float32 or float64 ndarrays of one dtype, ``N * M < limit``, ``fmt`` a
     format code (-1: not one) and ``offset`` 0 or 1; checks (``check``), splits and
     computes in one compiled call, with no thread pool.  Returns None for anything
-    else, and for an invalid box: the general path then runs (and names the box).
+    else, for an invalid box and for a coordinate outside the safe range: the general
+    path then runs (and names the box, or computes the extreme call exactly).
     """
     if type(boxes1) is not np.ndarray or fmt < 0 or type(offset) is not int:
         return None

@@ -31,7 +31,7 @@ N_LONG = 2 * 1024 + 37
 
 
 def _columns(boxes1, boxes2, dtype, aligned=False):
-    c1, c2, dt = _validate.box_pair(
+    c1, c2, dt, _ = _validate.box_pair(
         boxes1, boxes2, fmt="xyxy", offset=0, dtype=dtype, validate=True, aligned=aligned
     )
     return c1, c2, dt.type(4 / np.pi**2), dt.type(1)

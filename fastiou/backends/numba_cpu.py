@@ -16,18 +16,32 @@ import numpy as np
 
 from .. import _formulas
 from .._config import njit, serial_and_parallel
-from .._formulas import CIOU, DIOU, FOUR_OVER_PI2, GIOU, IOA, IOU
+from .._formulas import (CIOU, DIOU, EXTREME, FOUR_OVER_PI2, GIOU, IOA, IOU, SAFE_HI32, SAFE_HI64,
+                          SAFE_LO32, SAFE_LO64)
 
 F = _formulas.build(njit(inline="always"))
 
 
+@njit(inline="always")
+def _in_safe_range(c, lo, hi):
+    """``c`` is 0 or of a magnitude the fast formulas handle (False for NaN and inf)."""
+    m = abs(c)
+    return m <= hi and (m >= lo or c == 0)
+
+
 @njit
 def fill_columns(boxes, fmt, offset, check, angle, cols):
-    """The column split of :mod:`fastiou._columns`; returns the first invalid row, or -1."""
+    """The column split of :mod:`fastiou._columns`; returns the first invalid row, or
+    ``EXTREME`` (-2) when every row is valid but one lies outside the safe range, or -1."""
     dt = cols.dtype.type
     off = dt(offset)
     half = dt(0.5)
+    if cols.itemsize == 4:
+        lo, hi = dt(SAFE_LO32), dt(SAFE_HI32)
+    else:
+        lo, hi = dt(SAFE_LO64), dt(SAFE_HI64)
     first_bad = -1
+    safe = True
     for i in range(boxes.shape[0]):
         a0 = boxes[i, 0]
         a1 = boxes[i, 1]
@@ -45,6 +59,8 @@ def fill_columns(boxes, fmt, offset, check, angle, cols):
             finite = (a0 - a0 == 0) and (a1 - a1 == 0) and (a2 - a2 == 0) and (a3 - a3 == 0)
             if not (finite and x1 <= x2 and y1 <= y2):
                 first_bad = i
+        safe = safe and (_in_safe_range(x1, lo, hi) and _in_safe_range(y1, lo, hi)
+                         and _in_safe_range(x2, lo, hi) and _in_safe_range(y2, lo, hi))
         w = x2 - x1
         h = y2 - y1
         cols[0, i] = x1
@@ -55,7 +71,7 @@ def fill_columns(boxes, fmt, offset, check, angle, cols):
         cols[5, i] = x1 + x2
         cols[6, i] = y1 + y2
         cols[7, i] = math.atan2(w, h) if angle else w - w
-    return first_bad
+    return first_bad if first_bad >= 0 or safe else EXTREME
 
 metric = F.metric
 intersection = F.intersection
@@ -145,14 +161,14 @@ _pairwise_serial = _pairwise_kernels[0]
 def small_pairwise(code, b1, b2, fmt, offset, check, out):
     """Columns, check and serial pairwise kernel in one call (the small-input fast path).
 
-    Returns -1, or the first invalid row (of ``b1``, then of ``b2``) with nothing computed.
+    Returns -1, or 0 with nothing computed when a row is invalid or outside the safe range.
     """
     dt = out.dtype.type
     c1 = np.empty((8, b1.shape[0]), out.dtype)
     c2 = np.empty((8, b2.shape[0]), out.dtype)
     bad1 = fill_columns(b1, fmt, offset, check, code == CIOU, c1)
     bad2 = fill_columns(b2, fmt, offset, check, code == CIOU, c2)
-    if bad1 >= 0 or bad2 >= 0:
+    if bad1 != -1 or bad2 != -1:  # an invalid row, or one outside the safe range
         return 0
     _pairwise_serial(code, c1, c2, dt(FOUR_OVER_PI2), dt(1), out)
     return -1

@@ -536,11 +536,14 @@ def _dmin(a, b, half):
 
 @njit(inline="always")
 def box_loss(code, ax1, ay1, ax2, ay2, aarea, acx2, acy2, aangle,
-             bx1, by1, bx2, by2, barea, bcx2, bcy2, bangle, eps, k):
+             bx1, by1, bx2, by2, barea, bcx2, bcy2, bangle, eps, eps_area, k):
     """torchvision's IoU-family loss of box a against box b, and its gradient w.r.t. a.
 
-    ``eps`` is added to each denominator as torchvision does; a denominator that is
-    still 0 (``eps = 0``) gives 0 for its term, as :func:`fastiou.box_iou` does.
+    ``eps`` is added to each denominator as torchvision does: ``eps_area`` to the
+    area-like ones (union, enclosing area, squared diagonal) and ``eps`` to CIoU's
+    dimensionless ``alpha`` (they differ only when fastiou._extreme rescales the
+    boxes); a denominator that is still 0 (``eps = 0``) gives 0 for its term, as
+    :func:`fastiou.box_iou` does.
     Returns ``(loss, d/dx1, d/dy1, d/dx2, d/dy2)``.
     """
     half, one, two = k[K_HALF], k[K_ONE], k[K_TWO]
@@ -560,7 +563,7 @@ def box_loss(code, ax1, ay1, ax2, ay2, aarea, acx2, acy2, aangle,
     h = ay2 - ay1
     union = (aarea + barea) - inter
     du_x1, du_y1, du_x2, du_y2 = -h - di_x1, -w - di_y1, h - di_x2, w - di_y2
-    den = union + eps
+    den = union + eps_area
     iou = guarded_div(inter, den)
     # d iou = (d inter - iou d union) / den
     r = guarded_div(one, den)
@@ -579,7 +582,7 @@ def box_loss(code, ax1, ay1, ax2, ay2, aarea, acx2, acy2, aangle,
     if code == GIOU_LOSS:
         # + (C - U) / (C + eps)
         c = cw * ch
-        cden = c + eps
+        cden = c + eps_area
         term = guarded_div(c - union, cden)
         rc = guarded_div(one, cden)
         dc_x1, dc_x2 = ch * dcw_x1, ch * dcw_x2
@@ -593,7 +596,7 @@ def box_loss(code, ax1, ay1, ax2, ay2, aarea, acx2, acy2, aangle,
     dx = (acx2 - bcx2) * half
     dy = (acy2 - bcy2) * half
     rho2 = dx * dx + dy * dy
-    cden = cw * cw + ch * ch + eps
+    cden = cw * cw + ch * ch + eps_area
     term = guarded_div(rho2, cden)
     rc = guarded_div(one, cden)
     # d rho2 / d x1 = d rho2 / d x2 = dx;  d c2 / d x1 = 2 cw dcw/dx1
@@ -618,13 +621,13 @@ def box_loss(code, ax1, ay1, ax2, ay2, aarea, acx2, acy2, aangle,
     return loss + alpha * v, g_x1, g_y1, g_x2, g_y2
 
 
-def _box_losses(code, c1, c2, eps, k, loss, grad, scale):
+def _box_losses(code, c1, c2, eps, eps_area, k, loss, grad, scale):
     want_grad = grad.shape[0] > 0
     for i in prange(c1.shape[1]):
         v, g1, g2, g3, g4 = box_loss(code, c1[0, i], c1[1, i], c1[2, i], c1[3, i],
                                      c1[4, i], c1[5, i], c1[6, i], c1[7, i],
                                      c2[0, i], c2[1, i], c2[2, i], c2[3, i],
-                                     c2[4, i], c2[5, i], c2[6, i], c2[7, i], eps, k)
+                                     c2[4, i], c2[5, i], c2[6, i], c2[7, i], eps, eps_area, k)
         loss[i] = v
         if want_grad:
             grad[i, 0] = g1 * scale
@@ -659,6 +662,6 @@ def hinge_rows(s, margin, max_violation, k, loss, grad, parallel):
     _hinge_rows_kernels[parallel](s, margin, max_violation, k, loss, grad)
 
 
-def box_losses(code, c1, c2, eps, k, loss, grad, scale, parallel):
+def box_losses(code, c1, c2, eps, eps_area, k, loss, grad, scale, parallel):
     """IoU-family loss ``code`` of aligned box columns; ``grad`` (N, 4) or empty."""
-    _box_losses_kernels[parallel](code, c1, c2, eps, k, loss, grad, scale)
+    _box_losses_kernels[parallel](code, c1, c2, eps, eps_area, k, loss, grad, scale)

@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import _validate
+from .. import _extreme, _validate
 from ..backends import numba_cpu_losses as K
 from . import _common
 from ._common import LossResult
@@ -48,15 +48,25 @@ def _box_loss(code: int, boxes1: Any, boxes2: Any, reduction: str, eps: float, r
     single = a1.shape == (4,) and a2.shape == (4,)
     if single:
         a1, a2 = a1.reshape(1, 4), a2.reshape(1, 4)
-    c1, c2, dt = _validate.box_pair(a1, a2, fmt="xyxy", offset=0, dtype=None, validate=validate,
-                                    aligned=True, angle=code == K.CIOU_LOSS)
+    c1, c2, dt, extreme = _validate.box_pair(a1, a2, fmt="xyxy", offset=0, dtype=None,
+                                             validate=validate, aligned=True, angle=code == K.CIOU_LOSS)
     n = c1.shape[1]
     loss = np.empty(n, dtype=dt)
     grad = np.empty((n, 4), dtype=dt) if return_grad else _common.empty(dt, 2)
     if n:
         module, parallel = _common.kernels(n)
-        module.box_losses(code, c1, c2, dt.type(eps), K.constants(dt), loss, grad,
-                          dt.type(_common.scale_for(reduction, n)), parallel)
+        scale = _common.scale_for(reduction, n)
+        if extreme:  # a coordinate outside the fast formulas' safe range (rare)
+            f64 = np.dtype(np.float64)
+            _extreme.box_losses(
+                lambda b1, b2, eps_area, block_loss, block_grad: module.box_losses(
+                    code, b1, b2, float(eps), eps_area, K.constants(f64), block_loss, block_grad,
+                    scale, parallel),
+                a1.astype(dt, copy=False), a2.astype(dt, copy=False), eps, code == K.CIOU_LOSS,
+                loss, grad)
+        else:
+            module.box_losses(code, c1, c2, dt.type(eps), dt.type(eps), K.constants(dt), loss, grad,
+                              dt.type(scale), parallel)
     if single:
         loss, grad = loss.reshape(()), grad.reshape(4) if return_grad else grad
     return _common.result(_common.reduce_values(loss, reduction), grad if return_grad else None, return_grad)

@@ -1,0 +1,167 @@
+"""Box metrics and losses at coordinates outside the fast formulas' safe range, exactly.
+
+The kernels square lengths (areas, squared diagonals, CIoU's products): float32
+overflows for sides beyond about 2^62 and loses accuracy in the subnormals for
+sides below about 2^-39 (float64: 2^510 and 2^-458).  The column split flags any
+call with a coordinate outside ``fastiou._formulas.SAFE_*``, and such a call is
+computed here, with the same split and kernels:
+
+- in float64 (a float32 box is always inside float64's safe range), the result
+  rounded once to the output dtype;
+- every metric is invariant to scaling both boxes by a power of two, which is
+  exact in floating point: each box gets the binary exponent of its largest
+  coordinate, in bins of ``BIN`` exponents; the pairs of a bin of ``boxes1`` and
+  a bin of ``boxes2`` are scaled together so that their largest coordinate lies
+  in [2^-65, 2^-1].  What then underflows is below 2^-400 of the pair's size,
+  far below the result's rounding.
+- IoA divides by the area of the box of ``boxes1`` alone, so its pairs take the
+  scale of that box, and the boxes of ``boxes2`` are clipped to [-1, 1]^2 in
+  that scale (which holds the box of ``boxes1``: the intersection is unchanged).
+- CIoU's aspect angle is computed per box, scaled by its own power of two (a
+  side that underflows in its pair's scale still has its true aspect).
+
+Format conversion (``xywh``, ``cxcywh``) and ``offset`` are applied after the
+scaling, so a conversion that would overflow the dtype still gives the exact
+metric.  The losses scale their area-like ``eps`` with the boxes and their
+gradients by the inverse power of two; a gradient that is not representable in
+the output dtype raises ``ValueError`` naming its row.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+import numpy as np
+
+from ._columns import FORMATS, box_columns
+
+#: Binary exponents per bin of box scales (a call spans at most 2100 / BIN bins).
+BIN = 64
+_F64 = np.dtype(np.float64)
+
+
+def _bins(boxes: np.ndarray, offset: float) -> np.ndarray:
+    """The scale bin of each box: the binary exponent of its largest |coordinate| // BIN."""
+    big = np.maximum(np.abs(boxes).max(axis=1), abs(offset)) if boxes.shape[0] else np.zeros(0)
+    return np.frexp(big)[1] // BIN
+
+
+def _angles(boxes: np.ndarray, fmt: str, offset: float) -> np.ndarray:
+    """``atan2(w, h)`` of each box, scaled by its own power of two (CIoU's aspect)."""
+    shift = -(_bins(boxes, offset) + 1) * BIN
+    scaled = np.ldexp(boxes, shift[:, None])
+    off = np.ldexp(float(offset), shift)
+    if FORMATS[fmt] == 0:
+        w, h = scaled[:, 2] - scaled[:, 0], scaled[:, 3] - scaled[:, 1]
+    else:
+        w, h = scaled[:, 2], scaled[:, 3]
+    return np.arctan2(w + off, h + off)
+
+
+def _corners(boxes: np.ndarray, fmt: str, offset: float) -> np.ndarray:
+    """xyxy corners (offset added) of each box, converted in its own scale: exact, or
+    infinite where a corner lies beyond the dtype's range."""
+    shift = -(_bins(boxes, 0) + 1) * BIN
+    cols, _ = box_columns(np.ldexp(boxes, shift[:, None]), fmt, 0.0, False, angle=False)
+    with np.errstate(over="ignore"):
+        corners = np.ldexp(cols[:4].T, -shift[:, None])
+    corners[:, 2:] += offset
+    return corners
+
+
+def _scaled_columns(boxes, shift: int, fmt: str, offset: float, angles, clip=False) -> np.ndarray:
+    """Columns of ``boxes * 2**shift`` (converted after scaling), with the given angles;
+    ``clip``: xyxy ``boxes`` clipped to [-1, 1]^2 after scaling (IoA's boxes2)."""
+    with np.errstate(over="ignore"):
+        scaled = np.ldexp(boxes, shift)
+    if clip:
+        np.clip(scaled, -1.0, 1.0, out=scaled)
+    cols, _ = box_columns(scaled, fmt, math.ldexp(float(offset), shift), False, angle=False)
+    if angles is not None:
+        cols[7] = angles
+    return cols
+
+
+def _as_f64(boxes: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(boxes, dtype=_F64)
+
+
+def metric(kernel: Callable, boxes1: np.ndarray, boxes2: np.ndarray, fmt: str, offset: float,
+           aligned: bool, angle: bool, first_scale: bool, out: np.ndarray) -> None:
+    """``out`` = the metric of every pair (or aligned pair) of valid boxes, exactly.
+
+    ``kernel(c1, c2, block)`` is the backend's pairwise (or aligned) kernel of the
+    metric, called with float64 columns and a float64 ``block``.  ``first_scale``:
+    the metric's denominator is the area of the box of ``boxes1`` alone (IoA).
+    """
+    a1, a2 = _as_f64(boxes1), _as_f64(boxes2)
+    bins1, bins2 = _bins(a1, offset), _bins(a2, offset)
+    angles1 = _angles(a1, fmt, offset) if angle else None
+    angles2 = _angles(a2, fmt, offset) if angle else None
+    fmt2, offset2 = fmt, offset
+    if first_scale:
+        bins2 = np.full_like(bins2, np.iinfo(bins2.dtype).min)
+        a2, fmt2, offset2 = _corners(a2, fmt, offset), "xyxy", 0.0
+
+    def columns(boxes, rows, shift, angles):
+        if boxes is a1:
+            return _scaled_columns(a1[rows], shift, fmt, offset, None if angles is None else angles[rows])
+        return _scaled_columns(a2[rows], shift, fmt2, offset2, None if angles is None else angles[rows],
+                               clip=first_scale)
+
+    if aligned:
+        pair_bins = np.maximum(bins1, bins2)
+        for b in np.unique(pair_bins):
+            rows = np.flatnonzero(pair_bins == b)
+            shift = -(int(b) + 1) * BIN
+            block = np.empty(rows.size, _F64)
+            kernel(columns(a1, rows, shift, angles1), columns(a2, rows, shift, angles2), block)
+            out[rows] = block
+        return
+    for b1 in np.unique(bins1):
+        rows = np.flatnonzero(bins1 == b1)
+        for b2 in np.unique(bins2):
+            cols = np.flatnonzero(bins2 == b2)
+            shift = -(max(int(b1), int(b2)) + 1) * BIN
+            block = np.empty((rows.size, cols.size), _F64)
+            kernel(columns(a1, rows, shift, angles1), columns(a2, cols, shift, angles2), block)
+            out[np.ix_(rows, cols)] = block
+
+
+def box_losses(kernel: Callable, boxes1: np.ndarray, boxes2: np.ndarray, eps: float, angle: bool,
+               loss: np.ndarray, grad: np.ndarray) -> None:
+    """``loss`` (and ``grad``, unless empty) of aligned xyxy box pairs, exactly.
+
+    ``kernel(c1, c2, eps_area, loss_block, grad_block)`` is the backend's loss kernel
+    with float64 columns; ``eps_area`` is the ``eps`` of the area-like denominators
+    in the block's scale (CIoU's alpha keeps ``eps`` itself: it is dimensionless).
+    """
+    a1, a2 = _as_f64(boxes1), _as_f64(boxes2)
+    pair_bins = np.maximum(_bins(a1, 0), _bins(a2, 0))
+    angles1 = _angles(a1, "xyxy", 0) if angle else None
+    angles2 = _angles(a2, "xyxy", 0) if angle else None
+    want_grad = grad.shape[0] > 0
+    for b in np.unique(pair_bins):
+        rows = np.flatnonzero(pair_bins == b)
+        shift = -(int(b) + 1) * BIN
+        c1 = _scaled_columns(a1[rows], shift, "xyxy", 0, None if angles1 is None else angles1[rows])
+        c2 = _scaled_columns(a2[rows], shift, "xyxy", 0, None if angles2 is None else angles2[rows])
+        block_loss = np.empty(rows.size, _F64)
+        block_grad = np.empty((rows.size, 4) if want_grad else (0, 4), _F64)
+        with np.errstate(over="ignore", under="ignore"):
+            # may round to 0 or inf: the right limits of the terms it is added to
+            eps_area = float(np.ldexp(float(eps), 2 * shift))
+        kernel(c1, c2, eps_area, block_loss, block_grad)
+        loss[rows] = block_loss
+        if want_grad:
+            with np.errstate(over="ignore"):
+                # L(x) = L_block(x * 2**shift): d/dx gains the factor 2**shift
+                scaled = np.ldexp(block_grad, shift).astype(grad.dtype)
+            bad = np.flatnonzero(~np.isfinite(scaled).all(axis=1))
+            if bad.size:
+                raise ValueError(
+                    f"the gradient at row {int(rows[bad[0]])} of boxes1 is not representable in "
+                    f"{grad.dtype} (the boxes are too small for its scale)"
+                )
+            grad[rows] = scaled
