@@ -49,6 +49,12 @@ def build(jit):
         return x if x > 0 else x - x
 
     @jit
+    def in_safe_range(c, lo, hi):
+        # c is 0 or of a magnitude the formulas handle (False for NaN and inf)
+        m = abs(c)
+        return m <= hi and (m >= lo or c == 0)
+
+    @jit
     def guarded_div(num, den):
         # 0 (not NaN) when the denominator is 0: a zero union, enclosing area, ...
         return num / den if den > 0 else num - num
@@ -111,6 +117,7 @@ def build(jit):
         return iou - ciou_penalty(rho2, c2, iou, aangle, bangle, four_over_pi2, one)
 
     return SimpleNamespace(
+        in_safe_range=in_safe_range,
         positive_part=positive_part,
         guarded_div=guarded_div,
         intersection=intersection,

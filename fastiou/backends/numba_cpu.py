@@ -20,13 +20,7 @@ from .._formulas import (CIOU, DIOU, EXTREME, FOUR_OVER_PI2, GIOU, IOA, IOU, SAF
                           SAFE_LO32, SAFE_LO64)
 
 F = _formulas.build(njit(inline="always"))
-
-
-@njit(inline="always")
-def _in_safe_range(c, lo, hi):
-    """``c`` is 0 or of a magnitude the fast formulas handle (False for NaN and inf)."""
-    m = abs(c)
-    return m <= hi and (m >= lo or c == 0)
+_in_safe_range = F.in_safe_range
 
 
 @njit

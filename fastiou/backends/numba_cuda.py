@@ -28,13 +28,21 @@ import math
 import numpy as np
 from numba import cuda
 
-from .. import _config, _formulas, _validate
+from .. import _config, _extreme, _formulas, _validate
 from .._columns import FORMATS
-from .._formulas import FOUR_OVER_PI2, N_COLUMNS
+from .._formulas import (CIOU, FOUR_OVER_PI2, IOA, N_COLUMNS, SAFE_HI32, SAFE_HI64, SAFE_LO32,
+                         SAFE_LO64)
 from ._cuda_arrays import Library
 
 F = _formulas.build(cuda.jit(device=True, inline="always"))
 metric = F.metric
+in_safe_range = F.in_safe_range
+
+
+def safe_range(dt: np.dtype) -> tuple:
+    """``(lo, hi)`` of the fast formulas' safe range in ``dt`` (see :mod:`fastiou._formulas`)."""
+    lo, hi = (SAFE_LO32, SAFE_HI32) if dt.itemsize == 4 else (SAFE_LO64, SAFE_HI64)
+    return dt.type(lo), dt.type(hi)
 
 #: Most blocks a launch uses along one grid dimension (gridDim.y is limited to
 #: 65535); kernels loop (grid-stride) beyond.  Tests patch it small.
@@ -72,10 +80,11 @@ def pair_metric(code, c1, i, c2, j, four_over_pi2, one):
 
 
 @cuda.jit(device=True, inline="always")
-def _column(boxes, row, r, fmt, offset, half, check, cols, bad, slot):
+def _column(boxes, row, r, fmt, offset, half, lo, hi, check, cols, bad, slot, extreme_slot):
     """Column ``r`` of ``cols`` from row ``row`` of ``boxes``: the mirror of
     :func:`fastiou._columns.fill_columns`.  An invalid row goes to ``bad[slot]``
-    (an atomic min, so the smallest wins)."""
+    (an atomic min, so the smallest wins); a coordinate outside the safe range
+    ``[lo, hi]`` sets ``bad[extreme_slot]`` to 0 (when ``extreme_slot >= 0``)."""
     # Storing into cols converts to the compute dtype (as the CPU's astype does);
     # the arithmetic below then runs in that dtype.
     for k in range(4):
@@ -96,6 +105,9 @@ def _column(boxes, row, r, fmt, offset, half, check, cols, bad, slot):
         finite = (a0 - a0 == 0) and (a1 - a1 == 0) and (a2 - a2 == 0) and (a3 - a3 == 0)
         if not (finite and x1 <= x2 and y1 <= y2):
             cuda.atomic.min(bad, slot, row)
+    if extreme_slot >= 0 and not (in_safe_range(x1, lo, hi) and in_safe_range(y1, lo, hi)
+                                  and in_safe_range(x2, lo, hi) and in_safe_range(y2, lo, hi)):
+        cuda.atomic.min(bad, extreme_slot, 0)
     w = x2 - x1
     h = y2 - y1
     cols[0, r] = x1
@@ -109,10 +121,12 @@ def _column(boxes, row, r, fmt, offset, half, check, cols, bad, slot):
 
 
 @cuda.jit(cache=True)
-def _columns_kernel(boxes, order, use_order, fmt, offset, half, check, cols, bad, slot):
+def _columns_kernel(boxes, order, use_order, fmt, offset, half, lo, hi, check, cols, bad, slot,
+                    extreme_slot):
     """Column ``r`` of ``cols`` from row ``order[r]`` (or ``r``) of ``boxes``."""
     for r in range(cuda.grid(1), cols.shape[1], cuda.gridsize(1)):
-        _column(boxes, order[r] if use_order else r, r, fmt, offset, half, check, cols, bad, slot)
+        _column(boxes, order[r] if use_order else r, r, fmt, offset, half, lo, hi, check, cols, bad, slot,
+                extreme_slot)
 
 
 @cuda.jit(cache=True)
@@ -153,10 +167,12 @@ def grid_1d(n: int) -> tuple[int, int]:
     return min(blocks(n, threads), MAX_BLOCKS), threads
 
 
-def launch_columns(lib: Library, boxes, dt, fmt: str, offset, check: bool, bad, slot: int, order=None):
+def launch_columns(lib: Library, boxes, dt, fmt: str, offset, check: bool, bad, slot: int, order=None,
+                   extreme_slot: int = -1):
     """Columns ``(8, N)`` (a Numba device array) of the device boxes ``boxes``, in dtype ``dt``.
 
-    With ``order``, column r holds box ``order[r]``.  Invalid rows go to ``bad[slot]``.
+    With ``order``, column r holds box ``order[r]``.  Invalid rows go to ``bad[slot]``;
+    with ``extreme_slot``, a coordinate outside the safe range zeroes ``bad[extreme_slot]``.
     """
     n = boxes.shape[0]
     _, cols = lib.empty((N_COLUMNS, n), dt)
@@ -164,7 +180,8 @@ def launch_columns(lib: Library, boxes, dt, fmt: str, offset, check: bool, bad, 
         use_order = order is not None
         order = order if use_order else bad  # an unused array of the right kind
         _columns_kernel[grid_1d(n) + (lib.stream,)](
-            boxes, order, use_order, FORMATS[fmt], dt.type(offset), dt.type(0.5), check, cols, bad, slot
+            boxes, order, use_order, FORMATS[fmt], dt.type(offset), dt.type(0.5), *safe_range(dt), check,
+            cols, bad, slot, extreme_slot,
         )
     return cols
 
@@ -196,6 +213,9 @@ def aligned(code, c1, c2, four_over_pi2, one, out, parallel):
     _on_host_arrays(code, c1, c2, out, aligned=True)
 
 
+aligned_kernel = aligned  # (``aligned`` is also an argument name below)
+
+
 def _on_host_arrays(code, c1, c2, out, aligned):
     lib = Library()
     d_out = lib.empty(out.shape, out.dtype)[1]
@@ -220,9 +240,9 @@ def no_bad_rows(lib: Library, slots: int):
     return lib.full((slots,), np.iinfo(np.int64).max, np.int64)
 
 
-def raise_first_bad(lib: Library, bad, views, names, fmt: str) -> None:
-    """Raise the CPU's ``ValueError`` for the first invalid box found by the column kernels."""
-    rows = lib.to_host(bad)
+def raise_first_bad(rows: np.ndarray, views, names, fmt: str) -> None:
+    """Raise the CPU's ``ValueError`` for the first invalid box found by the column kernels
+    (``rows``: their ``bad`` slots, copied to the host)."""
     for row, view, name in zip(rows, views, names):
         if row < view.shape[0]:
             # element by element: a row of a strided view need not be contiguous
@@ -247,16 +267,26 @@ def metric_on_device(code, boxes1, boxes2, *, fmt="xyxy", offset=0, aligned=Fals
         if aligned:
             _validate.check_aligned(b1.shape, b2.shape)
         dt = _validate.compute_dtype(b1, b2, dtype=dtype)
-        bad = no_bad_rows(lib, 2)
-        c1 = launch_columns(lib, b1, dt, fmt, offset, validate, bad, 0)
-        c2 = launch_columns(lib, b2, dt, fmt, offset, validate, bad, 1)
+        bad = no_bad_rows(lib, 3)  # first invalid row of each set; slot 2: 0 if extreme
+        c1 = launch_columns(lib, b1, dt, fmt, offset, validate, bad, 0, extreme_slot=2)
+        c2 = launch_columns(lib, b2, dt, fmt, offset, validate, bad, 1, extreme_slot=2)
+        flags = lib.to_host(bad)
         if validate:
-            raise_first_bad(lib, bad, (b1, b2), ("boxes1", "boxes2"), fmt)
+            raise_first_bad(flags, (b1, b2), ("boxes1", "boxes2"), fmt)
         shape = (b1.shape[0],) if aligned else (b1.shape[0], b2.shape[0])
         if out is None:
             result, out_view = lib.empty(shape, dt)
         else:
             result, out_view = out, (lib.view(out) if _validate.is_cuda_array(out) else None)
             _validate.check_device_out(out, out_view, shape, dt)
-        launch_metric(lib, code, c1, c2, out_view, aligned)
+        if flags[2] == 0 and out_view.size:
+            # a coordinate outside the safe range (rare): the exact path, on host copies
+            host = np.empty(shape, dt)
+            kernel = aligned_kernel if aligned else pairwise
+            _extreme.metric(lambda a, b, block: kernel(code, a, b, FOUR_OVER_PI2, 1.0, block, False),
+                            lib.to_host(b1).astype(dt), lib.to_host(b2).astype(dt), fmt, offset,
+                            aligned, code == CIOU, code == IOA, host)
+            out_view.copy_to_device(host, stream=lib.stream)
+        else:
+            launch_metric(lib, code, c1, c2, out_view, aligned)
     return result

@@ -210,7 +210,7 @@ def nms_on_device(code, boxes, scores, idxs, *, iou_threshold, score_threshold=N
         bad = no_bad_rows(lib, 1)
         cols = launch_columns(lib, b, dt, fmt, offset, validate, bad, 0, order=visit)
         if validate:
-            raise_first_bad(lib, bad, (b,), ("boxes",), fmt)
+            raise_first_bad(lib.to_host(bad), (b,), ("boxes",), fmt)
         if max_output == 0:
             n = 0
         return run(lib, code, cols, by_score, visit, n, labels, iou_threshold, max_output)

@@ -232,3 +232,19 @@ def test_cupy_array_in_cupy_array_out():
     got = fastiou.generalized_box_iou(cupy.asarray(b1), cupy.asarray(b2))
     assert isinstance(got, cupy.ndarray) and got.dtype == np.float64
     assert_matches(cupy.asnumpy(got), cpu(fastiou.generalized_box_iou, b1, b2))
+
+
+@pytest.mark.parametrize("metric", ["iou", "ioa", "ciou"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_coordinates_outside_the_safe_range_give_the_cpu_values(metric, dtype):
+    """Sides beyond 2e19 in float32 (NaN before) and scales from 1e-300 to 1e300 in float64:
+    the device path flags them and computes them exactly, as the CPU does."""
+    b = boxes(5, 7, np.float64)
+    scale = [1e-30, 1.0, 2e17, 1e25, 1e33] if dtype == np.float32 else [1e-300, 1.0, 1e154, 1e200, 1e300]
+    b1 = (b * np.array(scale)[:, None]).astype(dtype)
+    b2 = b1[::-1].copy()
+    got = METRICS[metric](cuda.to_device(b1), cuda.to_device(b2)).copy_to_host()
+    expected = cpu(METRICS[metric], b1, b2)
+    assert np.isfinite(got).all()
+    np.testing.assert_allclose(got, expected, rtol=1e-6 if dtype == np.float32 else 1e-12, atol=1e-15)
+    assert (np.diagonal(cpu(METRICS[metric], b1, b1))[b1[:, 2] > b1[:, 0]] == 1).all()
