@@ -6,7 +6,7 @@ Each measurement runs in its own subprocess, so that its peak resident memory
 (``ru_maxrss``) is its own: the data, the compiled kernels (loaded from Numba's
 cache by one warm-up call on a small input), and the call.  Times are wall-clock
 seconds and the CPU seconds of all threads; same-run ratios are printed at the end.
-The data are :func:`fastiou._bench_sparse.tiled_clustered_boxes`: detector-like
+The data are :func:`fastiou.bench.sparse.tiled_clustered_boxes`: detector-like
 proposals at one image's density over a square of 1024-pixel images.
 """
 
@@ -24,9 +24,9 @@ def _child(what: str, n: int) -> dict:
     import numpy as np
 
     import fastiou
-    from fastiou import _bench_sparse
+    from fastiou.bench import sparse as bench_sparse
 
-    b1, b2 = _bench_sparse.tiled_clustered_boxes(n, seed=1)
+    b1, b2 = bench_sparse.tiled_clustered_boxes(n, seed=1)
     small1, small2 = b1[:20_000], b2[:20_000]  # above the serial threshold: compiles the parallel kernels
     if what == "sparse_box_iou":
         fastiou.sparse_box_iou(small1, small2, 0.5)
@@ -34,13 +34,13 @@ def _child(what: str, n: int) -> dict:
     elif what == "shapely":
         import shapely
 
-        call = lambda: _bench_sparse.shapely_join(b1, b2, 0.5, shapely)  # noqa: E731
+        call = lambda: bench_sparse.shapely_join(b1, b2, 0.5, shapely)  # noqa: E731
     elif what == "max_box_iou":
         fastiou.max_box_iou(small1, small2)
         call = lambda: fastiou.max_box_iou(b1, b2)  # noqa: E731
     elif what == "tiled_max":
-        _bench_sparse.tiled_max(small1[:100], small2)
-        call = lambda: _bench_sparse.tiled_max(b1, b2)  # noqa: E731
+        bench_sparse.tiled_max(small1[:100], small2)
+        call = lambda: bench_sparse.tiled_max(b1, b2)  # noqa: E731
     else:
         raise SystemExit(f"unknown measurement {what!r}")
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import pytest
 
-from fastiou import _bench
+from fastiou import bench
 
 
 def pytest_generate_tests(metafunc):
     if "impl" in metafunc.fixturenames:
         full = metafunc.config.getoption("--full")
         params = []
-        for case in _bench.all_cases(quick=not full):
+        for case in bench.all_cases(quick=not full):
             impls = case.setup()
             for name, fn in impls.items():
                 params.append(pytest.param(case, name, fn, id=f"{case.op}-{case.label}-{name}"))

@@ -4,7 +4,10 @@ See the README for the API tour; every public function has a numpydoc docstring.
 
 ``import fastiou`` stays light (NumPy and the compiled extension): the families
 whose modules start Numba or SciPy when imported (losses, masks, sparse joins,
-matching) are imported on first use of one of their names.
+matching) are imported on first use of one of their names, and every public
+submodule (``fastiou.losses``, ``fastiou.viz``, ``fastiou.bench``, ...) on first
+access as an attribute (``fastiou.nms`` is the function ``nms``;
+``importlib.import_module("fastiou.nms")`` is its module).
 """
 
 from __future__ import annotations
@@ -63,6 +66,24 @@ _LAZY = {
     "max_box_iou": "sparse",
     "sparse_box_iou": "sparse",
 }
+
+# public submodules, imported on first access as attributes (PEP 562); "nms" is the function
+_SUBMODULES = (
+    "backends",
+    "bench",
+    "cli",
+    "dask",
+    "formats",
+    "losses",
+    "masks",
+    "matching",
+    "pairwise",
+    "reference",
+    "runtime",
+    "sparse",
+    "synthetic",
+    "viz",
+)
 
 __all__ = [
     "box_area",
@@ -128,7 +149,22 @@ __all__ = [
 ]
 
 
+def _import_submodule(name: str):
+    try:
+        return importlib.import_module(f".{name}", __name__)
+    except ModuleNotFoundError as exc:
+        if name == "dask" and not (exc.name or "fastiou").startswith("fastiou"):
+            raise ModuleNotFoundError(
+                f"fastiou.dask needs Dask (the 'dask' extra): pip install 'fastiou[dask]' ({exc})",
+                name=exc.name,
+            ) from exc
+        raise
+
+
 def __getattr__(name: str):
+    if name in _SUBMODULES:
+        module = globals()[name] = _import_submodule(name)
+        return module
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'fastiou' has no attribute {name!r}")
@@ -138,4 +174,4 @@ def __getattr__(name: str):
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+    return sorted(set(globals()) | set(__all__) | set(_SUBMODULES))

@@ -1,7 +1,8 @@
 """The ``fastiou`` command.
 
 ``fastiou bench`` runs the comparison table (fastiou per backend against the naive
-reference, NumPy and the installed third-party libraries) on synthetic data.
+reference, NumPy and the installed third-party libraries) on synthetic data
+(the harness is :mod:`fastiou.bench`).
 ``fastiou config`` prints versions, backends and threads.
 ``fastiou draw`` draws two boxes with their IoU variants (needs ``fastiou[plot]``).
 """
@@ -9,9 +10,7 @@ reference, NumPy and the installed third-party libraries) on synthetic data.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-from dataclasses import asdict
 
 
 def _sizes(text: str) -> list[int]:
@@ -25,19 +24,18 @@ def _sizes(text: str) -> list[int]:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from . import _bench
+    from . import bench
 
-    cases = _bench.all_cases(quick=args.quick, sizes=args.sizes, ops=args.ops)
+    cases = bench.all_cases(quick=args.quick, sizes=args.sizes, ops=args.ops)
     if not cases:
         print(f"no benchmark matches --ops {args.ops}", file=sys.stderr)
         return 2
     # --quick: about half a second of timing per implementation (one timed call for the slow ones)
     budget = dict(budget_s=0.5, min_calls=1) if args.quick else dict(budget_s=5.0, min_calls=3)
-    rows, bandwidth = _bench.run(cases, progress=not args.no_progress, **budget)
-    print(_bench.format_table(rows, bandwidth))
+    rows, bandwidth = bench.run(cases, progress=not args.no_progress, **budget)
+    print(bench.format_table(rows, bandwidth))
     if args.json:
-        with open(args.json, "w") as fh:
-            json.dump({"bandwidth": bandwidth, "rows": [asdict(r) for r in rows]}, fh, indent=1)
+        bench.write_json(rows, bandwidth, args.json)
         print(f"\nwrote {args.json}")
     if args.plot:
         from . import viz

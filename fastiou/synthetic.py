@@ -5,8 +5,10 @@
 * :func:`scattered_boxes` - independent boxes spread uniformly over an image.
 * :func:`degenerate_boxes` - a mix heavy in zero-width, zero-height, point,
   duplicate and touching boxes.
+* :func:`clustered_masks` - an ellipse inside each of a detector's clustered boxes.
 
-Every function takes a ``seed`` and returns ``xyxy`` boxes of the given dtype.
+Every function takes a ``seed``; the box functions return ``xyxy`` boxes of the
+given dtype, :func:`clustered_masks` returns ``(N, H, W)`` bool masks.
 """
 
 from __future__ import annotations
@@ -90,3 +92,48 @@ def degenerate_boxes(n, *, image_size=64.0, seed=0, dtype=np.float32):
         boxes[dup] = boxes[rng.integers(0, n, len(dup))]
     scores = rng.uniform(0, 1, n)
     return boxes.astype(dtype), scores.astype(dtype), rng.integers(0, 80, n).astype(np.int64)
+
+
+def clustered_masks(n: int, *, height: int = 512, width: int = 512, n_objects: int | None = None,
+                    seed: int = 0) -> np.ndarray:
+    """``n`` detector-like masks: an ellipse inside each of ``n`` clustered boxes.
+
+    Like :func:`clustered_boxes`, many masks overlap around a few objects; the
+    rest of the image is empty.
+
+    Parameters
+    ----------
+    n : int
+        Number of masks.
+    height, width : int, default 512
+        Image size in pixels.
+    n_objects : int, optional
+        Objects the masks cluster around (default ``max(1, n // 5)``).
+    seed : int, default 0
+        Seed of :func:`clustered_boxes`, which places the boxes.
+
+    Returns
+    -------
+    masks : ndarray (n, height, width) bool
+        Mask ``k`` is the ellipse inscribed in box ``k`` (at least one pixel
+        across).
+
+    Examples
+    --------
+    >>> m = clustered_masks(4, height=32, width=48, seed=1)
+    >>> m.shape, m.dtype, bool(m.any(axis=(1, 2)).all())
+    ((4, 32, 48), dtype('bool'), True)
+    """
+    n_objects = max(1, n // 5) if n_objects is None else n_objects
+    boxes = clustered_boxes(n, n_objects=n_objects, image_size=1.0, seed=seed, dtype=np.float64)[0]
+    boxes = boxes * [width, height, width, height]
+    out = np.zeros((n, height, width), dtype=bool)
+    for k, (x1, y1, x2, y2) in enumerate(boxes):
+        cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
+        rx, ry = max((x2 - x1) / 2, 0.5), max((y2 - y1) / 2, 0.5)
+        ys = slice(int(max(0, np.floor(cy - ry))), int(min(height, np.ceil(cy + ry))))
+        xs = slice(int(max(0, np.floor(cx - rx))), int(min(width, np.ceil(cx + rx))))
+        yy = np.arange(ys.start, ys.stop)[:, None] + 0.5
+        xx = np.arange(xs.start, xs.stop)[None, :] + 0.5
+        out[k, ys, xs] = ((xx - cx) / rx) ** 2 + ((yy - cy) / ry) ** 2 <= 1
+    return out

@@ -466,7 +466,7 @@ _ROW_FIELDS = ("op", "impl", "size", "per_s", "unit")
 
 
 def _record(row: Any, index: int) -> dict:
-    """The fields a plot needs from a ``fastiou._bench.Row`` or a dict (``fastiou bench --json``)."""
+    """The fields a plot needs from a ``fastiou.bench.Row`` or a dict (``fastiou bench --json``)."""
     get = row.get if isinstance(row, dict) else lambda key, default=None: getattr(row, key, default)
     record = {key: get(key) for key in _ROW_FIELDS}
     missing = [key for key, value in record.items() if value is None]
@@ -511,7 +511,7 @@ def plot_benchmarks(
 
     Parameters
     ----------
-    rows : iterable of fastiou._bench.Row or dict
+    rows : iterable of fastiou.bench.Row or dict
         The rows of ``fastiou bench`` (or the ``"rows"`` of its ``--json`` file):
         each needs ``op``, ``impl``, ``size``, ``per_s`` and ``unit`` (``label``
         is used to tell input kinds apart when an implementation has several rows

@@ -16,7 +16,7 @@ import pytest
 
 import fastiou
 from fastiou import reference
-from fastiou._bench_masks import clustered_masks
+from fastiou.synthetic import clustered_masks
 
 # (N, M, H, W): widths below, at and across 64-pixel words, thin masks.
 SHAPES = [(5, 4, 9, 13), (4, 6, 20, 64), (3, 5, 17, 130), (6, 3, 1, 70), (4, 4, 33, 1)]

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 import fastiou
-from fastiou import _bench, cli, synthetic, viz
+from fastiou import cli, synthetic, viz
+from fastiou.bench import runner as _bench
 
 PLOT_REASON = "the 'plot' extra (matplotlib, Pillow) is not installed"
 

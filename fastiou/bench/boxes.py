@@ -1,4 +1,4 @@
-"""Benchmark cases for the pairwise box metrics (see fastiou._bench)."""
+"""Benchmark cases for the pairwise box metrics (see fastiou.bench.runner)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import sys
 
 import numpy as np
 
-from . import pairwise, reference, synthetic
-from ._bench import Case, has_backend, optional
+from .. import pairwise, reference, synthetic
+from .runner import Case, has_backend, optional
 
 METRIC_FUNCTIONS = {
     "box_iou": (pairwise.box_iou, "box_iou", "iou"),

@@ -1,4 +1,4 @@
-"""Benchmark cases for the loss library (see fastiou._bench).
+"""Benchmark cases for the loss library (see fastiou.bench.runner).
 
 The issue's targets, each timed against PyTorch on the CPU with as many threads
 as Numba uses:
@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import losses, reference, synthetic
-from ._bench import Case, optional
+from .. import losses, reference, synthetic
+from .runner import Case, optional
 
 
 def _torch():

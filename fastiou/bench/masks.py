@@ -1,10 +1,10 @@
-"""Benchmark cases for the mask metrics (see fastiou._bench), and their data.
+"""Benchmark cases for the mask metrics (see fastiou.bench.runner).
 
 ``mask_iou`` of 100 x 100 masks of 512 x 512 (ellipses in clustered detector
-boxes) is timed twice: on dense masks against a NumPy implementation of
-supervision's ``mask_iou_batch`` (one broadcast ``N x M x H x W`` logical-and;
-supervision itself is used when installed), and on COCO RLE against
-``pycocotools.mask.iou`` (the same RLE dicts for both).
+boxes: :func:`fastiou.synthetic.clustered_masks`) is timed twice: on dense masks
+against a NumPy implementation of supervision's ``mask_iou_batch`` (one broadcast
+``N x M x H x W`` logical-and; supervision itself is used when installed), and on
+COCO RLE against ``pycocotools.mask.iou`` (the same RLE dicts for both).
 ``dice`` over ``(16, 4, 512, 512)`` float32 reports the fraction of the
 memory-read bandwidth measured in the same run.
 """
@@ -13,40 +13,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import masks, synthetic
-from ._bench import Case, optional
+from .. import masks, synthetic
+from .runner import Case, optional
 
 #: Largest ``N * M * H * W`` (bytes of the boolean temporary) for the broadcast baseline.
 BROADCAST_LIMIT = 3 * 2**30
-
-
-def clustered_masks(n: int, *, height: int = 512, width: int = 512, n_objects: int | None = None,
-                    seed: int = 0) -> np.ndarray:
-    """``(n, height, width)`` bool: an ellipse inside each of ``n`` clustered detector boxes.
-
-    Like :func:`fastiou.synthetic.clustered_boxes`, many masks overlap around a
-    few objects (default ``max(1, n // 5)`` objects), the rest of the image is
-    empty.
-
-    Examples
-    --------
-    >>> m = clustered_masks(4, height=32, width=48, seed=1)
-    >>> m.shape, m.dtype, bool(m.any(axis=(1, 2)).all())
-    ((4, 32, 48), dtype('bool'), True)
-    """
-    n_objects = max(1, n // 5) if n_objects is None else n_objects
-    boxes = synthetic.clustered_boxes(n, n_objects=n_objects, image_size=1.0, seed=seed, dtype=np.float64)[0]
-    boxes = boxes * [width, height, width, height]
-    out = np.zeros((n, height, width), dtype=bool)
-    for k, (x1, y1, x2, y2) in enumerate(boxes):
-        cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
-        rx, ry = max((x2 - x1) / 2, 0.5), max((y2 - y1) / 2, 0.5)
-        ys = slice(int(max(0, np.floor(cy - ry))), int(min(height, np.ceil(cy + ry))))
-        xs = slice(int(max(0, np.floor(cx - rx))), int(min(width, np.ceil(cx + rx))))
-        yy = np.arange(ys.start, ys.stop)[:, None] + 0.5
-        xx = np.arange(xs.start, xs.stop)[None, :] + 0.5
-        out[k, ys, xs] = ((xx - cx) / rx) ** 2 + ((yy - cy) / ry) ** 2 <= 1
-    return out
 
 
 def numpy_mask_iou(masks_true: np.ndarray, masks_detection: np.ndarray) -> np.ndarray:
@@ -69,7 +40,7 @@ def _mask_iou_cases(n: int, size: int) -> list[Case]:
 
     def masks_pair():
         if not data:
-            both = clustered_masks(2 * n, height=size, width=size, seed=3)
+            both = synthetic.clustered_masks(2 * n, height=size, width=size, seed=3)
             data["dense"] = both[:n], both[n:]
             data["rle"] = masks.rle_encode(both[:n]), masks.rle_encode(both[n:])
         return data

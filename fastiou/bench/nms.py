@@ -1,4 +1,4 @@
-"""Benchmark cases for the NMS family (see fastiou._bench): nms, batched_nms, soft_nms, fusion.
+"""Benchmark cases for the NMS family (see fastiou.bench.runner): nms, batched_nms, soft_nms, fusion.
 
 Detector-like clustered boxes (``synthetic.clustered_boxes``), IoU threshold 0.5,
 float32, against torchvision, lsnms, powerboxes and ensemble-boxes where installed.
@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import reference, synthetic
-from ._bench import Case, has_backend, optional
-from .nms import batched_nms, nms, soft_nms, weighted_boxes_fusion
+from .. import reference, synthetic
+from ..nms import batched_nms, nms, soft_nms, weighted_boxes_fusion
+from .runner import Case, has_backend, optional
 
 THRESHOLD = 0.5
 

@@ -1,6 +1,6 @@
-"""The comparison table behind ``fastiou bench`` and ``benchmarks/``.
+"""The timing core behind ``fastiou bench`` and ``benchmarks/``.
 
-Each family registers its cases in ``fastiou/_bench_<family>.py``, a module with
+Each family registers its cases in ``fastiou/bench/<family>.py``, a module with
 
     def cases(quick: bool, sizes: list[int] | None) -> Iterable[Case]
 
@@ -15,6 +15,7 @@ call that also compiles), measures the machine's memory-write and -read
 bandwidth in the same run, and returns one row per implementation with the
 median, the throughput, fastiou's same-run speed-up over it, and the fraction of
 the bandwidth reached where the case declares the bytes it moves.
+:mod:`fastiou.bench.table` writes the rows as a table or JSON.
 """
 
 from __future__ import annotations
@@ -73,7 +74,7 @@ def optional(module: str):
 
 def has_backend(name: str) -> bool:
     """Whether fastiou's backend ``name`` can run here (cases add its row only then)."""
-    from . import backends
+    from .. import backends
 
     try:
         backends.load(name)
@@ -87,7 +88,7 @@ def all_cases(quick: bool = False, sizes: list[int] | None = None, ops: Iterable
     result = []
     for family in FAMILIES:
         try:
-            module = importlib.import_module(f"fastiou._bench_{family}")
+            module = importlib.import_module(f".{family}", __package__)
         except ModuleNotFoundError:
             continue
         result.extend(module.cases(quick, sizes))
@@ -243,34 +244,3 @@ def run(cases: list[Case], progress: bool = True, bandwidth: dict | None = None,
     bar.close()
     return rows, bandwidth
 
-
-def _fmt_time(s: float) -> str:
-    for unit, scale in (("s", 1), ("ms", 1e-3), ("us", 1e-6)):
-        if s >= scale:
-            return f"{s / scale:.3g} {unit}"
-    return f"{s * 1e9:.3g} ns"
-
-
-def _fmt_rate(x: float) -> str:
-    for unit, scale in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
-        if x >= scale:
-            return f"{x / scale:.3g} {unit}"
-    return f"{x:.3g}"
-
-
-def format_table(rows: list[Row], bandwidth: dict) -> str:
-    """Markdown table: operation, input, implementation, median, throughput, fastiou's speed-up, % bandwidth."""
-    lines = [
-        f"memory bandwidth measured at the start of this run: write {bandwidth['write'] / 1e9:.1f} GB/s, "
-        f"read {bandwidth['read'] / 1e9:.1f} GB/s (and again before each bandwidth-bound case: the "
-        "% column uses that)",
-        "",
-        "| operation | input | implementation | median | throughput | fastiou speed-up | % of bandwidth |",
-        "|---|---|---|---:|---:|---:|---:|",
-    ]
-    for r in rows:
-        speed = "" if r.speedup is None else f"{r.speedup:.2f}x"
-        bw = "" if r.bandwidth is None else f"{100 * r.bandwidth:.0f}%"
-        lines.append(f"| {r.op} | {r.label} | {r.impl} | {_fmt_time(r.median_s)} | "
-                     f"{_fmt_rate(r.per_s)} {r.unit}/s | {speed} | {bw} |")
-    return "\n".join(lines)

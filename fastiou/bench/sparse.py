@@ -1,4 +1,4 @@
-"""Benchmark cases for sparse joins and best matches (see fastiou._bench).
+"""Benchmark cases for sparse joins and best matches (see fastiou.bench.runner).
 
 The data keep a detector's density at any size: ``n`` boxes are images of 1000
 proposals (:func:`fastiou.synthetic.clustered_boxes`, 20 objects each in a
@@ -18,8 +18,8 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse
 
-from . import pairwise, sparse, synthetic
-from ._bench import Case, optional
+from .. import pairwise, sparse, synthetic
+from .runner import Case, optional
 
 PER_IMAGE = 1000
 IMAGE_SIZE = 1024.0

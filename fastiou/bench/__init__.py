@@ -1,0 +1,18 @@
+"""The benchmark harness behind ``fastiou bench`` and ``benchmarks/``.
+
+* :mod:`~fastiou.bench.runner`: :class:`Case`, :class:`Row`, the interleaved timing
+  rounds, the memory-bandwidth probe and :func:`run`;
+* :mod:`~fastiou.bench.table`: the Markdown table and the JSON file of the rows;
+* one module per family (``boxes``, ``nms``, ``masks``, ``losses``, ``sparse``), each
+  with ``cases(quick, sizes)``.
+
+Nothing else in the package imports this one (``fastiou.cli`` does, when ``fastiou
+bench`` runs); ``fastiou.bench`` after ``import fastiou`` imports it on first access.
+"""
+
+from __future__ import annotations
+
+from .runner import FAMILIES, Case, Row, all_cases, memory_bandwidth, run
+from .table import format_table, write_json
+
+__all__ = ["FAMILIES", "Case", "Row", "all_cases", "format_table", "memory_bandwidth", "run", "write_json"]
