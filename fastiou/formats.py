@@ -126,6 +126,7 @@ def masks_to_boxes(masks: Any, *, threshold: float | None = None, dtype: Any = n
     array([[2., 1., 3., 2.],
            [0., 0., 0., 0.]], dtype=float32)
     """
+    _validate.check_backend(backend)
     threshold = _validate.check_threshold(threshold)
     dense, single, _ = _validate.as_masks(masks, "masks", threshold)
     boxes = np.zeros((dense.shape[0], 4), dtype=_validate.compute_dtype(dtype=dtype))

@@ -29,6 +29,7 @@ import numpy as np
 from . import _validate, backends
 from ._columns import FORMATS
 from ._formulas import DIOU, IOU
+from .backends import _nms_order as order
 
 NMS_METRICS = {"iou": IOU, "diou": DIOU}
 SOFT_METHODS = {"linear": 0, "gaussian": 1, "hard": 2}
@@ -50,11 +51,16 @@ def _threshold_below(value: float, dt: np.dtype):
 
 
 def _boxes_and_scores(boxes, scores, fmt, offset, validate, scores_in_compute_dtype):
-    """Validated ``(columns (8, N), scores, compute dtype)`` of host arrays."""
+    """Validated ``(columns (8, N), scores, compute dtype, exact)`` of host arrays.
+
+    ``exact``: the scores' :func:`~fastiou.backends._nms_order.exact_ranks` (None
+    unless they are integers that float64 would round).
+    """
     _validate.check_choice(fmt, "fmt", FORMATS)
     _validate.check_offset(offset)
     arr = _validate.as_box_array(boxes, "boxes")
     s = _validate.as_scores(scores, "scores", arr.shape[0])
+    exact = order.exact_ranks(s)
     if scores_in_compute_dtype:
         dt = _validate.compute_dtype(arr, s)
         s = s.astype(dt, copy=False)
@@ -65,11 +71,12 @@ def _boxes_and_scores(boxes, scores, fmt, offset, validate, scores_in_compute_dt
         if s.dtype not in _validate.FLOAT_DTYPES:
             s = s.astype(np.float64)
     cols = _validate.as_box_columns(arr, "boxes", dt, fmt, offset, validate, angle=False)
-    return cols, s, dt
+    return cols, s, dt, exact
 
 
 def _greedy(boxes, scores, idxs, iou_threshold, score_threshold, max_output, metric, fmt, offset,
             validate, backend):
+    _validate.check_backend(backend)
     code = NMS_METRICS[_validate.check_choice(metric, "metric", NMS_METRICS)]
     threshold = _validate.check_real(iou_threshold, "iou_threshold")
     score_threshold = _validate.check_threshold(score_threshold, "score_threshold")
@@ -79,11 +86,13 @@ def _greedy(boxes, scores, idxs, iou_threshold, score_threshold, max_output, met
         return module.nms_on_device(code, boxes, scores, idxs, iou_threshold=threshold,
                                     score_threshold=score_threshold, max_output=max_output, fmt=fmt,
                                     offset=offset, validate=validate)
-    cols, s, dt = _boxes_and_scores(boxes, scores, fmt, offset, validate, False)
+    cols, s, dt, exact = _boxes_and_scores(boxes, scores, fmt, offset, validate, False)
     n = cols.shape[1]
     labels = None if idxs is None else _validate.as_labels(idxs, "idxs", n)
     if n == 0 or max_output == 0:
         return _EMPTY.copy()
+    if exact is not None:  # the kernels only compare scores: exact ranks order as they do
+        s, score_threshold = exact[0], order.rank_threshold(exact[1], score_threshold)
     module, parallel = backends.select(backend, n, family="nms")  # work: boxes
     t = _threshold_below(threshold, dt)
     one = dt.type(1)
@@ -129,13 +138,18 @@ def nms(
     """Greedy non-maximum suppression (torchvision's ``nms``).
 
     Repeatedly keeps the best-scored remaining box and suppresses the boxes whose
-    IoU with it is strictly greater than ``iou_threshold``.
+    IoU with it is strictly greater than ``iou_threshold``.  A pair with zero
+    union (two zero-area boxes) has IoU 0, where torchvision gets NaN: such boxes
+    do not suppress each other when ``iou_threshold >= 0``, and do below 0
+    (``0 > iou_threshold``; torchvision's NaN never suppresses).
 
     Parameters
     ----------
     boxes : array_like, shape (N, 4)
     scores : array_like, shape (N,)
         Equal scores keep the lower index first; NaN raises ``ValueError``.
+        Integer scores are ranked exactly, also int64 beyond 2**53 (which
+        float64 would round into ties), and ``score_threshold`` compared exactly.
     iou_threshold : float
 {common}
     Returns
@@ -195,6 +209,9 @@ def batched_nms(
     >>> fastiou.batched_nms(boxes, [0.9, 0.8, 0.7], [0, 0, 1], 0.5)
     array([0, 2])
     """
+    if idxs is None:  # torchvision requires idxs too; silently running plain nms hides a bug
+        raise TypeError("idxs must be the category of each box, shape (N,), got None "
+                        "(use nms for one category)")
     return _greedy(boxes, scores, idxs, iou_threshold, score_threshold, max_output, metric, fmt,
                    offset, validate, backend)
 
@@ -228,7 +245,10 @@ def soft_nms(
     dropped up front (mmcv keeps the first pick whatever its score); equal scores
     pick the lower index first; with ``idxs``, each category is processed alone
     (mmcv's ``batched_nms``).  The arithmetic is in the compute dtype: float32
-    gives mmcv's float32 results.
+    gives mmcv's float32 results.  Integer scores are decayed in float64 (the
+    decay needs floats): the returned scores of int64 beyond 2**53 are rounded,
+    but the order is exact, as in :func:`nms`: where two current scores are equal
+    in float64, the higher integer score is picked first, then the lower index.
 
     Parameters
     ----------
@@ -261,31 +281,48 @@ def soft_nms(
     >>> keep, new_scores
     (array([0, 2, 1]), array([0.9, 0.7, 0.4]))
     """
+    _validate.check_backend(backend)
     code = _validate.check_choice(method, "method", SOFT_METHODS)
     threshold = _validate.check_real(iou_threshold, "iou_threshold")
     sigma = _validate.check_real(sigma, "sigma", 0, low_open=True)
     score_threshold = _validate.check_real(score_threshold, "score_threshold")
     max_output = _validate.check_max_output(max_output)
     _validate.check_host_boxes((boxes, "boxes"), (scores, "scores"), (idxs, "idxs"))
-    cols, s, dt = _boxes_and_scores(boxes, scores, fmt, offset, validate, True)
+    cols, s, dt, exact = _boxes_and_scores(boxes, scores, fmt, offset, validate, True)
     n = cols.shape[1]
     labels = None if idxs is None else _validate.as_labels(idxs, "idxs", n)
     if n == 0 or max_output == 0:
         return _EMPTY.copy(), np.empty(0, dtype=dt)
     module, parallel = backends.select(backend, n, family="nms")  # work: boxes
+    perm = None
+    if exact is not None:  # the kernels break float ties by index: put the exact order there
+        perm = order.by_exact_score(exact[0])
+        cols, s = np.take(cols, perm, axis=1), s[perm]
+        labels = None if labels is None else labels[perm]
     # mmcv compares with the threshold in the compute dtype (rounded to nearest).
-    return module.soft_nms(SOFT_METHODS[code], cols, s, labels, dt.type(threshold), dt.type(sigma),
-                           dt.type(score_threshold), max_output, dt.type(1), parallel)
+    keep, new_scores = module.soft_nms(SOFT_METHODS[code], cols, s, labels, dt.type(threshold),
+                                       dt.type(sigma), dt.type(score_threshold), max_output, dt.type(1),
+                                       parallel)
+    return (keep if perm is None else perm[keep]), new_scores
 
 
 def _model_arrays(boxes_list, scores_list, labels_list, validate):
-    """Per-model validated arrays, concatenated: (boxes, scores, labels, model of each box)."""
+    """Per-model validated arrays, concatenated.
+
+    Returns ``(n_models, boxes, scores, labels, model of each box, dtype, exact)``;
+    ``exact``: the raw scores' :func:`~fastiou.backends._nms_order.exact_ranks`.
+    """
     try:
-        n_models = len(boxes_list)
+        boxes_list = list(boxes_list)
     except TypeError:
-        raise TypeError("boxes_list must be a sequence of (N, 4) box arrays, one per model") from None
-    _validate.check_length(scores_list, "scores_list", n_models)
-    _validate.check_length(labels_list, "labels_list", n_models)
+        raise TypeError(f"boxes_list must be a sequence of (N, 4) box arrays, one per model, "
+                        f"got {type(boxes_list).__name__}") from None
+    n_models = len(boxes_list)
+    scores_list = _validate.check_length(scores_list, "scores_list", n_models)
+    labels_list = _validate.check_length(labels_list, "labels_list", n_models)
+    lists = {"boxes_list": boxes_list, "scores_list": scores_list, "labels_list": labels_list}
+    for name, items in lists.items():
+        _validate.check_host_boxes(*[(item, f"{name}[{t}]") for t, item in enumerate(items)])
     boxes, scores, labels = [], [], []
     for t in range(n_models):
         b = _validate.as_box_array(boxes_list[t], f"boxes_list[{t}]")
@@ -298,9 +335,10 @@ def _model_arrays(boxes_list, scores_list, labels_list, validate):
             _validate.as_box_columns(b, f"boxes_list[{t}]", dt, "xyxy", 0, True, angle=False)
     models = np.repeat(np.arange(n_models), [b.shape[0] for b in boxes])
     cat = np.concatenate(boxes).astype(dt, copy=False) if n_models else np.empty((0, 4), dt)
-    s = np.concatenate(scores).astype(dt, copy=False) if n_models else np.empty(0, dt)
+    raw_scores = np.concatenate(scores) if n_models else np.empty(0, dt)
     lab = np.concatenate(labels) if n_models else np.empty(0, np.int64)
-    return cat, s, lab, models, dt
+    return (n_models, cat, raw_scores.astype(dt, copy=False), lab, models, dt,
+            order.exact_ranks(raw_scores))
 
 
 def _fused_scores(conf_type, allows_overflow, conf, cluster, scores, models, weights):
@@ -352,6 +390,9 @@ def weighted_boxes_fusion(
     wrong number of weights, an unknown ``conf_type``).  Labels come back as
     int64 (ensemble-boxes returns floats).  Equal scores are taken in input order
     (model, then box); ensemble-boxes' order on ties follows NumPy's unstable sort.
+    Scores are weights of the fused boxes, so integer scores are computed in
+    float64; where int64 scores beyond 2**53 round to equal weighted scores, the
+    higher integer score is taken first.
 
     Parameters
     ----------
@@ -387,14 +428,13 @@ def weighted_boxes_fusion(
     >>> boxes.round(2), scores.round(2), labels
     (array([[0.1 , 0.1 , 0.5 , 0.55]]), array([0.6]), array([0]))
     """
+    _validate.check_backend(backend)
     conf_type = _validate.check_choice(conf_type, "conf_type", CONF_TYPES)
     allows_overflow = _validate.check_bool(allows_overflow, "allows_overflow")
     threshold = _validate.check_real(iou_thr, "iou_thr")
     skip = _validate.check_real(skip_box_thr, "skip_box_thr")
-    for name, x in (("boxes_list", boxes_list), ("scores_list", scores_list), ("labels_list", labels_list)):
-        _validate.check_host_boxes(*[(item, f"{name}[{t}]") for t, item in enumerate(x)])
-    raw, s, labels, models, dt = _model_arrays(boxes_list, scores_list, labels_list, validate)
-    n_models = len(boxes_list)
+    n_models, raw, s, labels, models, dt, exact = _model_arrays(boxes_list, scores_list, labels_list,
+                                                                validate)
     if weights is None:
         w = np.ones(n_models)
     else:
@@ -411,6 +451,8 @@ def weighted_boxes_fusion(
     keep = np.flatnonzero((s >= skip) & (cols[4] > 0))
     if keep.size == 0:
         return np.zeros((0, 4), dt), np.zeros(0, dt), np.zeros(0, np.int64)
+    if exact is not None:  # the kernels break float ties by index: put the exact order there
+        keep = keep[order.by_exact_score(exact[0][keep])]
     cols = np.ascontiguousarray(cols[:, keep])
     models = models[keep]
     ws = (s[keep] * w[models].astype(dt)).astype(dt, copy=False)
@@ -420,8 +462,8 @@ def weighted_boxes_fusion(
     score = _fused_scores(conf_type, allows_overflow, conf, cluster, ws, models, w)
     cluster_label = np.empty(conf.shape[0], np.int64)
     cluster_label[cluster] = labels
-    order = np.argsort(-score, kind="stable")
-    return fused[order], score[order].astype(dt), cluster_label[order]
+    by_score = np.argsort(-score, kind="stable")
+    return fused[by_score], score[by_score].astype(dt), cluster_label[by_score]
 
 
 for _f in (nms, batched_nms):

@@ -60,6 +60,7 @@ def _metric(
         )
         if result is not None:
             return result
+    _validate.check_backend(backend)  # before any early return (the fast path takes only 'auto')
     if _validate.is_cuda_array(boxes1) or _validate.is_cuda_array(boxes2):
         module, _ = backends.select(backend, 0, on_device=True)
         return module.metric_on_device(
@@ -195,6 +196,7 @@ def complete_box_iou(boxes1, boxes2, *, fmt="xyxy", offset=0, aligned=False, dty
     Returns
     -------
     ndarray, shape (N, M), or (N,) with ``aligned=True``
+        In [-1.5, 1] (DIoU's (-1, 1] minus ``alpha * v`` <= 1/2).
 
     Examples
     --------

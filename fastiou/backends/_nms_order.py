@@ -8,11 +8,12 @@ radix sort of class numbers below 2**16.  No Python loop over boxes or classes.
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import numpy as np
 
-from .._config import njit
+from .._config import lazy_njit
 
 
 def candidates(scores: np.ndarray, score_threshold) -> np.ndarray | None:
@@ -22,7 +23,48 @@ def candidates(scores: np.ndarray, score_threshold) -> np.ndarray | None:
     return np.flatnonzero(scores > np.float64(score_threshold))  # exact, also for float32 scores
 
 
-@njit
+def exact_ranks(scores: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """``(ranks, values)`` of integer scores that float64 would round, else None.
+
+    float64 holds every integer up to 2**53; beyond, distinct int64 or uint64
+    scores can round to one float (2**62 and 2**62 + 1).  ``values`` are the
+    distinct scores, sorted; ``ranks`` (float64, exact) is each score's position
+    among them, so ranks order the boxes exactly as the scores do (equal scores,
+    equal ranks).
+    """
+    if scores.dtype.kind not in "iu" or scores.dtype.itemsize < 8 or scores.shape[0] == 0:
+        return None
+    if -(2**53) <= int(scores.min()) and int(scores.max()) <= 2**53:
+        return None
+    values, ranks = np.unique(scores, return_inverse=True)
+    return ranks.reshape(-1).astype(np.float64), values
+
+
+def rank_threshold(values: np.ndarray, score_threshold: float | None) -> float | None:
+    """The threshold on :func:`exact_ranks`' ranks that keeps exactly the scores ``> score_threshold``."""
+    if score_threshold is None:
+        return None
+    floor = math.floor(score_threshold)  # an integer s > t iff s > floor(t), compared as Python ints
+    info = np.iinfo(values.dtype)
+    if floor < info.min:
+        below = 0
+    elif floor >= info.max:
+        below = values.shape[0]
+    else:
+        below = int(np.searchsorted(values, values.dtype.type(floor), side="right"))
+    return below - 0.5  # ranks >= below: the values above floor
+
+
+def by_exact_score(ranks: np.ndarray) -> np.ndarray:
+    """A permutation of the boxes by decreasing rank, ties by lower index.
+
+    Kernels that break ties in their float scores by lower index then break them
+    by the exact integer score first, when their input is put in this order.
+    """
+    return np.argsort(-ranks, kind="stable")
+
+
+@lazy_njit  # compiled at first use: importing fastiou.nms does not start Numba
 def _ties_by_index(order, sorted_scores):
     """Sort each run of equal ``sorted_scores`` in ``order`` by index (in place)."""
     n = order.shape[0]
