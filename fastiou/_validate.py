@@ -466,6 +466,8 @@ def _rle_counts(c: Any, where: str) -> bytes | np.ndarray:
     if isinstance(c, bytes):
         return c
     arr = as_array(c, f"{where}['counts']")
+    if arr.size == 0:  # np.asarray([]) is float64: the counts of an empty (0 x W) mask
+        return np.empty(0, np.int64)
     if arr.ndim != 1 or arr.dtype.kind not in "iu" or (arr.size and arr.min() < 0):
         raise ValueError(f"{where}['counts'] must be a compressed string or a list of non-negative integers")
     return arr.astype(np.int64)

@@ -23,11 +23,28 @@ import numpy as np
 from scipy import special
 
 from . import _validate, backends
-from ._mask_formulas import AREA, DICE, IOU, N_INFO, TOTAL
+from ._mask_formulas import AREA, DICE, IOU, N_INFO
 
 #: Pixels per chunk of the Dice sums (a long row is split so that every thread works).
 DICE_CHUNK = 1 << 16
 DICE_REDUCTIONS = ("none", "mean", "sum", "mean_batch")
+
+#: RLE masks have fewer pixels than this: a count then takes at most 12 characters
+#: (60 bits), and no sum of two counts overflows int64.
+MAX_RLE_PIXELS = 1 << 59
+#: Columns of the kernels' RLE status rows: code, count index, value, extra
+#: (the codes are ``fastiou.backends.numba_cpu_masks.RLE_*``).
+_N_STATUS = 4
+
+
+def _empty(shape: tuple, dtype: Any) -> np.ndarray:
+    """Every buffer that the RLE kernels write is allocated here or in :func:`_zeros`
+    (the memory-safety tests replace both to put guard bytes after each buffer)."""
+    return np.empty(shape, dtype=dtype)
+
+
+def _zeros(shape: tuple, dtype: Any) -> np.ndarray:
+    return np.zeros(shape, dtype=dtype)
 
 
 # --- preparing inputs ------------------------------------------------------------
@@ -55,11 +72,12 @@ class _MaskSet:
     def __len__(self) -> int:
         return self.shape[0]
 
-    def runs(self, module, parallel: bool, height: int):
+    def runs(self, module, parallel: bool):
         """``(runs, index, info, segments)``: the masks as COCO runs (see backends.numba_cpu_masks)."""
         if self.rle:
-            return _decode_rles(module, self.counts, height, self.shape[2], self.name, self.single, parallel)
-        return _encode_runs(module, self.dense, parallel)
+            return _decode_rles(module, self.counts, self.shape[1], self.shape[2], self.name, self.single,
+                                parallel)
+        return _encode_runs(module, self.dense, parallel, self.name)
 
 
 def _pair(masks1: Any, masks2: Any, threshold: Any, aligned: bool) -> tuple[_MaskSet, _MaskSet]:
@@ -72,35 +90,94 @@ def _pair(masks1: Any, masks2: Any, threshold: Any, aligned: bool) -> tuple[_Mas
 
 def _pack(module, masks: np.ndarray, parallel: bool):
     k, h, w = masks.shape
-    bits = np.empty((k, h, (w + 63) // 64), dtype=np.uint64)
-    info = np.empty((k, N_INFO), dtype=np.int64)
+    bits = _empty((k, h, (w + 63) // 64), np.uint64)
+    info = _empty((k, N_INFO), np.int64)
     module.pack_dense(masks, bits, info, parallel)
     return bits, info
 
 
-def _encode_runs(module, masks: np.ndarray, parallel: bool):
+def _encode_runs(module, masks: np.ndarray, parallel: bool, name: str):
     k, h, _ = masks.shape
-    nruns = np.empty(k, dtype=np.int64)
+    nruns = _empty(k, np.int64)
     module.count_runs(masks, nruns, parallel)
-    index = np.empty((k, 2), dtype=np.int64)
+    index = _empty((k, 2), np.int64)
     index[:, 1] = nruns
     index[:, 0] = np.cumsum(nruns) - nruns
-    runs = np.empty((2, int(nruns.sum())), dtype=np.int64)
+    runs = _empty((2, int(nruns.sum())), np.int64)
     module.write_runs(masks, index, runs[0], parallel)
-    return _runs_info(module, runs, index, h, masks.shape[2], parallel)
+    return _runs_info(module, runs, index, h, masks.shape[2], parallel, name, False)
 
 
-def _runs_info(module, runs: np.ndarray, index: np.ndarray, height: int, width: int, parallel: bool):
-    """``(runs, index, info, segments)``: run ends, summaries and the column segments of simple masks."""
-    info = np.empty((len(index), N_INFO), dtype=np.int64)
-    segments = np.empty((2, len(index), width), dtype=np.int32)
-    module.rle_info(runs, index, height, info, segments, parallel)
+def _runs_info(module, runs: np.ndarray, index: np.ndarray, height: int, width: int, parallel: bool,
+               name: str, single: bool):
+    """``(runs, index, info, segments)``: run ends, summaries and the column segments of simple masks.
+
+    The kernel checks every count before it uses it (``ValueError`` for a mask
+    whose counts are negative or do not sum to ``height * width``).
+    """
+    info = _empty((len(index), N_INFO), np.int64)
+    segments = _empty((2, len(index), width), np.int32)
+    status = _empty((len(index), _N_STATUS), np.int64)
+    module.rle_info(runs, index, height, info, segments, status, parallel)
+    _raise_rle_fault(status, None, height, width, name, single, 0)
     return runs, index, info, segments
 
 
+def _where(name: str, single: bool, k: int) -> str:
+    return name if single else f"{name}[{k}]"
+
+
+def _max_chars(total: int) -> int:
+    """The most characters a count of a ``total``-pixel mask takes: its value (or its
+    difference to the count two back) is in ``[-total, total]``, 5 bits per character."""
+    return (total.bit_length() + 5) // 5
+
+
+def _raise_rle_fault(status: np.ndarray, mask_of_row: Any, height: int, width: int, name: str, single: bool,
+                     max_chars: int) -> None:
+    """``ValueError`` for the first mask whose status row reports a fault (``mask_of_row[j]``:
+    the mask of status row ``j``; None when row ``j`` is mask ``j``)."""
+    if not status[:, 0].any():
+        return
+    from .backends import numba_cpu_masks as codes  # the status codes (imported on this error path only)
+
+    j = int(np.flatnonzero(status[:, 0])[0])
+    code, r, value, extra = (int(v) for v in status[j])
+    where = _where(name, single, j if mask_of_row is None else mask_of_row[j])
+    total = height * width
+    head = f"{where}['counts'] is not a valid RLE of a {height} x {width} mask"
+    if code == codes.RLE_SHORT:
+        raise ValueError(f"{head} (its runs cover {value} pixels): expected its {r} counts to sum to "
+                         f"{total}")
+    detail = {
+        codes.RLE_NEGATIVE: f"count {r} is {value}, expected a run length >= 0",
+        codes.RLE_PAST_END: f"count {r} is {value}, expected at most {total - extra} (the counts before "
+                            f"it cover {extra} of the {total} pixels)",
+        codes.RLE_TOO_MANY: f"count {r} is one run too many, expected at most {total + 1} runs",
+        codes.RLE_CUT: f"the string ends inside count {r} (from character {extra}): expected a last "
+                       f"character without the continuation bit 0x20",
+        codes.RLE_TOO_LONG: f"count {r} (from character {extra}) is longer than {max_chars} characters, "
+                            f"expected at most {max_chars} for a count of this size",
+        codes.RLE_BAD_CHAR: f"character {extra} (in count {r}) is byte {value}, expected characters "
+                            f"48-111 ('0' to 'o') of COCO compressed RLE",
+    }.get(code, f"status {code} at count {r}")
+    raise ValueError(f"{head}: {detail}")
+
+
 def _decode_rles(module, counts: list, height: int, width: int, name: str, single: bool, parallel: bool):
-    """Runs of validated RLE ``counts`` (compressed bytes or int64 arrays), checked to cover ``h * w``."""
+    """Runs of RLE ``counts`` (compressed bytes or int64 arrays), checked to cover ``h * w``.
+
+    Counts are untrusted: the sizes and string lengths are checked here before
+    anything is allocated, every count in the kernels before it is used; faults
+    raise ``ValueError`` naming the mask, the count and what was expected.
+    """
     k = len(counts)
+    total = height * width
+    if total >= MAX_RLE_PIXELS:
+        raise ValueError(f"{_where(name, single, 0)}['size'] is {height} x {width}: RLE masks must have "
+                         f"fewer than 2**59 pixels")
+    # A mask has at most total + 1 runs (only the first may be empty), each of at most max_chars characters.
+    max_chars = _max_chars(total)
     if set(map(type, counts)) <= {bytes}:
         strings, raw = counts, []
         where = None
@@ -108,18 +185,31 @@ def _decode_rles(module, counts: list, height: int, width: int, name: str, singl
         where = [i for i, c in enumerate(counts) if isinstance(c, bytes)]
         strings = [counts[i] for i in where]
         raw = [(i, counts[i]) for i in range(k) if not isinstance(counts[i], bytes)]
+    lengths = np.fromiter(map(len, strings), dtype=np.int64, count=len(strings))
+    limit = min((total + 1) * max_chars, np.iinfo(np.int64).max)
+    if lengths.size and lengths.max() > limit:
+        j = int(np.flatnonzero(lengths > limit)[0])
+        raise ValueError(f"{_where(name, single, j if where is None else where[j])}['counts'] has "
+                         f"{lengths[j]} characters, more than a {height} x {width} mask allows: expected "
+                         f"at most {total + 1} counts of at most {max_chars} characters each")
+    for i, c in raw:
+        if len(c) > total + 1:
+            raise ValueError(f"{_where(name, single, i)}['counts'] is not a valid RLE of a {height} x "
+                             f"{width} mask: count {total + 1} is one run too many, expected at most "
+                             f"{total + 1} runs")
     # A compressed string of c characters holds at most c counts: decode in place of its characters.
-    offsets = np.zeros(len(strings) + 1, dtype=np.int64)
-    np.cumsum(np.fromiter(map(len, strings), dtype=np.int64, count=len(strings)), out=offsets[1:])
+    offsets = _empty(len(strings) + 1, np.int64)
+    offsets[0] = 0
+    np.cumsum(lengths, out=offsets[1:])
     n_chars = int(offsets[-1])
-    runs = np.empty((2, n_chars + sum(len(c) for _, c in raw)), dtype=np.int64)
-    index = np.empty((k, 2), dtype=np.int64)
+    runs = _empty((2, n_chars + sum(len(c) for _, c in raw)), np.int64)
+    index = _empty((k, 2), np.int64)
     if strings:
         buf = np.frombuffer(b"".join(strings), dtype=np.uint8)
-        if buf.size and (buf.min() < 48 or buf.max() > 111):
-            raise ValueError(f"{name} has 'counts' that are not COCO compressed RLE (characters 48-111)")
-        nruns = np.empty(len(strings), dtype=np.int64)
-        module.rle_from_strings(buf, offsets, runs[0], nruns, parallel)
+        nruns = _empty(len(strings), np.int64)
+        status = _empty((len(strings), _N_STATUS), np.int64)
+        module.rle_from_strings(buf, offsets, total, max_chars, runs[0], nruns, status, parallel)
+        _raise_rle_fault(status, where, height, width, name, single, max_chars)
         rows = slice(None) if where is None else where
         index[rows, 0] = offsets[:-1]
         index[rows, 1] = nruns
@@ -128,9 +218,7 @@ def _decode_rles(module, counts: list, height: int, width: int, name: str, singl
         runs[0, pos:pos + len(c)] = c
         index[i] = (pos, len(c))
         pos += len(c)
-    result = _runs_info(module, runs, index, height, width, parallel)
-    _validate.check_rle_totals(result[2][:, TOTAL], height, width, name, single)
-    return result
+    return _runs_info(module, runs, index, height, width, parallel, name, single)
 
 
 # --- pairwise metrics --------------------------------------------------------------
@@ -138,6 +226,7 @@ def _decode_rles(module, counts: list, height: int, width: int, name: str, singl
 
 def _overlap(code: int, masks1: Any, masks2: Any, iscrowd: Any, aligned: Any, threshold: Any,
              dtype: Any, out: np.ndarray | None, backend: str) -> np.ndarray:
+    _validate.check_backend(backend)  # before any early return
     if _validate.is_cuda_array(masks1) or _validate.is_cuda_array(masks2):  # on the GPU, zero copy
         module, _ = backends.select(backend, 0, on_device=True, family="masks")
         return module.overlap_on_device(code, masks1, masks2, iscrowd=iscrowd, aligned=aligned,
@@ -149,12 +238,14 @@ def _overlap(code: int, masks1: Any, masks2: Any, iscrowd: Any, aligned: Any, th
     dt = _validate.compute_dtype(np.empty(0, a.dtype), np.empty(0, b.dtype), dtype=dtype)
     out = _validate.as_out(out, (n,) if aligned else (n, m), dt)
     if out.size == 0:
+        for arg in (a, b):  # RLE is checked even when the other argument has no masks
+            if arg.rle and len(arg):
+                arg.runs(*backends.select(backend, arg.work, family="masks"))
         return out
     module, parallel = backends.select(backend, a.work + b.work + out.size * (a.per_mask + b.per_mask),
                                        family="masks")
     if a.rle or b.rle:
-        height = a.shape[1] if a.rle else b.shape[1]
-        r1, r2 = a.runs(module, parallel, height), b.runs(module, parallel, height)
+        r1, r2 = a.runs(module, parallel), b.runs(module, parallel)
         kernel = module.rle_aligned if aligned else module.rle_pairwise
         kernel(code, *r1, *r2, crowd, out, parallel)
     else:
@@ -199,7 +290,9 @@ def mask_iou(masks1: Any, masks2: Any, *, iscrowd: Any = None, aligned: bool = F
     -----
     Either argument may be dense or RLE; RLE input is intersected run by run
     without being decoded (a dense argument facing RLE is run-length encoded
-    first).  Mismatched sizes raise ``ValueError`` (pycocotools returns -1).
+    first).  Mismatched sizes raise ``ValueError`` (pycocotools returns -1), and
+    so does malformed RLE (see :func:`rle_decode`), even when the other argument
+    has no masks.
 
     Examples
     --------
@@ -275,19 +368,20 @@ def rle_encode(masks: Any, *, threshold: float | None = None, backend: str = "au
     dense, single, _ = _validate.as_masks(masks, "masks", threshold)
     k, h, w = dense.shape
     module, parallel = backends.select(backend, dense.size, family="masks")
-    nruns = np.empty(k, dtype=np.int64)
+    nruns = _empty(k, np.int64)
     if k:
         module.count_runs(dense, nruns, parallel)
-    index = np.empty((k, 2), dtype=np.int64)
+    index = _empty((k, 2), np.int64)
     index[:, 1] = nruns
     index[:, 0] = np.cumsum(nruns) - nruns
-    counts = np.empty(int(nruns.sum()), dtype=np.int64)
-    buf = np.empty(7 * counts.size, dtype=np.uint8)  # at most 7 characters per count
-    lengths = np.empty(k, dtype=np.int64)
+    counts = _empty(int(nruns.sum()), np.int64)
+    stride = _max_chars(h * w)  # the most characters a count takes
+    buf = _empty(stride * counts.size, np.uint8)
+    lengths = _empty(k, np.int64)
     if k:
         module.write_runs(dense, index, counts, parallel)
-        module.rle_to_strings(counts, index, buf, lengths, parallel)
-    starts = 7 * index[:, 0]
+        module.rle_to_strings(counts, index, stride, buf, lengths, parallel)
+    starts = stride * index[:, 0]
     rles = [{"size": [h, w], "counts": buf[s:s + n].tobytes()}
             for s, n in zip(starts.tolist(), lengths.tolist())]
     return rles[0] if single else rles
@@ -309,6 +403,17 @@ def rle_decode(rles: Any, *, backend: str = "auto") -> np.ndarray:
         ``(H, W)`` for one dict, ``(N, H, W)`` for a list (``(0, 0, 0)`` for an
         empty list).  pycocotools returns ``(H, W, N)`` uint8 in Fortran order.
 
+    Raises
+    ------
+    ValueError
+        For malformed RLE (annotation files are untrusted input), naming the
+        mask, the count and what was expected: a negative count, counts that
+        pass ``H * W`` pixels or stop short of it, more than ``H * W + 1`` runs,
+        a compressed string with characters outside 48-111, cut inside a number
+        or with a number longer than any count of the mask needs, or masks of
+        ``2**59`` pixels or more.  The counts are checked before the output is
+        allocated.  An empty mask (``H * W == 0``) may have no counts.
+
     Examples
     --------
     >>> import fastiou
@@ -316,16 +421,20 @@ def rle_decode(rles: Any, *, backend: str = "auto") -> np.ndarray:
     array([[0, 1, 0],
            [1, 0, 0]])
     """
+    _validate.check_backend(backend)
     if not _validate.is_rle(rles):
         raise TypeError(f"rles must be a COCO RLE dict or a list of them, got {type(rles).__name__}")
     h, w, counts, single = _validate.as_rles(rles, "rles")
     h, w = (0, 0) if h is None else (h, w)
-    out = np.zeros((len(counts), h, w), dtype=np.uint8)
     if len(counts):
-        module, parallel = backends.select(backend, out.size, family="masks")
+        module, parallel = backends.select(backend, len(counts) * h * w, family="masks")
+        # Checked before the output is allocated: a bad size or count costs no memory.
         runs, index, _, _ = _decode_rles(module, counts, h, w, "rles", single, parallel)
+        out = _zeros((len(counts), h, w), np.uint8)
         if out.size:
             module.rle_to_dense(runs[0], index, out, parallel)
+    else:
+        out = _zeros((0, h, w), np.uint8)
     out = out.view(bool)
     return out[0] if single else out
 
@@ -439,6 +548,7 @@ def dice(pred: Any, target: Any, *, smooth: float = 0.0, threshold: float | None
     >>> fastiou.dice([[[0, 1], [2, 2]]], [[[0, 1], [2, 1]]], num_classes=3, reduction="none")
     array([[1.        , 0.66666667, 0.66666667]])
     """
+    _validate.check_backend(backend)
     reduction = _validate.check_reduction(reduction, DICE_REDUCTIONS)
     smooth = _validate.check_real(smooth, "smooth", 0.0)
     threshold = _validate.check_threshold(threshold)

@@ -5,6 +5,9 @@ Same representations (packed rows of 64-pixel words, COCO column-major runs with
 their ends, the per-mask summary ``info``; see that module), same functions and
 arguments, with ``num_threads`` in place of ``parallel``.  The ``prange`` bodies
 call one inline function per mask (or pair), so nothing in them is a reduction.
+With ``num_threads`` 1 each kernel runs a plain loop and makes no OpenMP call: a
+forked child must not enter libgomp, and even a one-thread region costs about a
+microsecond.
 """
 
 import numpy as np
@@ -216,6 +219,12 @@ def pack_dense(const unsigned char[:, :, ::1] masks, uint64_t[:, :, ::1] bits, i
     if n == 0:
         return
     cdef uint64_t[:, ::1] cols = np.zeros((n, max(per_row, 1)), dtype=np.uint64)
+    if num_threads <= 1:  # one thread: a plain loop, no OpenMP call (see the module docstring)
+        with nogil:
+            for k in range(n):
+                pack_one(&masks[0, 0, 0] + k * height * width, height, width,
+                         &bits[0, 0, 0] + k * height * per_row, per_row, &cols[k, 0], &info[k, 0])
+        return
     for k in prange(n, nogil=True, schedule="dynamic", num_threads=num_threads):
         pack_one(&masks[0, 0, 0] + k * height * width, height, width,
                  &bits[0, 0, 0] + k * height * per_row, per_row, &cols[k, 0], &info[k, 0])
@@ -248,6 +257,14 @@ def dense_pairwise(int code, const uint64_t[:, :, ::1] bits1, const int64_t[:, :
         return
     cdef const uint64_t* b1 = &bits1[0, 0, 0]
     cdef const uint64_t* b2 = &bits2[0, 0, 0]
+    if num_threads <= 1:  # a plain loop, no OpenMP call (see the module docstring)
+        with nogil:
+            for i in range(n):
+                for j in range(m):
+                    out[i, j] = <floating>overlap(
+                        code, dense_inter(b1 + i * stride, &info1[i, 0], b2 + j * stride, &info2[j, 0], per_row),
+                        info1[i, AREA], info2[j, AREA], crowd[j])
+        return
     for i in prange(n, nogil=True, schedule="dynamic", num_threads=num_threads):
         for j in range(m):
             out[i, j] = <floating>overlap(
@@ -265,6 +282,13 @@ def dense_aligned(int code, const uint64_t[:, :, ::1] bits1, const int64_t[:, ::
         return
     cdef const uint64_t* b1 = &bits1[0, 0, 0]
     cdef const uint64_t* b2 = &bits2[0, 0, 0]
+    if num_threads <= 1:  # a plain loop, no OpenMP call (see the module docstring)
+        with nogil:
+            for i in range(n):
+                out[i] = <floating>overlap(
+                    code, dense_inter(b1 + i * stride, &info1[i, 0], b2 + i * stride, &info2[i, 0], per_row),
+                    info1[i, AREA], info2[i, AREA], crowd[i])
+        return
     for i in prange(n, nogil=True, schedule="static", num_threads=num_threads):
         out[i] = <floating>overlap(
             code, dense_inter(b1 + i * stride, &info1[i, 0], b2 + i * stride, &info2[i, 0], per_row),
@@ -272,68 +296,157 @@ def dense_aligned(int code, const uint64_t[:, :, ::1] bits1, const int64_t[:, ::
 
 
 # --- RLE -------------------------------------------------------------------------
+# Counts come from annotation files: decode_one and info_one check each count
+# before using it and report the first fault of a mask in its status row
+# (code, count index, value, extra), with the codes of numba_cpu_masks.RLE_*.
+
+cdef enum:
+    RLE_OK = 0
+    RLE_NEGATIVE = 1
+    RLE_PAST_END = 2
+    RLE_SHORT = 3
+    RLE_TOO_MANY = 4
+    RLE_CUT = 5
+    RLE_TOO_LONG = 6
+    RLE_BAD_CHAR = 7
+    N_STATUS = 4
+
+#: The status codes, in the order above (a test compares them with the Numba backend's).
+STATUS_CODES = (RLE_OK, RLE_NEGATIVE, RLE_PAST_END, RLE_SHORT, RLE_TOO_MANY, RLE_CUT, RLE_TOO_LONG,
+                RLE_BAD_CHAR, N_STATUS)
 
 
-cdef int64_t decode_one(const unsigned char* s, Py_ssize_t length, int64_t* counts) noexcept nogil:
-    """pycocotools' rleFrString; returns the number of counts (at most ``length``)."""
-    cdef Py_ssize_t p = 0
-    cdef int64_t m = 0, c
+cdef inline void report(int64_t* status, int64_t code, int64_t index, int64_t value,
+                        int64_t extra) noexcept nogil:
+    status[0] = code
+    status[1] = index
+    status[2] = value
+    status[3] = extra
+
+
+cdef void number_fault(const unsigned char* s, Py_ssize_t length, Py_ssize_t start, int64_t max_chars,
+                       int64_t m, int64_t* status) noexcept nogil:
+    """Report why the number of count ``m`` from character ``start`` is malformed:
+    the first of a character outside 48-111, more than ``max_chars`` characters,
+    or the end of the string inside it (read one character at a time)."""
+    cdef Py_ssize_t p
+    for p in range(start, length):
+        if s[p] < 48 or s[p] > 111:
+            report(status, RLE_BAD_CHAR, m, s[p], p)
+            return
+        if p - start == max_chars:
+            report(status, RLE_TOO_LONG, m, 0, start)
+            return
+    report(status, RLE_CUT, m, 0, start)
+
+
+cdef int64_t decode_one(const unsigned char* s, Py_ssize_t length, int64_t total, int64_t max_chars,
+                        int64_t* counts, int64_t* status) noexcept nogil:
+    """pycocotools' rleFrString, checked; returns the number of counts written.
+
+    ``counts`` has one slot per character and count ``m`` takes at least one
+    character, so ``m < length``: every write is in ``counts``.  A number of at
+    most ``max_chars <= 12`` valid characters (60 bits; others are faults, and
+    ``shift < 64`` keeps their shifts defined) is in ``[-2**59, 2**59)``;
+    ``back2`` (count ``m - 2``) is a checked count in ``[0, total]`` with
+    ``total < 2**59``: the delta sum cannot overflow, nor can ``pos <= total``.
+    The checks run once per number, on values the character loop gathers (one
+    OR per character): checks in that loop measured 1.5x slower.
+    """
+    cdef Py_ssize_t p = 0, start
+    cdef int64_t m = 0, c = 0, v, pos = 0, back1 = 0, back2 = 0, chars
     cdef uint64_t x
     cdef int shift
     cdef bint more
+    report(status, RLE_OK, 0, 0, 0)
     while p < length:
+        if m > total:
+            report(status, RLE_TOO_MANY, m, 0, p)
+            return m
+        start = p
         x = 0
         shift = 0
         more = True
+        chars = 0  # the OR of the characters - 48: above 63 (unsigned) if one is outside 48-111
         while more and p < length:
             c = <int64_t>s[p] - 48
+            chars |= c
             if shift < 64:
                 x |= (<uint64_t>(c & 0x1F)) << shift
             more = (c & 0x20) != 0
             p += 1
             shift += 5
-            if not more and (c & 0x10) and shift < 64:
+            if not more and (c & 0x10) and shift < 64:  # the sign bit of the last character
                 x |= (~(<uint64_t>0)) << shift
-        counts[m] = <int64_t>x
-        if m > 2:
-            counts[m] += counts[m - 2]
+        if (p - start > max_chars) | more | (<uint64_t>chars > 63):
+            number_fault(s, length, start, max_chars, m, status)
+            return m
+        if m > 2:  # from the fourth count on, a difference to the count two back
+            x += <uint64_t>back2
+        v = <int64_t>x
+        if <uint64_t>v > <uint64_t>(total - pos):  # negative, or past the end of the mask
+            report(status, RLE_NEGATIVE if v < 0 else RLE_PAST_END, m, v, pos)
+            return m
+        counts[m] = v
+        back2 = back1
+        back1 = v
+        pos += v
         m += 1
+    if pos != total:
+        report(status, RLE_SHORT, m, pos, pos)
     return m
 
 
-def rle_from_strings(const unsigned char[::1] buf, const int64_t[::1] offsets, int64_t[::1] counts,
-                     int64_t[::1] nruns, int num_threads):
-    """Decode compressed counts; string k writes ``nruns[k]`` counts from ``counts[offsets[k]]``."""
+def rle_from_strings(const unsigned char[::1] buf, const int64_t[::1] offsets, int64_t total,
+                     int64_t max_chars, int64_t[::1] counts, int64_t[::1] nruns, int64_t[:, ::1] status,
+                     int num_threads):
+    """Decode and check compressed counts of masks of ``total < 2**59`` pixels; string k writes
+    ``nruns[k]`` counts from ``counts[offsets[k]]`` and its ``status[k]``."""
     cdef Py_ssize_t n = offsets.shape[0] - 1, k
-    if n <= 0 or buf.shape[0] == 0:
-        if n > 0:
-            nruns[:] = 0
+    if n <= 0:
         return
-    cdef const unsigned char* s = &buf[0]
-    cdef int64_t* c = &counts[0]
+    cdef unsigned char no_chars[1]
+    cdef int64_t no_counts[1]
+    # Empty strings (all of them, or the last ones) read and write nothing of these.
+    cdef const unsigned char* s = &buf[0] if buf.shape[0] else no_chars
+    cdef int64_t* c = &counts[0] if counts.shape[0] else no_counts
+    if num_threads <= 1:  # a plain loop, no OpenMP call (see the module docstring)
+        with nogil:
+            for k in range(n):
+                nruns[k] = decode_one(s + offsets[k], offsets[k + 1] - offsets[k], total, max_chars,
+                                      c + offsets[k], &status[k, 0])
+        return
     for k in prange(n, nogil=True, schedule="dynamic", num_threads=num_threads):
-        nruns[k] = decode_one(s + offsets[k], offsets[k + 1] - offsets[k], c + offsets[k])
+        nruns[k] = decode_one(s + offsets[k], offsets[k + 1] - offsets[k], total, max_chars,
+                              c + offsets[k], &status[k, 0])
 
 
-cdef void info_one(const int64_t* counts, int64_t* ends, int64_t n, int64_t height, int64_t* info,
-                   int32_t* seg_start, int32_t* seg_end) noexcept nogil:
-    """Run ends, the summary and (simple masks) the column segments of one mask's runs.
+cdef void info_one(const int64_t* counts, int64_t* ends, int64_t n, int64_t height, int64_t total,
+                   int64_t* info, int32_t* seg_start, int32_t* seg_end, int64_t* status) noexcept nogil:
+    """Check one mask's runs; their ends, the summary and (simple masks) the column segments.
 
-    TOTAL is -1 for a negative count.  Columns are followed by addition (``col``
-    starts at pixel ``col_start``): a division per run measured slower than the
-    rest of the loop.
+    Columns are followed by addition (``col`` starts at pixel ``col_start``): a
+    division per run measured slower than the rest of the loop.  Each count is
+    checked against the pixels left before it is added, so
+    ``0 <= pos <= total = height * width`` throughout: a foreground run's pixels
+    lie in ``[0, total)``, its columns in ``[0, width)`` (the segment writes), and
+    the column walks take O(width + runs) steps (``total < 2**59``: no overflow).
     """
     cdef int64_t pos = 0, area = 0, first = -1, last = 0, y0 = height, y1 = -1, x0 = -1, x1 = -1
     cdef int64_t r, c, begin, col = 0, col_start = 0, end_col, end_start, x, z, last_col = -1
-    cdef bint bad = False, simple = height <= INT32_MAX
+    cdef int64_t code = RLE_OK, bad_run = 0, bad_count = 0
+    cdef bint simple = height <= INT32_MAX
     for r in range(n):
         c = counts[r]
-        if c < 0:
-            bad = True
+        if <uint64_t>c > <uint64_t>(total - pos):  # negative, or past the end of the mask
+            code = RLE_NEGATIVE if c < 0 else RLE_PAST_END
+            bad_run = r
+            bad_count = c
+            break
         begin = pos
         pos += c
         ends[r] = pos
-        if r % 2 == 1 and c > 0 and not bad:
+        if r % 2 == 1 and c > 0:
             while begin >= col_start + height:
                 col_start += height
                 col += 1
@@ -365,10 +478,15 @@ cdef void info_one(const int64_t* counts, int64_t* ends, int64_t n, int64_t heig
                     seg_start[x] = <int32_t>(begin - col_start if x == col else 0)
                     seg_end[x] = <int32_t>(pos - end_start if x == end_col else height)
                     last_col = x
+    if code == RLE_OK and pos != total:
+        code = RLE_SHORT
+        bad_run = n
+        bad_count = pos
+    report(status, code, bad_run, bad_count, pos)
     for r in range(N_INFO):
         info[r] = 0
-    info[TOTAL] = -1 if bad else pos
-    if area > 0 and not bad:
+    info[TOTAL] = pos
+    if area > 0 and code == RLE_OK:
         info[AREA] = area
         info[Y0] = y0
         info[Y1] = y1
@@ -380,20 +498,29 @@ cdef void info_one(const int64_t* counts, int64_t* ends, int64_t n, int64_t heig
 
 
 def rle_info(int64_t[:, ::1] runs, const int64_t[:, ::1] index, int64_t height, int64_t[:, ::1] info,
-             int32_t[:, :, ::1] segments, int num_threads):
-    """Fill ``runs[1]`` (run ends), ``info (K, 9)`` and the column ``segments (2, K, W)`` of simple masks."""
-    cdef Py_ssize_t n = index.shape[0], k, total = runs.shape[1], width = segments.shape[2]
+             int32_t[:, :, ::1] segments, int64_t[:, ::1] status, int num_threads):
+    """Check the counts ``runs[0]`` (masks of ``height * W < 2**59`` pixels) into ``status (K, 4)``;
+    fill ``runs[1]`` (run ends), ``info (K, 9)`` and the column ``segments (2, K, W)`` of simple masks."""
+    cdef Py_ssize_t n = index.shape[0], k, nruns = runs.shape[1], width = segments.shape[2]
+    cdef int64_t total = height * width
     if n == 0:
         return
     cdef int64_t dummy[1]
     cdef int32_t seg_dummy[1]
-    cdef int64_t* counts = &runs[0, 0] if total else dummy
-    cdef int64_t* ends = &runs[1, 0] if total else dummy
+    cdef int64_t* counts = &runs[0, 0] if nruns else dummy
+    cdef int64_t* ends = &runs[1, 0] if nruns else dummy
+    # With width 0, total is 0: any positive count is a fault, so no segment is written.
     cdef int32_t* starts = &segments[0, 0, 0] if width else seg_dummy
     cdef int32_t* stops = &segments[1, 0, 0] if width else seg_dummy
+    if num_threads <= 1:  # a plain loop, no OpenMP call (see the module docstring)
+        with nogil:
+            for k in range(n):
+                info_one(counts + index[k, 0], ends + index[k, 0], index[k, 1], height, total, &info[k, 0],
+                         starts + k * width, stops + k * width, &status[k, 0])
+        return
     for k in prange(n, nogil=True, schedule="dynamic", num_threads=num_threads):
-        info_one(counts + index[k, 0], ends + index[k, 0], index[k, 1], height, &info[k, 0],
-                 starts + k * width, stops + k * width)
+        info_one(counts + index[k, 0], ends + index[k, 0], index[k, 1], height, total, &info[k, 0],
+                 starts + k * width, stops + k * width, &status[k, 0])
 
 
 cdef inline int64_t first_foreground_run(const int64_t* ends, int64_t n, int64_t pos) noexcept nogil:
@@ -471,6 +598,16 @@ def rle_pairwise(int code, const int64_t[:, ::1] runs1, const int64_t[:, ::1] in
     cdef const int32_t* t1 = &segments1[1, 0, 0] if width else seg_dummy
     cdef const int32_t* s2 = &segments2[0, 0, 0] if width else seg_dummy
     cdef const int32_t* t2 = &segments2[1, 0, 0] if width else seg_dummy
+    if num_threads <= 1:  # a plain loop, no OpenMP call (see the module docstring)
+        with nogil:
+            for i in range(n):
+                for j in range(m):
+                    out[i, j] = <floating>overlap(
+                        code,
+                        rle_inter(e1 + index1[i, 0], index1[i, 1], &info1[i, 0], s1 + i * width, t1 + i * width,
+                                  e2 + index2[j, 0], index2[j, 1], &info2[j, 0], s2 + j * width, t2 + j * width),
+                        info1[i, AREA], info2[j, AREA], crowd[j])
+        return
     for i in prange(n, nogil=True, schedule="dynamic", num_threads=num_threads):
         for j in range(m):
             out[i, j] = <floating>overlap(
@@ -497,6 +634,15 @@ def rle_aligned(int code, const int64_t[:, ::1] runs1, const int64_t[:, ::1] ind
     cdef const int32_t* t1 = &segments1[1, 0, 0] if width else seg_dummy
     cdef const int32_t* s2 = &segments2[0, 0, 0] if width else seg_dummy
     cdef const int32_t* t2 = &segments2[1, 0, 0] if width else seg_dummy
+    if num_threads <= 1:  # a plain loop, no OpenMP call (see the module docstring)
+        with nogil:
+            for i in range(n):
+                out[i] = <floating>overlap(
+                    code,
+                    rle_inter(e1 + index1[i, 0], index1[i, 1], &info1[i, 0], s1 + i * width, t1 + i * width,
+                              e2 + index2[i, 0], index2[i, 1], &info2[i, 0], s2 + i * width, t2 + i * width),
+                    info1[i, AREA], info2[i, AREA], crowd[i])
+        return
     for i in prange(n, nogil=True, schedule="dynamic", num_threads=num_threads):
         out[i] = <floating>overlap(
             code,
@@ -532,6 +678,11 @@ def count_runs(const unsigned char[:, :, ::1] masks, int64_t[::1] nruns, int num
     if n == 0:
         return
     cdef const unsigned char* base = &masks[0, 0, 0]
+    if num_threads <= 1:  # a plain loop, no OpenMP call (see the module docstring)
+        with nogil:
+            for k in range(n):
+                nruns[k] = runs_one(base + k * height * width, height, width, NULL)
+        return
     for k in prange(n, nogil=True, schedule="dynamic", num_threads=num_threads):
         nruns[k] = runs_one(base + k * height * width, height, width, NULL)
 
@@ -544,6 +695,11 @@ def write_runs(const unsigned char[:, :, ::1] masks, const int64_t[:, ::1] index
         return
     cdef const unsigned char* base = &masks[0, 0, 0]
     cdef int64_t* c = &counts[0]
+    if num_threads <= 1:  # a plain loop, no OpenMP call (see the module docstring)
+        with nogil:
+            for k in range(n):
+                runs_one(base + k * height * width, height, width, c + index[k, 0])
+        return
     for k in prange(n, nogil=True, schedule="dynamic", num_threads=num_threads):
         runs_one(base + k * height * width, height, width, c + index[k, 0])
 
@@ -568,21 +724,31 @@ cdef int64_t string_one(const int64_t* counts, int64_t n, unsigned char* out) no
     return p
 
 
-def rle_to_strings(const int64_t[::1] counts, const int64_t[:, ::1] index, unsigned char[::1] buf,
-                   int64_t[::1] lengths, int num_threads):
-    """Compress counts; mask k's ``lengths[k]`` characters start at ``buf[7 * index[k, 0]]``."""
+def rle_to_strings(const int64_t[::1] counts, const int64_t[:, ::1] index, int64_t stride,
+                   unsigned char[::1] buf, int64_t[::1] lengths, int num_threads):
+    """Compress counts; mask k's ``lengths[k]`` characters start at ``buf[stride * index[k, 0]]``
+    (``stride``: the most characters a count of these masks takes)."""
     cdef Py_ssize_t n = index.shape[0], k
     if n == 0:
         return
     cdef const int64_t* c = &counts[0]
     cdef unsigned char* out = &buf[0]
+    if num_threads <= 1:  # a plain loop, no OpenMP call (see the module docstring)
+        with nogil:
+            for k in range(n):
+                lengths[k] = string_one(c + index[k, 0], index[k, 1], out + stride * index[k, 0])
+        return
     for k in prange(n, nogil=True, schedule="dynamic", num_threads=num_threads):
-        lengths[k] = string_one(c + index[k, 0], index[k, 1], out + 7 * index[k, 0])
+        lengths[k] = string_one(c + index[k, 0], index[k, 1], out + stride * index[k, 0])
 
 
 cdef void dense_one(const int64_t* counts, int64_t n, Py_ssize_t height, Py_ssize_t width,
                     unsigned char* out) noexcept nogil:
-    """Paint one mask's foreground runs, column by column, into ``out`` (zero)."""
+    """Paint one mask's foreground runs, column by column, into ``out`` (zero).
+
+    The counts passed rle_info's checks (none negative, sum ``height * width``),
+    so every pixel written is below ``height * width``: ``x < width``.
+    """
     cdef int64_t pos = 0, r, c, x, y, left, take, yy
     for r in range(n):
         c = counts[r]
@@ -608,6 +774,11 @@ def rle_to_dense(const int64_t[::1] counts, const int64_t[:, ::1] index, unsigne
         return
     cdef const int64_t* c = &counts[0]
     cdef unsigned char* base = &out[0, 0, 0]
+    if num_threads <= 1:  # a plain loop, no OpenMP call (see the module docstring)
+        with nogil:
+            for k in range(n):
+                dense_one(c + index[k, 0], index[k, 1], height, width, base + k * height * width)
+        return
     for k in prange(n, nogil=True, schedule="dynamic", num_threads=num_threads):
         dense_one(c + index[k, 0], index[k, 1], height, width, base + k * height * width)
 
@@ -647,6 +818,15 @@ def row_sums(const pred_t[:, ::1] pred, const target_t[:, ::1] target, double th
     cdef Py_ssize_t rows = pred.shape[0], size = pred.shape[1], nchunks = partial.shape[1]
     cdef Py_ssize_t task, r, c, lo, hi
     if rows == 0 or size == 0:
+        return
+    if num_threads <= 1:  # a plain loop, no OpenMP call (see the module docstring)
+        with nogil:
+            for task in range(rows * nchunks):
+                r = task // nchunks
+                c = task - r * nchunks
+                lo = c * chunk
+                hi = min(size, lo + chunk)
+                chunk_sums(&pred[r, lo], &target[r, lo], hi - lo, threshold, binarize, squared, &partial[r, c, 0])
         return
     for task in prange(rows * nchunks, nogil=True, schedule="dynamic", num_threads=num_threads):
         r = task // nchunks

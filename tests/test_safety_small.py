@@ -134,6 +134,11 @@ EMPTY_CALLS = {
     "box_iou": lambda b: fastiou.box_iou(EMPTY, EMPTY, backend=b),
     "complete_box_iou_aligned": lambda b: fastiou.complete_box_iou(EMPTY, EMPTY, aligned=True, backend=b),
     "bbox_overlaps": lambda b: fastiou.bbox_overlaps(EMPTY, EMPTY, mode="iof", backend=b),
+    "mask_iou": lambda b: fastiou.mask_iou(np.zeros((0, 4, 4), bool), np.zeros((0, 4, 4), bool), backend=b),
+    "mask_dice": lambda b: fastiou.mask_dice(np.zeros((0, 4, 4), bool), np.zeros((0, 4, 4), bool),
+                                             backend=b),
+    "rle_decode": lambda b: fastiou.rle_decode([], backend=b),
+    "dice": lambda b: fastiou.dice(np.zeros((0, 4, 4)), np.zeros((0, 4, 4)), backend=b),
 }
 
 

@@ -1,19 +1,14 @@
 """Cython mask kernels (``fastiou._cy_masks``, compiled at install): the second backend.
 
 The same interface as :mod:`fastiou.backends.numba_cpu_masks`, whose docstring
-describes the layouts; ``parallel`` becomes an OpenMP thread count (Numba's, so
-that ``fastiou.set_num_threads`` governs both backends).
+describes the layouts; ``parallel`` becomes an OpenMP thread count
+(``fastiou.get_num_threads()``; 1 runs a plain loop, see :func:`fastiou.backends.threads`).
 """
 
 from __future__ import annotations
 
-import numba
-
 from .. import _cy_masks as _cy
-
-
-def _threads(parallel: bool) -> int:
-    return numba.get_num_threads() if parallel else 1
+from . import threads as _threads
 
 
 def pack_dense(masks, bits, info, parallel):
@@ -28,12 +23,12 @@ def dense_aligned(code, bits1, info1, bits2, info2, crowd, out, parallel):
     _cy.dense_aligned(code, bits1, info1, bits2, info2, crowd, out, _threads(parallel))
 
 
-def rle_from_strings(buf, offsets, counts, nruns, parallel):
-    _cy.rle_from_strings(buf, offsets, counts, nruns, _threads(parallel))
+def rle_from_strings(buf, offsets, total, max_chars, counts, nruns, status, parallel):
+    _cy.rle_from_strings(buf, offsets, total, max_chars, counts, nruns, status, _threads(parallel))
 
 
-def rle_info(runs, index, height, info, segments, parallel):
-    _cy.rle_info(runs, index, height, info, segments, _threads(parallel))
+def rle_info(runs, index, height, info, segments, status, parallel):
+    _cy.rle_info(runs, index, height, info, segments, status, _threads(parallel))
 
 
 def rle_pairwise(code, runs1, index1, info1, segments1, runs2, index2, info2, segments2, crowd, out,
@@ -55,8 +50,8 @@ def write_runs(masks, index, counts, parallel):
     _cy.write_runs(masks, index, counts, _threads(parallel))
 
 
-def rle_to_strings(counts, index, buf, lengths, parallel):
-    _cy.rle_to_strings(counts, index, buf, lengths, _threads(parallel))
+def rle_to_strings(counts, index, stride, buf, lengths, parallel):
+    _cy.rle_to_strings(counts, index, stride, buf, lengths, _threads(parallel))
 
 
 def rle_to_dense(counts, index, out, parallel):
