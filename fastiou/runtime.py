@@ -14,7 +14,11 @@ from . import _config, backends
 def set_num_threads(n: int) -> None:
     """Use ``n`` threads for the parallel kernels of every CPU backend (numba and cython).
 
-    ``NUMBA_NUM_THREADS`` (read when numba is imported) caps ``n``.
+    Process-global: every Python thread's kernels use ``n`` (a ThreadPoolExecutor
+    or Dask worker too), unlike ``numba.set_num_threads``, which is per thread.
+    ``NUMBA_NUM_THREADS`` (read when numba is imported) caps ``n``.  Before a
+    parallel Numba kernel runs, the calling thread's Numba count is set to ``n``.
+    A child made by ``os.fork()`` runs serially whatever ``n`` is (see ``show_config``).
 
     Examples
     --------
@@ -30,11 +34,14 @@ def set_num_threads(n: int) -> None:
     limit = numba.config.NUMBA_NUM_THREADS
     if not 1 <= n <= limit:
         raise ValueError(f"n must be between 1 and {limit} (NUMBA_NUM_THREADS), got {n}")
-    numba.set_num_threads(int(n))
+    backends.set_num_threads(int(n))
 
 
 def get_num_threads() -> int:
     """The number of threads the parallel kernels use.
+
+    What :func:`set_num_threads` set, in every Python thread; before it is called,
+    the calling thread's Numba count (``NUMBA_NUM_THREADS`` unless changed).
 
     Examples
     --------
@@ -42,9 +49,7 @@ def get_num_threads() -> int:
     >>> fastiou.get_num_threads() >= 1
     True
     """
-    import numba
-
-    return numba.get_num_threads()
+    return backends.get_num_threads()
 
 
 def config_info() -> dict:
@@ -62,6 +67,7 @@ def config_info() -> dict:
         "threads": get_num_threads(),
         "NUMBA_NUM_THREADS": numba.config.NUMBA_NUM_THREADS,
         "threading layer": _threading_layer(),
+        "forked child": _fork_status(),
         "default backend": backends.DEFAULT,
         "FASTIOU_BACKEND": os.environ.get("FASTIOU_BACKEND", "(unset)"),
         "serial below (pairs or boxes)": _config.SERIAL_WORK_THRESHOLD,
@@ -80,6 +86,13 @@ def _threading_layer() -> str:
         return numba.threading_layer()
     except ValueError:  # no parallel kernel has run yet
         return f"(not started; configured: {numba.config.THREADING_LAYER})"
+
+
+def _fork_status() -> str:
+    serial = backends.fork_serial
+    if not serial:
+        return "no"
+    return "yes, serial: " + "; ".join(f"{name} ({why})" for name, why in serial.items())
 
 
 def show_config() -> None:

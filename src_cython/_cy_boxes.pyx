@@ -235,6 +235,13 @@ cdef void _pairwise(Metric tag, const floating[:, ::1] c1, const floating[:, ::1
                     int num_threads) noexcept nogil:
     cdef Py_ssize_t n = c1.shape[1], m = c2.shape[1], i
     cdef char* base = <char*>&out[0, 0]
+    # One thread: a plain loop, no OpenMP call (a forked child must not enter libgomp,
+    # and even a one-thread region costs about a microsecond).
+    if num_threads <= 1:
+        for i in range(n):
+            _pairwise_row(tag, &c1[0, i], n, &c2[0, 0], m, four_over_pi2, one,
+                          base + i * out.strides[0], out.strides[1])
+        return
     for i in prange(n, schedule="static", num_threads=num_threads):
         _pairwise_row(tag, &c1[0, i], n, &c2[0, 0], m, four_over_pi2, one,
                       base + i * out.strides[0], out.strides[1])
@@ -245,6 +252,12 @@ cdef void _aligned(Metric tag, const floating[:, ::1] c1, const floating[:, ::1]
                    int num_threads) noexcept nogil:
     cdef Py_ssize_t n = c1.shape[1], chunks = (n + CHUNK - 1) // CHUNK, k, start
     cdef char* base = <char*>&out[0]
+    if num_threads <= 1:  # a plain loop, as in _pairwise
+        for k in range(chunks):
+            start = k * CHUNK
+            _aligned_chunk(tag, &c1[0, start], &c2[0, start], n, min(<Py_ssize_t>CHUNK, n - start),
+                           four_over_pi2, one, base + start * out.strides[0], out.strides[0])
+        return
     for k in prange(chunks, schedule="static", num_threads=num_threads):
         start = k * CHUNK
         _aligned_chunk(tag, &c1[0, start], &c2[0, start], n, min(<Py_ssize_t>CHUNK, n - start),

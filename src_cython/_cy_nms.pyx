@@ -230,6 +230,23 @@ cdef void greedy(Metric tag, floating* c, Py_ssize_t m, int64_t* orig, int64_t* 
             n_dead = 0
 
 
+cdef void greedy_groups(Metric tag, floating* c, Py_ssize_t m, int64_t* orig, int64_t* rank_at,
+                        const int64_t* seg, Py_ssize_t n_groups, int64_t* pos_of_rank, uint8_t* dead,
+                        floating* vals, floating threshold, int64_t max_output, uint8_t* kept,
+                        int num_threads) noexcept nogil:
+    cdef Py_ssize_t g
+    # One thread: a plain loop, no OpenMP call (a forked child must not enter libgomp,
+    # and even a one-thread region costs about a microsecond).
+    if num_threads <= 1:
+        for g in range(n_groups):
+            greedy(tag, c, m, orig, rank_at, seg[g], seg[g + 1], pos_of_rank, dead, vals, threshold,
+                   max_output, kept)
+        return
+    for g in prange(n_groups, schedule="dynamic", num_threads=num_threads):
+        greedy(tag, c, m, orig, rank_at, seg[g], seg[g + 1], pos_of_rank, dead, vals, threshold,
+               max_output, kept)
+
+
 def greedy_classes(int code, floating[:, ::1] c, int64_t[::1] orig, const int64_t[::1] seg,
                    int64_t[::1] pos_of_rank, floating threshold, int64_t max_output,
                    uint8_t[::1] kept, int num_threads):
@@ -237,7 +254,7 @@ def greedy_classes(int code, floating[:, ::1] c, int64_t[::1] orig, const int64_
 
     ``c``, ``orig`` and ``pos_of_rank`` are scratch (reordered).
     """
-    cdef Py_ssize_t m = c.shape[1], g, n_groups = seg.shape[0] - 1
+    cdef Py_ssize_t m = c.shape[1], n_groups = seg.shape[0] - 1
     if m == 0:
         return
     cdef uint8_t[::1] dead = np.zeros(m, np.uint8)
@@ -246,13 +263,13 @@ def greedy_classes(int code, floating[:, ::1] c, int64_t[::1] orig, const int64_
     cdef floating* cp = &c[0, 0]
     cdef IoU iou = IoU(0)
     cdef DIoU diou = DIoU(0)
-    for g in prange(n_groups, nogil=True, schedule="dynamic", num_threads=num_threads):
+    with nogil:
         if code == IOU:
-            greedy(iou, cp, m, &orig[0], &rank_at[0], seg[g], seg[g + 1], &pos_of_rank[0], &dead[0],
-                   &vals[0], threshold, max_output, &kept[0])
+            greedy_groups(iou, cp, m, &orig[0], &rank_at[0], &seg[0], n_groups, &pos_of_rank[0], &dead[0],
+                          &vals[0], threshold, max_output, &kept[0], num_threads)
         else:
-            greedy(diou, cp, m, &orig[0], &rank_at[0], seg[g], seg[g + 1], &pos_of_rank[0], &dead[0],
-                   &vals[0], threshold, max_output, &kept[0])
+            greedy_groups(diou, cp, m, &orig[0], &rank_at[0], &seg[0], n_groups, &pos_of_rank[0], &dead[0],
+                          &vals[0], threshold, max_output, &kept[0], num_threads)
 
 
 # ----------------------------------------------------------------------- soft-NMS
@@ -383,6 +400,12 @@ def soft_classes(int method, const floating[:, ::1] c, const int64_t[::1] orig, 
     cdef floating[::1] bound = np.empty(m, dtype)
     cdef floating[::1] ious = np.empty(m, dtype)
     cdef int64_t[::1] near = np.empty(m, np.int64)
+    if num_threads <= 1:  # a plain loop, as in greedy_groups
+        with nogil:
+            for g in range(n_groups):
+                soft_group(method, &c[0, 0], m, &orig[0], seg[g], seg[g + 1], &s[0], &live[0], &bound[0],
+                           &ious[0], &near[0], threshold, sigma, score_threshold, max_output, &picked[0])
+        return
     for g in prange(n_groups, nogil=True, schedule="dynamic", num_threads=num_threads):
         soft_group(method, &c[0, 0], m, &orig[0], seg[g], seg[g + 1], &s[0], &live[0], &bound[0],
                    &ious[0], &near[0], threshold, sigma, score_threshold, max_output, &picked[0])
@@ -441,7 +464,12 @@ def wbf_classes(const floating[:, ::1] cols, const floating[::1] scores, const i
     cdef int64_t[::1] n_clusters = np.zeros(n_groups, np.int64)
     cdef floating[:, ::1] fused = np.empty((5, n), dtype)
     cdef floating[:, ::1] sums = np.empty((5, n), dtype)
-    if n:
+    if n and num_threads <= 1:  # a plain loop, as in greedy_groups
+        with nogil:
+            for g in range(n_groups):
+                n_clusters[g] = wbf_group(&cols[0, 0], n, &scores[0], &by_class[0], seg[g], seg[g + 1],
+                                          iou_threshold, &local[0], &fused[0, 0], &sums[0, 0])
+    elif n:
         for g in prange(n_groups, nogil=True, schedule="dynamic", num_threads=num_threads):
             n_clusters[g] = wbf_group(&cols[0, 0], n, &scores[0], &by_class[0], seg[g], seg[g + 1],
                                       iou_threshold, &local[0], &fused[0, 0], &sums[0, 0])

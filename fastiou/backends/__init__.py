@@ -10,12 +10,31 @@ Each backend has one module per family of kernels (a file owns one concern):
 ``numba_cpu.py`` / ``cython.py`` / ``numba_cuda.py`` for box metrics, and
 ``<backend>_<family>.py`` for the others (``numba_cpu_nms.py``, ...).  Every
 module of a family exposes the same functions, called with the same arguments.
+
+Threads and fork safety live here too, so that every parallel kernel obeys them:
+
+- :func:`select` is the only place that says ``parallel``; :func:`threads` turns it
+  into the thread count of a Cython kernel (1: a plain loop, no OpenMP call at all).
+- ``fastiou.set_num_threads(n)`` is process-global: :func:`set_num_threads` stores
+  ``n`` here, Cython kernels read it, and :func:`select` copies it into Numba's
+  per-thread count (``numba.set_num_threads`` is thread-local) before a parallel Numba
+  kernel of any Python thread.  Until it is called, each thread follows Numba's count.
+- A child made by ``os.fork()`` (multiprocessing's default on Linux, PyTorch
+  DataLoader workers, gunicorn) inherits a dead OpenMP pool: GNU libgomp hangs when it
+  is used again, and Numba's ``omp`` layer kills the child.  An ``os.register_at_fork``
+  hook therefore makes the child run serially: the Cython backend always (its OpenMP
+  cannot be restarted), Numba unless its threading layer starts afresh in a child
+  (``tbb``, or ``workqueue``, which aborts when two Python threads run parallel kernels
+  at once; started, or asked for with ``NUMBA_THREADING_LAYER``).
+  A serial call pays nothing for the check (it is made only for work above
+  ``SERIAL_WORK_THRESHOLD``); ``fastiou config`` shows what runs serially and why.
 """
 
 from __future__ import annotations
 
 import importlib
 import os
+import sys
 from typing import Any
 
 from .._config import SERIAL_WORK_THRESHOLD
@@ -87,6 +106,13 @@ def available() -> dict[str, str]:
     return status
 
 
+#: ``fastiou.set_num_threads``'s count, for every Python thread (None: Numba's count).
+_num_threads: int | None = None
+#: The backends that run serially in this process because it is a forked child, and why.
+fork_serial: dict[str, str] = {}
+_serial_only: frozenset = frozenset()  # fork_serial's backends, and 'cuda' with 'numba'
+
+
 def select(backend: str, work: int, on_device: bool = False, family: str = "boxes"):
     """``(module, parallel)`` for ``backend``, a ``family`` of kernels and ``work`` pairs or boxes."""
     if backend == "auto":
@@ -99,4 +125,73 @@ def select(backend: str, work: int, on_device: bool = False, family: str = "boxe
         raise ValueError(
             f"backend={backend!r} cannot take CUDA arrays; copy them to the host or use backend='cuda'"
         )
-    return load(backend, family), work >= SERIAL_WORK_THRESHOLD
+    module = load(backend, family)
+    parallel = work >= SERIAL_WORK_THRESHOLD and backend not in _serial_only
+    if parallel and _num_threads is not None and backend != "cython":
+        _numba_threads_to(_num_threads)  # the CPU kernels of 'cuda' are Numba's too
+    return module, parallel
+
+
+def threads(parallel: bool) -> int:
+    """The thread count a Cython kernel runs on: 1 (a plain loop, no OpenMP) unless ``parallel``."""
+    if not parallel:
+        return 1
+    if _num_threads is not None:
+        return _num_threads
+    import numba  # not set: the calling thread's Numba count, as the Numba kernels use
+
+    return numba.get_num_threads()
+
+
+def set_num_threads(n: int | None) -> None:
+    """Make ``n`` the thread count of every Python thread's parallel kernels (None: Numba's)."""
+    global _num_threads
+    _num_threads = n
+
+
+def get_num_threads() -> int:
+    """The thread count of the calling thread's parallel kernels (when they run in parallel)."""
+    if _num_threads is not None:
+        return _num_threads
+    import numba
+
+    return numba.get_num_threads()
+
+
+def _numba_threads_to(n: int) -> None:
+    # Numba's count is per thread: a Dask or ThreadPool worker starts with the default.
+    import numba
+
+    if numba.get_num_threads() != n:
+        numba.set_num_threads(n)
+
+
+def _numba_layer() -> str:
+    """Numba's threading layer: the one started, else the one asked for (without importing Numba)."""
+    numba = sys.modules.get("numba")
+    if numba is not None:
+        try:
+            return numba.threading_layer()
+        except ValueError:  # not started yet
+            return str(numba.config.THREADING_LAYER).lower()
+    return os.environ.get("NUMBA_THREADING_LAYER", "default").strip().lower() or "default"
+
+
+#: Numba threading layers (or requests) that start a fresh pool in a forked child.
+FORK_SAFE_LAYERS = ("workqueue", "tbb", "forksafe", "safe")
+
+
+def _after_fork_in_child() -> None:
+    # GNU libgomp keeps the parent's pool, whose threads do not exist here: the next
+    # parallel region waits for them forever (Numba's 'omp' layer kills the child instead).
+    global _serial_only
+    fork_serial["cython"] = "OpenMP cannot be restarted after fork()"
+    layer = _numba_layer()
+    if layer not in FORK_SAFE_LAYERS:
+        fork_serial["numba"] = f"threading layer {layer!r} is not fork-safe; tbb and workqueue are"
+    # the host-side kernels of 'cuda' are Numba's
+    _serial_only = frozenset(fork_serial) | ({"cuda"} if "numba" in fork_serial else set())
+
+
+if hasattr(os, "register_at_fork"):  # POSIX
+    os.register_at_fork(after_in_child=_after_fork_in_child)

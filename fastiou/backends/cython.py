@@ -2,21 +2,15 @@
 
 The same backend interface as :mod:`fastiou.backends.numba_cpu`: ``pairwise`` and
 ``aligned`` take the per-box columns of :mod:`fastiou._columns` and write into a
-caller-given ``out`` (any strides).  ``parallel`` runs on Numba's thread count
-(``fastiou.set_num_threads``), otherwise on the calling thread alone.
+caller-given ``out`` (any strides).  ``parallel`` runs on ``fastiou.get_num_threads()``
+OpenMP threads, otherwise on the calling thread alone, with no OpenMP call (see
+:func:`fastiou.backends.threads`).
 """
 
 from __future__ import annotations
 
 from .. import _cy_boxes
-
-
-def _threads(parallel: bool) -> int:
-    if not parallel:
-        return 1
-    import numba  # the thread count set by fastiou.set_num_threads
-
-    return numba.get_num_threads()
+from . import threads as _threads
 
 
 def pairwise(code, c1, c2, four_over_pi2, one, out, parallel):

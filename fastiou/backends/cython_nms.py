@@ -1,8 +1,8 @@
 """Cython kernels of the NMS family (``src_cython/_cy_nms.pyx``, compiled at install).
 
 The same backend interface as :mod:`fastiou.backends.numba_cpu_nms`, on the same
-orders (:mod:`._nms_order`); ``parallel`` runs the classes on Numba's thread
-count (``fastiou.set_num_threads``), otherwise on the calling thread alone.
+orders (:mod:`._nms_order`); ``parallel`` runs the classes on
+``fastiou.get_num_threads()`` OpenMP threads, otherwise on the calling thread alone.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import numpy as np
 
 from .. import _cy_nms
 from . import _nms_order as order
-from .cython import _threads
+from . import threads as _threads
 
 
 def nms(code, cols, scores, score_threshold, threshold, max_output, one, parallel):
