@@ -34,6 +34,7 @@ from typing import Callable
 
 import numpy as np
 
+from . import _formulas
 from ._columns import FORMATS, box_columns
 
 #: Binary exponents per bin of box scales (a call spans at most 2100 / BIN bins).
@@ -104,10 +105,11 @@ def metric(kernel: Callable, boxes1: np.ndarray, boxes2: np.ndarray, fmt: str, o
         bins2 = np.full_like(bins2, np.iinfo(bins2.dtype).min)
         a2, fmt2, offset2 = _corners(a2, fmt, offset), "xyxy", 0.0
 
-    def columns(boxes, rows, shift, angles):
-        if boxes is a1:
-            return _scaled_columns(a1[rows], shift, fmt, offset, None if angles is None else angles[rows])
-        return _scaled_columns(a2[rows], shift, fmt2, offset2, None if angles is None else angles[rows],
+    def columns1(rows, shift):
+        return _scaled_columns(a1[rows], shift, fmt, offset, None if angles1 is None else angles1[rows])
+
+    def columns2(rows, shift):
+        return _scaled_columns(a2[rows], shift, fmt2, offset2, None if angles2 is None else angles2[rows],
                                clip=first_scale)
 
     if aligned:
@@ -116,7 +118,7 @@ def metric(kernel: Callable, boxes1: np.ndarray, boxes2: np.ndarray, fmt: str, o
             rows = np.flatnonzero(pair_bins == b)
             shift = -(int(b) + 1) * BIN
             block = np.empty(rows.size, _F64)
-            kernel(columns(a1, rows, shift, angles1), columns(a2, rows, shift, angles2), block)
+            kernel(columns1(rows, shift), columns2(rows, shift), block)
             out[rows] = block
         return
     for b1 in np.unique(bins1):
@@ -125,7 +127,7 @@ def metric(kernel: Callable, boxes1: np.ndarray, boxes2: np.ndarray, fmt: str, o
             cols = np.flatnonzero(bins2 == b2)
             shift = -(max(int(b1), int(b2)) + 1) * BIN
             block = np.empty((rows.size, cols.size), _F64)
-            kernel(columns(a1, rows, shift, angles1), columns(a2, cols, shift, angles2), block)
+            kernel(columns1(rows, shift), columns2(cols, shift), block)
             out[np.ix_(rows, cols)] = block
 
 
@@ -165,3 +167,40 @@ def box_losses(kernel: Callable, boxes1: np.ndarray, boxes2: np.ndarray, eps: fl
                     f"{grad.dtype} (the boxes are too small for its scale)"
                 )
             grad[rows] = scaled
+
+
+def one_scale_columns(arrays: list, names: list, dt: np.dtype, fmt: str, offset: float, angle: bool):
+    """``(columns, compute dtype)`` of box sets that a kernel compares at one scale (NMS,
+    sparse joins, best matches), for a call whose coordinates leave the safe range.
+
+    float32 boxes are computed in float64 (always inside its safe range); float64 boxes
+    are all scaled by one power of two (their largest coordinate to [1/4, 1/2)).  A box
+    that is then still outside (the call spans more than 2^900 of scale) raises
+    ``ValueError`` naming it: such kernels have no per-pair scale.
+    """
+    from ._validate import checked_box_columns
+
+    if dt.itemsize == 4:
+        return [checked_box_columns(_as_f64(a), name, _F64, fmt, offset, False, angle)[0]
+                for a, name in zip(arrays, names)], _F64
+    big = max([float(np.abs(a).max()) for a in arrays if a.size] + [abs(float(offset))])
+    shift = -int(np.frexp(big)[1]) - 1
+    scaled_offset = math.ldexp(float(offset), shift)
+    result = []
+    for a, name in zip(arrays, names):
+        raw = _as_f64(a)
+        scaled = np.ldexp(raw, shift)
+        cols, _ = checked_box_columns(scaled, name, _F64, fmt, scaled_offset, False, angle)
+        # a coordinate that the scaling took below the safe range, or to 0 (underflow)
+        lost = ((raw != 0) & (np.abs(scaled) < _formulas.SAFE_LO64)).any(axis=1)
+        corners = np.abs(cols[:4])
+        lost |= ((corners > 0) & (corners < _formulas.SAFE_LO64)).any(axis=0)
+        if lost.any():
+            row = int(np.flatnonzero(lost)[0])
+            raise ValueError(
+                f"{name} row {row} ({a[row].tolist()}) is below 2^-400 of the largest coordinate of "
+                "the call, which this function compares at one scale: call it separately for boxes "
+                "of very different scales"
+            )
+        result.append(cols)
+    return result, _F64

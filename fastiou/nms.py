@@ -26,7 +26,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from . import _validate, backends
+from . import _extreme, _validate, backends
 from ._columns import FORMATS
 from ._formulas import DIOU, IOU
 from .backends import _nms_order as order
@@ -51,7 +51,11 @@ def _threshold_below(value: float, dt: np.dtype):
 
 
 def _boxes_and_scores(boxes, scores, fmt, offset, validate, scores_in_compute_dtype):
-    """Validated ``(columns (8, N), scores, compute dtype, exact)`` of host arrays.
+    """Validated ``(columns (8, N), scores, result dtype, exact)`` of host arrays.
+
+    The columns' dtype is the kernels' compute dtype: the result dtype, or float64
+    for float32 boxes outside the formulas' safe range (:mod:`fastiou._extreme`);
+    ``scores_in_compute_dtype`` gives the scores that dtype too.
 
     ``exact``: the scores' :func:`~fastiou.backends._nms_order.exact_ranks` (None
     unless they are integers that float64 would round).
@@ -61,16 +65,17 @@ def _boxes_and_scores(boxes, scores, fmt, offset, validate, scores_in_compute_dt
     arr = _validate.as_box_array(boxes, "boxes")
     s = _validate.as_scores(scores, "scores", arr.shape[0])
     exact = order.exact_ranks(s)
+    dt = _validate.compute_dtype(arr, s) if scores_in_compute_dtype else _validate.compute_dtype(arr)
+    cols, extreme = _validate.checked_box_columns(arr, "boxes", dt, fmt, offset, validate, angle=False)
+    if extreme:  # a coordinate outside the safe range (rare): one scale for the whole set
+        (cols,), _ = _extreme.one_scale_columns([arr.astype(dt, copy=False)], ["boxes"], dt, fmt, offset,
+                                                angle=False)
     if scores_in_compute_dtype:
-        dt = _validate.compute_dtype(arr, s)
-        s = s.astype(dt, copy=False)
-    else:
+        s = s.astype(cols.dtype, copy=False)
+    elif s.dtype not in _validate.FLOAT_DTYPES:
         # Only ranked: float32 and float64 as they are (sorting float32 is faster),
         # other dtypes in float64, which keeps their order.
-        dt = _validate.compute_dtype(arr)
-        if s.dtype not in _validate.FLOAT_DTYPES:
-            s = s.astype(np.float64)
-    cols = _validate.as_box_columns(arr, "boxes", dt, fmt, offset, validate, angle=False)
+        s = s.astype(np.float64)
     return cols, s, dt, exact
 
 
@@ -94,8 +99,9 @@ def _greedy(boxes, scores, idxs, iou_threshold, score_threshold, max_output, met
     if exact is not None:  # the kernels only compare scores: exact ranks order as they do
         s, score_threshold = exact[0], order.rank_threshold(exact[1], score_threshold)
     module, parallel = backends.select(backend, n, family="nms")  # work: boxes
-    t = _threshold_below(threshold, dt)
-    one = dt.type(1)
+    ct = cols.dtype  # the compute dtype (see _boxes_and_scores)
+    t = _threshold_below(threshold, ct)
+    one = ct.type(1)
     if labels is None:
         return module.nms(code, cols, s, score_threshold, t, max_output, one, False)
     return module.batched_nms(code, cols, s, labels, score_threshold, t, max_output, one, parallel)
@@ -300,10 +306,11 @@ def soft_nms(
         cols, s = np.take(cols, perm, axis=1), s[perm]
         labels = None if labels is None else labels[perm]
     # mmcv compares with the threshold in the compute dtype (rounded to nearest).
-    keep, new_scores = module.soft_nms(SOFT_METHODS[code], cols, s, labels, dt.type(threshold),
-                                       dt.type(sigma), dt.type(score_threshold), max_output, dt.type(1),
+    ct = cols.dtype  # the compute dtype (see _boxes_and_scores)
+    keep, new_scores = module.soft_nms(SOFT_METHODS[code], cols, s, labels, ct.type(threshold),
+                                       ct.type(sigma), ct.type(score_threshold), max_output, ct.type(1),
                                        parallel)
-    return (keep if perm is None else perm[keep]), new_scores
+    return (keep if perm is None else perm[keep]), new_scores.astype(dt, copy=False)
 
 
 def _model_arrays(boxes_list, scores_list, labels_list, validate):

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse
 
-from . import _validate, backends
+from . import _extreme, _validate, backends
 from ._formulas import CIOU, FOUR_OVER_PI2, IOA, IOU, METRICS
 from .backends.numba_cpu_sparse import LEAF_SIZE, MAX_COLUMNS
 
@@ -51,9 +51,13 @@ def _prepare(boxes1, boxes2, metric, fmt, offset, dtype, validate, backend, name
     code = METRICS[_validate.check_choice(metric, "metric", SPARSE_METRICS)]
     _validate.check_backend(backend, SPARSE_BACKENDS)
     _validate.check_host_boxes((boxes1, names[0]), (boxes2, names[1]))
-    c1, c2, dt, _ = _validate.box_pair(boxes1, boxes2, fmt=fmt, offset=offset, dtype=dtype,
-                                    validate=validate, aligned=False, names=names,
-                                    angle=code == CIOU)
+    c1, c2, dt, extreme = _validate.box_pair(boxes1, boxes2, fmt=fmt, offset=offset, dtype=dtype,
+                                             validate=validate, aligned=False, names=names,
+                                             angle=code == CIOU)
+    if extreme:  # a coordinate outside the safe range (rare): both sets at one scale
+        arrays = [_validate.as_box_array(b, name).astype(dt, copy=False)
+                  for b, name in ((boxes1, names[0]), (boxes2, names[1]))]
+        (c1, c2), _ = _extreme.one_scale_columns(arrays, list(names), dt, fmt, offset, code == CIOU)
     return code, c1, c2, dt
 
 
@@ -126,10 +130,10 @@ def sparse_box_iou(
     >>> rows, cols = pairs.nonzero(); rows, cols
     (array([0, 1], dtype=int32), array([0, 2], dtype=int32))
     """
-    code, c1, c2, _ = _prepare(boxes1, boxes2, metric, fmt, offset, dtype, validate, backend)
+    code, c1, c2, dt = _prepare(boxes1, boxes2, metric, fmt, offset, dtype, validate, backend)
     low = 0.0 if code in (IOU, IOA) else -1.0
     threshold = _validate.check_real(min_iou, "min_iou", low, 1.0)
-    return join(code, c1, c2, threshold)
+    return join(code, c1, c2, threshold).astype(dt, copy=False)
 
 
 def max_box_iou(
@@ -173,11 +177,12 @@ def max_box_iou(
     >>> values, indices
     (array([0.5, 0. ]), array([1, 0]))
     """
-    code, c1, c2, _ = _prepare(boxes1, boxes2, metric, fmt, offset, dtype, validate, backend)
+    code, c1, c2, dt = _prepare(boxes1, boxes2, metric, fmt, offset, dtype, validate, backend)
     n, m = c1.shape[1], c2.shape[1]
     module, parallel = backends.select("numba", (n + m) * LEAF_SIZE, family="sparse")
-    dt = c1.dtype.type
-    return module.best_match(code, c1, c2, dt(FOUR_OVER_PI2), dt(1), parallel)
+    ct = c1.dtype.type  # float64 for float32 boxes outside the safe range
+    values, indices = module.best_match(code, c1, c2, ct(FOUR_OVER_PI2), ct(1), parallel)
+    return values.astype(dt, copy=False), indices
 
 
 for _f in (sparse_box_iou, max_box_iou):

@@ -211,3 +211,36 @@ def test_unrepresentable_gradient_names_the_row():
         generalized_box_iou_loss(tiny, target, eps=0, return_grad=True)
     # the value alone is representable
     assert np.isfinite(generalized_box_iou_loss(tiny, target, eps=0)).all()
+
+
+@pytest.mark.parametrize("dtype, scale", [(np.float32, 2.0**70), (np.float32, 2.0**-80),
+                                          (np.float64, 2.0**600), (np.float64, 2.0**-700)])
+def test_nms_and_sparse_joins_at_one_extreme_scale(dtype, scale, backend):
+    """NMS, sparse joins and best matches compare a whole call at one scale: a call
+    outside the safe range gives what the same boxes give at scale 1."""
+    rng = np.random.default_rng(11)
+    unit = random_boxes(rng, 60, np.float64, np.zeros(60, int))
+    scores = rng.random(60).astype(dtype)
+    boxes = (unit * scale).astype(dtype)
+    base = unit.astype(dtype)
+    np.testing.assert_array_equal(fastiou.nms(boxes, scores, 0.3, backend=backend),
+                                  fastiou.nms(base, scores, 0.3, backend=backend))
+    keep, new = fastiou.soft_nms(boxes, scores, backend=backend)
+    keep1, new1 = fastiou.soft_nms(base, scores, backend=backend)
+    np.testing.assert_array_equal(keep, keep1)
+    assert new.dtype == dtype
+    np.testing.assert_allclose(new, new1, rtol=1e-5)
+    joined = fastiou.sparse_box_iou(boxes, boxes, 0.2)
+    assert joined.dtype == dtype
+    np.testing.assert_allclose(joined.toarray(), fastiou.sparse_box_iou(base, base, 0.2).toarray(),
+                               atol=TOL[dtype])
+    values, indices = fastiou.max_box_iou(boxes, boxes[::-1])
+    assert values.dtype == dtype and np.isfinite(values).all()
+
+
+def test_one_scale_functions_name_a_box_too_small_for_the_call():
+    boxes = np.array([[0, 0, 1e300, 1e300], [0, 0, 1e-300, 1e-300]])
+    with pytest.raises(ValueError, match=r"boxes row 1 .* below 2\^-400 of the largest"):
+        fastiou.nms(boxes, [1.0, 0.5], 0.5)
+    with pytest.raises(ValueError, match=r"boxes2 row 1 .* below 2\^-400"):
+        fastiou.sparse_box_iou(boxes[:1], boxes, 0.5)
