@@ -13,9 +13,26 @@ import types
 
 NUMBA_OPTIONS = dict(cache=True, nogil=True, error_model="numpy", fastmath=False)
 
-#: Below this many pairs (or boxes, for per-box work) ``backend='auto'`` runs a
-#: serial kernel: waking a thread pool costs more than the whole job.
+#: A pairwise call of fewer pairs takes the compiled small-input path (serial, one
+#: call that checks, splits and computes).
 SERIAL_WORK_THRESHOLD = 200_000
+
+#: The work model of the serial/parallel choice (fastiou/backends/_cost.py): serial
+#: nanoseconds per unit of work of each kind of kernel, the faster backend's, measured
+#: on one thread of the development machine (2 vCPUs, AVX-512).  Rounded down: an
+#: underestimate only keeps a call serial.
+SERIAL_NS_PER_UNIT = {
+    "iou_pairs": 0.6,  # box_iou / box_ioa: a pair
+    "giou_pairs": 0.9,  # generalized_ / distance_box_iou
+    "ciou_pairs": 1.2,  # complete_box_iou
+    "nms": 150.0,  # nms family: an input box
+    "masks": 0.08,  # mask_iou / mask_dice: packed words and runs (see masks.py)
+    "mask_encode": 2.0,  # rle_encode: a pixel
+    "mask_pixels": 0.2,  # rle_decode, dice, masks_to_boxes: a pixel
+    "losses": 3.0,  # elementwise and softmax losses: an element
+    "box_losses": 100.0,  # IoU-family losses: a pair of boxes
+    "sparse": 2500.0,  # sparse joins and best matches: a unit of their work model
+}
 
 #: CUDA threads per block (tests patch it small to cover several blocks).
 CUDA_THREADS_PER_BLOCK = 256

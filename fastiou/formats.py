@@ -133,7 +133,7 @@ def masks_to_boxes(masks: Any, *, threshold: float | None = None, dtype: Any = n
     if dense.size:
         from .masks import _pack  # here: the masks module imports SciPy
 
-        module, parallel = backends.select(backend, dense.size, family="masks")
+        module, parallel = backends.select(backend, dense.size, family="masks", kind="mask_pixels")
         _, info = _pack(module, dense, parallel)
         boxes[:] = info[:, [X0, Y0, X1, Y1]]
     return boxes[0] if single else boxes

@@ -367,7 +367,7 @@ def rle_encode(masks: Any, *, threshold: float | None = None, backend: str = "au
     threshold = _validate.check_threshold(threshold)
     dense, single, _ = _validate.as_masks(masks, "masks", threshold)
     k, h, w = dense.shape
-    module, parallel = backends.select(backend, dense.size, family="masks")
+    module, parallel = backends.select(backend, dense.size, family="masks", kind="mask_encode")
     nruns = _empty(k, np.int64)
     if k:
         module.count_runs(dense, nruns, parallel)
@@ -427,7 +427,7 @@ def rle_decode(rles: Any, *, backend: str = "auto") -> np.ndarray:
     h, w, counts, single = _validate.as_rles(rles, "rles")
     h, w = (0, 0) if h is None else (h, w)
     if len(counts):
-        module, parallel = backends.select(backend, len(counts) * h * w, family="masks")
+        module, parallel = backends.select(backend, len(counts) * h * w, family="masks", kind="mask_pixels")
         # Checked before the output is allocated: a bad size or count costs no memory.
         runs, index, _, _ = _decode_rles(module, counts, h, w, "rles", single, parallel)
         out = _zeros((len(counts), h, w), np.uint8)
@@ -461,7 +461,7 @@ def _row_sums(pred: np.ndarray, target: np.ndarray, threshold: float | None, squ
     nchunks = max(1, -(-size // DICE_CHUNK))
     partial = np.zeros((rows, nchunks, 3), dtype=np.float64)
     if rows and size:
-        module, parallel = backends.select(backend, rows * size, family="masks")
+        module, parallel = backends.select(backend, rows * size, family="masks", kind="mask_pixels")
         binarize = threshold is not None
         module.row_sums(p, t, float(threshold) if binarize else 0.0, binarize, squared, DICE_CHUNK,
                         partial, parallel)

@@ -38,6 +38,11 @@ _KEYWORDS_DOC = """\
 """
 
 
+#: The cost model's work kind of each metric (fastiou._config.SERIAL_NS_PER_UNIT).
+_WORK_KIND = {IOU: "iou_pairs", IOA: "iou_pairs", GIOU: "giou_pairs", DIOU: "giou_pairs",
+              CIOU: "ciou_pairs"}
+
+
 def _metric(
     code: int,
     boxes1: Any,
@@ -75,7 +80,7 @@ def _metric(
     shape = (n,) if aligned else (n, m)
     out = _validate.as_out(out, shape, dt)
     if out.size:
-        module, parallel = backends.select(backend, out.size)
+        module, parallel = backends.select(backend, out.size, kind=_WORK_KIND[code])
         kernel = module.aligned if aligned else module.pairwise
         if extreme:  # a coordinate outside the fast formulas' safe range (rare)
             _extreme.metric(lambda a, b, block: kernel(code, a, b, FOUR_OVER_PI2, 1.0, block, parallel),

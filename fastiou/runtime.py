@@ -70,7 +70,8 @@ def config_info() -> dict:
         "forked child": _fork_status(),
         "default backend": backends.DEFAULT,
         "FASTIOU_BACKEND": os.environ.get("FASTIOU_BACKEND", "(unset)"),
-        "serial below (pairs or boxes)": _config.SERIAL_WORK_THRESHOLD,
+        "small pairwise path below (pairs)": _config.SERIAL_WORK_THRESHOLD,
+        "parallel region cost": _region_costs(),
     }
     for name, status in backends.available().items():
         info[f"backend {name}"] = status
@@ -86,6 +87,19 @@ def _threading_layer() -> str:
         return numba.threading_layer()
     except ValueError:  # no parallel kernel has run yet
         return f"(not started; configured: {numba.config.THREADING_LAYER})"
+
+
+def _region_costs() -> str:
+    """The cost model's measured parallel-region cost of each CPU backend (measured now if
+    no call has needed it yet)."""
+    costs = []
+    for name in ("numba", "cython"):
+        try:
+            backends.load(name)
+        except ImportError:
+            continue
+        costs.append(f"{name} {backends._cost.region_cost(name, get_num_threads()) * 1e3:.3f} ms")
+    return ", ".join(costs)
 
 
 def _fork_status() -> str:

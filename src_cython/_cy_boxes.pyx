@@ -476,3 +476,12 @@ def small_metric(int code, object boxes1, object boxes2, int fmt, object offset,
     else:
         done = _small(<double>0, code, b1, b2, fmt, off, check, out)
     return out if done < 0 else None
+
+
+def empty_region(int num_threads):
+    """One parallel region with nothing to do (the cost model measures what it costs)."""
+    cdef Py_ssize_t i
+    cdef int sink = 0
+    for i in prange(num_threads, nogil=True, schedule="static", num_threads=num_threads):
+        sink += 1
+    return sink

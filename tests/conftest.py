@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 
-import numpy as np
 import pytest
 
 from fastiou import backends
@@ -35,9 +34,5 @@ def backend(request):
 @pytest.fixture(params=[False, True], ids=["serial", "parallel"])
 def force_parallel(request, monkeypatch):
     """Run the kernels both serially and in parallel, whatever the input size."""
-    from fastiou import _config
-
-    threshold = 0 if request.param else np.iinfo(np.int64).max
-    monkeypatch.setattr(backends, "SERIAL_WORK_THRESHOLD", threshold)
-    monkeypatch.setattr(_config, "SERIAL_WORK_THRESHOLD", threshold)
+    monkeypatch.setattr(backends, "FORCE_PARALLEL", request.param)
     return request.param

@@ -84,9 +84,9 @@ def parallel_parent(monkeypatch, backend):
     """The parent runs every family in parallel (its thread pool is then live) and gives the
     results the children must match.  It runs them serially first, so that the children
     find the serial kernels compiled."""
-    monkeypatch.setattr(backends, "SERIAL_WORK_THRESHOLD", sys.maxsize)
+    monkeypatch.setattr(backends, "FORCE_PARALLEL", False)
     serial = _results(backend)
-    monkeypatch.setattr(backends, "SERIAL_WORK_THRESHOLD", 0)  # every call parallel (the child's too)
+    monkeypatch.setattr(backends, "FORCE_PARALLEL", True)  # every call parallel (the child's too)
     assert backends.select(backend, 1)[1], "the parent must run the parallel kernels"
     parallel = _results(backend)
     _assert_same(serial, parallel)
@@ -121,7 +121,7 @@ def test_process_pool_executor(parallel_parent, backend):
 
 def test_fork_status_is_shown(monkeypatch):
     assert runtime._fork_status() == "no"
-    monkeypatch.setattr(backends, "SERIAL_WORK_THRESHOLD", 0)
+    monkeypatch.setattr(backends, "FORCE_PARALLEL", True)
     boxes = _data()[0]
     fastiou.box_iou(boxes, boxes, backend="cython")
     read, write = os.pipe()
@@ -144,7 +144,7 @@ def test_fork_status_is_shown(monkeypatch):
 _WORKQUEUE_SCRIPT = textwrap.dedent("""
     import multiprocessing, numpy as np, fastiou
     from fastiou import backends
-    backends.SERIAL_WORK_THRESHOLD = 0
+    backends.FORCE_PARALLEL = True
     b = fastiou.synthetic.clustered_boxes(300, seed=1, dtype=np.float64)[0]
     want = fastiou.box_iou(b, b, backend="numba")
 

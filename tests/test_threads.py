@@ -50,7 +50,7 @@ def test_worker_thread_kernels_use_the_count(monkeypatch, restore_threads):
     real_numba, real_cython = numba_cpu.pairwise, cython_backend._cy_boxes.pairwise
     monkeypatch.setattr(numba_cpu, "pairwise", numba_pairwise)
     monkeypatch.setattr(cython_backend, "_cy_boxes", types.SimpleNamespace(pairwise=cython_pairwise))
-    monkeypatch.setattr(backends, "SERIAL_WORK_THRESHOLD", 0)  # every call parallel
+    monkeypatch.setattr(backends, "FORCE_PARALLEL", True)  # every call parallel
 
     fastiou.set_num_threads(1)
 

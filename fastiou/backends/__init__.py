@@ -1,8 +1,9 @@
 """The dispatcher: picks the backend that runs a kernel.
 
 ``'auto'`` (the default, or ``FASTIOU_BACKEND``) takes the CUDA backend for CUDA
-arrays and otherwise the Numba backend, running its serial twin below
-``SERIAL_WORK_THRESHOLD`` (a thread pool costs more to wake than a small job).
+arrays and otherwise the Numba backend; every backend runs a kernel's serial twin
+unless the cost model (:mod:`._cost`: the measured cost of a parallel region
+against the call's estimated serial time) says the parallel one pays.
 ``'numba'``, ``'cython'`` and ``'cuda'`` force a backend; asking for one that is
 not installed raises ``ImportError`` saying how to install it.
 
@@ -26,8 +27,7 @@ Threads and fork safety live here too, so that every parallel kernel obeys them:
   cannot be restarted), Numba unless its threading layer starts afresh in a child
   (``tbb``, or ``workqueue``, which aborts when two Python threads run parallel kernels
   at once; started, or asked for with ``NUMBA_THREADING_LAYER``).
-  A serial call pays nothing for the check (it is made only for work above
-  ``SERIAL_WORK_THRESHOLD``); ``fastiou config`` shows what runs serially and why.
+  The check costs a set lookup; ``fastiou config`` shows what runs serially and why.
 """
 
 from __future__ import annotations
@@ -37,7 +37,8 @@ import os
 import sys
 from typing import Any
 
-from .._config import SERIAL_WORK_THRESHOLD
+from .._config import SERIAL_WORK_THRESHOLD  # noqa: F401  (fastiou.pairwise's small path)
+from . import _cost
 
 BACKENDS = ("auto", "numba", "cython", "cuda")
 MODULES = {"numba": "numba_cpu", "cython": "cython", "cuda": "numba_cuda"}
@@ -113,8 +114,19 @@ fork_serial: dict[str, str] = {}
 _serial_only: frozenset = frozenset()  # fork_serial's backends, and 'cuda' with 'numba'
 
 
-def select(backend: str, work: int, on_device: bool = False, family: str = "boxes"):
-    """``(module, parallel)`` for ``backend``, a ``family`` of kernels and ``work`` pairs or boxes."""
+#: True / False runs every call in parallel / serially (tests, ``fastiou bench``'s
+#: serial and parallel columns); None lets the cost model decide.  A forked child
+#: runs serially either way.
+FORCE_PARALLEL: bool | None = None
+
+
+def select(backend: str, work: int, on_device: bool = False, family: str = "boxes",
+           kind: str | None = None):
+    """``(module, parallel)`` for ``backend``, a ``family`` of kernels and ``work`` units.
+
+    ``parallel`` comes from the cost model (:mod:`._cost`) for ``work`` units of the
+    work model's ``kind`` (default: the family's name).
+    """
     if backend == "auto":
         backend = DEFAULT
     if backend == "auto":
@@ -126,7 +138,13 @@ def select(backend: str, work: int, on_device: bool = False, family: str = "boxe
             f"backend={backend!r} cannot take CUDA arrays; copy them to the host or use backend='cuda'"
         )
     module = load(backend, family)
-    parallel = work >= SERIAL_WORK_THRESHOLD and backend not in _serial_only
+    if backend in _serial_only:
+        parallel = False
+    elif FORCE_PARALLEL is not None:
+        parallel = FORCE_PARALLEL
+    else:
+        parallel = _cost.pays(backend, work, kind or ("iou_pairs" if family == "boxes" else family),
+                              get_num_threads())
     if parallel and _num_threads is not None and backend != "cython":
         _numba_threads_to(_num_threads)  # the CPU kernels of 'cuda' are Numba's too
     return module, parallel

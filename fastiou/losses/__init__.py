@@ -22,8 +22,8 @@ Conventions of every loss (see also each docstring):
   naming the argument; wrong kinds (strings, complex) raise ``TypeError``.
 - The heavy kernels (cross-entropy, focal, the pointwise losses, the N x N
   hinge, box losses) are Numba kernels in
-  :mod:`fastiou.backends.numba_cpu_losses`, parallel above
-  ``fastiou._config.SERIAL_WORK_THRESHOLD`` elements.
+  :mod:`fastiou.backends.numba_cpu_losses`, parallel where the dispatcher's cost
+  model (:mod:`fastiou.backends._cost`) says it pays.
 """
 
 from __future__ import annotations

@@ -28,9 +28,10 @@ LossValue = Union[np.ndarray, np.floating]
 LossResult = Union[LossValue, Tuple[LossValue, np.ndarray]]
 
 
-def kernels(work: int):
-    """``(module, parallel)``: the losses run on the Numba backend, serially for small work."""
-    return backends.select("numba", work, family="losses")
+def kernels(work: int, kind: str = "losses"):
+    """``(module, parallel)``: the losses run on the Numba backend; the cost model decides
+    serial or parallel for ``work`` units of ``kind``."""
+    return backends.select("numba", work, family="losses", kind=kind)
 
 
 def scale_for(reduction: str, count: float) -> float:

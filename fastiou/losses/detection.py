@@ -54,7 +54,7 @@ def _box_loss(code: int, boxes1: Any, boxes2: Any, reduction: str, eps: float, r
     loss = np.empty(n, dtype=dt)
     grad = np.empty((n, 4), dtype=dt) if return_grad else _common.empty(dt, 2)
     if n:
-        module, parallel = _common.kernels(n)
+        module, parallel = _common.kernels(n, "box_losses")
         scale = _common.scale_for(reduction, n)
         if extreme:  # a coordinate outside the fast formulas' safe range (rare)
             f64 = np.dtype(np.float64)
