@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import pytest
 
-from cuda_helpers import SIMULATOR
+from cuda_helpers import SIMULATOR, ptx_check_process, stop_ptx_check
 
 
 def pytest_configure(config):
@@ -27,6 +27,19 @@ def pytest_configure(config):
             "tests/cuda needs NUMBA_ENABLE_CUDASIM=1 (set before numba is imported) or a usable GPU "
             "(FASTIOU_TEST_GPU=1 with numba-cuda and an NVIDIA driver)"
         )
+
+
+def pytest_collection_finish(session):
+    """Start test_ptx.py's compilation now, in a subprocess, when that test is to run: it
+    then overlaps the simulator's tests (in a pytest-xdist worker, the test starts it)."""
+    config = session.config
+    if (SIMULATOR and not config.option.collectonly and not hasattr(config, "workerinput")
+            and any(item.name == "test_kernels_compile_to_ptx" for item in session.items)):
+        ptx_check_process()
+
+
+def pytest_sessionfinish(session):
+    stop_ptx_check()
 
 
 @pytest.fixture(autouse=True)

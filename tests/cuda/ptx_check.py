@@ -26,10 +26,11 @@ def kernels():
 
     cols = (a(i64, 1), b1, i64)
     return [
-        (B._columns_kernel, (a(f32, 2, "A"), *cols, f32, f32, b1, a(f32, 2), a(i64, 1), i64)),
-        (B._columns_kernel, (a(f16, 2), *cols, f32, f32, b1, a(f32, 2), a(i64, 1), i64)),
-        (B._columns_kernel, (a(i32, 2), *cols, f64, f64, b1, a(f64, 2), a(i64, 1), i64)),
-        (B._columns_kernel, (a(b1, 2), *cols, f64, f64, b1, a(f64, 2), a(i64, 1), i64)),
+        # boxes, order, use_order, fmt, offset, half, lo, hi, check, cols, bad, slot, extreme_slot
+        (B._columns_kernel, (a(f32, 2, "A"), *cols, f32, f32, f32, f32, b1, a(f32, 2), a(i64, 1), i64, i64)),
+        (B._columns_kernel, (a(f16, 2), *cols, f32, f32, f32, f32, b1, a(f32, 2), a(i64, 1), i64, i64)),
+        (B._columns_kernel, (a(i32, 2), *cols, f64, f64, f64, f64, b1, a(f64, 2), a(i64, 1), i64, i64)),
+        (B._columns_kernel, (a(b1, 2), *cols, f64, f64, f64, f64, b1, a(f64, 2), a(i64, 1), i64, i64)),
         (B._pairwise_kernel, (i64, a(f32, 2), a(f32, 2), f32, f32, a(f32, 2, "A"))),
         (B._pairwise_kernel, (i64, a(f64, 2), a(f64, 2), f64, f64, a(f64, 2))),
         (B._aligned_kernel, (i64, a(f32, 2), a(f32, 2), f32, f32, a(f32, 1))),

@@ -74,11 +74,25 @@ def test_packing_matches_the_cpu_kernel():
 
 
 def test_dice_sums_with_backend_cuda():
+    # 2 rows (one block each: the simulator's cost is the kernel's syncthreads rounds) of
+    # 42 values, which each of the 8 threads sums in turn; the public options each once.
     rng = np.random.default_rng(9)
-    p, t = rng.random((2, 3, 6, 7)), rng.random((2, 3, 6, 7)) < 0.5
-    for kw in (dict(reduction="none"), dict(threshold=0.5, reduction="none"), dict(smooth=1.0)):
+    p, t = rng.random((1, 2, 6, 7)), rng.random((1, 2, 6, 7)) < 0.5
+    for kw in (dict(reduction="none"), dict(threshold=0.5, smooth=1.0)):
         got = fastiou.dice(p, t, backend="cuda", **kw)
         np.testing.assert_allclose(got, fastiou.dice(p, t, backend="numba", **kw), rtol=1e-13, atol=0)
+
+
+def test_row_sums_squared_in_several_chunks():
+    # The squared sums (DiceLoss's squared_pred) and rows split in chunks, the last partial:
+    # dice() asks for neither (its chunks are 65536 values long), so the backend is called.
+    rng = np.random.default_rng(10)
+    pred, target = rng.random((2, 45)), (rng.random((2, 45)) < 0.5).view(np.uint8)
+    want = np.zeros((2, 2, 3))  # chunks of 24 values: 24 and 21
+    numba_cpu_masks.row_sums(pred, target, 0.0, False, True, 24, want, False)
+    got = np.zeros_like(want)
+    numba_cuda_masks.row_sums(pred, target, 0.0, False, True, 24, got, False)
+    np.testing.assert_allclose(got, want, rtol=1e-13, atol=0)
 
 
 def test_empty_sets_and_out():

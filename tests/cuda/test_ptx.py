@@ -2,21 +2,21 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
-from cuda_helpers import SIMULATOR
+from cuda_helpers import SIMULATOR, ptx_check_process, stop_ptx_check
 
 
 @pytest.mark.skipif(not SIMULATOR, reason="on a GPU the other tests compile every kernel for real")
 def test_kernels_compile_to_ptx():
-    env = {k: v for k, v in os.environ.items() if k != "NUMBA_ENABLE_CUDASIM"}
-    script = Path(__file__).with_name("ptx_check.py")
-    proc = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=600)
+    proc = ptx_check_process()  # usually started when the tests were collected (conftest.py)
+    try:
+        stdout, stderr = proc.communicate(timeout=600)
+    except subprocess.TimeoutExpired:
+        stop_ptx_check()
+        raise
     if proc.returncode == 77:
-        pytest.skip(f"no CUDA toolkit (NVVM) to compile with: {proc.stdout.strip()}")
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert proc.stdout.count(": ok") == 18
+        pytest.skip(f"no CUDA toolkit (NVVM) to compile with: {stdout.strip()}")
+    assert proc.returncode == 0, stdout + stderr
+    assert stdout.count(": ok") == 18
