@@ -2,7 +2,10 @@
 
 ``fastiou bench`` runs the comparison table (fastiou per backend against the naive
 reference, NumPy and the installed third-party libraries) on synthetic data
-(the harness is :mod:`fastiou.bench`).
+(the harness is :mod:`fastiou.bench`): fastiou's default call with the cost
+model's choice and forced serial / parallel side by side, back-to-back calls
+(``--settle`` pauses before each implementation's turn), and the machine's
+measured parallel-region cost in the header.
 ``fastiou config`` prints versions, backends and threads.
 ``fastiou draw`` draws two boxes with their IoU variants (needs ``fastiou[plot]``).
 """
@@ -32,15 +35,16 @@ def _bench(args: argparse.Namespace) -> int:
         return 2
     # --quick: about half a second of timing per implementation (one timed call for the slow ones)
     budget = dict(budget_s=0.5, min_calls=1) if args.quick else dict(budget_s=5.0, min_calls=3)
-    rows, bandwidth = bench.run(cases, progress=not args.no_progress, **budget)
-    print(bench.format_table(rows, bandwidth))
+    machine = bench.machine()  # measures the region cost before the timing, as the first big call would
+    rows, bandwidth = bench.run(cases, progress=not args.no_progress, settle=args.settle, **budget)
+    print(bench.format_table(rows, bandwidth, machine))
     if args.json:
-        bench.write_json(rows, bandwidth, args.json)
+        bench.write_json(rows, bandwidth, args.json, machine)
         print(f"\nwrote {args.json}")
     if args.plot:
         from . import viz
 
-        viz.plot_benchmarks(rows, args.plot)
+        viz.plot_benchmarks([r for r in rows if not bench.is_forced(r.impl)], args.plot)
         print(f"wrote {args.plot}")
     return 0
 
@@ -81,12 +85,21 @@ def _config(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fastiou", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    bench = sub.add_parser("bench", help="run the comparison benchmarks on synthetic data")
+    bench = sub.add_parser(
+        "bench", help="run the comparison benchmarks on synthetic data",
+        description="Time fastiou against the installed libraries on synthetic data. Each fastiou "
+                    "default call is timed as the cost model runs it ('fastiou[auto]') and forced "
+                    "serial and parallel (the 'serial / parallel' column); the header gives the "
+                    "cores, threads, threading layer, the measured parallel-region cost and the "
+                    "memory bandwidth.")
     bench.add_argument("--quick", action="store_true", help="small sizes only (under a minute)")
     bench.add_argument("--sizes", type=_sizes, help="comma-separated input sizes, e.g. 1000,4000")
     bench.add_argument("--ops", nargs="+", help="only these operations (e.g. box_iou nms)")
     bench.add_argument("--json", metavar="PATH", help="also write the results as JSON")
     bench.add_argument("--plot", metavar="PATH", help="also draw throughput against size (needs fastiou[plot])")
+    bench.add_argument("--settle", action="store_true",
+                       help="pause 5 ms before each implementation's turn, so that another library's "
+                            "spinning threads do not slow it (default: back-to-back calls)")
     bench.add_argument("--no-progress", action="store_true", help="no progress bar")
     bench.set_defaults(func=_bench)
     draw = sub.add_parser(

@@ -1,7 +1,8 @@
 """The benchmark harness behind ``fastiou bench`` and ``benchmarks/``.
 
-* :mod:`~fastiou.bench.runner`: :class:`Case`, :class:`Row`, the interleaved timing
-  rounds, the memory-bandwidth probe and :func:`run`;
+* :mod:`~fastiou.bench.runner`: :class:`Case`, :class:`Row`, fastiou's auto /
+  serial / parallel implementations (:func:`modes`), the interleaved timing rounds,
+  the memory-bandwidth probe, :func:`machine` and :func:`run`;
 * :mod:`~fastiou.bench.table`: the Markdown table and the JSON file of the rows;
 * one module per family (``boxes``, ``nms``, ``masks``, ``losses``, ``sparse``), each
   with ``cases(quick, sizes)``.
@@ -12,7 +13,8 @@ bench`` runs); ``fastiou.bench`` after ``import fastiou`` imports it on first ac
 
 from __future__ import annotations
 
-from .runner import FAMILIES, Case, Row, all_cases, memory_bandwidth, run
+from .runner import FAMILIES, Case, Row, all_cases, is_forced, machine, memory_bandwidth, modes, run
 from .table import format_table, write_json
 
-__all__ = ["FAMILIES", "Case", "Row", "all_cases", "format_table", "memory_bandwidth", "run", "write_json"]
+__all__ = ["FAMILIES", "Case", "Row", "all_cases", "format_table", "is_forced", "machine", "memory_bandwidth",
+           "modes", "run", "write_json"]

@@ -9,7 +9,7 @@ import sys
 import numpy as np
 
 from .. import pairwise, reference, synthetic
-from .runner import Case, has_backend, optional
+from .runner import Case, has_backend, modes, optional
 
 METRIC_FUNCTIONS = {
     "box_iou": (pairwise.box_iou, "box_iou", "iou"),
@@ -47,7 +47,7 @@ def _metric_case(op, n, dtype=np.float32, with_reference=False, with_cython=True
         impls = {"fastiou[numba]": lambda: fn(b1, b2, out=out, backend="numba")}
         if with_cython and has_backend("cython"):
             impls["fastiou[cython]"] = lambda: fn(b1, b2, out=out, backend="cython")
-        impls["fastiou[auto]"] = lambda: fn(b1, b2, out=out)
+        impls.update(modes(lambda backend: fn(b1, b2, out=out, backend=backend)))
         if with_reference:
             impls["reference (naive loops)"] = lambda: reference.pairwise(b1, b2, ref_metric)
         if op == "box_iou":
@@ -76,10 +76,8 @@ def _small_case(n):
     def setup():
         b1 = synthetic.scattered_boxes(n, seed=1)[0]
         b2 = synthetic.scattered_boxes(n, seed=2)[0]
-        impls = {
-            "fastiou[auto]": lambda: pairwise.box_iou(b1, b2),
-            "numpy (broadcast)": lambda: numpy_box_iou(b1, b2),
-        }
+        impls = modes(lambda backend: pairwise.box_iou(b1, b2, backend=backend))
+        impls["numpy (broadcast)"] = lambda: numpy_box_iou(b1, b2)
         if has_backend("cython"):
             impls["fastiou[cython]"] = lambda: pairwise.box_iou(b1, b2, backend="cython")
         torch = optional("torch")

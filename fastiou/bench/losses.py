@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import losses, reference, synthetic
-from .runner import Case, optional
+from .runner import Case, modes, optional
 
 
 def _torch():
@@ -31,6 +31,11 @@ def _torch():
 
         torch.set_num_threads(numba.get_num_threads())
     return torch
+
+
+def _modes(call, suffix: str = "") -> dict:
+    """The loss's auto, serial and parallel implementations (the losses run on Numba only)."""
+    return modes(lambda backend: call(), suffix)
 
 
 def numpy_cross_entropy(x: np.ndarray, y: np.ndarray):
@@ -53,10 +58,8 @@ def _cross_entropy_case(n: int, with_grad: bool, n_classes: int = 80) -> Case:
         y = rng.integers(0, n_classes, size=n)
         torch = _torch()
         if with_grad:
-            impls = {
-                "fastiou[numba] value+grad": lambda: losses.cross_entropy(x, y, return_grad=True),
-                "numpy (vectorised) value+grad": lambda: numpy_cross_entropy(x, y),
-            }
+            impls = _modes(lambda: losses.cross_entropy(x, y, return_grad=True), " value+grad")
+            impls["numpy (vectorised) value+grad"] = lambda: numpy_cross_entropy(x, y)
             if torch is not None:
                 xt, yt = torch.from_numpy(x), torch.from_numpy(y)
 
@@ -67,7 +70,7 @@ def _cross_entropy_case(n: int, with_grad: bool, n_classes: int = 80) -> Case:
 
                 impls["torch forward+backward"] = torch_fwd_bwd
         else:
-            impls = {"fastiou[numba]": lambda: losses.cross_entropy(x, y)}
+            impls = _modes(lambda: losses.cross_entropy(x, y))
             if torch is not None:
                 xt, yt = torch.from_numpy(x), torch.from_numpy(y)
                 impls["torch forward"] = lambda: torch.nn.functional.cross_entropy(xt, yt)
@@ -86,10 +89,9 @@ def _reference_case(n: int, n_classes: int = 80) -> Case:
         rng = np.random.default_rng(4)
         x = rng.standard_normal((n, n_classes)) * 3
         y = rng.integers(0, n_classes, size=n)
-        return {
-            "fastiou[numba] per sample": lambda: losses.cross_entropy(x, y, reduction="none"),
-            "reference (naive loops)": lambda: reference.cross_entropy_loss(x, y),
-        }
+        impls = _modes(lambda: losses.cross_entropy(x, y, reduction="none"), " per sample")
+        impls["reference (naive loops)"] = lambda: reference.cross_entropy_loss(x, y)
+        return impls
 
     return Case("cross_entropy", f"{n}x{n_classes} float64, per sample", n * n_classes, n * n_classes,
                 "elements", setup, repeat=3)
@@ -101,10 +103,10 @@ def _focal_case(n: int, with_grad: bool) -> Case:
         x = rng.standard_normal(n, dtype=np.float32) * 3
         t = (rng.random(n) < 0.1).astype(np.float32)
         if with_grad:
-            impls = {"fastiou[numba] value+grad": lambda: losses.sigmoid_focal_loss(x, t, reduction="mean",
-                                                                                     return_grad=True)}
+            impls = _modes(lambda: losses.sigmoid_focal_loss(x, t, reduction="mean", return_grad=True),
+                           " value+grad")
         else:
-            impls = {"fastiou[numba]": lambda: losses.sigmoid_focal_loss(x, t)}
+            impls = _modes(lambda: losses.sigmoid_focal_loss(x, t))
         torch = _torch()
         ops = optional("torchvision.ops")
         if torch is not None and ops is not None:
@@ -129,8 +131,8 @@ def _info_nce_case(n: int, d: int, with_grad: bool) -> Case:
         rng = np.random.default_rng(2)
         q = rng.standard_normal((n, d), dtype=np.float32)
         k = rng.standard_normal((n, d), dtype=np.float32)
-        impls = {"fastiou[numba]" + (" value+grad" if with_grad else ""):
-                 lambda: losses.info_nce_loss(q, k, temperature=0.07, return_grad=with_grad)}
+        impls = _modes(lambda: losses.info_nce_loss(q, k, temperature=0.07, return_grad=with_grad),
+                       " value+grad" if with_grad else "")
         torch = _torch()
         if torch is not None:
             tf = torch.nn.functional
@@ -160,8 +162,8 @@ def _giou_loss_case(n: int) -> Case:
     def setup():
         b1 = synthetic.clustered_boxes(n, seed=1)[0]
         b2 = synthetic.clustered_boxes(n, seed=2)[0]
-        impls = {"fastiou[numba] value+grad": lambda: losses.generalized_box_iou_loss(b1, b2, "mean",
-                                                                                       return_grad=True)}
+        impls = _modes(lambda: losses.generalized_box_iou_loss(b1, b2, "mean", return_grad=True),
+                       " value+grad")
         torch = _torch()
         ops = optional("torchvision.ops")
         if torch is not None and ops is not None:
@@ -183,10 +185,8 @@ def _smooth_l1_case(n: int) -> Case:
         rng = np.random.default_rng(3)
         x = rng.standard_normal(n, dtype=np.float32)
         t = rng.standard_normal(n, dtype=np.float32)
-        impls = {
-            "fastiou[numba] value+grad": lambda: losses.smooth_l1_loss(x, t, return_grad=True),
-            "numpy value+grad": lambda: _numpy_smooth_l1(x, t),
-        }
+        impls = _modes(lambda: losses.smooth_l1_loss(x, t, return_grad=True), " value+grad")
+        impls["numpy value+grad"] = lambda: _numpy_smooth_l1(x, t)
         torch = _torch()
         if torch is not None:
             xt, tt = torch.from_numpy(x), torch.from_numpy(t)

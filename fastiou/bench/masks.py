@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import masks, synthetic
-from .runner import Case, optional
+from .runner import Case, has_backend, modes, optional
 
 #: Largest ``N * M * H * W`` (bytes of the boolean temporary) for the broadcast baseline.
 BROADCAST_LIMIT = 3 * 2**30
@@ -33,6 +33,13 @@ def numpy_mask_iou(masks_true: np.ndarray, masks_detection: np.ndarray) -> np.nd
     return np.divide(intersection, union, out=np.zeros(intersection.shape), where=union != 0)
 
 
+def _fastiou_impls(call) -> dict:
+    """fastiou per CPU backend, and auto with its forced serial and parallel twins."""
+    impls = {f"fastiou[{b}]": (lambda b=b: call(b)) for b in ("numba", "cython") if has_backend(b)}
+    impls.update(modes(call))
+    return impls
+
+
 def _mask_iou_cases(n: int, size: int) -> list[Case]:
     """Two cases on the same masks: dense input (vs NumPy / supervision) and RLE input (vs pycocotools)."""
     label = f"{n}x{n} masks {size}x{size} clustered"
@@ -47,10 +54,7 @@ def _mask_iou_cases(n: int, size: int) -> list[Case]:
 
     def dense_setup():
         dt, gt = masks_pair()["dense"]
-        impls = {
-            "fastiou[numba]": lambda: masks.mask_iou(dt, gt, backend="numba"),
-            "fastiou[cython]": lambda: masks.mask_iou(dt, gt, backend="cython"),
-        }
+        impls = _fastiou_impls(lambda backend: masks.mask_iou(dt, gt, backend=backend))
         sv = optional("supervision")
         if n * n * size * size > BROADCAST_LIMIT:
             pass  # the broadcast temporary would not fit: no NumPy / supervision row
@@ -62,10 +66,7 @@ def _mask_iou_cases(n: int, size: int) -> list[Case]:
 
     def rle_setup():
         dt, gt = masks_pair()["rle"]
-        impls = {
-            "fastiou[numba]": lambda: masks.mask_iou(dt, gt, backend="numba"),
-            "fastiou[cython]": lambda: masks.mask_iou(dt, gt, backend="cython"),
-        }
+        impls = _fastiou_impls(lambda backend: masks.mask_iou(dt, gt, backend=backend))
         cocomask = optional("pycocotools.mask")
         if cocomask is not None:
             crowd = [0] * n
@@ -84,11 +85,8 @@ def _dice_case(shape: tuple) -> Case:
         rng = np.random.default_rng(4)
         pred = rng.random(shape, dtype=np.float32)
         target = (rng.random(shape, dtype=np.float32) < 0.3).astype(np.float32)
-        impls = {
-            "fastiou[numba]": lambda: masks.dice(pred, target, reduction="none", backend="numba"),
-            "fastiou[cython]": lambda: masks.dice(pred, target, reduction="none", backend="cython"),
-            "numpy (sums over H, W)": lambda: _numpy_dice(pred, target),
-        }
+        impls = _fastiou_impls(lambda backend: masks.dice(pred, target, reduction="none", backend=backend))
+        impls["numpy (sums over H, W)"] = lambda: _numpy_dice(pred, target)
         torch = optional("torch")
         if torch is not None:
             tp, tt = torch.from_numpy(pred), torch.from_numpy(target)

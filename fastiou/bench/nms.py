@@ -12,7 +12,7 @@ import numpy as np
 
 from .. import reference, synthetic
 from ..nms import batched_nms, nms, soft_nms, weighted_boxes_fusion
-from .runner import Case, has_backend, optional
+from .runner import Case, has_backend, modes, optional
 
 THRESHOLD = 0.5
 
@@ -28,7 +28,7 @@ def _torch(module="torchvision.ops"):
 
 
 def _fastiou_impls(fn, *args, **kwargs):
-    impls = {"fastiou[auto]": lambda: fn(*args, **kwargs)}
+    impls = modes(lambda backend: fn(*args, backend=backend, **kwargs))
     for backend in ("numba", "cython"):
         if has_backend(backend):
             impls[f"fastiou[{backend}]"] = lambda b=backend: fn(*args, backend=b, **kwargs)
@@ -82,7 +82,7 @@ def _batched_case(n):
 def _small_case(n=100):
     def setup():
         boxes, scores, labels = synthetic.clustered_boxes(n, seed=3)
-        impls = {"fastiou[auto]": lambda: nms(boxes, scores, THRESHOLD)}
+        impls = modes(lambda backend: nms(boxes, scores, THRESHOLD, backend=backend))
         if has_backend("cython"):
             impls["fastiou[cython]"] = lambda: nms(boxes, scores, THRESHOLD, backend="cython")
         torch, ops = _torch()

@@ -19,7 +19,7 @@ import numpy as np
 import scipy.sparse
 
 from .. import pairwise, sparse, synthetic
-from .runner import Case, optional
+from .runner import Case, modes, optional
 
 PER_IMAGE = 1000
 IMAGE_SIZE = 1024.0
@@ -78,7 +78,7 @@ def tiled_max(boxes1: np.ndarray, boxes2: np.ndarray, block: int = 2048) -> tupl
 def _join_case(n: int, min_iou: float = 0.5) -> Case:
     def setup():
         b1, b2 = tiled_clustered_boxes(n, seed=1)
-        impls = {"fastiou[numba]": lambda: sparse.sparse_box_iou(b1, b2, min_iou)}
+        impls = modes(lambda backend: sparse.sparse_box_iou(b1, b2, min_iou))  # Numba only
         shapely = optional("shapely")
         if shapely is not None:
             impls["shapely 2 (STRtree.query + NumPy IoU)"] = lambda: shapely_join(b1, b2, min_iou, shapely)
@@ -98,7 +98,7 @@ def _join_case(n: int, min_iou: float = 0.5) -> Case:
 def _best_case(n: int) -> Case:
     def setup():
         b1, b2 = tiled_clustered_boxes(n, seed=2)
-        impls = {"fastiou[numba]": lambda: sparse.max_box_iou(b1, b2)}
+        impls = modes(lambda backend: sparse.max_box_iou(b1, b2))
         if n <= 100_000:
             impls["fastiou box_iou in 2048-row tiles, then max/argmax"] = lambda: tiled_max(b1, b2)
         if n <= 10_000:

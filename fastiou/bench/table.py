@@ -1,5 +1,8 @@
 """The writers of ``fastiou bench``: the Markdown table and the JSON file of its rows.
 
+The table shows the forced serial and parallel twins of ``'fastiou[auto]'``
+(:func:`fastiou.bench.runner.modes`) in the auto row's ``serial / parallel``
+column; the JSON keeps them as rows of their own.
 (The throughput-against-size plot is :func:`fastiou.viz.plot_benchmarks`.)
 """
 
@@ -8,7 +11,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 
-from .runner import Row
+from .runner import Row, is_forced, twin
 
 
 def _fmt_time(s: float) -> str:
@@ -25,25 +28,50 @@ def _fmt_rate(x: float) -> str:
     return f"{x:.3g}"
 
 
-def format_table(rows: list[Row], bandwidth: dict) -> str:
-    """Markdown table: operation, input, implementation, median, throughput, fastiou's speed-up, % bandwidth."""
-    lines = [
+def format_header(bandwidth: dict, machine: dict | None = None) -> list[str]:
+    """The lines above the table: the machine (:func:`fastiou.bench.runner.machine`) and its bandwidth."""
+    lines = []
+    if machine:
+        costs = ", ".join(f"{name} {_fmt_time(s)}" for name, s in machine["region_cost_s"].items())
+        load = machine.get("load_average_1min")
+        lines.append(
+            f"{machine['cores']} cores, {machine['threads']} threads, threading layer "
+            f"{machine['threading_layer']}" + ("" if load is None else f", load average {load:.2f}"))
+        lines.append(f"parallel region cost (the cost model's measure): {costs or 'no CPU backend'}")
+    lines.append(
         f"memory bandwidth measured at the start of this run: write {bandwidth['write'] / 1e9:.1f} GB/s, "
         f"read {bandwidth['read'] / 1e9:.1f} GB/s (and again before each bandwidth-bound case: the "
-        "% column uses that)",
+        "% column uses that)")
+    return lines
+
+
+def format_table(rows: list[Row], bandwidth: dict, machine: dict | None = None) -> str:
+    """Markdown table: operation, input, implementation, median, fastiou's forced serial / parallel
+    times (in the auto row), throughput, fastiou's speed-up, % bandwidth; the header above it."""
+    lines = format_header(bandwidth, machine) + [
         "",
-        "| operation | input | implementation | median | throughput | fastiou speed-up | % of bandwidth |",
-        "|---|---|---|---:|---:|---:|---:|",
+        "| operation | input | implementation | median | serial / parallel | throughput "
+        "| fastiou speed-up | % of bandwidth |",
+        "|---|---|---|---:|---:|---:|---:|---:|",
     ]
+    by_name = {(r.op, r.label, r.impl): r for r in rows}
     for r in rows:
+        if is_forced(r.impl):
+            continue
+        serial = parallel = None
+        if r.impl.startswith("fastiou[auto]"):
+            serial, parallel = (by_name.get((r.op, r.label, twin(r.impl, m))) for m in ("serial", "parallel"))
+        modes = "" if serial is None or parallel is None else (
+            f"{_fmt_time(serial.median_s)} / {_fmt_time(parallel.median_s)}")
         speed = "" if r.speedup is None else f"{r.speedup:.2f}x"
         bw = "" if r.bandwidth is None else f"{100 * r.bandwidth:.0f}%"
-        lines.append(f"| {r.op} | {r.label} | {r.impl} | {_fmt_time(r.median_s)} | "
+        lines.append(f"| {r.op} | {r.label} | {r.impl} | {_fmt_time(r.median_s)} | {modes} | "
                      f"{_fmt_rate(r.per_s)} {r.unit}/s | {speed} | {bw} |")
     return "\n".join(lines)
 
 
-def write_json(rows: list[Row], bandwidth: dict, path: str) -> None:
-    """Write the bandwidth and the rows to ``path`` (what ``fastiou bench --json`` writes)."""
+def write_json(rows: list[Row], bandwidth: dict, path: str, machine: dict | None = None) -> None:
+    """Write the machine, the bandwidth and the rows to ``path`` (what ``fastiou bench --json`` writes)."""
     with open(path, "w") as fh:
-        json.dump({"bandwidth": bandwidth, "rows": [asdict(r) for r in rows]}, fh, indent=1)
+        json.dump({"machine": machine, "bandwidth": bandwidth, "rows": [asdict(r) for r in rows]}, fh,
+                  indent=1)
