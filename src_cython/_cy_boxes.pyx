@@ -64,8 +64,12 @@ cdef enum:
 CODES = {"iou": IOU, "ioa": IOA, "giou": GIOU, "diou": DIOU, "ciou": CIOU}
 
 # Results per chunk: the loops fill a private buffer of this many values, then copy it out.
+# Parallel loops hand out about PAIR_CHUNK pairs at a time (dynamic schedule, about
+# 30 us of IoU): a thread that another process deschedules then holds back at most
+# its chunk, not a static share of the loop.  numba_cpu.PAIR_CHUNK is the same.
 cdef enum:
     CHUNK = 1024
+    PAIR_CHUNK = 32768
 
 
 # Zero is a constant, not ``x - x`` as in the Numba formulas: an arithmetic
@@ -242,7 +246,7 @@ cdef void _pairwise(Metric tag, const floating[:, ::1] c1, const floating[:, ::1
             _pairwise_row(tag, &c1[0, i], n, &c2[0, 0], m, four_over_pi2, one,
                           base + i * out.strides[0], out.strides[1])
         return
-    for i in prange(n, schedule="static", num_threads=num_threads):
+    for i in prange(n, schedule="dynamic", chunksize=max(1, PAIR_CHUNK // m), num_threads=num_threads):
         _pairwise_row(tag, &c1[0, i], n, &c2[0, 0], m, four_over_pi2, one,
                       base + i * out.strides[0], out.strides[1])
 
@@ -258,7 +262,7 @@ cdef void _aligned(Metric tag, const floating[:, ::1] c1, const floating[:, ::1]
             _aligned_chunk(tag, &c1[0, start], &c2[0, start], n, min(<Py_ssize_t>CHUNK, n - start),
                            four_over_pi2, one, base + start * out.strides[0], out.strides[0])
         return
-    for k in prange(chunks, schedule="static", num_threads=num_threads):
+    for k in prange(chunks, schedule="dynamic", chunksize=PAIR_CHUNK // CHUNK, num_threads=num_threads):
         start = k * CHUNK
         _aligned_chunk(tag, &c1[0, start], &c2[0, start], n, min(<Py_ssize_t>CHUNK, n - start),
                        four_over_pi2, one, base + start * out.strides[0], out.strides[0])

@@ -119,6 +119,13 @@ cdef enum:
     IOU = 0
     DICE = 1
 
+# Work per chunk of a dynamic schedule (numba_cpu_masks has the same): pixels, for the
+# loops that scan whole masks; masks, for the loops over runs; pairs of masks.
+cdef enum:
+    PIXEL_CHUNK = 65536
+    MASK_CHUNK = 16
+    MASK_PAIR_CHUNK = 128
+
 cdef enum:
     AREA = 0
     Y0 = 1
@@ -225,7 +232,8 @@ def pack_dense(const unsigned char[:, :, ::1] masks, uint64_t[:, :, ::1] bits, i
                 pack_one(&masks[0, 0, 0] + k * height * width, height, width,
                          &bits[0, 0, 0] + k * height * per_row, per_row, &cols[k, 0], &info[k, 0])
         return
-    for k in prange(n, nogil=True, schedule="dynamic", num_threads=num_threads):
+    for k in prange(n, nogil=True, schedule="dynamic",
+                    chunksize=max(1, PIXEL_CHUNK // max(1, height * width)), num_threads=num_threads):
         pack_one(&masks[0, 0, 0] + k * height * width, height, width,
                  &bits[0, 0, 0] + k * height * per_row, per_row, &cols[k, 0], &info[k, 0])
 
@@ -265,7 +273,8 @@ def dense_pairwise(int code, const uint64_t[:, :, ::1] bits1, const int64_t[:, :
                         code, dense_inter(b1 + i * stride, &info1[i, 0], b2 + j * stride, &info2[j, 0], per_row),
                         info1[i, AREA], info2[j, AREA], crowd[j])
         return
-    for i in prange(n, nogil=True, schedule="dynamic", num_threads=num_threads):
+    for i in prange(n, nogil=True, schedule="dynamic",
+                    chunksize=max(1, MASK_PAIR_CHUNK // m), num_threads=num_threads):
         for j in range(m):
             out[i, j] = <floating>overlap(
                 code, dense_inter(b1 + i * stride, &info1[i, 0], b2 + j * stride, &info2[j, 0], per_row),
@@ -289,7 +298,7 @@ def dense_aligned(int code, const uint64_t[:, :, ::1] bits1, const int64_t[:, ::
                     code, dense_inter(b1 + i * stride, &info1[i, 0], b2 + i * stride, &info2[i, 0], per_row),
                     info1[i, AREA], info2[i, AREA], crowd[i])
         return
-    for i in prange(n, nogil=True, schedule="static", num_threads=num_threads):
+    for i in prange(n, nogil=True, schedule="dynamic", chunksize=MASK_PAIR_CHUNK, num_threads=num_threads):
         out[i] = <floating>overlap(
             code, dense_inter(b1 + i * stride, &info1[i, 0], b2 + i * stride, &info2[i, 0], per_row),
             info1[i, AREA], info2[i, AREA], crowd[i])
@@ -416,7 +425,7 @@ def rle_from_strings(const unsigned char[::1] buf, const int64_t[::1] offsets, i
                 nruns[k] = decode_one(s + offsets[k], offsets[k + 1] - offsets[k], total, max_chars,
                                       c + offsets[k], &status[k, 0])
         return
-    for k in prange(n, nogil=True, schedule="dynamic", num_threads=num_threads):
+    for k in prange(n, nogil=True, schedule="dynamic", chunksize=MASK_CHUNK, num_threads=num_threads):
         nruns[k] = decode_one(s + offsets[k], offsets[k + 1] - offsets[k], total, max_chars,
                               c + offsets[k], &status[k, 0])
 
@@ -518,7 +527,7 @@ def rle_info(int64_t[:, ::1] runs, const int64_t[:, ::1] index, int64_t height, 
                 info_one(counts + index[k, 0], ends + index[k, 0], index[k, 1], height, total, &info[k, 0],
                          starts + k * width, stops + k * width, &status[k, 0])
         return
-    for k in prange(n, nogil=True, schedule="dynamic", num_threads=num_threads):
+    for k in prange(n, nogil=True, schedule="dynamic", chunksize=MASK_CHUNK, num_threads=num_threads):
         info_one(counts + index[k, 0], ends + index[k, 0], index[k, 1], height, total, &info[k, 0],
                  starts + k * width, stops + k * width, &status[k, 0])
 
@@ -608,7 +617,8 @@ def rle_pairwise(int code, const int64_t[:, ::1] runs1, const int64_t[:, ::1] in
                                   e2 + index2[j, 0], index2[j, 1], &info2[j, 0], s2 + j * width, t2 + j * width),
                         info1[i, AREA], info2[j, AREA], crowd[j])
         return
-    for i in prange(n, nogil=True, schedule="dynamic", num_threads=num_threads):
+    for i in prange(n, nogil=True, schedule="dynamic",
+                    chunksize=max(1, MASK_PAIR_CHUNK // m), num_threads=num_threads):
         for j in range(m):
             out[i, j] = <floating>overlap(
                 code,
@@ -643,7 +653,7 @@ def rle_aligned(int code, const int64_t[:, ::1] runs1, const int64_t[:, ::1] ind
                               e2 + index2[i, 0], index2[i, 1], &info2[i, 0], s2 + i * width, t2 + i * width),
                     info1[i, AREA], info2[i, AREA], crowd[i])
         return
-    for i in prange(n, nogil=True, schedule="dynamic", num_threads=num_threads):
+    for i in prange(n, nogil=True, schedule="dynamic", chunksize=MASK_PAIR_CHUNK, num_threads=num_threads):
         out[i] = <floating>overlap(
             code,
             rle_inter(e1 + index1[i, 0], index1[i, 1], &info1[i, 0], s1 + i * width, t1 + i * width,
@@ -683,7 +693,8 @@ def count_runs(const unsigned char[:, :, ::1] masks, int64_t[::1] nruns, int num
             for k in range(n):
                 nruns[k] = runs_one(base + k * height * width, height, width, NULL)
         return
-    for k in prange(n, nogil=True, schedule="dynamic", num_threads=num_threads):
+    for k in prange(n, nogil=True, schedule="dynamic",
+                    chunksize=max(1, PIXEL_CHUNK // max(1, height * width)), num_threads=num_threads):
         nruns[k] = runs_one(base + k * height * width, height, width, NULL)
 
 
@@ -700,7 +711,8 @@ def write_runs(const unsigned char[:, :, ::1] masks, const int64_t[:, ::1] index
             for k in range(n):
                 runs_one(base + k * height * width, height, width, c + index[k, 0])
         return
-    for k in prange(n, nogil=True, schedule="dynamic", num_threads=num_threads):
+    for k in prange(n, nogil=True, schedule="dynamic",
+                    chunksize=max(1, PIXEL_CHUNK // max(1, height * width)), num_threads=num_threads):
         runs_one(base + k * height * width, height, width, c + index[k, 0])
 
 
@@ -738,7 +750,7 @@ def rle_to_strings(const int64_t[::1] counts, const int64_t[:, ::1] index, int64
             for k in range(n):
                 lengths[k] = string_one(c + index[k, 0], index[k, 1], out + stride * index[k, 0])
         return
-    for k in prange(n, nogil=True, schedule="dynamic", num_threads=num_threads):
+    for k in prange(n, nogil=True, schedule="dynamic", chunksize=MASK_CHUNK, num_threads=num_threads):
         lengths[k] = string_one(c + index[k, 0], index[k, 1], out + stride * index[k, 0])
 
 
@@ -779,7 +791,8 @@ def rle_to_dense(const int64_t[::1] counts, const int64_t[:, ::1] index, unsigne
             for k in range(n):
                 dense_one(c + index[k, 0], index[k, 1], height, width, base + k * height * width)
         return
-    for k in prange(n, nogil=True, schedule="dynamic", num_threads=num_threads):
+    for k in prange(n, nogil=True, schedule="dynamic",
+                    chunksize=max(1, PIXEL_CHUNK // max(1, height * width)), num_threads=num_threads):
         dense_one(c + index[k, 0], index[k, 1], height, width, base + k * height * width)
 
 

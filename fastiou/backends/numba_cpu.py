@@ -8,7 +8,8 @@ output.  They contain no validation.
 
 from __future__ import annotations
 
-from numba import prange
+from numba import prange, types, uint64
+from numba.extending import intrinsic
 
 import math
 
@@ -21,6 +22,75 @@ from .._formulas import (CIOU, DIOU, EXTREME, FOUR_OVER_PI2, GIOU, IOA, IOU, SAF
 
 F = _formulas.build(njit(inline="always"))
 _in_safe_range = F.in_safe_range
+
+# --- work sharing ----------------------------------------------------------------
+# A prange gives each thread one fixed block of iterations, and so does
+# numba.parallel_chunksize under the 'omp' and 'workqueue' threading layers (they
+# deal its chunks out statically; only 'tbb' hands them out on demand): a thread
+# descheduled by another process then holds the whole region back with its share.
+# So a parallel loop runs ``workers(n, step)`` iterations of a prange, each a worker
+# that claims chunks of ``step`` iterations from a shared counter until none is
+# left: a late thread finds the work done (it still has to reach the region's end).
+# The worker count needs no thread count (a serial twin must not start Numba's
+# threading layer).  Chunks are fixed by their start, so what an iteration computes
+# does not depend on the thread that runs it; a serial twin runs the same loop, its
+# first worker taking every chunk in order.
+#
+#     for _ in prange(workers(n, step)):
+#         lo = claim(counter, step)
+#         while lo < n:
+#             for i in range(lo, min(lo + step, n)):
+#                 ...
+#             lo = claim(counter, step)
+#
+# ``counter`` is a kernel argument, from :func:`new_counter`: an array made inside
+# a kernel turns on reference counting in its loops (an RLE pairwise row measured
+# 10x slower).  A loop over i that should vectorise runs over uint64 bounds (see
+# ``_aligned``).
+
+#: Most workers of a loop: extra ones only claim once, and find nothing.
+MAX_WORKERS = 256
+#: Pairs of boxes per claim (about 30 us of IoU).
+PAIR_CHUNK = 32768
+
+
+@intrinsic
+def _fetch_add(typingctx, counter, step):
+    """``counter[0] += step`` atomically (int64); returns the value before."""
+    if not (isinstance(counter, types.Array) and counter.dtype == types.int64):
+        return None
+    sig = types.int64(counter, types.int64)
+
+    def codegen(context, builder, signature, args):
+        ary = context.make_array(signature.args[0])(context, builder, args[0])
+        # monotonic: the counter orders nothing else; the region's end publishes the outputs
+        return builder.atomic_rmw("add", ary.data, args[1], "monotonic")
+
+    return sig, codegen
+
+
+@njit(inline="always")
+def claim(counter, step):
+    """First iteration of the next chunk of ``step`` (``counter``: see :func:`new_counter`)."""
+    return _fetch_add(counter, np.int64(step))
+
+
+@njit(inline="always")
+def workers(n, step):
+    """Workers for ``n`` iterations claimed ``step`` at a time: one per chunk, up to MAX_WORKERS."""
+    return min((n + step - 1) // step, MAX_WORKERS)
+
+
+def new_counter():
+    """The claim counter of one kernel call: int64[1] at 0."""
+    return np.zeros(1, np.int64)
+
+
+@njit
+def filled(n, value):
+    """``np.full(n, value)``, made serially: in a parallel kernel, np.zeros, np.ones and
+    np.full are each a parallel region of their own, statically scheduled."""
+    return np.full(n, value)
 
 
 @njit
@@ -114,22 +184,28 @@ def _metric_rows(code, c1, k, c2, four_over_pi2, one, out):
         _metric_row(code, c1, i, c2, four_over_pi2, one, out[i])
 
 
-def _pairwise(code, c1, c2, four_over_pi2, one, out):
+def _pairwise(code, c1, c2, four_over_pi2, one, out, counter):
     # One call per metric with a constant code: the metric's branches fold away and
     # the inner loop vectorises (a runtime code in the loop measured 2x slower).  Two
     # rows per iteration: the loop is bound by its loads more than by its arithmetic
     # (box_iou measured 15-25% faster than with one row).
-    for k in prange((c1.shape[1] + 1) // 2):
-        if code == IOU:
-            _metric_rows(IOU, c1, k, c2, four_over_pi2, one, out)
-        elif code == IOA:
-            _metric_rows(IOA, c1, k, c2, four_over_pi2, one, out)
-        elif code == GIOU:
-            _metric_rows(GIOU, c1, k, c2, four_over_pi2, one, out)
-        elif code == DIOU:
-            _metric_rows(DIOU, c1, k, c2, four_over_pi2, one, out)
-        else:
-            _metric_rows(CIOU, c1, k, c2, four_over_pi2, one, out)
+    n = (c1.shape[1] + 1) // 2
+    step = max(1, PAIR_CHUNK // max(1, 2 * c2.shape[1]))  # row pairs per claim
+    for _ in prange(workers(n, step)):
+        lo = claim(counter, step)
+        while lo < n:
+            for k in range(lo, min(lo + step, n)):
+                if code == IOU:
+                    _metric_rows(IOU, c1, k, c2, four_over_pi2, one, out)
+                elif code == IOA:
+                    _metric_rows(IOA, c1, k, c2, four_over_pi2, one, out)
+                elif code == GIOU:
+                    _metric_rows(GIOU, c1, k, c2, four_over_pi2, one, out)
+                elif code == DIOU:
+                    _metric_rows(DIOU, c1, k, c2, four_over_pi2, one, out)
+                else:
+                    _metric_rows(CIOU, c1, k, c2, four_over_pi2, one, out)
+            lo = claim(counter, step)
 
 
 @njit(inline="always")
@@ -141,9 +217,16 @@ def pair_metric(code, c1, i, c2, j, four_over_pi2, one):
                   c2[4, j], c2[5, j], c2[6, j], c2[7, j], four_over_pi2, one)
 
 
-def _aligned(code, c1, c2, four_over_pi2, one, out):
-    for i in prange(c1.shape[1]):
-        out[i] = pair_metric(code, c1, i, c2, i, four_over_pi2, one)
+def _aligned(code, c1, c2, four_over_pi2, one, out, counter):
+    n = c1.shape[1]
+    for _ in prange(workers(n, PAIR_CHUNK)):
+        lo = claim(counter, PAIR_CHUNK)
+        while lo < n:
+            # unsigned: a signed index of unknown sign gets a wraparound select,
+            # and the loop then gathers instead of loading vectors (2x slower)
+            for i in range(uint64(lo), uint64(min(lo + PAIR_CHUNK, n))):
+                out[i] = pair_metric(code, c1, i, c2, i, four_over_pi2, one)
+            lo = claim(counter, PAIR_CHUNK)
 
 
 _pairwise_kernels = serial_and_parallel(_pairwise)
@@ -164,7 +247,7 @@ def small_pairwise(code, b1, b2, fmt, offset, check, out):
     bad2 = fill_columns(b2, fmt, offset, check, code == CIOU, c2)
     if bad1 != -1 or bad2 != -1:  # an invalid row, or one outside the safe range
         return 0
-    _pairwise_serial(code, c1, c2, dt(FOUR_OVER_PI2), dt(1), out)
+    _pairwise_serial(code, c1, c2, dt(FOUR_OVER_PI2), dt(1), out, np.zeros(1, np.int64))
     return -1
 
 
@@ -187,8 +270,8 @@ def small_metric(code, boxes1, boxes2, fmt, offset, check, limit):
 
 
 def pairwise(code, c1, c2, four_over_pi2, one, out, parallel):
-    _pairwise_kernels[parallel](code, c1, c2, four_over_pi2, one, out)
+    _pairwise_kernels[parallel](code, c1, c2, four_over_pi2, one, out, new_counter())
 
 
 def aligned(code, c1, c2, four_over_pi2, one, out, parallel):
-    _aligned_kernels[parallel](code, c1, c2, four_over_pi2, one, out)
+    _aligned_kernels[parallel](code, c1, c2, four_over_pi2, one, out, new_counter())

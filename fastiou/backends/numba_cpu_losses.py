@@ -24,11 +24,11 @@ import math
 
 import numpy as np
 from llvmlite import ir
-from numba import prange, types
+from numba import prange, types, uint64
 from numba.extending import intrinsic, overload
 
 from .._config import njit, serial_and_parallel
-from .numba_cpu import F
+from .numba_cpu import F, claim, new_counter, workers
 
 # The shared scalar formulas (Numba resolves module-level functions, not namespace attributes).
 guarded_div = F.guarded_div
@@ -53,6 +53,9 @@ CHUNK = 4096
 ROWS = 64
 #: Spatial positions per block of the (N, C, S) softmax kernel.
 BLOCK = 256
+#: Elements per claim of a parallel loop (see numba_cpu.claim), in whole chunks,
+#: rows or blocks.
+CLAIM = 16384
 
 
 def constants(dtype) -> np.ndarray:
@@ -299,24 +302,35 @@ def _pointwise_kernels(point):
     gradients go to scratch buffers when the caller does not keep them.
     """
 
-    def kernel(x, t, w, pw, p0, p1, k, loss, grad, scale):
+    def kernel(x, t, w, pw, p0, p1, k, loss, grad, scale, counter):
         nchunks = (x.shape[0] + CHUNK - 1) // CHUNK
-        partial = np.zeros(nchunks)
-        for c in prange(nchunks):
-            lo = c * CHUNK
-            hi = min(lo + CHUNK, x.shape[0])
-            out = loss[lo:hi] if loss.shape[0] > 0 else np.empty(hi - lo, dtype=x.dtype)
-            gout = grad[lo:hi] if grad.shape[0] > 0 else np.empty(hi - lo, dtype=x.dtype)
-            for i in range(lo, hi):
-                v, g = point(x[i], t[i], pw[i], p0, p1, k)
-                out[i - lo] = v
-                gout[i - lo] = g * scale
-            if w.shape[0] > 0:
-                for i in range(lo, hi):
-                    out[i - lo] *= w[i]
-                    gout[i - lo] *= w[i]
-            partial[c] = _sum64(out)
-        return partial.sum()
+        partial = np.empty(nchunks)  # every chunk writes its own (np.zeros: one more parallel region)
+        step = CLAIM // CHUNK  # chunks per claim
+        for _ in prange(workers(nchunks, step)):
+            first = claim(counter, step)
+            while first < nchunks:
+                for c in range(first, min(first + step, nchunks)):
+                    # unsigned bounds: a signed index of unknown sign makes the loops gather
+                    lo = uint64(c * CHUNK)
+                    hi = uint64(min(c * CHUNK + CHUNK, x.shape[0]))
+                    out = loss[lo:hi] if loss.shape[0] > 0 else np.empty(hi - lo, dtype=x.dtype)
+                    gout = grad[lo:hi] if grad.shape[0] > 0 else np.empty(hi - lo, dtype=x.dtype)
+                    for i in range(lo, hi):
+                        v, g = point(x[i], t[i], pw[i], p0, p1, k)
+                        out[i - lo] = v
+                        gout[i - lo] = g * scale
+                    if w.shape[0] > 0:
+                        for i in range(lo, hi):
+                            out[i - lo] *= w[i]
+                            gout[i - lo] *= w[i]
+                    partial[c] = _sum64(out)
+                first = claim(counter, step)
+        # In order, not partial.sum(): that becomes a parallel reduction, its
+        # rounding set by the thread count.
+        total = 0.0
+        for c in range(nchunks):
+            total += partial[c]
+        return total
 
     # a distinct name per loss: Numba's cache files are named after it
     kernel.__name__ = kernel.__qualname__ = "_pointwise" + point.py_func.__name__
@@ -371,52 +385,59 @@ def _sample(mode, lse, xy, wx, wy, wsum, smoothing, e_over_c, gamma, one, two):
 
 
 def _softmax_rows(mode, x, target, weight, has_weight, wsum, ignore_index, smoothing, e_over_c,
-                  gamma, k, loss, grad, scale):
+                  gamma, k, loss, grad, scale, counter):
     """Softmax loss of each row of ``x`` (M, C), target class per row; ``loss`` (M,)."""
     one, two = k[K_ONE], k[K_TWO]
     want_grad = grad.shape[0] > 0
     m_rows, n_classes = x.shape
-    for chunk in prange((m_rows + ROWS - 1) // ROWS):
-        scratch = np.empty(n_classes, dtype=x.dtype)
-        for i in range(chunk * ROWS, min(chunk * ROWS + ROWS, m_rows)):
-            y = target[i]
-            row = x[i]
-            e = grad[i] if want_grad else scratch
-            zero = row[0] - row[0]
-            if y == ignore_index:
-                loss[i] = zero
-                e[:] = zero
-                continue
-            m = row[0]
-            for c in range(n_classes):
-                m = max(m, row[c])
-            for c in range(n_classes):
-                e[c] = exp_nonpositive(row[c] - m)
-            se = _sum(e)
-            lse = m + math.log(se)
-            wx = zero
-            if smoothing > 0:
-                wx = _dot(weight, row) if has_weight else _sum(row)
-            wy = weight[y] if has_weight else one
-            v, b, d, e_coef = _sample(mode, lse, row[y], wx, wy, wsum, smoothing, e_over_c, gamma, one, two)
-            loss[i] = v
-            if want_grad:
-                ratio = b * scale / se
-                for c in range(n_classes):
-                    e[c] *= ratio
-                if e_coef > 0:
-                    es = e_coef * scale
-                    if has_weight:
+    n_chunks = (m_rows + ROWS - 1) // ROWS
+    step = max(1, CLAIM // (ROWS * max(1, n_classes)))  # chunks of ROWS rows per claim
+    for _ in prange(workers(n_chunks, step)):
+        first = claim(counter, step)
+        while first < n_chunks:
+            for chunk in range(first, min(first + step, n_chunks)):
+                scratch = np.empty(n_classes, dtype=x.dtype)
+                for i in range(chunk * ROWS, min(chunk * ROWS + ROWS, m_rows)):
+                    y = target[i]
+                    row = x[i]
+                    e = grad[i] if want_grad else scratch
+                    zero = row[0] - row[0]
+                    if y == ignore_index:
+                        loss[i] = zero
+                        e[:] = zero
+                        continue
+                    m = row[0]
+                    for c in range(n_classes):
+                        m = max(m, row[c])
+                    for c in range(n_classes):
+                        e[c] = exp_nonpositive(row[c] - m)
+                    se = _sum(e)
+                    lse = m + math.log(se)
+                    wx = zero
+                    if smoothing > 0:
+                        wx = _dot(weight, row) if has_weight else _sum(row)
+                    wy = weight[y] if has_weight else one
+                    v, b, d, e_coef = _sample(mode, lse, row[y], wx, wy, wsum, smoothing, e_over_c, gamma,
+                                              one, two)
+                    loss[i] = v
+                    if want_grad:
+                        ratio = b * scale / se
                         for c in range(n_classes):
-                            e[c] -= es * weight[c]
-                    else:
-                        for c in range(n_classes):
-                            e[c] -= es
-                e[y] -= d * scale
+                            e[c] *= ratio
+                        if e_coef > 0:
+                            es = e_coef * scale
+                            if has_weight:
+                                for c in range(n_classes):
+                                    e[c] -= es * weight[c]
+                            else:
+                                for c in range(n_classes):
+                                    e[c] -= es
+                        e[y] -= d * scale
+            first = claim(counter, step)
 
 
 def _softmax_spatial(mode, x, target, weight, has_weight, wsum, ignore_index, smoothing, e_over_c,
-                     gamma, k, loss, grad, scale):
+                     gamma, k, loss, grad, scale, counter):
     """Softmax loss over the class axis of ``x`` (N, C, S); ``target`` and ``loss`` (N, S).
 
     Works on blocks of spatial positions, every inner loop running along the
@@ -427,66 +448,72 @@ def _softmax_spatial(mode, x, target, weight, has_weight, wsum, ignore_index, sm
     want_grad = grad.shape[0] > 0
     n_batch, n_classes, n_space = x.shape
     nblocks = (n_space + BLOCK - 1) // BLOCK
-    for job in prange(n_batch * nblocks):
-        n = job // nblocks
-        s0 = (job % nblocks) * BLOCK
-        s1 = min(s0 + BLOCK, n_space)
-        xn = x[n]
-        zero = xn[0, 0] - xn[0, 0]
-        mx = xn[0, s0:s1].copy()
-        for c in range(1, n_classes):
-            xc = xn[c, s0:s1]
-            for s in range(s1 - s0):
-                mx[s] = max(mx[s], xc[s])
-        se = np.zeros_like(mx)
-        for c in range(n_classes):
-            xc = xn[c, s0:s1]
-            for s in range(s1 - s0):
-                se[s] += exp_nonpositive(xc[s] - mx[s])
-        wx = np.zeros_like(mx)
-        if smoothing > 0:
-            for c in range(n_classes):
-                wc = weight[c] if has_weight else one
-                xc = xn[c, s0:s1]
+    n_jobs = n_batch * nblocks
+    step = max(1, CLAIM // (BLOCK * max(1, n_classes)))  # jobs per claim
+    for _ in prange(workers(n_jobs, step)):
+        first = claim(counter, step)
+        while first < n_jobs:
+            for job in range(first, min(first + step, n_jobs)):
+                n = job // nblocks
+                s0 = (job % nblocks) * BLOCK
+                s1 = min(s0 + BLOCK, n_space)
+                xn = x[n]
+                zero = xn[0, 0] - xn[0, 0]
+                mx = xn[0, s0:s1].copy()
+                for c in range(1, n_classes):
+                    xc = xn[c, s0:s1]
+                    for s in range(s1 - s0):
+                        mx[s] = max(mx[s], xc[s])
+                se = np.zeros_like(mx)
+                for c in range(n_classes):
+                    xc = xn[c, s0:s1]
+                    for s in range(s1 - s0):
+                        se[s] += exp_nonpositive(xc[s] - mx[s])
+                wx = np.zeros_like(mx)
+                if smoothing > 0:
+                    for c in range(n_classes):
+                        wc = weight[c] if has_weight else one
+                        xc = xn[c, s0:s1]
+                        for s in range(s1 - s0):
+                            wx[s] += wc * xc[s]
+                lse = np.empty_like(mx)
+                bs = np.empty_like(mx)
+                es = np.empty_like(mx)
+                ds = np.empty_like(mx)
                 for s in range(s1 - s0):
-                    wx[s] += wc * xc[s]
-        lse = np.empty_like(mx)
-        bs = np.empty_like(mx)
-        es = np.empty_like(mx)
-        ds = np.empty_like(mx)
-        for s in range(s1 - s0):
-            y = target[n, s0 + s]
-            if y == ignore_index:
-                loss[n, s0 + s] = zero
-                lse[s] = zero
-                bs[s] = zero
-                es[s] = zero
-                ds[s] = zero
-                continue
-            lse[s] = mx[s] + math.log(se[s])
-            wy = weight[y] if has_weight else one
-            v, b, d, e_coef = _sample(mode, lse[s], xn[y, s0 + s], wx[s], wy, wsum, smoothing, e_over_c,
-                                      gamma, one, two)
-            loss[n, s0 + s] = v
-            bs[s] = b * scale
-            es[s] = e_coef * scale
-            ds[s] = d * scale
-        if want_grad:
-            gn = grad[n]
-            for c in range(n_classes):
-                wc = weight[c] if has_weight else one
-                xc = xn[c, s0:s1]
-                gc = gn[c, s0:s1]
-                for s in range(s1 - s0):
-                    # ignored positions have bs = es = 0 and lse = 0: exp(x) * 0 = 0 for finite x
-                    gc[s] = bs[s] * exp_nonpositive(min(xc[s] - lse[s], zero)) - es[s] * wc
-            for s in range(s1 - s0):
-                y = target[n, s0 + s]
-                if y != ignore_index:
-                    gn[y, s0 + s] -= ds[s]
+                    y = target[n, s0 + s]
+                    if y == ignore_index:
+                        loss[n, s0 + s] = zero
+                        lse[s] = zero
+                        bs[s] = zero
+                        es[s] = zero
+                        ds[s] = zero
+                        continue
+                    lse[s] = mx[s] + math.log(se[s])
+                    wy = weight[y] if has_weight else one
+                    v, b, d, e_coef = _sample(mode, lse[s], xn[y, s0 + s], wx[s], wy, wsum, smoothing,
+                                              e_over_c, gamma, one, two)
+                    loss[n, s0 + s] = v
+                    bs[s] = b * scale
+                    es[s] = e_coef * scale
+                    ds[s] = d * scale
+                if want_grad:
+                    gn = grad[n]
+                    for c in range(n_classes):
+                        wc = weight[c] if has_weight else one
+                        xc = xn[c, s0:s1]
+                        gc = gn[c, s0:s1]
+                        for s in range(s1 - s0):
+                            # ignored positions have bs = es = 0 and lse = 0: exp(x) * 0 = 0 for finite x
+                            gc[s] = bs[s] * exp_nonpositive(min(xc[s] - lse[s], zero)) - es[s] * wc
+                    for s in range(s1 - s0):
+                        y = target[n, s0 + s]
+                        if y != ignore_index:
+                            gn[y, s0 + s] -= ds[s]
+            first = claim(counter, step)
 
 
-def _hinge_rows(s, margin, max_violation, k, loss, g):
+def _hinge_rows(s, margin, max_violation, k, loss, g, counter):
     """Hinge of every row of the similarity matrix ``s`` (N, M >= N) against its diagonal.
 
     ``loss[i] = sum_j [margin + s[i, j] - s[i, i]]_+`` over ``j != i``, or the
@@ -494,38 +521,44 @@ def _hinge_rows(s, margin, max_violation, k, loss, g):
     """
     one = k[K_ONE]
     want_grad = g.shape[0] > 0
-    for i in prange(s.shape[0]):
-        row = s[i]
-        base = margin - row[i]
-        zero = base - base
-        total = zero
-        count = zero
-        best = zero
-        best_j = -1
-        if want_grad:
-            g[i, :] = zero
-        for j in range(row.shape[0]):
-            v = base + row[j]
-            if j == i or not v > 0:
-                continue
-            if max_violation:
-                if v > best:
-                    best = v
-                    best_j = j
-            else:
-                total += v
-                count += one
+    n_rows = s.shape[0]
+    step = max(1, CLAIM // max(1, s.shape[1]))  # rows per claim
+    for _ in prange(workers(n_rows, step)):
+        first = claim(counter, step)
+        while first < n_rows:
+            for i in range(first, min(first + step, n_rows)):
+                row = s[i]
+                base = margin - row[i]
+                zero = base - base
+                total = zero
+                count = zero
+                best = zero
+                best_j = -1
                 if want_grad:
-                    g[i, j] = one
-        if max_violation:
-            loss[i] = best
-            if want_grad and best_j >= 0:
-                g[i, best_j] = one
-                g[i, i] = -one
-        else:
-            loss[i] = total
-            if want_grad:
-                g[i, i] = -count
+                    g[i, :] = zero
+                for j in range(row.shape[0]):
+                    v = base + row[j]
+                    if j == i or not v > 0:
+                        continue
+                    if max_violation:
+                        if v > best:
+                            best = v
+                            best_j = j
+                    else:
+                        total += v
+                        count += one
+                        if want_grad:
+                            g[i, j] = one
+                if max_violation:
+                    loss[i] = best
+                    if want_grad and best_j >= 0:
+                        g[i, best_j] = one
+                        g[i, i] = -one
+                else:
+                    loss[i] = total
+                    if want_grad:
+                        g[i, i] = -count
+            first = claim(counter, step)
 
 
 @njit(inline="always")
@@ -621,19 +654,24 @@ def box_loss(code, ax1, ay1, ax2, ay2, aarea, acx2, acy2, aangle,
     return loss + alpha * v, g_x1, g_y1, g_x2, g_y2
 
 
-def _box_losses(code, c1, c2, eps, eps_area, k, loss, grad, scale):
+def _box_losses(code, c1, c2, eps, eps_area, k, loss, grad, scale, counter):
     want_grad = grad.shape[0] > 0
-    for i in prange(c1.shape[1]):
-        v, g1, g2, g3, g4 = box_loss(code, c1[0, i], c1[1, i], c1[2, i], c1[3, i],
-                                     c1[4, i], c1[5, i], c1[6, i], c1[7, i],
-                                     c2[0, i], c2[1, i], c2[2, i], c2[3, i],
-                                     c2[4, i], c2[5, i], c2[6, i], c2[7, i], eps, eps_area, k)
-        loss[i] = v
-        if want_grad:
-            grad[i, 0] = g1 * scale
-            grad[i, 1] = g2 * scale
-            grad[i, 2] = g3 * scale
-            grad[i, 3] = g4 * scale
+    n_pairs = c1.shape[1]
+    for _ in prange(workers(n_pairs, CHUNK)):  # unsigned i: see numba_cpu._aligned
+        first = claim(counter, CHUNK)
+        while first < n_pairs:
+            for i in range(uint64(first), uint64(min(first + CHUNK, n_pairs))):
+                v, g1, g2, g3, g4 = box_loss(code, c1[0, i], c1[1, i], c1[2, i], c1[3, i],
+                                             c1[4, i], c1[5, i], c1[6, i], c1[7, i],
+                                             c2[0, i], c2[1, i], c2[2, i], c2[3, i],
+                                             c2[4, i], c2[5, i], c2[6, i], c2[7, i], eps, eps_area, k)
+                loss[i] = v
+                if want_grad:
+                    grad[i, 0] = g1 * scale
+                    grad[i, 1] = g2 * scale
+                    grad[i, 2] = g3 * scale
+                    grad[i, 3] = g4 * scale
+            first = claim(counter, CHUNK)
 
 
 _softmax_rows_kernels = serial_and_parallel(_softmax_rows)
@@ -646,7 +684,7 @@ def pointwise_loss(code, x, t, w, pw, p0, p1, k, loss, grad, scale, parallel):
     """Pointwise loss ``code`` over flat arrays; returns the loss sum (float64)."""
     if code == SIGMOID_FOCAL and p1 == 2:
         code = _SIGMOID_FOCAL_GAMMA2
-    return _POINTWISE[code][parallel](x, t, w, pw, p0, p1, k, loss, grad, scale)
+    return _POINTWISE[code][parallel](x, t, w, pw, p0, p1, k, loss, grad, scale, new_counter())
 
 
 def softmax_loss(mode, x, target, weight, has_weight, wsum, ignore_index, smoothing, e_over_c, gamma,
@@ -654,14 +692,14 @@ def softmax_loss(mode, x, target, weight, has_weight, wsum, ignore_index, smooth
     """Softmax loss ``mode`` of ``x`` (M, C) or (N, C, S) with class-index targets."""
     kernels = _softmax_rows_kernels if x.ndim == 2 else _softmax_spatial_kernels
     kernels[parallel](mode, x, target, weight, has_weight, wsum, ignore_index, smoothing, e_over_c,
-                      gamma, k, loss, grad, scale)
+                      gamma, k, loss, grad, scale, new_counter())
 
 
 def hinge_rows(s, margin, max_violation, k, loss, grad, parallel):
     """VSE hinge of each row of ``s`` against its diagonal; ``grad`` (N, M) or empty."""
-    _hinge_rows_kernels[parallel](s, margin, max_violation, k, loss, grad)
+    _hinge_rows_kernels[parallel](s, margin, max_violation, k, loss, grad, new_counter())
 
 
 def box_losses(code, c1, c2, eps, eps_area, k, loss, grad, scale, parallel):
     """IoU-family loss ``code`` of aligned box columns; ``grad`` (N, 4) or empty."""
-    _box_losses_kernels[parallel](code, c1, c2, eps, eps_area, k, loss, grad, scale)
+    _box_losses_kernels[parallel](code, c1, c2, eps, eps_area, k, loss, grad, scale, new_counter())

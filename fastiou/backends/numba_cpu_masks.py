@@ -40,6 +40,7 @@ from numba.extending import intrinsic
 from .. import _mask_formulas
 from .._config import njit, serial_and_parallel
 from .._mask_formulas import AREA, FIRST, LAST, SIMPLE, TOTAL, X0, X1, Y0, Y1
+from .numba_cpu import claim, new_counter, workers
 
 overlap = _mask_formulas.build(njit(inline="always")).overlap
 
@@ -90,6 +91,13 @@ def leading_zeros(typingctx, x):
 # costs a reference-count update, which measured slower than the work itself.
 
 
+#: Work per claim of a parallel loop (see numba_cpu.claim): pixels, for the loops
+#: that scan whole masks; masks, for the loops over runs; pairs of masks (a pair
+#: costs from a few ns, boxes apart, to a walk over their common span).
+PIXEL_CHUNK = 65536
+MASK_CHUNK = 16
+MASK_PAIR_CHUNK = 128
+
 # Eight 0/1 bytes, read as one little-endian uint64, become eight bits with one
 # multiply: byte b lands on bit 56 + b, and no two partial products collide.
 _GATHER = np.uint64(0x0102040810204080)
@@ -109,49 +117,55 @@ def _pack_word(row, row64, w):
     return word
 
 
-def _pack_dense(masks, bits, info):
+def _pack_dense(masks, bits, info, counter):
     # One pass over each mask: the packed rows, the area and the bounding box.
     # Each row is first copied into a zero-padded scratch row (in cache), so that
     # every word, the last one included, is packed from eight uint64 loads.
     height, width = masks.shape[1], masks.shape[2]
     per_row = bits.shape[2]
-    for k in prange(masks.shape[0]):
-        cols = np.zeros(per_row, dtype=np.uint64)
-        row = np.zeros(per_row * 64, dtype=np.uint8)
-        row64 = row.view(np.uint64)
-        area = 0
-        y0 = -1
-        y1 = -1
-        for y in range(height):
-            for x in range(width):
-                row[x] = masks[k, y, x]
-            any_set = np.uint64(0)
-            for w in range(per_row):
-                word = _pack_word(row, row64, w)
-                bits[k, y, w] = word
-                cols[w] |= word
-                any_set |= word
-                area += popcount(word)
-            if any_set:
-                if y0 < 0:
-                    y0 = y
-                y1 = y
-        info[k, :] = 0
-        info[k, TOTAL] = height * width
-        if area:
-            w0 = 0
-            while cols[w0] == 0:
-                w0 += 1
-            w1 = per_row - 1
-            while cols[w1] == 0:
-                w1 -= 1
-            info[k, AREA] = area
-            info[k, Y0] = y0
-            info[k, Y1] = y1
-            info[k, X0] = w0 * 64 + trailing_zeros(cols[w0])
-            info[k, X1] = w1 * 64 + 63 - leading_zeros(cols[w1])
-            info[k, FIRST] = y0 * width
-            info[k, LAST] = (y1 + 1) * width
+    n_masks = masks.shape[0]
+    step = max(1, PIXEL_CHUNK // max(1, height * width))  # masks per claim
+    for _ in prange(workers(n_masks, step)):
+        lo = claim(counter, step)
+        while lo < n_masks:
+            for k in range(lo, min(lo + step, n_masks)):
+                cols = np.zeros(per_row, dtype=np.uint64)
+                row = np.zeros(per_row * 64, dtype=np.uint8)
+                row64 = row.view(np.uint64)
+                area = 0
+                y0 = -1
+                y1 = -1
+                for y in range(height):
+                    for x in range(width):
+                        row[x] = masks[k, y, x]
+                    any_set = np.uint64(0)
+                    for w in range(per_row):
+                        word = _pack_word(row, row64, w)
+                        bits[k, y, w] = word
+                        cols[w] |= word
+                        any_set |= word
+                        area += popcount(word)
+                    if any_set:
+                        if y0 < 0:
+                            y0 = y
+                        y1 = y
+                info[k, :] = 0
+                info[k, TOTAL] = height * width
+                if area:
+                    w0 = 0
+                    while cols[w0] == 0:
+                        w0 += 1
+                    w1 = per_row - 1
+                    while cols[w1] == 0:
+                        w1 -= 1
+                    info[k, AREA] = area
+                    info[k, Y0] = y0
+                    info[k, Y1] = y1
+                    info[k, X0] = w0 * 64 + trailing_zeros(cols[w0])
+                    info[k, X1] = w1 * 64 + 63 - leading_zeros(cols[w1])
+                    info[k, FIRST] = y0 * width
+                    info[k, LAST] = (y1 + 1) * width
+            lo = claim(counter, step)
 
 
 @njit(inline="always")
@@ -179,17 +193,28 @@ def _dense_inter(bits1, info1, i, bits2, info2, j):
     return np.int64(total)
 
 
-def _dense_pairwise(code, bits1, info1, bits2, info2, crowd, out):
-    for i in prange(bits1.shape[0]):
-        for j in range(bits2.shape[0]):
-            inter = _dense_inter(bits1, info1, i, bits2, info2, j)
-            out[i, j] = overlap(code, inter, info1[i, AREA], info2[j, AREA], crowd[j])
+def _dense_pairwise(code, bits1, info1, bits2, info2, crowd, out, counter):
+    n_rows = bits1.shape[0]
+    step = max(1, MASK_PAIR_CHUNK // max(1, bits2.shape[0]))  # rows per claim
+    for _ in prange(workers(n_rows, step)):
+        lo = claim(counter, step)
+        while lo < n_rows:
+            for i in range(lo, min(lo + step, n_rows)):
+                for j in range(bits2.shape[0]):
+                    inter = _dense_inter(bits1, info1, i, bits2, info2, j)
+                    out[i, j] = overlap(code, inter, info1[i, AREA], info2[j, AREA], crowd[j])
+            lo = claim(counter, step)
 
 
-def _dense_aligned(code, bits1, info1, bits2, info2, crowd, out):
-    for i in prange(bits1.shape[0]):
-        inter = _dense_inter(bits1, info1, i, bits2, info2, i)
-        out[i] = overlap(code, inter, info1[i, AREA], info2[i, AREA], crowd[i])
+def _dense_aligned(code, bits1, info1, bits2, info2, crowd, out, counter):
+    n_pairs = bits1.shape[0]
+    for _ in prange(workers(n_pairs, MASK_PAIR_CHUNK)):
+        lo = claim(counter, MASK_PAIR_CHUNK)
+        while lo < n_pairs:
+            for i in range(lo, min(lo + MASK_PAIR_CHUNK, n_pairs)):
+                inter = _dense_inter(bits1, info1, i, bits2, info2, i)
+                out[i] = overlap(code, inter, info1[i, AREA], info2[i, AREA], crowd[i])
+            lo = claim(counter, MASK_PAIR_CHUNK)
 
 
 # --- RLE -------------------------------------------------------------------------
@@ -290,18 +315,23 @@ def _decode_string(text, total, max_chars, out, status):
     return m
 
 
-def _rle_from_strings(buf, offsets, total, max_chars, counts, nruns, status):
+def _rle_from_strings(buf, offsets, total, max_chars, counts, nruns, status, counter):
     # COCO's compressed counts (pycocotools' rleFrString): 5 bits per character
     # (+48), 0x20 continues a number, 0x10 in the last character is the sign;
     # from the fourth count on, each is stored as a difference to the one two back.
     # Mask k writes counts[offsets[k]:offsets[k + 1]], one slot per character.
-    for k in prange(offsets.shape[0] - 1):
-        text = buf[offsets[k]:offsets[k + 1]]
-        out = counts[offsets[k]:offsets[k + 1]]
-        nruns[k] = _decode_string(text, total, max_chars, out, status[k])
+    n_masks = offsets.shape[0] - 1
+    for _ in prange(workers(n_masks, MASK_CHUNK)):
+        lo = claim(counter, MASK_CHUNK)
+        while lo < n_masks:
+            for k in range(lo, min(lo + MASK_CHUNK, n_masks)):
+                text = buf[offsets[k]:offsets[k + 1]]
+                out = counts[offsets[k]:offsets[k + 1]]
+                nruns[k] = _decode_string(text, total, max_chars, out, status[k])
+            lo = claim(counter, MASK_CHUNK)
 
 
-def _rle_info(runs, index, height, info, segments, status):
+def _rle_info(runs, index, height, info, segments, status, counter):
     # Fills runs[1] (run ends), the summary, and for "simple" masks (at most one
     # foreground segment per column) each column's rows [start, end) into
     # segments[:, k, x0:x1 + 1] (empty columns: 0, 0).  Columns are followed by
@@ -312,85 +342,90 @@ def _rle_info(runs, index, height, info, segments, status):
     # lie in [0, total), its columns in [0, width), and the column walks take
     # O(width + runs) steps per mask (total < 2**59: nothing overflows).
     total = height * segments.shape[2]
-    for k in prange(index.shape[0]):
-        counts = runs[0, index[k, 0]:index[k, 0] + index[k, 1]]
-        ends = runs[1, index[k, 0]:index[k, 0] + index[k, 1]]
-        pos = 0
-        area = 0
-        first = -1
-        last = 0
-        y0 = height
-        y1 = -1
-        x0 = -1
-        x1 = -1
-        col = 0
-        col_start = 0
-        code = RLE_OK
-        bad_run = 0
-        bad_count = 0
-        simple = height <= _INT32_MAX
-        last_col = -1
-        for r in range(counts.shape[0]):
-            c = counts[r]
-            if np.uint64(c) > np.uint64(total - pos):  # negative, or past the end of the mask
-                code = RLE_NEGATIVE if c < 0 else RLE_PAST_END
-                bad_run = r
-                bad_count = c
-                break
-            begin = pos
-            pos += c
-            ends[r] = pos
-            if r % 2 == 1 and c > 0:
-                while begin >= col_start + height:
-                    col_start += height
-                    col += 1
-                end_col = col
-                end_start = col_start
-                while pos - 1 >= end_start + height:
-                    end_start += height
-                    end_col += 1
-                area += c
-                if first < 0:
-                    first = begin
-                    x0 = col
-                last = pos
-                x1 = end_col
-                if end_col != col:  # the run wraps a column: every row is covered
-                    y0 = 0
-                    y1 = height - 1
-                else:
-                    y0 = min(y0, begin - col_start)
-                    y1 = max(y1, pos - 1 - col_start)
-                if simple:
-                    for x in range(col, end_col + 1):
-                        if x == last_col:  # a second segment in this column
-                            simple = False
-                            break
-                        for z in range(last_col + 1 if last_col >= 0 else x, x):
-                            segments[0, k, z] = 0
-                            segments[1, k, z] = 0
-                        segments[0, k, x] = begin - col_start if x == col else 0
-                        segments[1, k, x] = pos - end_start if x == end_col else height
-                        last_col = x
-        if code == RLE_OK and pos != total:
-            code = RLE_SHORT
-            bad_run = counts.shape[0]
-            bad_count = pos
-        status[k, 0] = code
-        status[k, 1] = bad_run
-        status[k, 2] = bad_count
-        status[k, 3] = pos
-        info[k, :] = 0
-        info[k, TOTAL] = pos
-        if area > 0 and code == RLE_OK:
-            info[k, AREA] = area
-            info[k, Y0] = y0
-            info[k, Y1] = y1
-            info[k, X0] = x0
-            info[k, X1] = x1
-            info[k, FIRST] = first
-            info[k, LAST] = last
-            info[k, SIMPLE] = simple
+    n_masks = index.shape[0]
+    for _ in prange(workers(n_masks, MASK_CHUNK)):
+        lo = claim(counter, MASK_CHUNK)
+        while lo < n_masks:
+            for k in range(lo, min(lo + MASK_CHUNK, n_masks)):
+                counts = runs[0, index[k, 0]:index[k, 0] + index[k, 1]]
+                ends = runs[1, index[k, 0]:index[k, 0] + index[k, 1]]
+                pos = 0
+                area = 0
+                first = -1
+                last = 0
+                y0 = height
+                y1 = -1
+                x0 = -1
+                x1 = -1
+                col = 0
+                col_start = 0
+                code = RLE_OK
+                bad_run = 0
+                bad_count = 0
+                simple = height <= _INT32_MAX
+                last_col = -1
+                for r in range(counts.shape[0]):
+                    c = counts[r]
+                    if np.uint64(c) > np.uint64(total - pos):  # negative, or past the end of the mask
+                        code = RLE_NEGATIVE if c < 0 else RLE_PAST_END
+                        bad_run = r
+                        bad_count = c
+                        break
+                    begin = pos
+                    pos += c
+                    ends[r] = pos
+                    if r % 2 == 1 and c > 0:
+                        while begin >= col_start + height:
+                            col_start += height
+                            col += 1
+                        end_col = col
+                        end_start = col_start
+                        while pos - 1 >= end_start + height:
+                            end_start += height
+                            end_col += 1
+                        area += c
+                        if first < 0:
+                            first = begin
+                            x0 = col
+                        last = pos
+                        x1 = end_col
+                        if end_col != col:  # the run wraps a column: every row is covered
+                            y0 = 0
+                            y1 = height - 1
+                        else:
+                            y0 = min(y0, begin - col_start)
+                            y1 = max(y1, pos - 1 - col_start)
+                        if simple:
+                            for x in range(col, end_col + 1):
+                                if x == last_col:  # a second segment in this column
+                                    simple = False
+                                    break
+                                for z in range(last_col + 1 if last_col >= 0 else x, x):
+                                    segments[0, k, z] = 0
+                                    segments[1, k, z] = 0
+                                segments[0, k, x] = begin - col_start if x == col else 0
+                                segments[1, k, x] = pos - end_start if x == end_col else height
+                                last_col = x
+                if code == RLE_OK and pos != total:
+                    code = RLE_SHORT
+                    bad_run = counts.shape[0]
+                    bad_count = pos
+                status[k, 0] = code
+                status[k, 1] = bad_run
+                status[k, 2] = bad_count
+                status[k, 3] = pos
+                info[k, :] = 0
+                info[k, TOTAL] = pos
+                if area > 0 and code == RLE_OK:
+                    info[k, AREA] = area
+                    info[k, Y0] = y0
+                    info[k, Y1] = y1
+                    info[k, X0] = x0
+                    info[k, X1] = x1
+                    info[k, FIRST] = first
+                    info[k, LAST] = last
+                    info[k, SIMPLE] = simple
+            lo = claim(counter, MASK_CHUNK)
 
 
 # The run walk indexes with unsigned integers: a signed index costs a select
@@ -460,96 +495,131 @@ def _rle_inter(runs1, index1, info1, segments1, i, runs2, index2, info2, segment
     return inter
 
 
-def _rle_pairwise(code, runs1, index1, info1, segments1, runs2, index2, info2, segments2, crowd, out):
-    for i in prange(index1.shape[0]):
-        for j in range(index2.shape[0]):
-            inter = _rle_inter(runs1, index1, info1, segments1, i, runs2, index2, info2, segments2, j)
-            out[i, j] = overlap(code, inter, info1[i, AREA], info2[j, AREA], crowd[j])
+def _rle_pairwise(code, runs1, index1, info1, segments1, runs2, index2, info2, segments2, crowd, out,
+                  counter):
+    n_rows = index1.shape[0]
+    step = max(1, MASK_PAIR_CHUNK // max(1, index2.shape[0]))  # rows per claim
+    for _ in prange(workers(n_rows, step)):
+        lo = claim(counter, step)
+        while lo < n_rows:
+            for i in range(lo, min(lo + step, n_rows)):
+                for j in range(index2.shape[0]):
+                    inter = _rle_inter(runs1, index1, info1, segments1, i, runs2, index2, info2, segments2, j)
+                    out[i, j] = overlap(code, inter, info1[i, AREA], info2[j, AREA], crowd[j])
+            lo = claim(counter, step)
 
 
-def _rle_aligned(code, runs1, index1, info1, segments1, runs2, index2, info2, segments2, crowd, out):
-    for i in prange(index1.shape[0]):
-        inter = _rle_inter(runs1, index1, info1, segments1, i, runs2, index2, info2, segments2, i)
-        out[i] = overlap(code, inter, info1[i, AREA], info2[i, AREA], crowd[i])
+def _rle_aligned(code, runs1, index1, info1, segments1, runs2, index2, info2, segments2, crowd, out, counter):
+    n_pairs = index1.shape[0]
+    for _ in prange(workers(n_pairs, MASK_PAIR_CHUNK)):
+        lo = claim(counter, MASK_PAIR_CHUNK)
+        while lo < n_pairs:
+            for i in range(lo, min(lo + MASK_PAIR_CHUNK, n_pairs)):
+                inter = _rle_inter(runs1, index1, info1, segments1, i, runs2, index2, info2, segments2, i)
+                out[i] = overlap(code, inter, info1[i, AREA], info2[i, AREA], crowd[i])
+            lo = claim(counter, MASK_PAIR_CHUNK)
 
 
-def _count_runs(masks, nruns):
+def _count_runs(masks, nruns, counter):
     # pycocotools' rleEncode: column-major, the first run is background (maybe empty).
     height, width = masks.shape[1], masks.shape[2]
-    for k in prange(masks.shape[0]):
-        prev = np.uint8(0)
-        n = 1
-        for x in range(width):
-            for y in range(height):
-                v = masks[k, y, x]
-                if v != prev:
-                    n += 1
-                    prev = v
-        nruns[k] = n
+    n_masks = masks.shape[0]
+    step = max(1, PIXEL_CHUNK // max(1, height * width))  # masks per claim
+    for _ in prange(workers(n_masks, step)):
+        lo = claim(counter, step)
+        while lo < n_masks:
+            for k in range(lo, min(lo + step, n_masks)):
+                prev = np.uint8(0)
+                n = 1
+                for x in range(width):
+                    for y in range(height):
+                        v = masks[k, y, x]
+                        if v != prev:
+                            n += 1
+                            prev = v
+                nruns[k] = n
+            lo = claim(counter, step)
 
 
-def _write_runs(masks, index, counts):
+def _write_runs(masks, index, counts, counter):
     height, width = masks.shape[1], masks.shape[2]
-    for k in prange(masks.shape[0]):
-        prev = np.uint8(0)
-        r = index[k, 0]
-        c = 0
-        for x in range(width):
-            for y in range(height):
-                v = masks[k, y, x]
-                if v != prev:
-                    counts[r] = c
-                    r += 1
-                    c = 0
-                    prev = v
-                c += 1
-        counts[r] = c
+    n_masks = masks.shape[0]
+    step = max(1, PIXEL_CHUNK // max(1, height * width))  # masks per claim
+    for _ in prange(workers(n_masks, step)):
+        lo = claim(counter, step)
+        while lo < n_masks:
+            for k in range(lo, min(lo + step, n_masks)):
+                prev = np.uint8(0)
+                r = index[k, 0]
+                c = 0
+                for x in range(width):
+                    for y in range(height):
+                        v = masks[k, y, x]
+                        if v != prev:
+                            counts[r] = c
+                            r += 1
+                            c = 0
+                            prev = v
+                        c += 1
+                counts[r] = c
+            lo = claim(counter, step)
 
 
-def _rle_to_strings(counts, index, stride, buf, lengths):
+def _rle_to_strings(counts, index, stride, buf, lengths, counter):
     # pycocotools' rleToString; mask k writes at most ``stride`` characters per count
     # (each value is in [-H * W, H * W]) from stride * index[k, 0].
-    for k in prange(index.shape[0]):
-        start = index[k, 0]
-        p = stride * start
-        for i in range(index[k, 1]):
-            x = counts[start + i]
-            if i > 2:
-                x -= counts[start + i - 2]
-            more = True
-            while more:
-                c = x & 0x1F
-                x >>= 5
-                more = (x != -1) if (c & 0x10) != 0 else (x != 0)
-                if more:
-                    c |= 0x20
-                buf[p] = c + 48
-                p += 1
-        lengths[k] = p - stride * start
+    n_masks = index.shape[0]
+    for _ in prange(workers(n_masks, MASK_CHUNK)):
+        lo = claim(counter, MASK_CHUNK)
+        while lo < n_masks:
+            for k in range(lo, min(lo + MASK_CHUNK, n_masks)):
+                start = index[k, 0]
+                p = stride * start
+                for i in range(index[k, 1]):
+                    x = counts[start + i]
+                    if i > 2:
+                        x -= counts[start + i - 2]
+                    more = True
+                    while more:
+                        c = x & 0x1F
+                        x >>= 5
+                        more = (x != -1) if (c & 0x10) != 0 else (x != 0)
+                        if more:
+                            c |= 0x20
+                        buf[p] = c + 48
+                        p += 1
+                lengths[k] = p - stride * start
+            lo = claim(counter, MASK_CHUNK)
 
 
-def _rle_to_dense(counts, index, out):
+def _rle_to_dense(counts, index, out, counter):
     # out (K, H, W) is zero; foreground runs are written column by column.
     # The counts passed rle_info's checks (none negative, sum H * W), so every
     # pixel written is below H * W: x < W.
     height = out.shape[1]
-    for k in prange(index.shape[0]):
-        start = index[k, 0]
-        pos = 0
-        for r in range(index[k, 1]):
-            c = counts[start + r]
-            if r % 2 == 1 and c > 0:
-                x = pos // height
-                y = pos - x * height
-                left = c
-                while left > 0:
-                    take = min(height - y, left)
-                    for yy in range(y, y + take):
-                        out[k, yy, x] = 1
-                    left -= take
-                    y = 0
-                    x += 1
-            pos += c
+    n_masks = index.shape[0]
+    step = max(1, PIXEL_CHUNK // max(1, height * out.shape[2]))  # masks per claim
+    for _ in prange(workers(n_masks, step)):
+        lo = claim(counter, step)
+        while lo < n_masks:
+            for k in range(lo, min(lo + step, n_masks)):
+                start = index[k, 0]
+                pos = 0
+                for r in range(index[k, 1]):
+                    c = counts[start + r]
+                    if r % 2 == 1 and c > 0:
+                        x = pos // height
+                        y = pos - x * height
+                        left = c
+                        while left > 0:
+                            take = min(height - y, left)
+                            for yy in range(y, y + take):
+                                out[k, yy, x] = 1
+                            left -= take
+                            y = 0
+                            x += 1
+                    pos += c
+            lo = claim(counter, step)
 
 
 # --- Dice sums -------------------------------------------------------------------
@@ -600,17 +670,21 @@ def _chunk_sums(p, t, lo, hi, threshold, binarize, squared, out):
         _sums_loop(p, t, lo, hi, threshold, False, False, out)
 
 
-def _row_sums(pred, target, threshold, binarize, squared, chunk, partial):
+def _row_sums(pred, target, threshold, binarize, squared, chunk, partial, counter):
     # partial (R, nchunks, 3): rows are split in chunks so that a few long rows
     # still use every thread.
     nchunks = partial.shape[1]
     size = pred.shape[1]
-    for task in prange(pred.shape[0] * nchunks):
-        r = task // nchunks
-        c = task - r * nchunks
-        lo = c * chunk
-        hi = min(size, lo + chunk)
-        _chunk_sums(pred[r], target[r], lo, hi, threshold, binarize, squared, partial[r, c])
+    n_tasks = pred.shape[0] * nchunks
+    for _ in prange(workers(n_tasks, 1)):  # a task is a chunk of a row, with its own partial sums
+        task = claim(counter, 1)
+        while task < n_tasks:
+            r = task // nchunks
+            c = task - r * nchunks
+            lo = c * chunk
+            hi = min(size, lo + chunk)
+            _chunk_sums(pred[r], target[r], lo, hi, threshold, binarize, squared, partial[r, c])
+            task = claim(counter, 1)
 
 
 _pack_dense_k = serial_and_parallel(_pack_dense)
@@ -633,17 +707,17 @@ _row_sums_k = serial_and_parallel(_row_sums)
 def pack_dense(masks, bits, info, parallel):
     """Pack dense masks ``(K, H, W)`` uint8 0/1 into ``bits (K, H, ceil(W / 64))``
     uint64 (pixel x of a row is bit x % 64 of word x // 64) and fill ``info (K, 9)``."""
-    _pack_dense_k[parallel](masks, bits, info)
+    _pack_dense_k[parallel](masks, bits, info, new_counter())
 
 
 def dense_pairwise(code, bits1, info1, bits2, info2, crowd, out, parallel):
     """``out[i, j] = overlap(code, ...)`` of packed masks; ``crowd (M,)`` uint8."""
-    _dense_pairwise_k[parallel](code, bits1, info1, bits2, info2, crowd, out)
+    _dense_pairwise_k[parallel](code, bits1, info1, bits2, info2, crowd, out, new_counter())
 
 
 def dense_aligned(code, bits1, info1, bits2, info2, crowd, out, parallel):
     """``out[i] = overlap(code, ...)`` of packed masks ``i`` and ``i``."""
-    _dense_aligned_k[parallel](code, bits1, info1, bits2, info2, crowd, out)
+    _dense_aligned_k[parallel](code, bits1, info1, bits2, info2, crowd, out, new_counter())
 
 
 def rle_from_strings(buf, offsets, total, max_chars, counts, nruns, status, parallel):
@@ -651,7 +725,7 @@ def rle_from_strings(buf, offsets, total, max_chars, counts, nruns, status, para
     (``buf[offsets[k]:offsets[k + 1]]``) gives ``nruns[k]`` counts written from
     ``counts[offsets[k]]`` and ``status[k]`` (RLE_OK, or the first fault); a count
     may take at most ``max_chars <= 12`` characters and ``total < 2**59``."""
-    _rle_from_strings_k[parallel](buf, offsets, total, max_chars, counts, nruns, status)
+    _rle_from_strings_k[parallel](buf, offsets, total, max_chars, counts, nruns, status, new_counter())
 
 
 def rle_info(runs, index, height, info, segments, status, parallel):
@@ -659,46 +733,46 @@ def rle_info(runs, index, height, info, segments, status, parallel):
     ``status (K, 4)`` and fill ``runs[1]`` (run ends), ``info (K, 9)`` (FIRST/LAST
     column-major) and, for simple masks, ``segments (2, K, W)`` int32 (each column's
     rows [start, end)); ``info`` and ``segments`` mean nothing for a faulty mask."""
-    _rle_info_k[parallel](runs, index, height, info, segments, status)
+    _rle_info_k[parallel](runs, index, height, info, segments, status, new_counter())
 
 
 def rle_pairwise(code, runs1, index1, info1, segments1, runs2, index2, info2, segments2, crowd, out,
                  parallel):
     """``out[i, j] = overlap(code, ...)`` of RLE masks; ``crowd (M,)`` uint8."""
     _rle_pairwise_k[parallel](code, runs1, index1, info1, segments1, runs2, index2, info2, segments2,
-                              crowd, out)
+                              crowd, out, new_counter())
 
 
 def rle_aligned(code, runs1, index1, info1, segments1, runs2, index2, info2, segments2, crowd, out,
                 parallel):
     """``out[i] = overlap(code, ...)`` of RLE masks ``i`` and ``i``."""
     _rle_aligned_k[parallel](code, runs1, index1, info1, segments1, runs2, index2, info2, segments2,
-                             crowd, out)
+                             crowd, out, new_counter())
 
 
 def count_runs(masks, nruns, parallel):
     """Number of COCO runs of each dense mask ``(K, H, W)`` uint8."""
-    _count_runs_k[parallel](masks, nruns)
+    _count_runs_k[parallel](masks, nruns, new_counter())
 
 
 def write_runs(masks, index, counts, parallel):
     """Write each mask's runs into ``counts`` from ``index[k, 0]``."""
-    _write_runs_k[parallel](masks, index, counts)
+    _write_runs_k[parallel](masks, index, counts, new_counter())
 
 
 def rle_to_strings(counts, index, stride, buf, lengths, parallel):
     """Compress counts; mask k's ``lengths[k]`` characters start at ``buf[stride * index[k, 0]]``
     (``stride``: the most characters a count of these masks takes)."""
-    _rle_to_strings_k[parallel](counts, index, stride, buf, lengths)
+    _rle_to_strings_k[parallel](counts, index, stride, buf, lengths, new_counter())
 
 
 def rle_to_dense(counts, index, out, parallel):
     """Paint the foreground runs into ``out (K, H, W)`` uint8, zero on entry; the
     counts must have passed :func:`rle_info`."""
-    _rle_to_dense_k[parallel](counts, index, out)
+    _rle_to_dense_k[parallel](counts, index, out, new_counter())
 
 
 def row_sums(pred, target, threshold, binarize, squared, chunk, partial, parallel):
     """Per-chunk float64 sums ``(sum p t, sum p, sum t)`` (squares with ``squared``)
     of rows ``pred (R, S)``, ``target (R, S)``, into ``partial (R, ceil(S / chunk), 3)``."""
-    _row_sums_k[parallel](pred, target, threshold, binarize, squared, chunk, partial)
+    _row_sums_k[parallel](pred, target, threshold, binarize, squared, chunk, partial, new_counter())

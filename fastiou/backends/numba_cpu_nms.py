@@ -28,7 +28,7 @@ from numba import prange, uint64
 from .._config import njit, serial_and_parallel
 from .._formulas import DIOU, IOU
 from . import _nms_order as order
-from .numba_cpu import metric
+from .numba_cpu import claim, filled, metric, new_counter, workers
 
 #: Relative widening of the search window.  The computed IoU is within a few ulp
 #: (float32: ~1e-6 relative) of the exact IoU of the stored coordinates.
@@ -251,24 +251,28 @@ def _small(code, cols, scores, labels, has_labels, use_score_threshold, score_th
     return result if max_output < 0 else result[:max_output]
 
 
-def _greedy_classes(code, c, orig, seg, pos_of_rank, threshold, max_output, one, kept):
+def _greedy_classes(code, c, orig, seg, pos_of_rank, threshold, max_output, one, kept, counter):
     """Greedy NMS of each class of the x-sorted columns ``c``; marks ``kept`` (input indices).
 
     ``c``, ``orig`` (the input index at each position) and ``pos_of_rank`` are
     scratch: the kernel reorders them.
     """
     m = c.shape[1]
-    dead = np.zeros(m, np.bool_)
+    dead = filled(m, False)
     hit = np.empty(m, np.bool_)
     rank_at = np.empty(m, np.int64)
-    for g in prange(seg.shape[0] - 1):
-        # max_output also caps each class: the overall best max_output has at most that many.
-        if code == IOU:
-            _greedy(IOU, c, orig, rank_at, seg[g], seg[g + 1], pos_of_rank, dead, hit, threshold,
-                    max_output, kept, one)
-        else:
-            _greedy(DIOU, c, orig, rank_at, seg[g], seg[g + 1], pos_of_rank, dead, hit, threshold,
-                    max_output, kept, one)
+    n_groups = seg.shape[0] - 1
+    for _ in prange(workers(n_groups, 1)):  # classes differ in cost: one per claim
+        g = claim(counter, 1)
+        while g < n_groups:
+            # max_output also caps each class: the overall best max_output has at most that many.
+            if code == IOU:
+                _greedy(IOU, c, orig, rank_at, seg[g], seg[g + 1], pos_of_rank, dead, hit, threshold,
+                        max_output, kept, one)
+            else:
+                _greedy(DIOU, c, orig, rank_at, seg[g], seg[g + 1], pos_of_rank, dead, hit, threshold,
+                        max_output, kept, one)
+            g = claim(counter, 1)
 
 
 _greedy_kernels = serial_and_parallel(_greedy_classes)
@@ -416,21 +420,25 @@ def _soft_group(method, c, orig, lo, hi, s, live, bound, ious, near, threshold, 
                     threshold, sigma, score_threshold, one, ious, near)
 
 
-def _soft_classes(method, c, orig, seg, s, threshold, sigma, score_threshold, max_output, one):
+def _soft_classes(method, c, orig, seg, s, threshold, sigma, score_threshold, max_output, one, counter):
     """Soft-NMS of each class of the x-sorted columns ``c``, decaying the scores ``s``.
 
     ``orig`` are the positions' input indices (ties in score go to the lower one).
     Returns the picked positions' mask.
     """
     m = c.shape[1]
-    live = np.ones(m, np.bool_)
+    live = filled(m, True)
     bound = np.empty(m, s.dtype)
     ious = np.empty(m, s.dtype)
     near = np.empty(m, np.int64)
-    picked = np.zeros(m, np.bool_)
-    for g in prange(seg.shape[0] - 1):
-        _soft_group(method, c, orig, seg[g], seg[g + 1], s, live, bound, ious, near, threshold, sigma,
-                    score_threshold, max_output, picked, one)
+    picked = filled(m, False)
+    n_groups = seg.shape[0] - 1
+    for _ in prange(workers(n_groups, 1)):  # one class per claim
+        g = claim(counter, 1)
+        while g < n_groups:
+            _soft_group(method, c, orig, seg[g], seg[g + 1], s, live, bound, ious, near, threshold, sigma,
+                        score_threshold, max_output, picked, one)
+            g = claim(counter, 1)
     return picked
 
 
@@ -440,7 +448,7 @@ _soft_kernels = serial_and_parallel(_soft_classes)
 # ---------------------------------------------------------------- weighted boxes fusion
 
 
-def _wbf_classes(cols, scores, by_class, seg, iou_threshold, one):
+def _wbf_classes(cols, scores, by_class, seg, iou_threshold, one, counter):
     """Cluster the boxes of each class and fuse each cluster (ensemble-boxes' algorithm).
 
     ``by_class`` lists each class's boxes by decreasing score.  In that order, a box
@@ -452,57 +460,64 @@ def _wbf_classes(cols, scores, by_class, seg, iou_threshold, one):
     n = cols.shape[1]
     n_groups = seg.shape[0] - 1
     local = np.empty(n, np.int64)  # a box's cluster slot, in [lo, hi) of its class
-    n_clusters = np.zeros(n_groups, np.int64)
+    n_clusters = filled(n_groups, np.int64(0))
     fused = np.empty((5, n), cols.dtype)  # x1, y1, x2, y2, area of each slot
     sums = np.empty((5, n), cols.dtype)  # score-weighted x1, y1, x2, y2 and the score sum
-    for g in prange(n_groups):
-        lo, hi = seg[g], seg[g + 1]
-        end = lo
-        for i in range(lo, hi):
-            b = by_class[i]
-            best = -1
-            best_iou = iou_threshold
-            for k in range(lo, end):
-                # IoU reads no centre or angle: ``one`` fills those arguments.
-                iou = metric(IOU, cols[0, b], cols[1, b], cols[2, b], cols[3, b], cols[4, b],
-                             one, one, one, fused[0, k], fused[1, k], fused[2, k], fused[3, k],
-                             fused[4, k], one, one, one, one, one)
-                if iou > best_iou:
-                    best_iou = iou
-                    best = k
-            sc = scores[b]
-            if best < 0:  # a new cluster: its fused box is the box itself
-                best = end
-                end += 1
-                for r in range(5):
-                    fused[r, best] = cols[r, b]
-                for r in range(4):
-                    sums[r, best] = sc * cols[r, b]
-                sums[4, best] = sc
-            else:
-                for r in range(4):
-                    sums[r, best] += sc * cols[r, b]
-                sums[4, best] += sc
-                for r in range(4):
-                    fused[r, best] = sums[r, best] / sums[4, best]
-                fused[4, best] = (fused[2, best] - fused[0, best]) * (fused[3, best] - fused[1, best])
-            local[b] = best
-        n_clusters[g] = end - lo
-    first = np.zeros(n_groups + 1, np.int64)
+    for _ in prange(workers(n_groups, 1)):  # one class per claim
+        g = claim(counter, 1)
+        while g < n_groups:
+            lo, hi = seg[g], seg[g + 1]
+            end = lo
+            for i in range(lo, hi):
+                b = by_class[i]
+                best = -1
+                best_iou = iou_threshold
+                for k in range(lo, end):
+                    # IoU reads no centre or angle: ``one`` fills those arguments.
+                    iou = metric(IOU, cols[0, b], cols[1, b], cols[2, b], cols[3, b], cols[4, b],
+                                 one, one, one, fused[0, k], fused[1, k], fused[2, k], fused[3, k],
+                                 fused[4, k], one, one, one, one, one)
+                    if iou > best_iou:
+                        best_iou = iou
+                        best = k
+                sc = scores[b]
+                if best < 0:  # a new cluster: its fused box is the box itself
+                    best = end
+                    end += 1
+                    for r in range(5):
+                        fused[r, best] = cols[r, b]
+                    for r in range(4):
+                        sums[r, best] = sc * cols[r, b]
+                    sums[4, best] = sc
+                else:
+                    for r in range(4):
+                        sums[r, best] += sc * cols[r, b]
+                    sums[4, best] += sc
+                    for r in range(4):
+                        fused[r, best] = sums[r, best] / sums[4, best]
+                    fused[4, best] = (fused[2, best] - fused[0, best]) * (fused[3, best] - fused[1, best])
+                local[b] = best
+            n_clusters[g] = end - lo
+            g = claim(counter, 1)
+    first = filled(n_groups + 1, np.int64(0))
     for g in range(n_groups):
         first[g + 1] = first[g] + n_clusters[g]
     cluster = np.empty(n, np.int64)
     boxes = np.empty((first[n_groups], 4), cols.dtype)
     conf = np.empty(first[n_groups], cols.dtype)
-    for g in prange(n_groups):
-        lo = seg[g]
-        for i in range(lo, seg[g + 1]):
-            b = by_class[i]
-            cluster[b] = first[g] + local[b] - lo
-        for k in range(n_clusters[g]):
-            for r in range(4):
-                boxes[first[g] + k, r] = fused[r, lo + k]
-            conf[first[g] + k] = sums[4, lo + k]
+    counter[0] = 0  # the first loop's region has ended: its counter starts over
+    for _ in prange(workers(n_groups, 1)):
+        g = claim(counter, 1)
+        while g < n_groups:
+            lo = seg[g]
+            for i in range(lo, seg[g + 1]):
+                b = by_class[i]
+                cluster[b] = first[g] + local[b] - lo
+            for k in range(n_clusters[g]):
+                for r in range(4):
+                    boxes[first[g] + k, r] = fused[r, lo + k]
+                conf[first[g] + k] = sums[4, lo + k]
+            g = claim(counter, 1)
     return cluster, boxes, conf
 
 
@@ -535,7 +550,7 @@ def batched_nms(code, cols, scores, labels, score_threshold, threshold, max_outp
     lay = order.layout(cols[0], scores, labels, order.candidates(scores, score_threshold))
     kept = np.zeros(n, np.bool_)
     _greedy_kernels[parallel](code, np.take(cols, lay.by_x, axis=1), lay.by_x, lay.seg, lay.pos_of_rank,
-                              threshold, max_output, one, kept)
+                              threshold, max_output, one, kept, new_counter())
     return order.kept_by_score(lay.by_score, kept, max_output)
 
 
@@ -549,7 +564,7 @@ def soft_nms(method, cols, scores, labels, threshold, sigma, score_threshold, ma
     c = np.take(cols, lay.by_x, axis=1)
     s = scores[lay.by_x]
     picked = _soft_kernels[parallel](method, c, lay.by_x, lay.seg, s, threshold, sigma,
-                                     score_threshold, max_output, one)
+                                     score_threshold, max_output, one, new_counter())
     return order.picks_by_score(lay.by_x[picked], s[picked], max_output)
 
 
@@ -559,4 +574,4 @@ def wbf(cols, scores, labels, iou_threshold, one, parallel):
     ``iou_threshold`` in the dtype of ``cols``, rounded down like :func:`nms`'s.
     """
     lay = order.layout(cols[0], scores, labels, None, with_x=False)
-    return _wbf_kernels[parallel](cols, scores, lay.by_class, lay.seg, iou_threshold, one)
+    return _wbf_kernels[parallel](cols, scores, lay.by_class, lay.seg, iou_threshold, one, new_counter())

@@ -48,7 +48,7 @@ from numba import get_num_threads, prange
 
 from .._config import njit, serial_and_parallel
 from .._formulas import CIOU, DIOU, GIOU, IOA, IOU
-from .numba_cpu import _metric_row, metric
+from .numba_cpu import _metric_row, claim, metric, new_counter, workers
 
 #: Points per k-d tree leaf.
 LEAF_SIZE = 16  # below 63: a leaf's hits are marked in an int64 bit mask
@@ -173,7 +173,7 @@ def _build_subtree(pts, perm, root, level, depth, seg, bounds):
             _merge_bounds(bounds, node)
 
 
-def _build(pts, perm, depth, top, seg, bounds):
+def _build(pts, perm, depth, top, seg, bounds, counter):
     """Median-split k-d tree over the points ``pts`` (4, M).
 
     Node k (children 2k+1, 2k+2) covers positions ``seg[k, 0]:seg[k, 1]`` of the
@@ -188,8 +188,12 @@ def _build(pts, perm, depth, top, seg, bounds):
         for node in range((1 << d) - 1, (1 << (d + 1)) - 1):
             _split_node(pts, perm, node, seg)
     first = (1 << top) - 1
-    for s in prange(1 << top):
-        _build_subtree(pts, perm, first + s, top, depth, seg, bounds)
+    n_sub = 1 << top
+    for _ in prange(workers(n_sub, 1)):  # a subtree per claim
+        s = claim(counter, 1)
+        while s < n_sub:
+            _build_subtree(pts, perm, first + s, top, depth, seg, bounds)
+            s = claim(counter, 1)
     for node in range(first - 1, -1, -1):
         _merge_bounds(bounds, node)
 
@@ -212,7 +216,7 @@ def build_tree(c2, parallel):
     seg = np.empty((n_nodes, 2), np.int64)
     bounds = np.empty((n_nodes, 8), np.float64)
     top = min(depth, 3 + math.ceil(math.log2(get_num_threads())))  # 8 subtrees per thread
-    _build_kernels[parallel](pts, perm, depth, top, seg, bounds)
+    _build_kernels[parallel](pts, perm, depth, top, seg, bounds, new_counter())
     cs = np.take(c2, perm, axis=1)
     return cs, perm, seg, bounds, (1 << depth) - 1
 
@@ -338,7 +342,7 @@ METRIC_NAMES = {"iou": IOU, "ioa": IOA, "giou": GIOU, "diou": DIOU, "ciou": CIOU
 
 
 def _make_tree_join(code, mode):
-    def _tree_join(c1, order, tree, threshold, gx, gy, four_over_pi2, one, indptr, cols, vals):
+    def _tree_join(c1, order, tree, threshold, gx, gy, four_over_pi2, one, indptr, cols, vals, counter):
         """COUNT: ``indptr[i + 1]`` = row i's number of pairs; FILL: write row i at ``indptr[i]``.
 
         A leaf's hits are first marked in a bit mask: a loop without stores runs
@@ -349,74 +353,82 @@ def _make_tree_join(code, mode):
         cs, perm, seg, bounds, first_leaf = tree
         tp = lowered(threshold)
         n = order.shape[0]
-        for chunk in prange((n + ROW_CHUNK - 1) // ROW_CHUNK):
-            stack = np.empty(_STACK, np.int64)
-            leaves = np.empty(first_leaf + 1, np.int64)
-            keys = np.empty(64 if mode == FILL else 0, np.int64)
-            hits = np.empty(keys.shape[0], vals.dtype)
-            for k in range(chunk * ROW_CHUNK, min(n, (chunk + 1) * ROW_CHUNK)):
-                i = order[k]
-                a = (c1[0, i], c1[1, i], c1[2, i], c1[3, i], c1[4, i], c1[5, i], c1[6, i], c1[7, i])
-                q = query_box(code, a[0], a[1], a[2], a[3], tp, gx, gy)
-                if mode == FILL and indptr[i + 1] - indptr[i] > keys.shape[0]:
-                    keys = np.empty(2 * (indptr[i + 1] - indptr[i]), np.int64)
-                    hits = np.empty(keys.shape[0], vals.dtype)
-                count = 0
-                for f in range(_leaves(bounds, first_leaf, q, stack, leaves)):
-                    lo, hi = seg[leaves[f], 0], seg[leaves[f], 1]
-                    mask = 0  # the leaf's hits (at most LEAF_SIZE + 1 points): no store in this loop
-                    for p in range(lo, hi):
-                        inside, v = _leaf_pair(code, a, cs, p, q, four_over_pi2, one)
-                        if inside and v > threshold:
-                            mask |= 1 << (p - lo)
-                    if mode == COUNT:
-                        while mask:
-                            mask &= mask - 1
-                            count += 1
-                    else:
+        n_chunks = (n + ROW_CHUNK - 1) // ROW_CHUNK
+        for _ in prange(workers(n_chunks, 1)):  # ROW_CHUNK rows per claim
+            chunk = claim(counter, 1)
+            while chunk < n_chunks:
+                stack = np.empty(_STACK, np.int64)
+                leaves = np.empty(first_leaf + 1, np.int64)
+                keys = np.empty(64 if mode == FILL else 0, np.int64)
+                hits = np.empty(keys.shape[0], vals.dtype)
+                for k in range(chunk * ROW_CHUNK, min(n, (chunk + 1) * ROW_CHUNK)):
+                    i = order[k]
+                    a = (c1[0, i], c1[1, i], c1[2, i], c1[3, i], c1[4, i], c1[5, i], c1[6, i], c1[7, i])
+                    q = query_box(code, a[0], a[1], a[2], a[3], tp, gx, gy)
+                    if mode == FILL and indptr[i + 1] - indptr[i] > keys.shape[0]:
+                        keys = np.empty(2 * (indptr[i + 1] - indptr[i]), np.int64)
+                        hits = np.empty(keys.shape[0], vals.dtype)
+                    count = 0
+                    for f in range(_leaves(bounds, first_leaf, q, stack, leaves)):
+                        lo, hi = seg[leaves[f], 0], seg[leaves[f], 1]
+                        mask = 0  # the leaf's hits (at most LEAF_SIZE + 1 points): no store in this loop
                         for p in range(lo, hi):
-                            if (mask >> (p - lo)) & 1:
-                                keys[count] = (perm[p] << 32) | count
-                                hits[count] = _leaf_pair(code, a, cs, p, q, four_over_pi2, one)[1]
+                            inside, v = _leaf_pair(code, a, cs, p, q, four_over_pi2, one)
+                            if inside and v > threshold:
+                                mask |= 1 << (p - lo)
+                        if mode == COUNT:
+                            while mask:
+                                mask &= mask - 1
                                 count += 1
-                if mode == FILL:
-                    _sort_short(keys, count)
-                    start = indptr[i]
-                    for h in range(count):
-                        cols[start + h] = keys[h] >> 32
-                        vals[start + h] = hits[keys[h] & 0xFFFFFFFF]
-                else:
-                    indptr[i + 1] = count
+                        else:
+                            for p in range(lo, hi):
+                                if (mask >> (p - lo)) & 1:
+                                    keys[count] = (perm[p] << 32) | count
+                                    hits[count] = _leaf_pair(code, a, cs, p, q, four_over_pi2, one)[1]
+                                    count += 1
+                    if mode == FILL:
+                        _sort_short(keys, count)
+                        start = indptr[i]
+                        for h in range(count):
+                            cols[start + h] = keys[h] >> 32
+                            vals[start + h] = hits[keys[h] & 0xFFFFFFFF]
+                    else:
+                        indptr[i + 1] = count
+                chunk = claim(counter, 1)
 
     return _tree_join
 
 
 def _make_dense_join(code, mode):
-    def _dense_join(c1, c2, threshold, four_over_pi2, one, indptr, cols, vals):
+    def _dense_join(c1, c2, threshold, four_over_pi2, one, indptr, cols, vals, counter):
         """Like ``_tree_join`` but over every pair, a row at a time (negative thresholds)."""
         n, m = c1.shape[1], c2.shape[1]
-        for chunk in prange((n + ROW_CHUNK - 1) // ROW_CHUNK):
-            buf = np.empty(m, c1.dtype)
-            for i in range(chunk * ROW_CHUNK, min(n, (chunk + 1) * ROW_CHUNK)):
-                _metric_row(code, c1, i, c2, four_over_pi2, one, buf)
-                if mode == COUNT:
-                    count = 0
-                    for j in range(m):
-                        count += buf[j] > threshold
-                    indptr[i + 1] = count
-                else:
-                    k = indptr[i]
-                    for j in range(m):
-                        if buf[j] > threshold:
-                            cols[k] = j
-                            vals[k] = buf[j]
-                            k += 1
+        n_chunks = (n + ROW_CHUNK - 1) // ROW_CHUNK
+        for _ in prange(workers(n_chunks, 1)):  # ROW_CHUNK rows per claim
+            chunk = claim(counter, 1)
+            while chunk < n_chunks:
+                buf = np.empty(m, c1.dtype)
+                for i in range(chunk * ROW_CHUNK, min(n, (chunk + 1) * ROW_CHUNK)):
+                    _metric_row(code, c1, i, c2, four_over_pi2, one, buf)
+                    if mode == COUNT:
+                        count = 0
+                        for j in range(m):
+                            count += buf[j] > threshold
+                        indptr[i + 1] = count
+                    else:
+                        k = indptr[i]
+                        for j in range(m):
+                            if buf[j] > threshold:
+                                cols[k] = j
+                                vals[k] = buf[j]
+                                k += 1
+                chunk = claim(counter, 1)
 
     return _dense_join
 
 
 def _make_best(code):
-    def _best(c1, c2, order, tree, settled, four_over_pi2, one, best, best_j):
+    def _best(c1, c2, order, tree, settled, four_over_pi2, one, best, best_j, counter):
         """Row-wise max and first argmax of the metric, without the N x M matrix.
 
         The tree gives each row's best over the boxes that overlap it (ties: the
@@ -429,28 +441,32 @@ def _make_best(code):
         cs, perm, seg, bounds, first_leaf = tree
         n, m = c1.shape[1], c2.shape[1]
         zero_floor = code == IOU or code == IOA
-        for chunk in prange((n + ROW_CHUNK - 1) // ROW_CHUNK):
-            stack = np.empty(_STACK, np.int64)
-            leaves = np.empty(first_leaf + 1, np.int64)
-            buf = np.empty(0 if zero_floor else m, c1.dtype)
-            for k in range(chunk * ROW_CHUNK, min(n, (chunk + 1) * ROW_CHUNK)):
-                i = order[k]
-                a = (c1[0, i], c1[1, i], c1[2, i], c1[3, i], c1[4, i], c1[5, i], c1[6, i], c1[7, i])
-                q = query_box(code, a[0], a[1], a[2], a[3], 0.0, 0.0, 0.0)
-                v, j = (0.0 if zero_floor else -np.inf), 0
-                for f in range(_leaves(bounds, first_leaf, q, stack, leaves)):
-                    for p in range(seg[leaves[f], 0], seg[leaves[f], 1]):
-                        inside, w = _leaf_pair(code, a, cs, p, q, four_over_pi2, one)
-                        if inside and (w > v or (w == v and perm[p] < j)):
-                            v, j = w, perm[p]
-                if not zero_floor and not v > settled:
-                    _metric_row(code, c1, i, c2, four_over_pi2, one, buf)
-                    v, j = -np.inf, 0
-                    for col in range(m):
-                        if buf[col] > v:
-                            v, j = buf[col], col
-                best[i] = v
-                best_j[i] = j
+        n_chunks = (n + ROW_CHUNK - 1) // ROW_CHUNK
+        for _ in prange(workers(n_chunks, 1)):  # ROW_CHUNK rows per claim
+            chunk = claim(counter, 1)
+            while chunk < n_chunks:
+                stack = np.empty(_STACK, np.int64)
+                leaves = np.empty(first_leaf + 1, np.int64)
+                buf = np.empty(0 if zero_floor else m, c1.dtype)
+                for k in range(chunk * ROW_CHUNK, min(n, (chunk + 1) * ROW_CHUNK)):
+                    i = order[k]
+                    a = (c1[0, i], c1[1, i], c1[2, i], c1[3, i], c1[4, i], c1[5, i], c1[6, i], c1[7, i])
+                    q = query_box(code, a[0], a[1], a[2], a[3], 0.0, 0.0, 0.0)
+                    v, j = (0.0 if zero_floor else -np.inf), 0
+                    for f in range(_leaves(bounds, first_leaf, q, stack, leaves)):
+                        for p in range(seg[leaves[f], 0], seg[leaves[f], 1]):
+                            inside, w = _leaf_pair(code, a, cs, p, q, four_over_pi2, one)
+                            if inside and (w > v or (w == v and perm[p] < j)):
+                                v, j = w, perm[p]
+                    if not zero_floor and not v > settled:
+                        _metric_row(code, c1, i, c2, four_over_pi2, one, buf)
+                        v, j = -np.inf, 0
+                        for col in range(m):
+                            if buf[col] > v:
+                                v, j = buf[col], col
+                    best[i] = v
+                    best_j[i] = j
+                chunk = claim(counter, 1)
 
     return _best
 
@@ -558,13 +574,13 @@ def sparse_join(code, c1, c2, threshold, four_over_pi2, one, parallel):
                 gy = GIOU_GAP * float(np.max(c2[3] - c2[1]))
             kernels = _tree_join_kernels
             args = (c1, _morton_order(c1), tree, threshold, gx, gy, four_over_pi2, one)
-        kernels[COUNT][code][parallel](*args, indptr, cols64, vals)
+        kernels[COUNT][code][parallel](*args, indptr, cols64, vals, new_counter())
         np.cumsum(indptr, out=indptr)
         nnz = int(indptr[-1])
         idx = _index_dtype(nnz, m)
         cols = np.empty(nnz, idx)
         vals = np.empty(nnz, dt)
-        kernels[FILL][code][parallel](*args, indptr, cols, vals)
+        kernels[FILL][code][parallel](*args, indptr, cols, vals, new_counter())
         return vals, cols, indptr.astype(idx, copy=False)
     idx = _index_dtype(0, m)
     return vals, cols64.astype(idx), indptr.astype(idx)
@@ -579,7 +595,7 @@ def best_match(code, c1, c2, four_over_pi2, one, parallel):
         tree = build_tree(c2, parallel)
         settled = ABS_MARGIN if code == GIOU else 0.0
         _best_kernels[code][parallel](c1, c2, _morton_order(c1), tree, settled, four_over_pi2, one,
-                                      best, best_j)
+                                      best, best_j, new_counter())
     return best, best_j
 
 
