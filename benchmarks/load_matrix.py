@@ -406,16 +406,17 @@ def header(machine: dict, loads: list[str]) -> list[str]:
     lines = [
         f"{machine['cores']} cores, {machine['threads']} threads, threading layer "
         f"{machine['threading_layer']}, load average {machine['load_average_1min']:.2f} at the start",
-        "parallel region cost used by the cost model (measured quiet, at the start): "
-        + ", ".join(f"{name} {_t(s)}" for name, s in machine["region_cost_s"].items()),
+        "parallel region cost used by the cost model (measured quiet, at the start; after idling / warm): "
+        + ", ".join(f"{name} {_t(s)} / {_t(machine['region_cost_warm_s'][name])}"
+                    for name, s in machine["region_cost_s"].items()),
     ]
     measured = {}
     for load in loads:
         with Load(load):
-            measured[load] = {name: _cost.measure(name, machine["threads"])
+            measured[load] = {name: _cost.measure(name, machine["threads"])._asdict()
                               for name in machine["region_cost_s"]}
     lines.append("the same measurement under each load: " + "; ".join(
-        f"{load} " + ", ".join(f"{name} {_t(s)}" for name, s in costs.items())
+        f"{load} " + ", ".join(f"{name} {_t(c['cold'])} / {_t(c['warm'])}" for name, c in costs.items())
         for load, costs in measured.items()))
     machine["region_cost_by_load_s"] = measured
     return lines

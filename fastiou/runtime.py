@@ -98,8 +98,9 @@ def _region_costs() -> str:
             backends.load(name)
         except ImportError:
             continue
-        costs.append(f"{name} {backends._cost.region_cost(name, get_num_threads()) * 1e3:.3f} ms")
-    return ", ".join(costs)
+        cost = backends._cost.region_cost(name, get_num_threads())
+        costs.append(f"{name} {cost.warm * 1e3:.3f} ms warm, {cost.cold * 1e3:.3f} ms after idling")
+    return "; ".join(costs)
 
 
 def _fork_status() -> str:

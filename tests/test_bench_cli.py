@@ -53,9 +53,9 @@ def test_table_folds_the_twins_into_the_auto_row():
     rows = [row("fastiou[auto]", 2e-3), row("fastiou[serial]", 2e-3), row("fastiou[parallel]", 5e-3),
             row("fastiou[numba]", 2e-3), row("torchvision", 9e-3)]
     machine = {"cores": 2, "threads": 2, "threading_layer": "omp", "region_cost_s": {"numba": 8e-3},
-               "load_average_1min": 1.5}
+               "region_cost_warm_s": {"numba": 2e-5}, "load_average_1min": 1.5}
     text = table.format_table(rows, {"write": 5e9, "read": 8e9}, machine)
-    assert "parallel region cost (the cost model's measure): numba 8 ms" in text
+    assert "parallel region cost after idling (the cost model's measure): numba 8 ms (20 us warm)" in text
     assert "2 cores, 2 threads, threading layer omp, load average 1.50" in text
     lines = [line for line in text.splitlines() if line.startswith("| nms")]
     assert [line.split(" | ")[2] for line in lines] == ["fastiou[auto]", "fastiou[numba]", "torchvision"]
@@ -72,7 +72,7 @@ def test_cli_bench_shows_region_cost_and_serial_parallel(tmp_path, monkeypatch, 
     assert cli.main(["bench", "--quick", "--ops", "box_iou", "--sizes", "50", "--no-progress",
                      "--json", str(js)]) == 0
     out = capsys.readouterr().out
-    assert "parallel region cost (the cost model's measure): numba " in out
+    assert "parallel region cost after idling (the cost model's measure): numba " in out
     assert "threading layer " in out
     assert "| serial / parallel |" in out
     auto_lines = [line for line in out.splitlines() if "| 50x50 clustered float32 | fastiou[auto] |" in line]

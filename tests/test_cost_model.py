@@ -13,27 +13,86 @@ from fastiou.backends import _cost
 NS = _config.SERIAL_NS_PER_UNIT
 
 
+COLD, WARM = 1e-3, 1e-5
+
+
 @pytest.fixture
 def region_costs(monkeypatch):
-    """Known region costs (1 ms each), 2 threads, and no measuring allowed."""
-    monkeypatch.setattr(_cost, "_costs", {"numba": 1e-3, "cython": 1e-3})
+    """Known region costs (1 ms cold, 10 us warm), 2 threads, no measuring allowed, and
+    no call before (the pool is cold)."""
+    monkeypatch.setattr(_cost, "_costs", {"numba": _cost.RegionCost(WARM, COLD),
+                                          "cython": _cost.RegionCost(WARM, COLD)})
+    monkeypatch.setattr(_cost, "_last_call", {})
+    monkeypatch.setattr(_cost, "_last_parallel", {})
     monkeypatch.setattr(_cost, "measure", lambda *a: pytest.fail("measured again"))
     monkeypatch.setattr(backends, "get_num_threads", lambda: 2)
-    return 1e-3
+    return _cost.RegionCost(WARM, COLD)
+
+
+class Clock:
+    """``time.perf_counter`` as the cost model reads it, moved by hand."""
+
+    def __init__(self, monkeypatch):
+        self.now = 1000.0
+        monkeypatch.setattr(_cost.time, "perf_counter", lambda: self.now)
 
 
 def _work(seconds: float, kind: str) -> int:
     return int(seconds / (NS[kind] * 1e-9))
 
 
+def _limit(cost: float, threads: int = 2) -> float:
+    """Serial seconds above which chunked work on ``threads`` threads saves MARGIN * cost:
+    (W - cost)(1 - 1/threads) = MARGIN * cost."""
+    return cost + _cost.MARGIN * cost / (1 - 1 / threads)
+
+
+def test_saving_of_chunked_work():
+    assert _cost.saving(10e-3, 2e-3, 2) == pytest.approx(4e-3)  # 2 + 8/2 = 6 ms instead of 10
+    assert _cost.saving(10e-3, 2e-3, 4) == pytest.approx(6e-3)  # 2 + 8/4
+    assert _cost.saving(1e-3, 2e-3, 2) == pytest.approx(-1e-3)  # the region outlasts the work
+
+
 @pytest.mark.parametrize("backend", ["numba", "cython"])
 @pytest.mark.parametrize("kind", ["iou_pairs", "ciou_pairs", "nms", "masks", "losses"])
-def test_parallel_exactly_when_the_saving_exceeds_the_margin(region_costs, backend, kind):
-    # 2 threads save half the serial time; parallel needs half > MARGIN * 1 ms
-    limit = 2 * _cost.MARGIN * region_costs
-    for seconds, expected in ((0.8 * limit, False), (1.25 * limit, True)):
-        work = _work(seconds, kind)
-        assert backends.select(backend, work, kind=kind)[1] is expected, seconds
+def test_cold_pool_parallel_exactly_when_the_saving_exceeds_the_margin(region_costs, backend, kind,
+                                                                        monkeypatch):
+    clock = Clock(monkeypatch)
+    for seconds, expected in ((0.95 * _limit(COLD), False), (1.05 * _limit(COLD), True)):
+        clock.now += 1.0  # long after any call: the pool is cold
+        assert backends.select(backend, _work(seconds, kind), kind=kind)[1] is expected, seconds
+
+
+@pytest.mark.parametrize("threads", [2, 4, 16])
+def test_more_threads_lower_the_limit(region_costs, monkeypatch, threads):
+    clock = Clock(monkeypatch)
+    monkeypatch.setattr(backends, "get_num_threads", lambda: threads)
+    for seconds, expected in ((0.95 * _limit(COLD, threads), False), (1.05 * _limit(COLD, threads), True)):
+        clock.now += 1.0
+        assert backends.select("numba", _work(seconds, "losses"), kind="losses")[1] is expected
+
+
+def test_warm_pool_and_back_to_back_calls_use_the_warm_cost(region_costs, monkeypatch):
+    clock = Clock(monkeypatch)
+    mid = _work(0.5 * _limit(COLD), "iou_pairs")  # pays warm, not cold
+    assert _limit(WARM) < 0.5 * _limit(COLD)
+    assert not backends.select("numba", mid)[1]  # cold: serial
+    serial = _cost.serial_estimate(mid, "iou_pairs")
+    clock.now += serial + _cost.WARM_S / 2  # the next call, back to back
+    assert backends.select("numba", mid)[1]  # parallel: this one wakes the pool
+    clock.now += serial  # ... and the one after finds it warm
+    assert backends.select("numba", mid)[1]
+    clock.now += 2 * serial + 2 * _cost.WARM_S  # a pause: cold again
+    assert not backends.select("numba", mid)[1]
+    assert not backends.select("cython", mid)[1]  # each backend has its own pool
+
+
+def test_a_long_parallel_call_keeps_the_pool_warm(region_costs, monkeypatch):
+    clock = Clock(monkeypatch)
+    big = _work(100 * COLD, "losses")
+    assert backends.select("numba", big, kind="losses")[1]
+    clock.now += 50 * COLD  # still running (its estimate) when a mid-size call asks
+    assert backends.select("numba", _work(0.5 * _limit(COLD), "iou_pairs"))[1]
 
 
 def test_one_thread_is_always_serial(region_costs, monkeypatch):
@@ -53,18 +112,19 @@ def test_small_calls_never_measure(monkeypatch, kind):
 def test_region_cost_is_measured_once_per_backend(monkeypatch):
     calls = []
     monkeypatch.setattr(_cost, "_costs", {})
-    monkeypatch.setattr(_cost, "measure", lambda backend, threads: calls.append(backend) or 5e-3)
+    cost = _cost.RegionCost(1e-5, 5e-3)
+    monkeypatch.setattr(_cost, "measure", lambda backend, threads: calls.append(backend) or cost)
     for _ in range(3):
-        assert _cost.region_cost("numba", 2) == 5e-3
-        assert _cost.region_cost("cuda", 2) == 5e-3  # cuda's host kernels are Numba's
-        assert _cost.region_cost("cython", 2) == 5e-3
+        assert _cost.region_cost("numba", 2) == cost
+        assert _cost.region_cost("cuda", 2) == cost  # cuda's host kernels are Numba's
+        assert _cost.region_cost("cython", 2) == cost
     assert calls == ["numba", "cython"]
 
 
 @pytest.mark.parametrize("backend", ["numba", "cython"])
 def test_measure_times_real_regions(backend):
     cost = _cost.measure(backend, 2)
-    assert 0 < cost < 1.0  # seconds: an empty region, however slow the machine
+    assert 0 < cost.warm <= cost.cold < 1.0  # seconds: an empty region, however slow the machine
 
 
 def test_forcing_and_the_fork_rule(region_costs, monkeypatch):
@@ -83,7 +143,8 @@ def test_the_choice_changes_only_the_time(monkeypatch):
     monkeypatch.setattr(backends, "get_num_threads", lambda: 2)
     results = []
     for cost in (1e-9, 1e3):
-        monkeypatch.setattr(_cost, "_costs", {"numba": cost, "cython": cost})
+        monkeypatch.setattr(_cost, "_costs", {"numba": _cost.RegionCost(cost, cost),
+                                              "cython": _cost.RegionCost(cost, cost)})
         assert backends.select("numba", 700 * 700, kind="ciou_pairs")[1] is (cost < 1)
         results.append(fastiou.complete_box_iou(b, b, backend="numba"))
     np.testing.assert_array_equal(results[0], results[1])
@@ -92,4 +153,4 @@ def test_the_choice_changes_only_the_time(monkeypatch):
 def test_config_prints_the_region_cost(capsys):
     fastiou.show_config()
     line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("parallel region cost"))
-    assert "numba" in line and " ms" in line
+    assert "numba" in line and " ms warm, " in line and " ms after idling" in line

@@ -144,7 +144,7 @@ def select(backend: str, work: int, on_device: bool = False, family: str = "boxe
         parallel = FORCE_PARALLEL
     else:
         parallel = _cost.pays(backend, work, kind or ("iou_pairs" if family == "boxes" else family),
-                              get_num_threads())
+                              get_num_threads)
     if parallel and _num_threads is not None and backend != "cython":
         _numba_threads_to(_num_threads)  # the CPU kernels of 'cuda' are Numba's too
     return module, parallel

@@ -1,38 +1,61 @@
 """The cost model behind ``select``: run a kernel in parallel only when that pays.
 
 A parallel region has a fixed cost: waking the pool, handing out work, waiting
-for the last thread.  On a 2-vCPU virtual machine it was measured at 12-23 us
-with a warm pool and up to ~8 ms after the pool had been idle a few
-milliseconds (idle virtual CPUs wake slowly), more than many whole jobs.  So:
+for the last thread to reach its end.  On a 2-vCPU virtual machine it was
+measured at 5-25 us while the pool's threads still spin from the last region
+and at ~8 ms (Numba) to ~15 ms (Cython) once they have gone to sleep (idle
+virtual CPUs wake slowly): more than many whole jobs.  So:
 
-- :func:`region_cost` measures it once per process and backend, on the first
-  call big enough to ask: a few empty regions while the pool is warm and a few
-  after it has been idle (``IDLE_S``), keeping the larger median;
-- the work model estimates the call's serial time as ``work`` times the kind's
-  serial nanoseconds per unit (``fastiou._config.SERIAL_NS_PER_UNIT``);
-- :func:`pays` goes parallel only when the time saved on ``threads`` threads,
-  ``serial * (1 - 1 / threads)``, exceeds the region cost by ``MARGIN``.
+- :func:`measure` times empty regions once per process and backend, on the
+  first call big enough to ask: ``warm``, each ``WARM_S`` after the last, and
+  ``cold``, each after ``IDLE_S`` of idleness (medians);
+- the work model estimates the call's serial time ``W`` as ``work`` times the
+  kind's serial nanoseconds per unit (``fastiou._config.SERIAL_NS_PER_UNIT``);
+- the parallel loops hand out chunks on demand, so the threads that are awake
+  start at once and a late one takes what is left: on ``T`` threads a call
+  takes about ``L + (W - L) / T`` for a region cost ``L`` below ``W``, saving
+  ``(W - L)(1 - 1/T)`` (:func:`saving`);
+- :func:`pays` goes parallel when that saving exceeds ``MARGIN`` times ``L``,
+  with ``L`` the warm cost while the pool is warm (a parallel call of this
+  backend ended within ``WARM_S``) or while calls come back to back (the
+  previous call that asked ended within ``WARM_S``: the first parallel one
+  wakes the pool, the next ones find it awake), and the cold cost otherwise.
 
-The choice is deterministic given the measured cost (tests set it), and the
-kernels' serial and parallel paths give bit-identical results, so it changes
-only the time.
+The choice is deterministic given the measured costs and the clock (tests set
+both), and the kernels' serial and parallel paths give bit-identical results,
+so it changes only the time.
 """
 
 from __future__ import annotations
 
 import statistics
 import time
+from typing import Callable, NamedTuple
 
 from .. import _config
 
 #: Parallel only when the expected saving is this many times the region cost.
-MARGIN = 2.0
-#: How long the pool is left idle before each of the idle measurements.
+MARGIN = 1.0
+#: Gap between regions of the warm measurement; a call within this long of the last
+#: one's predicted end (twice its estimate: the estimate may be short) finds the pool warm.
+WARM_S = 2e-4
+#: How long the pool is left idle before each of the cold measurements.
 IDLE_S = 0.02
 #: Below this estimated serial time no parallel region can pay: not even measured.
 MIN_SERIAL_S = 50e-6
 
-_costs: dict[str, float] = {}
+
+class RegionCost(NamedTuple):
+    """Seconds one empty parallel region costs with a warm pool, and after idling."""
+
+    warm: float
+    cold: float
+
+
+_costs: dict[str, RegionCost] = {}
+#: Per backend: (start, predicted seconds) of the last call that asked, and of the last parallel one.
+_last_call: dict[str, tuple[float, float]] = {}
+_last_parallel: dict[str, tuple[float, float]] = {}
 _numba_region = None
 
 
@@ -61,28 +84,31 @@ def _cython_empty_region(threads: int) -> None:
 def _median_time(run, repeat: int, idle: float) -> float:
     times = []
     for _ in range(repeat):
-        if idle:
-            time.sleep(idle)
+        time.sleep(idle)
         start = time.perf_counter()
         run()
         times.append(time.perf_counter() - start)
     return statistics.median(times)
 
 
-def measure(backend: str, threads: int) -> float:
-    """Seconds one empty parallel region of ``backend`` costs here: the larger of the
-    medians with a warm pool and after ``IDLE_S`` of idleness."""
+def measure(backend: str, threads: int) -> RegionCost:
+    """What one empty parallel region of ``backend`` costs here: the median with the
+    pool warm (``WARM_S`` after the last region) and after ``IDLE_S`` of idleness."""
     region = _cython_empty_region if backend == "cython" else _numba_empty_region
     run = lambda: region(threads)  # noqa: E731
     run()  # compile (or load from the cache) and start the pool
-    warm = _median_time(run, 7, 0.0)
-    idle = _median_time(run, 3, IDLE_S)
-    return max(warm, idle)
+    warm = _median_time(run, 7, WARM_S)
+    cold = _median_time(run, 3, IDLE_S)
+    return RegionCost(warm, max(warm, cold))
 
 
-def region_cost(backend: str, threads: int) -> float:
-    """:func:`measure`'d once per process and backend ('cuda''s host kernels are Numba's)."""
-    key = "cython" if backend == "cython" else "numba"
+def _key(backend: str) -> str:
+    return "cython" if backend == "cython" else "numba"  # 'cuda''s host kernels are Numba's
+
+
+def region_cost(backend: str, threads: int) -> RegionCost:
+    """:func:`measure`'d once per process and backend."""
+    key = _key(backend)
     cost = _costs.get(key)
     if cost is None:
         cost = _costs[key] = measure(key, threads)
@@ -94,12 +120,36 @@ def serial_estimate(work: int, kind: str) -> float:
     return work * _config.SERIAL_NS_PER_UNIT[kind] * 1e-9
 
 
-def pays(backend: str, work: int, kind: str, threads: int) -> bool:
-    """Whether running ``work`` units of ``kind`` on ``threads`` threads saves more than
-    ``MARGIN`` times the measured region cost."""
-    if threads < 2:
-        return False
+def saving(serial: float, cost: float, threads: int) -> float:
+    """Seconds saved by running ``serial`` seconds of chunked work on ``threads`` threads
+    when the region costs ``cost``: the awake threads start at once, a late one joins
+    after ``cost`` (negative: the region costs more than the work)."""
+    if serial <= cost:
+        return serial - cost
+    return (serial - cost) * (1 - 1 / threads)
+
+
+def _recent(last: tuple[float, float] | None, now: float) -> bool:
+    return last is not None and now - last[0] <= 2 * last[1] + WARM_S
+
+
+def pays(backend: str, work: int, kind: str, get_threads: Callable[[], int]) -> bool:
+    """Whether running ``work`` units of ``kind`` on ``get_threads()`` threads saves more
+    than ``MARGIN`` times the region cost that applies now (warm or cold).  The thread
+    count is asked only of calls big enough (asking Numba costs a microsecond or two)."""
     serial = serial_estimate(work, kind)
     if serial < MIN_SERIAL_S:
         return False
-    return serial * (1 - 1 / threads) > MARGIN * region_cost(backend, threads)
+    threads = get_threads()
+    if threads < 2:
+        return False
+    key = _key(backend)
+    costs = region_cost(key, threads)
+    now = time.perf_counter()
+    warm = _recent(_last_parallel.get(key), now) or _recent(_last_call.get(key), now)
+    cost = costs.warm if warm else costs.cold
+    parallel = saving(serial, cost, threads) > MARGIN * cost
+    _last_call[key] = (now, serial - saving(serial, cost, threads) if parallel else serial)
+    if parallel:
+        _last_parallel[key] = _last_call[key]
+    return parallel

@@ -267,8 +267,9 @@ class Progress:
 
 def machine() -> dict:
     """Cores, fastiou's threads, Numba's threading layer, the load average and the cost
-    model's parallel-region cost per CPU backend (seconds; measured now unless a call
-    of this process has already measured it: the same figure ``backend='auto'`` uses)."""
+    model's parallel-region costs per CPU backend (seconds, after idling and warm;
+    measured now unless a call of this process has already measured them: the same
+    figures ``backend='auto'`` uses)."""
     from .. import backends
 
     threads = backends.get_num_threads()
@@ -280,7 +281,9 @@ def machine() -> dict:
         layer = f"(not started; configured: {numba.config.THREADING_LAYER})"
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
-    return {"cores": cores, "threads": threads, "threading_layer": layer, "region_cost_s": costs,
+    return {"cores": cores, "threads": threads, "threading_layer": layer,
+            "region_cost_s": {name: c.cold for name, c in costs.items()},
+            "region_cost_warm_s": {name: c.warm for name, c in costs.items()},
             "load_average_1min": load}
 
 

@@ -32,12 +32,14 @@ def format_header(bandwidth: dict, machine: dict | None = None) -> list[str]:
     """The lines above the table: the machine (:func:`fastiou.bench.runner.machine`) and its bandwidth."""
     lines = []
     if machine:
-        costs = ", ".join(f"{name} {_fmt_time(s)}" for name, s in machine["region_cost_s"].items())
+        warm = machine.get("region_cost_warm_s", {})
+        costs = ", ".join(f"{name} {_fmt_time(s)}" + (f" ({_fmt_time(warm[name])} warm)" if name in warm else "")
+                          for name, s in machine["region_cost_s"].items())
         load = machine.get("load_average_1min")
         lines.append(
             f"{machine['cores']} cores, {machine['threads']} threads, threading layer "
             f"{machine['threading_layer']}" + ("" if load is None else f", load average {load:.2f}"))
-        lines.append(f"parallel region cost (the cost model's measure): {costs or 'no CPU backend'}")
+        lines.append(f"parallel region cost after idling (the cost model's measure): {costs or 'no CPU backend'}")
     lines.append(
         f"memory bandwidth measured at the start of this run: write {bandwidth['write'] / 1e9:.1f} GB/s, "
         f"read {bandwidth['read'] / 1e9:.1f} GB/s (and again before each bandwidth-bound case: the "
