@@ -20,7 +20,6 @@ import warnings
 from typing import Any
 
 import numpy as np
-from scipy import special
 
 from . import _validate, backends
 from ._mask_formulas import AREA, DICE, IOU, N_INFO
@@ -675,6 +674,8 @@ def dice_loss(input: Any, target: Any, *, sigmoid: bool = False, softmax: bool =
     dt = _validate.loss_dtype(x, t)
     channels = x.shape[1]
     p = x.astype(dt)
+    if sigmoid or softmax:
+        from scipy import special  # here, not at the top: importing it takes ~0.5 s
     if sigmoid:
         p = special.expit(p)
     if softmax:

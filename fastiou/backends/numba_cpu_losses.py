@@ -21,6 +21,7 @@ reordered and keeps NaN/inf semantics), and no libm call: for float32,
 from __future__ import annotations
 
 import math
+from types import FunctionType
 
 import numpy as np
 from llvmlite import ir
@@ -294,46 +295,53 @@ def _sigmoid_focal_gamma2(x, t, pw, p0, p1, k):
     return _focal(x, t, p0, p1, k, True)  # gamma = 2: a square, not a pow call
 
 
+def _pointwise(x, t, w, pw, p0, p1, k, loss, grad, scale, counter):
+    # ``point``: a global of each loss's own copy of this function (see _pointwise_kernels)
+    nchunks = (x.shape[0] + CHUNK - 1) // CHUNK
+    partial = np.empty(nchunks)  # every chunk writes its own (np.zeros: one more parallel region)
+    step = CLAIM // CHUNK  # chunks per claim
+    for _ in prange(workers(nchunks, step)):
+        first = claim(counter, step)
+        while first < nchunks:
+            for c in range(first, min(first + step, nchunks)):
+                # unsigned bounds: a signed index of unknown sign makes the loops gather
+                lo = uint64(c * CHUNK)
+                hi = uint64(min(c * CHUNK + CHUNK, x.shape[0]))
+                out = loss[lo:hi] if loss.shape[0] > 0 else np.empty(hi - lo, dtype=x.dtype)
+                gout = grad[lo:hi] if grad.shape[0] > 0 else np.empty(hi - lo, dtype=x.dtype)
+                for i in range(lo, hi):
+                    v, g = point(x[i], t[i], pw[i], p0, p1, k)
+                    out[i - lo] = v
+                    gout[i - lo] = g * scale
+                if w.shape[0] > 0:
+                    for i in range(lo, hi):
+                        out[i - lo] *= w[i]
+                        gout[i - lo] *= w[i]
+                partial[c] = _sum64(out)
+            first = claim(counter, step)
+    # In order, not partial.sum(): that becomes a parallel reduction, its
+    # rounding set by the thread count.
+    total = 0.0
+    for c in range(nchunks):
+        total += partial[c]
+    return total
+
+
 def _pointwise_kernels(point):
     """Serial and parallel kernels applying the scalar loss ``point`` to flat arrays.
 
     A kernel per loss keeps each compilation small.  Chunks of ``CHUNK`` elements
     are the parallel work; each loop has no branch on what is wanted: values and
     gradients go to scratch buffers when the caller does not keep them.
+
+    Each is a copy of :func:`_pointwise` whose globals (this module's, as they stand
+    here, plus ``point``) name the loss: a closure over it would miss Numba's on-disk
+    cache in every new process (the cache key pickles a closure's cells, and a
+    dispatcher pickles with a per-process id).
     """
-
-    def kernel(x, t, w, pw, p0, p1, k, loss, grad, scale, counter):
-        nchunks = (x.shape[0] + CHUNK - 1) // CHUNK
-        partial = np.empty(nchunks)  # every chunk writes its own (np.zeros: one more parallel region)
-        step = CLAIM // CHUNK  # chunks per claim
-        for _ in prange(workers(nchunks, step)):
-            first = claim(counter, step)
-            while first < nchunks:
-                for c in range(first, min(first + step, nchunks)):
-                    # unsigned bounds: a signed index of unknown sign makes the loops gather
-                    lo = uint64(c * CHUNK)
-                    hi = uint64(min(c * CHUNK + CHUNK, x.shape[0]))
-                    out = loss[lo:hi] if loss.shape[0] > 0 else np.empty(hi - lo, dtype=x.dtype)
-                    gout = grad[lo:hi] if grad.shape[0] > 0 else np.empty(hi - lo, dtype=x.dtype)
-                    for i in range(lo, hi):
-                        v, g = point(x[i], t[i], pw[i], p0, p1, k)
-                        out[i - lo] = v
-                        gout[i - lo] = g * scale
-                    if w.shape[0] > 0:
-                        for i in range(lo, hi):
-                            out[i - lo] *= w[i]
-                            gout[i - lo] *= w[i]
-                    partial[c] = _sum64(out)
-                first = claim(counter, step)
-        # In order, not partial.sum(): that becomes a parallel reduction, its
-        # rounding set by the thread count.
-        total = 0.0
-        for c in range(nchunks):
-            total += partial[c]
-        return total
-
+    kernel = FunctionType(_pointwise.__code__, dict(globals(), point=point), "_pointwise" + point.py_func.__name__)
     # a distinct name per loss: Numba's cache files are named after it
-    kernel.__name__ = kernel.__qualname__ = "_pointwise" + point.py_func.__name__
+    kernel.__qualname__ = kernel.__name__
     return serial_and_parallel(kernel)
 
 
