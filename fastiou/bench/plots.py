@@ -83,8 +83,9 @@ def _is_peer(impl: str) -> bool:
 
 
 def _kind(label: str) -> str:
-    """The input without its size: ``'2000x2000 clustered float32'`` -> ``'clustered float32'``."""
-    return " ".join(re.sub(r"\b\d+(?:\.\d+)?(?:x\d+)*\b", " ", label).split())
+    """The input without its size, the label's first word: ``'2000 clustered, 80 classes'`` ->
+    ``'clustered, 80 classes'``."""
+    return re.sub(r"^\S*\d\S*\s*", "", label)
 
 
 def _compact(n: float) -> str:
@@ -156,22 +157,21 @@ def summary_figure(run: dict, width: int = 900) -> Figure:
     """The headline chart of :func:`summary_bars` as a matplotlib figure (see :func:`plot_summary`)."""
     bars = summary_bars(run)
     caption = _summary_caption(run)
-    fig = viz._figure(width, 110 + 28 * len(bars), layout="constrained")
+    fig = viz._figure(width, 120 + 34 * len(bars), layout="constrained")
     ax = fig.add_subplot()
     y = np.arange(len(bars))[::-1]  # the first operation on top
     speedups = np.array([b["speedup"] for b in bars])
     # bars grow from 1x, so that a slower fastiou points left on the log axis
-    ax.barh(y, speedups - 1, left=1, height=0.62,
+    ax.barh(y, speedups - 1, left=1, height=0.7,
             color=[_OURS if s >= 1 else _SLOWER for s in speedups], gid="speedup")
     ax.set_xscale("log")
     ax.axvline(1, color="#333333", lw=0.8, ls=":")
-    ax.set_yticks(y, [f"{b['op']}   {b['label']}" for b in bars], fontsize=8.5)
+    ax.set_yticks(y, [f"{b['op']}\n{b['label']}" for b in bars], fontsize=8)
     ax.set_ylim(-0.6, len(bars) - 0.4)
-    # the note starts where the bar ends, or at 1x for a bar pointing left (not across it)
-    notes = [ax.annotate(f"{_times(b['speedup'])} vs {b['peer']}", (max(b["speedup"], 1), yi),
-                         xytext=(4, 0), textcoords="offset points", va="center", fontsize=8)
+    notes = [ax.annotate(f"{_times(b['speedup'])} vs {b['peer']}", (b["speedup"], yi), xytext=(4, 0),
+                         textcoords="offset points", va="center", fontsize=8)
              for b, yi in zip(bars, y)]
-    ax.xaxis.set_major_formatter(lambda x, _: f"{x:g}x")
+    ax.xaxis.set_major_formatter(lambda x, _: f"{x:,.0f}x" if x >= 1 else f"{x:g}x")
     ax.set_xlabel("fastiou's speed-up over the fastest other library (log scale)", fontsize=9)
     ax.tick_params(axis="x", labelsize=8)
     ax.grid(True, axis="x", which="major", lw=0.5, alpha=0.5)
@@ -179,23 +179,40 @@ def summary_figure(run: dict, width: int = 900) -> Figure:
     fig.suptitle("How much faster is fastiou than the fastest other library?", fontsize=11)
     fig.supxlabel("\n".join(textwrap.wrap(caption, int(width / 6.2))), x=0.01, ha="left", fontsize=7.5,
                   color="#444444")
-    _fit_x(ax, notes, min(0.8, speedups.min() / 1.5), max(1.5, speedups.max()))
+    _place_notes(ax, notes, min(0.8, speedups.min() / 1.5), max(1.5, speedups.max()) * 1.2)
     return fig
 
 
-def _fit_x(ax, notes: list, low: float, high: float) -> None:
-    """Widen the log x axis to the right until every note beside a bar fits inside it."""
-    ax.set_xlim(low, high)
-    for _ in range(4):  # each pass makes room for the widest overflow; layout shifts a little
-        fig = ax.figure
-        fig.canvas.draw()
-        box = ax.get_window_extent()
-        right = max(note.get_window_extent().x1 for note in notes)
-        if right <= box.x1 - 2:
-            return
-        decades = math.log10(high / low)
-        high *= 10 ** (decades * (right - box.x1 + 8) / max(box.width - (right - box.x1), 1.0))
+def _place_notes(ax, notes: list, low: float, high: float) -> None:
+    """Write each note inside its bar where it fits, else beside it, and widen the log x
+    axis just enough for the notes beside their bars.
+
+    A note that starts at ``x`` and is ``w`` pixels wide ends inside an axis ``W`` pixels
+    wide when ``log(x / low) / log(high / low) <= (W - w - pad) / W``.  The limits change
+    the bars' lengths and the layout moves a little with them: a few passes settle both.
+    """
+    lo = math.log10(low)
+    for _ in range(4):
         ax.set_xlim(low, high)
+        ax.figure.canvas.draw()
+        width = ax.get_window_extent().width
+        outside = []
+        for note in notes:
+            end = note.xy[0]
+            bar = width * math.log10(max(end, 1)) / (math.log10(high) - lo)  # pixels right of 1x
+            inside = note.get_window_extent().width + 10 <= bar
+            note.set(ha="right" if inside else "left", color="white" if inside else "black")
+            note.xyann = (-4 if inside else 4, 0)
+            if not inside:
+                outside.append(note)
+        # a slower fastiou's note starts at 1x, beside its bar pointing left, not across it
+        for note in outside:
+            note.xy = (max(note.xy[0], 1), note.xy[1])
+        need = max((lo + (math.log10(n.xy[0]) - lo) * width / max(width - n.get_window_extent().width - 12, 1)
+                    for n in outside), default=lo)
+        if need <= math.log10(high) + 1e-9:
+            return
+        high = 10 ** need
 
 
 def plot_summary(run: dict, path: str | os.PathLike | None = None, width: int = 900
@@ -222,7 +239,7 @@ def plot_summary(run: dict, path: str | os.PathLike | None = None, width: int = 
     ...          "median_s": t} for impl, t in [("fastiou[auto]", 0.001), ("torchvision", 0.05)]]
     >>> run = {"machine": {"cores": 2}, "bandwidth": {"write": 3e9}, "rows": rows}
     >>> plots.plot_summary(run).shape
-    (138, 900, 4)
+    (154, 900, 4)
     """
     return viz._render(summary_figure(run, width), path, palette=True)
 
@@ -277,6 +294,13 @@ def scaling_figure(family: str, panels: list[dict]) -> Figure:
     fig = viz._figure(480 * ncols + 40, 300 * nrows + 40 + 20 * math.ceil(len(impls) / 3),
                       layout="constrained")  # first: says how to install matplotlib when it is missing
     from matplotlib import colormaps
+    from matplotlib.ticker import LogFormatterSciNotation
+
+    class compact(LogFormatterSciNotation):
+        """'20M' rather than '2 x 10^7', on the ticks that matplotlib labels."""
+
+        def __call__(self, x, pos=None):
+            return _compact(x) if super().__call__(x, pos) else ""
 
     fig.suptitle(f"{family}: throughput against input size (higher is better, log-log)", fontsize=11)
     palette = [colormaps[name](i) for name, n in (("tab10", 10), ("Dark2", 8)) for i in range(n)]
@@ -298,6 +322,8 @@ def scaling_figure(family: str, panels: list[dict]) -> Figure:
         ax.set_xlabel("input size", fontsize=8.5)
         ax.set_ylabel(f"{panel['unit']} / s", fontsize=8.5)
         ax.tick_params(labelsize=8)
+        ax.yaxis.set_major_formatter(compact())
+        ax.yaxis.set_minor_formatter(compact(labelOnlyBase=False))  # labels only where matplotlib would
         ax.grid(True, which="major", lw=0.5, alpha=0.5)
     # one legend for the whole figure, below the panels: it covers no data
     fig.legend([handles[i] for i in impls], impls, loc="outside lower center", ncols=min(len(impls), 3),
