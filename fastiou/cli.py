@@ -13,6 +13,7 @@ measured parallel-region cost in the header.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 
@@ -42,10 +43,25 @@ def _bench(args: argparse.Namespace) -> int:
         bench.write_json(rows, bandwidth, args.json, machine)
         print(f"\nwrote {args.json}")
     if args.plot:
-        from . import viz
+        return _plot(bench.record(rows, bandwidth, machine), args.plot)
+    return 0
 
-        viz.plot_benchmarks([r for r in rows if not bench.is_forced(r.impl)], args.plot)
-        print(f"wrote {args.plot}")
+
+def _plot(run: dict, path: str) -> int:
+    """The headline chart at ``path``, and beside it ``<stem>_<family><ext>``, the scaling plots
+    of the families measured at three or more sizes."""
+    from .bench import plots
+
+    try:
+        written = [plots.plot_summary(run, path)]
+        stem, ext = os.path.splitext(path)
+        written += plots.plot_scaling(run["rows"], os.path.dirname(stem) or ".",
+                                      prefix=os.path.basename(stem) + "_", suffix=ext or ".png")
+    except (ImportError, OSError, ValueError) as exc:  # no matplotlib; unwritable path; nothing to plot
+        print(f"fastiou bench --plot: {exc}", file=sys.stderr)
+        return 1
+    for p in written:
+        print(f"wrote {p}")
     return 0
 
 
@@ -96,7 +112,10 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--sizes", type=_sizes, help="comma-separated input sizes, e.g. 1000,4000")
     bench.add_argument("--ops", nargs="+", help="only these operations (e.g. box_iou nms)")
     bench.add_argument("--json", metavar="PATH", help="also write the results as JSON")
-    bench.add_argument("--plot", metavar="PATH", help="also draw throughput against size (needs fastiou[plot])")
+    bench.add_argument("--plot", metavar="PATH",
+                       help="also draw fastiou's speed-up over the fastest other library per operation "
+                            "at PATH, and beside it (PATH's name + _<family>) throughput against size "
+                            "for the families measured at three or more sizes (needs fastiou[plot])")
     bench.add_argument("--settle", action="store_true",
                        help="pause 5 ms before each implementation's turn, so that another library's "
                             "spinning threads do not slow it (default: back-to-back calls)")

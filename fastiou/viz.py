@@ -1,4 +1,6 @@
-"""Pictures: the geometry of IoU, GIoU, DIoU and CIoU, detections, and benchmark plots.
+"""Pictures: the geometry of IoU, GIoU, DIoU and CIoU, and detections before and after NMS.
+
+(The benchmark pictures are in :mod:`fastiou.bench.plots`; they draw with the helpers here.)
 
 Needs the ``plot`` extra (``pip install 'fastiou[plot]'``: matplotlib and Pillow).
 ``import fastiou`` never imports matplotlib; this module imports it only when a
@@ -16,9 +18,7 @@ Coordinates are image coordinates: ``x`` to the right, ``y`` downwards.
 
 from __future__ import annotations
 
-import math
 import os
-import re
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 import numpy as np
@@ -458,108 +458,3 @@ def draw_nms_comparison(
     _draw_detections(right, image, img_h, img_w, xyxy[keep], kept_labels, scores[keep],
                      [colours[i] for i in keep], f"after NMS: {keep.size} kept")
     return _render(fig, path)
-
-
-# --- benchmarks ---------------------------------------------------------------
-
-_ROW_FIELDS = ("op", "impl", "size", "per_s", "unit")
-
-
-def _record(row: Any, index: int) -> dict:
-    """The fields a plot needs from a ``fastiou.bench.Row`` or a dict (``fastiou bench --json``)."""
-    get = row.get if isinstance(row, dict) else lambda key, default=None: getattr(row, key, default)
-    record = {key: get(key) for key in _ROW_FIELDS}
-    missing = [key for key, value in record.items() if value is None]
-    if missing:
-        raise ValueError(f"rows[{index}] lacks the fields {missing} (need {list(_ROW_FIELDS)})")
-    record["label"] = get("label", "") or ""
-    return record
-
-
-def _series(records: list[dict]) -> list[tuple[str, str, list[tuple[float, float]]]]:
-    """Lines of one panel, as (implementation, legend name, points sorted by size).
-
-    One line per implementation, split by input kind (the label without its size)
-    only where an implementation has several rows of one size.
-    """
-    by_impl: dict[str, list[dict]] = {}
-    for r in records:
-        by_impl.setdefault(r["impl"], []).append(r)
-    lines = []
-    for impl, rs in by_impl.items():
-        if len({r["size"] for r in rs}) == len(rs):
-            lines.append((impl, impl, sorted((r["size"], r["per_s"]) for r in rs)))
-            continue
-        kinds: dict[str, list] = {}
-        for r in rs:  # e.g. float32 and float64 at the same size: one line per kind
-            kind = re.sub(r"^\S*\d\S*\s*", "", r["label"]) or r["label"]
-            kinds.setdefault(kind, []).append((r["size"], r["per_s"]))
-        lines.extend((impl, f"{impl} ({kind})", sorted(points)) for kind, points in kinds.items())
-    return lines
-
-
-def _palette() -> list:
-    from matplotlib import colormaps
-
-    return [colormaps[name](i) for name, n in (("tab10", 10), ("Dark2", 8)) for i in range(n)]
-
-
-def plot_benchmarks(
-    rows: Iterable[Any], path: str | os.PathLike | None = None
-) -> str | os.PathLike | np.ndarray:
-    """Throughput against input size, log-log: one panel per operation, one line per implementation.
-
-    Parameters
-    ----------
-    rows : iterable of fastiou.bench.Row or dict
-        The rows of ``fastiou bench`` (or the ``"rows"`` of its ``--json`` file):
-        each needs ``op``, ``impl``, ``size``, ``per_s`` and ``unit`` (``label``
-        is used to tell input kinds apart when an implementation has several rows
-        of one size).
-    path : str or path-like, optional
-        Write the plot there and return ``path``.  Default: return it as an array.
-
-    Returns
-    -------
-    path, or ndarray (H, W, 4) uint8 (RGBA)
-
-    Examples
-    --------
-    >>> from fastiou import viz
-    >>> rows = [{"op": "box_iou", "impl": impl, "size": n, "unit": "pairs", "per_s": rate * n}
-    ...         for impl, rate in [("fastiou[numba]", 1e6), ("numpy", 1e5)] for n in (100, 1000)]
-    >>> viz.plot_benchmarks(rows).shape
-    (410, 520, 4)
-    """
-    records = [_record(row, i) for i, row in enumerate(rows)]
-    if not records:
-        raise ValueError("rows is empty: nothing to plot")
-    ops = list(dict.fromkeys(r["op"] for r in records))
-    ncols = min(len(ops), 2)
-    nrows = math.ceil(len(ops) / ncols)
-    fig = _figure(520 * ncols, 380 * nrows + 30, layout="constrained")
-    fig.suptitle("throughput against input size (higher is better)", fontsize=11)
-    palette = _palette()
-    colours: dict[str, Any] = {}  # one colour per implementation in every panel
-    for k, op in enumerate(ops):
-        ax = fig.add_subplot(nrows, ncols, k + 1)
-        panel = [r for r in records if r["op"] == op]
-        used: set = set()
-        for impl, name, points in _series(panel):
-            colour = colours.setdefault(impl, palette[len(colours) % len(palette)])
-            if colour in used and len(used) < len(palette):  # never two lines of one colour in a panel
-                colour = next(c for c in palette if c not in used)
-            used.add(colour)
-            ours = impl.startswith("fastiou")
-            xs, ys = zip(*points)
-            ax.plot(xs, ys, ls="-" if ours else "--", marker="o" if ours else "s", ms=4,
-                    lw=2 if ours else 1.3, color=colour, label=name)
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        ax.set_title(op, fontsize=10)
-        ax.set_xlabel("input size", fontsize=9)
-        ax.set_ylabel(f"{panel[0]['unit']} / s", fontsize=9)
-        ax.tick_params(labelsize=8)
-        ax.grid(True, which="major", lw=0.5, alpha=0.5)
-        ax.legend(fontsize=7, loc="best")
-    return _render(fig, path, palette=True)

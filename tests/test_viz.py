@@ -1,8 +1,7 @@
-"""fastiou.viz and the ``fastiou draw`` / ``fastiou bench --plot`` commands."""
+"""fastiou.viz and the ``fastiou draw`` command (the benchmark pictures: tests/test_pictures.py)."""
 
 from __future__ import annotations
 
-import json
 import re
 import subprocess
 import sys
@@ -12,7 +11,6 @@ import pytest
 
 import fastiou
 from fastiou import cli, synthetic, viz
-from fastiou.bench import runner as _bench
 
 PLOT_REASON = "the 'plot' extra (matplotlib, Pillow) is not installed"
 
@@ -71,9 +69,8 @@ def test_importing_fastiou_does_not_import_plotting_libraries():
         lambda: viz.draw_box_pair([0, 0, 1, 1], [0, 0, 2, 2]),
         lambda: viz.draw_boxes((10, 10), [[0, 0, 1, 1]]),
         lambda: viz.draw_nms_comparison((10, 10), [[0, 0, 1, 1]], [0.5], [0]),
-        lambda: viz.plot_benchmarks([{"op": "o", "impl": "i", "size": 1, "per_s": 1.0, "unit": "pairs"}]),
     ],
-    ids=["draw_box_pair", "draw_boxes", "draw_nms_comparison", "plot_benchmarks"],
+    ids=["draw_box_pair", "draw_boxes", "draw_nms_comparison"],
 )
 def test_missing_plot_extra_says_how_to_install(monkeypatch, call):
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # makes `import matplotlib` fail
@@ -267,49 +264,6 @@ def test_draw_nms_comparison_keeps_label_colours(mpl):
     assert orange in right and blue not in right  # 'b' kept its colour although it is alone there
 
 
-# --- plot_benchmarks ----------------------------------------------------------------
-
-
-def _rows():
-    return [
-        _bench.Row(op, f"{n}x{n} clustered float32", impl, n, n * n, "pairs", n * n / rate, rate)
-        for op in ("box_iou", "generalized_box_iou", "nms")
-        for impl, rate in (("fastiou[numba]", 1e9), ("torchvision", 1e8))
-        for n in (100, 1000, 4000)
-    ]
-
-
-def test_plot_benchmarks(mpl, pil_image, tmp_path):
-    path = tmp_path / "bench.png"
-    assert viz.plot_benchmarks(_rows(), path) == path
-    with pil_image.open(path) as img:
-        assert img.size == (1040, 790)  # 3 operations: 2 x 2 panels
-    dicts = [{"op": "box_iou", "impl": "numpy", "size": 10, "per_s": 5.0, "unit": "pairs"}]
-    assert viz.plot_benchmarks(dicts).shape == (410, 520, 4)
-
-
-def test_plot_benchmarks_bad_rows(mpl):
-    with pytest.raises(ValueError, match="rows is empty"):
-        viz.plot_benchmarks([])
-    with pytest.raises(ValueError, match=r"rows\[0\] lacks the fields \['per_s'\]"):
-        viz.plot_benchmarks([{"op": "o", "impl": "i", "size": 1, "unit": "pairs"}])
-
-
-def test_benchmark_series_split_input_kinds_only_where_sizes_repeat():
-    rows = [
-        {"op": "box_iou", "impl": "a", "size": 100, "per_s": 1.0, "label": "100x100 clustered float32"},
-        {"op": "box_iou", "impl": "a", "size": 100, "per_s": 2.0, "label": "100x100 clustered float64"},
-        {"op": "box_iou", "impl": "a", "size": 10, "per_s": 3.0, "label": "10x10 clustered float64"},
-        {"op": "box_iou", "impl": "b", "size": 100, "per_s": 4.0, "label": "100x100 clustered float32"},
-        {"op": "box_iou", "impl": "b", "size": 10, "per_s": 5.0, "label": "10x10 tracking-size float32"},
-    ]
-    assert viz._series(rows) == [
-        ("a", "a (clustered float32)", [(100, 1.0)]),
-        ("a", "a (clustered float64)", [(10, 3.0), (100, 2.0)]),
-        ("b", "b", [(10, 5.0), (100, 4.0)]),
-    ]
-
-
 # --- the command line --------------------------------------------------------------
 
 
@@ -347,22 +301,6 @@ def test_cli_draw_bad_input_exits_2(mpl, tmp_path, capsys, boxes, message):
     assert code == 2
     assert message in capsys.readouterr().err
     assert not out.exists()
-
-
-def test_cli_bench_plot(mpl, pil_image, tmp_path, monkeypatch, capsys):
-    # a small bandwidth probe keeps this quick; the plot path is the one `fastiou bench` takes
-    probe = _bench.memory_bandwidth
-    monkeypatch.setattr(_bench, "memory_bandwidth", lambda nbytes=0, repeat=0: probe(2**22, 3))
-    png, js = tmp_path / "bench.png", tmp_path / "bench.json"
-    argv = ["bench", "--quick", "--ops", "generalized_box_iou", "--sizes", "64", "--no-progress",
-            "--plot", str(png), "--json", str(js)]
-    assert cli.main(argv) == 0
-    assert f"wrote {png}" in capsys.readouterr().out
-    with pil_image.open(png) as img:
-        assert img.size == (520, 410)
-    rows = json.loads(js.read_text())["rows"]
-    assert {r["op"] for r in rows} == {"generalized_box_iou"}
-    assert viz.plot_benchmarks(rows).shape == (410, 520, 4)  # the JSON replots
 
 
 def test_format_follows_the_extension(mpl, tmp_path):

@@ -3,11 +3,12 @@
 The table shows the forced serial and parallel twins of ``'fastiou[auto]'``
 (:func:`fastiou.bench.runner.modes`) in the auto row's ``serial / parallel``
 column; the JSON keeps them as rows of their own.
-(The throughput-against-size plot is :func:`fastiou.viz.plot_benchmarks`.)
+The pictures of the same record are in :mod:`fastiou.bench.plots`.
 """
 
 from __future__ import annotations
 
+import datetime
 import json
 from dataclasses import asdict
 
@@ -72,8 +73,14 @@ def format_table(rows: list[Row], bandwidth: dict, machine: dict | None = None) 
     return "\n".join(lines)
 
 
+def record(rows: list[Row], bandwidth: dict, machine: dict | None = None) -> dict:
+    """The run as ``fastiou bench --json`` writes it: ``machine``, ``bandwidth``, ``date`` (UTC,
+    ISO 8601, when the record was made) and ``rows`` (dicts of the :class:`Row` fields)."""
+    date = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    return {"machine": machine, "bandwidth": bandwidth, "date": date, "rows": [asdict(r) for r in rows]}
+
+
 def write_json(rows: list[Row], bandwidth: dict, path: str, machine: dict | None = None) -> None:
-    """Write the machine, the bandwidth and the rows to ``path`` (what ``fastiou bench --json`` writes)."""
+    """Write :func:`record` of the run to ``path`` (what ``fastiou bench --json`` writes)."""
     with open(path, "w") as fh:
-        json.dump({"machine": machine, "bandwidth": bandwidth, "rows": [asdict(r) for r in rows]}, fh,
-                  indent=1)
+        json.dump(record(rows, bandwidth, machine), fh, indent=1)
