@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import atexit
+import datetime
 import importlib
 import json
 import os
@@ -465,7 +466,8 @@ def main(argv: list[str] | None = None) -> int:
     print("\n".join(lines + ["", format_table(rows, loads)]))
     if args.json:
         with open(args.json, "w") as fh:
-            json.dump({"machine": info, "rows": rows}, fh, indent=1)
+            date = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+            json.dump({"machine": info, "date": date, "rows": rows}, fh, indent=1)
         print(f"\nwrote {args.json}")
     return 0
 
