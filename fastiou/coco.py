@@ -1,0 +1,471 @@
+"""COCO-style detector evaluation, exact to pycocotools.
+
+:class:`COCOeval` is a drop-in for ``pycocotools.cocoeval.COCOeval``: the same
+constructor, :class:`Params`, ``evaluate()``, ``accumulate()``, ``summarize()``,
+``stats`` and ``eval['precision' | 'recall' | 'scores']``, for ``iouType``
+``'bbox'``, ``'segm'`` (COCO RLE masks) and ``'keypoints'`` (OKS).  Its results
+are identical (``np.array_equal``) to pycocotools', quirks included:
+
+- detections sorted by ``np.argsort(-score, kind='mergesort')`` per image and
+  again when accumulating, cut at ``maxDets`` after sorting;
+- a match needs overlap ``>= min(t, 1 - 1e-10)``; a regular ground truth beats an
+  ignored one, equal overlaps go to the later ground truth, a crowd absorbs any
+  number of detections; ``ignore`` is ``iscrowd`` (and, for keypoints,
+  ``num_keypoints == 0``); area ranges are inclusive;
+- crowd overlap is the intersection over the detection's area (boxes and masks);
+- precision ``tp / (tp + fp + np.spacing(1))``, made monotone from the right and
+  read at ``searchsorted(recall, recThrs, side='left')``.
+
+How it runs: the annotations become arrays once (:mod:`fastiou._coco_input`, the
+validation boundary); the overlaps of every (image, category) group come from
+fastiou's box formula (one compiled kernel over all groups), from
+:func:`fastiou.mask_iou` on RLE, or from the OKS kernels; pycocotools' greedy
+matching runs in one compiled kernel over all groups, area ranges and
+thresholds (parallel when it pays, with a serial twin); accumulation is
+vectorised NumPy over categories and thresholds.
+
+Unlike pycocotools, nothing of the caller's is modified, and polygon
+segmentations are not read (encode them as RLE first).
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime
+import time
+from typing import Any
+
+import numpy as np
+
+from . import _coco_input, backends
+
+IOU_TYPES = ("segm", "bbox", "keypoints")
+#: Keypoint sigmas of COCO's 17 person keypoints (pycocotools' ``kpt_oks_sigmas``).
+COCO_KPT_SIGMAS = np.array([.26, .25, .25, .35, .35, .79, .79, .72, .72, .62, .62, 1.07, 1.07, .87, .87,
+                            .89, .89]) / 10.0
+
+
+class Params:
+    """Evaluation parameters, with pycocotools' fields and defaults.
+
+    ``iouThrs`` and ``recThrs`` are built with ``np.linspace`` exactly as
+    pycocotools builds them (other constructions move points by an ulp).
+    """
+
+    def setDetParams(self):
+        self.imgIds = []
+        self.catIds = []
+        self.iouThrs = np.linspace(.5, 0.95, int(np.round((0.95 - .5) / .05)) + 1, endpoint=True)
+        self.recThrs = np.linspace(.0, 1.00, int(np.round((1.00 - .0) / .01)) + 1, endpoint=True)
+        self.maxDets = [1, 10, 100]
+        self.areaRng = [[0 ** 2, 1e5 ** 2], [0 ** 2, 32 ** 2], [32 ** 2, 96 ** 2], [96 ** 2, 1e5 ** 2]]
+        self.areaRngLbl = ['all', 'small', 'medium', 'large']
+        self.useCats = 1
+
+    def setKpParams(self):
+        self.imgIds = []
+        self.catIds = []
+        self.iouThrs = np.linspace(.5, 0.95, int(np.round((0.95 - .5) / .05)) + 1, endpoint=True)
+        self.recThrs = np.linspace(.0, 1.00, int(np.round((1.00 - .0) / .01)) + 1, endpoint=True)
+        self.maxDets = [20]
+        self.areaRng = [[0 ** 2, 1e5 ** 2], [32 ** 2, 96 ** 2], [96 ** 2, 1e5 ** 2]]
+        self.areaRngLbl = ['all', 'medium', 'large']
+        self.useCats = 1
+        self.kpt_oks_sigmas = COCO_KPT_SIGMAS.copy()
+
+    def __init__(self, iouType: str = 'segm'):
+        if iouType == 'segm' or iouType == 'bbox':
+            self.setDetParams()
+        elif iouType == 'keypoints':
+            self.setKpParams()
+        else:
+            raise ValueError(f"iouType must be one of {IOU_TYPES}, got {iouType!r}")
+        self.iouType = iouType
+        self.useSegm = None  # deprecated in pycocotools; 1 / 0 selects 'segm' / 'bbox'
+
+
+class _Evaluated:
+    """What ``evaluate`` leaves for ``accumulate``: per kept detection its category
+    index, image position, rank in its group and score; the matches and ignore flags
+    per area range and threshold; per ground truth its category index and ignore flags."""
+
+    def __init__(self, **fields):
+        self.__dict__.update(fields)
+
+
+def _positions(ids: np.ndarray, wanted: list, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """``(keep, pos)``: which ``ids`` are in ``wanted`` and their index in it."""
+    wanted = np.asarray(wanted, dtype=np.int64).reshape(-1)
+    if len(np.unique(wanted)) != len(wanted):
+        raise ValueError(f"params.{name} holds duplicates")
+    order = np.argsort(wanted, kind="stable")
+    sorted_ids = wanted[order]
+    idx = np.searchsorted(sorted_ids, ids)
+    idx_c = np.minimum(idx, max(len(sorted_ids) - 1, 0))
+    keep = (idx < len(sorted_ids)) & (sorted_ids[idx_c] == ids) if len(sorted_ids) else np.zeros(len(ids), bool)
+    return keep, order[idx_c] if len(sorted_ids) else np.zeros(len(ids), np.int64)
+
+
+class COCOeval:
+    """COCO evaluation of detections against ground truth, identical to pycocotools.
+
+    Parameters
+    ----------
+    cocoGt : pycocotools COCO, dict or path
+        The ground truth: anything with a ``.dataset`` dict in the COCO layout, such
+        a dict, or the path of a COCO JSON file.
+    cocoDt : COCO, list of dicts, path or ndarray
+        The detections: ``cocoGt.loadRes(...)``'s result, the result dicts that
+        ``loadRes`` takes, the path of a JSON list of them, or an ``(N, 7)`` array
+        ``[image_id, x, y, w, h, score, category_id]``.
+    iouType : {'segm', 'bbox', 'keypoints'}, default 'segm' (as pycocotools)
+
+    Examples
+    --------
+    >>> from fastiou import coco, synthetic
+    >>> gt, dt = synthetic.coco_like(n_images=20, seed=0)
+    >>> E = coco.COCOeval(gt, dt, 'bbox')
+    >>> E.evaluate(); E.accumulate(); _ = E.summarize()  # doctest: +ELLIPSIS
+    Running per image evaluation...
+    ...
+    >>> E.stats.shape, E.eval['precision'].shape
+    ((12,), (10, 101, 80, 4, 3))
+    """
+
+    def __init__(self, cocoGt: Any = None, cocoDt: Any = None, iouType: str = 'segm'):
+        if not iouType:
+            print('iouType not specified. use default iouType segm')
+            iouType = 'segm'
+        self.cocoGt = cocoGt
+        self.cocoDt = cocoDt
+        self.params = Params(iouType=iouType)
+        self.eval: dict = {}
+        self.stats: Any = []
+        self._paramsEval: Any = {}
+        self._result: _Evaluated | None = None
+        if cocoGt is not None:
+            dataset = _coco_input.as_dataset(cocoGt, "cocoGt")
+            self._gt_dataset = dataset
+            images = dataset.get("images", [])
+            cats = dataset.get("categories", [])
+            self.params.imgIds = sorted(img["id"] for img in images)
+            self.params.catIds = sorted(cat["id"] for cat in cats)
+
+    # --- evaluate ---------------------------------------------------------------
+    def evaluate(self) -> None:
+        """Match detections to ground truth for every image, category, area range and threshold."""
+        tic = time.time()
+        print('Running per image evaluation...')
+        p = self.params
+        if p.useSegm is not None:
+            p.iouType = 'segm' if p.useSegm == 1 else 'bbox'
+            print('useSegm (deprecated) is not None. Running {} evaluation'.format(p.iouType))
+        print('Evaluate annotation type *{}*'.format(p.iouType))
+        if p.iouType not in IOU_TYPES:
+            raise ValueError(f"params.iouType must be one of {IOU_TYPES}, got {p.iouType!r}")
+        if self.cocoGt is None or self.cocoDt is None:
+            raise ValueError("COCOeval needs cocoGt and cocoDt to evaluate")
+        p.imgIds = list(np.unique(p.imgIds))
+        if p.useCats:
+            p.catIds = list(np.unique(p.catIds))
+        p.maxDets = sorted(p.maxDets)
+        self.params = p
+        self._result = self._evaluate(p)
+        self._paramsEval = copy.deepcopy(self.params)
+        print('DONE (t={:0.2f}s).'.format(time.time() - tic))
+
+    def _evaluate(self, p: Params) -> _Evaluated:
+        iou_type = p.iouType
+        n_kp = len(p.kpt_oks_sigmas) if iou_type == "keypoints" else 0
+        gt, info = _coco_input.ground_truth(self.cocoGt, iou_type, n_kp)
+        dt = _coco_input.detections(self.cocoDt, iou_type, n_kp, info)
+        use_cats = bool(p.useCats)
+        cat_ids = list(p.catIds)
+        n_cats = len(cat_ids) if use_cats else 1
+        gkeep, gimg = _positions(gt.image_id, p.imgIds, "imgIds")
+        dkeep, dimg = _positions(dt.image_id, p.imgIds, "imgIds")
+        gcat_ok, gcat = _positions(gt.category_id, cat_ids, "catIds")
+        dcat_ok, dcat = _positions(dt.category_id, cat_ids, "catIds")
+        gkeep &= gcat_ok
+        dkeep &= dcat_ok
+        # the group of each annotation; within it, pycocotools' order (and, with
+        # useCats=0, the categories in params.catIds order)
+        gsub = np.flatnonzero(gkeep)
+        dsub = np.flatnonzero(dkeep)
+        ggroup = gimg[gsub] * n_cats + (gcat[gsub] if use_cats else 0)
+        dgroup = dimg[dsub] * n_cats + (dcat[dsub] if use_cats else 0)
+        gcat_key = np.zeros(len(gsub), np.int64) if use_cats else gcat[gsub]
+        dcat_key = np.zeros(len(dsub), np.int64) if use_cats else dcat[dsub]
+        gorder = gsub[np.lexsort((gsub, gcat_key, ggroup))]
+        dscore = dt.score[dsub]
+        dsorted = np.lexsort((dsub, dcat_key, -dscore, dgroup))
+        dorder = dsub[dsorted]
+        dgroup_sorted = dgroup[dsorted]
+        ggroup_sorted = np.sort(ggroup, kind="stable")
+        # rank in the group, cut at maxDets[-1]
+        starts = np.searchsorted(dgroup_sorted, dgroup_sorted, side="left")
+        rank = np.arange(len(dorder)) - starts
+        cut = rank < p.maxDets[-1]
+        dorder, dgroup_sorted, rank = dorder[cut], dgroup_sorted[cut], rank[cut]
+        groups = np.union1d(ggroup_sorted, dgroup_sorted).astype(np.int64)
+        g_start = np.searchsorted(ggroup_sorted, groups, side="left")
+        n_g = np.searchsorted(ggroup_sorted, groups, side="right") - g_start
+        d_start = np.searchsorted(dgroup_sorted, groups, side="left")
+        n_d = np.searchsorted(dgroup_sorted, groups, side="right") - d_start
+        sizes = n_d * n_g
+        offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64) if len(groups) else \
+            np.zeros(0, np.int64)
+        total = int(sizes.sum())
+        has_overlaps = np.ones(len(groups), np.bool_)
+        if iou_type == "bbox":
+            ious = self._box_overlaps(gt, dt, gorder, dorder, d_start, n_d, g_start, n_g, offsets, total)
+        elif iou_type == "segm":
+            ious = self._mask_overlaps(gt, dt, gorder, dorder, d_start, n_d, g_start, n_g, offsets, total)
+        else:
+            ious = self._oks(p, gt, dt, gorder, dorder, d_start, n_d, g_start, n_g, offsets, total)
+            if not use_cats:  # pycocotools' computeOks looks up (image, -1): no overlaps at all
+                has_overlaps[:] = False
+        area_rng = np.asarray(p.areaRng, dtype=np.float64).reshape(-1, 2)
+        thresholds = np.asarray(p.iouThrs, dtype=np.float64).reshape(-1)
+        n_area, n_thr, n_det, n_gt = len(area_rng), len(thresholds), len(dorder), len(gorder)
+        dt_match = np.empty((n_area, n_thr, n_det), np.int64)
+        dt_ignore = np.empty((n_area, n_thr, n_det), np.bool_)
+        gt_ignore = np.empty((n_area, n_gt), np.bool_)
+        if len(groups):
+            work = (total + n_det + n_gt) * n_area * n_thr
+            module, parallel = backends.select("numba", work, family="coco", kind="coco")
+            module.greedy_match(ious, offsets, d_start, n_d, g_start, n_g, has_overlaps,
+                                gt.ignore[gorder], gt.iscrowd[gorder], gt.area[gorder], gt.id[gorder],
+                                dt.id[dorder], dt.area[dorder], area_rng[:, 0].copy(),
+                                area_rng[:, 1].copy(), thresholds, dt_match, dt_ignore, gt_ignore, parallel)
+        return _Evaluated(
+            kidx=(dcat[dorder] if use_cats else np.zeros(n_det, np.int64)),
+            img=dimg[dorder], rank=rank, score=dt.score[dorder],
+            matched=dt_match != 0, dt_ignore=dt_ignore,
+            gt_kidx=(gcat[gorder] if use_cats else np.zeros(n_gt, np.int64)), gt_ignore=gt_ignore,
+            n_cats=n_cats,
+        )
+
+    @staticmethod
+    def _box_overlaps(gt, dt, gorder, dorder, d_start, n_d, g_start, n_g, offsets, total):
+        def columns(bbox):
+            # pycocotools' bbIou: corners x + w, areas w * h (not (x2 - x1) * (y2 - y1))
+            cols = np.zeros((8, len(bbox)))
+            cols[0], cols[1] = bbox[:, 0], bbox[:, 1]
+            cols[2], cols[3] = bbox[:, 0] + bbox[:, 2], bbox[:, 1] + bbox[:, 3]
+            cols[4] = bbox[:, 2] * bbox[:, 3]
+            return cols
+
+        out = np.empty(total)
+        if total:
+            module, parallel = backends.select("numba", total, family="coco", kind="iou_pairs")
+            module.box_overlaps(columns(dt.bbox[dorder]), columns(gt.bbox[gorder]),
+                                gt.iscrowd[gorder].astype(np.uint8), d_start, n_d, g_start, n_g, offsets,
+                                out, parallel)
+        return out
+
+    @staticmethod
+    def _mask_overlaps(gt, dt, gorder, dorder, d_start, n_d, g_start, n_g, offsets, total):
+        from .masks import mask_iou
+
+        out = np.empty(total)
+        gsegm = [gt.segmentation[i] for i in gorder]
+        dsegm = [dt.segmentation[i] for i in dorder]
+        for k in np.flatnonzero(n_d * n_g):
+            ds, gs = slice(d_start[k], d_start[k] + n_d[k]), slice(g_start[k], g_start[k] + n_g[k])
+            block = mask_iou(dsegm[ds], gsegm[gs], iscrowd=gt.iscrowd[gorder[gs]])
+            out[offsets[k]:offsets[k] + block.size] = block.ravel()
+        return out
+
+    @staticmethod
+    def _oks(p, gt, dt, gorder, dorder, d_start, n_d, g_start, n_g, offsets, total):
+        sigmas = np.asarray(p.kpt_oks_sigmas, dtype=np.float64)
+        variances = (sigmas * 2) ** 2
+        gkp = gt.keypoints[gorder]
+        gvis = np.count_nonzero(gkp[:, 2::3] > 0, axis=1)
+        exps = np.zeros((total, len(sigmas)))
+        out = np.empty(total)
+        if total:
+            module, parallel = backends.select("numba", total * len(sigmas), family="coco", kind="losses")
+            module.oks_exponents(dt.keypoints[dorder], gkp, gvis, gt.bbox[gorder], gt.area[gorder], variances,
+                                 d_start, n_d, g_start, n_g, offsets, exps, parallel)
+            np.exp(exps, out=exps)  # NumPy's exp, as pycocotools' np.exp(-e)
+            gcount = np.where(gvis > 0, gvis, len(sigmas))
+            group = np.repeat(np.arange(len(offsets)), n_d * n_g)
+            local = np.arange(total) - offsets[group]
+            pair_count = gcount[g_start[group] + local % n_g[group]]
+            module.oks_sums(exps, pair_count, out, parallel)
+        return out
+
+    # --- accumulate -------------------------------------------------------------
+    def accumulate(self, p: Params | None = None) -> None:
+        """Precision, recall and scores per threshold, recall point, category, area range and maxDets."""
+        print('Accumulating evaluation results...')
+        tic = time.time()
+        if self._result is None:
+            raise ValueError("run evaluate() before accumulate()")
+        if p is None:
+            p = self.params
+        p.catIds = p.catIds if p.useCats == 1 else [-1]
+        r = self._result
+        T, R, K = len(p.iouThrs), len(p.recThrs), r.n_cats
+        A, M = len(p.areaRng), len(p.maxDets)
+        precision = -np.ones((T, R, K, A, M))
+        recall = -np.ones((T, K, A, M))
+        scores = -np.ones((T, R, K, A, M))
+        rec_thrs = np.asarray(p.recThrs, dtype=np.float64)
+        # one stable order for every (area, maxDets): category, then pycocotools'
+        # mergesort of the scores over the images' detections concatenated in image order
+        order = np.lexsort((r.rank, r.img, -r.score, r.kidx))
+        npig_all = np.stack([np.bincount(r.gt_kidx[~r.gt_ignore[a]], minlength=K) for a in range(A)])
+        for m, max_det in enumerate(p.maxDets):
+            sel_m = order[r.rank[order] < max_det]
+            for a in range(A):
+                npig = npig_all[a]
+                sel = sel_m[npig[r.kidx[sel_m]] > 0]
+                cats = np.flatnonzero(npig > 0)
+                q, s, rc_last = _precision_recall(r.matched[a][:, sel], r.dt_ignore[a][:, sel],
+                                                  r.kidx[sel], r.score[sel], npig, cats, K, rec_thrs)
+                precision[:, :, cats, a, m] = q
+                scores[:, :, cats, a, m] = s
+                recall[:, cats, a, m] = rc_last
+        self.eval = {
+            'params': p,
+            'counts': [T, R, K, A, M],
+            'date': datetime.datetime.now().strftime('%Y-%m-%d %H:%M:%S'),
+            'precision': precision,
+            'recall': recall,
+            'scores': scores,
+        }
+        print('DONE (t={:0.2f}s).'.format(time.time() - tic))
+
+    # --- summarize --------------------------------------------------------------
+    def summarize(self) -> np.ndarray:
+        """Print pycocotools' 12-line summary (10 for keypoints); returns and stores ``stats``."""
+
+        def _summarize(ap=1, iouThr=None, areaRng='all', maxDets=100):
+            p = self.params
+            iStr = ' {:<18} {} @[ IoU={:<9} | area={:>6s} | maxDets={:>3d} ] = {:0.3f}'
+            titleStr = 'Average Precision' if ap == 1 else 'Average Recall'
+            typeStr = '(AP)' if ap == 1 else '(AR)'
+            iouStr = '{:0.2f}:{:0.2f}'.format(p.iouThrs[0], p.iouThrs[-1]) \
+                if iouThr is None else '{:0.2f}'.format(iouThr)
+            aind = [i for i, aRng in enumerate(p.areaRngLbl) if aRng == areaRng]
+            mind = [i for i, mDet in enumerate(p.maxDets) if mDet == maxDets]
+            if ap == 1:
+                s = self.eval['precision']
+                if iouThr is not None:
+                    t = np.where(iouThr == p.iouThrs)[0]
+                    s = s[t]
+                s = s[:, :, :, aind, mind]
+            else:
+                s = self.eval['recall']
+                if iouThr is not None:
+                    t = np.where(iouThr == p.iouThrs)[0]
+                    s = s[t]
+                s = s[:, :, aind, mind]
+            if len(s[s > -1]) == 0:
+                mean_s = -1
+            else:
+                mean_s = np.mean(s[s > -1])
+            print(iStr.format(titleStr, typeStr, iouStr, areaRng, maxDets, mean_s))
+            return mean_s
+
+        def _summarizeDets():
+            stats = np.zeros((12,))
+            stats[0] = _summarize(1)
+            stats[1] = _summarize(1, iouThr=.5, maxDets=self.params.maxDets[2])
+            stats[2] = _summarize(1, iouThr=.75, maxDets=self.params.maxDets[2])
+            stats[3] = _summarize(1, areaRng='small', maxDets=self.params.maxDets[2])
+            stats[4] = _summarize(1, areaRng='medium', maxDets=self.params.maxDets[2])
+            stats[5] = _summarize(1, areaRng='large', maxDets=self.params.maxDets[2])
+            stats[6] = _summarize(0, maxDets=self.params.maxDets[0])
+            stats[7] = _summarize(0, maxDets=self.params.maxDets[1])
+            stats[8] = _summarize(0, maxDets=self.params.maxDets[2])
+            stats[9] = _summarize(0, areaRng='small', maxDets=self.params.maxDets[2])
+            stats[10] = _summarize(0, areaRng='medium', maxDets=self.params.maxDets[2])
+            stats[11] = _summarize(0, areaRng='large', maxDets=self.params.maxDets[2])
+            return stats
+
+        def _summarizeKps():
+            stats = np.zeros((10,))
+            stats[0] = _summarize(1, maxDets=20)
+            stats[1] = _summarize(1, maxDets=20, iouThr=.5)
+            stats[2] = _summarize(1, maxDets=20, iouThr=.75)
+            stats[3] = _summarize(1, maxDets=20, areaRng='medium')
+            stats[4] = _summarize(1, maxDets=20, areaRng='large')
+            stats[5] = _summarize(0, maxDets=20)
+            stats[6] = _summarize(0, maxDets=20, iouThr=.5)
+            stats[7] = _summarize(0, maxDets=20, iouThr=.75)
+            stats[8] = _summarize(0, maxDets=20, areaRng='medium')
+            stats[9] = _summarize(0, maxDets=20, areaRng='large')
+            return stats
+
+        if not self.eval:
+            raise ValueError("run accumulate() before summarize()")
+        iouType = self.params.iouType
+        summarize = _summarizeKps if iouType == 'keypoints' else _summarizeDets
+        self.stats = summarize()
+        return self.stats
+
+    def __str__(self):
+        self.summarize()
+        return ""
+
+
+def _precision_recall(matched, ignored, kidx, score, npig, cats, K, rec_thrs):
+    """pycocotools' accumulate for one (area range, maxDets), every threshold and category at once.
+
+    ``matched``/``ignored`` (T, n) are the detections of the categories ``cats``
+    (those with ground truth), grouped by category and sorted as pycocotools sorts
+    them.  Returns precision and scores (T, R, len(cats)) and the last recall (T, len(cats)).
+    """
+    T, n = matched.shape
+    R = len(rec_thrs)
+    C = len(cats)
+    seg_start = np.searchsorted(kidx, cats, side="left")
+    seg_end = np.searchsorted(kidx, cats, side="right")
+    nd = seg_end - seg_start
+    q = np.zeros((T, R, C))
+    s = np.zeros((T, R, C))
+    rc_last = np.zeros((T, C))
+    if n == 0:
+        return q, s, rc_last
+    # per-category cumulative sums, as integer counts (exact)
+    start_of = np.searchsorted(kidx, kidx, side="left")
+    tps = matched & ~ignored
+    fps = ~matched & ~ignored
+    tpc = np.cumsum(tps, axis=1)
+    fpc = np.cumsum(fps, axis=1)
+    zero = np.zeros((T, 1), tpc.dtype)
+    tp = (tpc - np.concatenate([zero, tpc], axis=1)[:, start_of]).astype(float)
+    fp = (fpc - np.concatenate([zero, fpc], axis=1)[:, start_of]).astype(float)
+    rc = tp / npig[kidx]
+    pr = tp / (fp + tp + np.spacing(1))
+    # segments: (threshold, category), increasing along the flattened arrays
+    seg = (np.arange(T)[:, None] * K + kidx[None, :]).ravel()
+    n_seg = T * K
+    # precision made monotone from the right within each segment: a reverse running
+    # maximum of integer keys (segment, rank of the value) that never crosses a segment
+    uniq, rank = np.unique(pr.ravel(), return_inverse=True)
+    key = (n_seg - 1 - seg) * len(uniq) + rank.ravel()
+    envelope = uniq[np.maximum.accumulate(key[::-1])[::-1] % len(uniq)]
+    # searchsorted(rc, recThrs, 'left') within each segment, on integer keys of the
+    # ranks of rc and recThrs together
+    both, both_rank = np.unique(np.concatenate([rc.ravel(), rec_thrs]), return_inverse=True)
+    both_rank = both_rank.ravel()
+    width = len(both)
+    rc_key = seg * width + both_rank[:rc.size]
+    t_idx = np.arange(T)[:, None, None]
+    query = ((t_idx * K + cats[None, None, :]) * width + both_rank[rc.size:][None, :, None])  # (T, R, C)
+    pos = np.searchsorted(rc_key, query.ravel(), side="left").reshape(T, R, C)
+    local = pos - (t_idx * n + seg_start[None, None, :])
+    inside = local < nd[None, None, :]
+    pos_c = np.minimum(pos, rc.size - 1)
+    q[inside] = envelope[pos_c[inside]]
+    s[inside] = score[(pos_c - t_idx * n)[inside]]
+    has = nd > 0
+    rc_flat = rc.ravel()
+    last = (np.arange(T)[:, None] * n + (seg_end - 1)[None, :])
+    rc_last[:, has] = rc_flat[last[:, has]]
+    return q, s, rc_last
