@@ -78,14 +78,13 @@ def _field(records: list, key: str, name: str) -> list:
 def _numbers(values: list, key: str, name: str, records: list, width: int | None = None,
              dtype: Any = np.float64) -> np.ndarray:
     """``values`` as a finite array of ``dtype`` (rows of ``width``), naming the first bad record."""
+    if len(values) == 0:
+        return np.zeros((0,) if width is None else (0, width), dtype)
     try:
         arr = np.array(values, dtype=dtype)
-        ok = arr.ndim == (1 if width is None else 2) and (width is None or arr.shape[1] == width
-                                                          or len(values) == 0)
+        ok = arr.ndim == (1 if width is None else 2) and (width is None or arr.shape[1] == width)
     except (ValueError, TypeError, OverflowError):
         ok = False
-    if ok and len(values) == 0:
-        return arr.reshape((0,) if width is None else (0, width))
     if not ok:
         for i, v in enumerate(values):
             try:
