@@ -21,8 +21,10 @@ validation boundary); the overlaps of every (image, category) group come from
 fastiou's box formula (one compiled kernel over all groups), from
 :func:`fastiou.mask_iou` on RLE, or from the OKS kernels; pycocotools' greedy
 matching runs in one compiled kernel over all groups, area ranges and
-thresholds (parallel when it pays, with a serial twin); accumulation is
-vectorised NumPy over categories and thresholds.
+thresholds (parallel when it pays, with a serial twin); accumulation sorts
+once (one NumPy lexsort for every area range and maxDets) and runs the running
+counts, the precision envelope and the recall points of every (threshold,
+category) in one compiled kernel per (area range, maxDets), not a Python loop.
 
 Unlike pycocotools, nothing of the caller's is modified, and polygon
 segmentations are not read (encode them as RLE first).
@@ -315,17 +317,24 @@ class COCOeval:
         scores = -np.ones((T, R, K, A, M))
         rec_thrs = np.asarray(p.recThrs, dtype=np.float64)
         # one stable order for every (area, maxDets): category, then pycocotools'
-        # mergesort of the scores over the images' detections concatenated in image order
+        # mergesort of the scores over the images' detections concatenated in image
+        # order; the running counts, precision envelope and recall points are compiled
         order = np.lexsort((r.rank, r.img, -r.score, r.kidx))
         npig_all = np.stack([np.bincount(r.gt_kidx[~r.gt_ignore[a]], minlength=K) for a in range(A)])
+        module, parallel = backends.select("numba", r.matched.size * M, family="coco", kind="coco")
         for m, max_det in enumerate(p.maxDets):
             sel_m = order[r.rank[order] < max_det]
+            kidx = r.kidx[sel_m]
             for a in range(A):
                 npig = npig_all[a]
-                sel = sel_m[npig[r.kidx[sel_m]] > 0]
                 cats = np.flatnonzero(npig > 0)
-                q, s, rc_last = _precision_recall(r.matched[a][:, sel], r.dt_ignore[a][:, sel],
-                                                  r.kidx[sel], r.score[sel], npig, cats, K, rec_thrs)
+                seg_start = np.searchsorted(kidx, cats, side="left")
+                seg_len = np.searchsorted(kidx, cats, side="right") - seg_start
+                q = np.zeros((T, R, len(cats)))
+                s = np.zeros((T, R, len(cats)))
+                rc_last = np.zeros((T, len(cats)))
+                module.accumulate(r.matched, r.dt_ignore, a, sel_m, seg_start, seg_len, npig[cats], r.score,
+                                  rec_thrs, q, s, rc_last, parallel)
                 precision[:, :, cats, a, m] = q
                 scores[:, :, cats, a, m] = s
                 recall[:, cats, a, m] = rc_last
@@ -411,61 +420,3 @@ class COCOeval:
     def __str__(self):
         self.summarize()
         return ""
-
-
-def _precision_recall(matched, ignored, kidx, score, npig, cats, K, rec_thrs):
-    """pycocotools' accumulate for one (area range, maxDets), every threshold and category at once.
-
-    ``matched``/``ignored`` (T, n) are the detections of the categories ``cats``
-    (those with ground truth), grouped by category and sorted as pycocotools sorts
-    them.  Returns precision and scores (T, R, len(cats)) and the last recall (T, len(cats)).
-    """
-    T, n = matched.shape
-    R = len(rec_thrs)
-    C = len(cats)
-    seg_start = np.searchsorted(kidx, cats, side="left")
-    seg_end = np.searchsorted(kidx, cats, side="right")
-    nd = seg_end - seg_start
-    q = np.zeros((T, R, C))
-    s = np.zeros((T, R, C))
-    rc_last = np.zeros((T, C))
-    if n == 0:
-        return q, s, rc_last
-    # per-category cumulative sums, as integer counts (exact)
-    start_of = np.searchsorted(kidx, kidx, side="left")
-    tps = matched & ~ignored
-    fps = ~matched & ~ignored
-    tpc = np.cumsum(tps, axis=1)
-    fpc = np.cumsum(fps, axis=1)
-    zero = np.zeros((T, 1), tpc.dtype)
-    tp = (tpc - np.concatenate([zero, tpc], axis=1)[:, start_of]).astype(float)
-    fp = (fpc - np.concatenate([zero, fpc], axis=1)[:, start_of]).astype(float)
-    rc = tp / npig[kidx]
-    pr = tp / (fp + tp + np.spacing(1))
-    # segments: (threshold, category), increasing along the flattened arrays
-    seg = (np.arange(T)[:, None] * K + kidx[None, :]).ravel()
-    n_seg = T * K
-    # precision made monotone from the right within each segment: a reverse running
-    # maximum of integer keys (segment, rank of the value) that never crosses a segment
-    uniq, rank = np.unique(pr.ravel(), return_inverse=True)
-    key = (n_seg - 1 - seg) * len(uniq) + rank.ravel()
-    envelope = uniq[np.maximum.accumulate(key[::-1])[::-1] % len(uniq)]
-    # searchsorted(rc, recThrs, 'left') within each segment, on integer keys of the
-    # ranks of rc and recThrs together
-    both, both_rank = np.unique(np.concatenate([rc.ravel(), rec_thrs]), return_inverse=True)
-    both_rank = both_rank.ravel()
-    width = len(both)
-    rc_key = seg * width + both_rank[:rc.size]
-    t_idx = np.arange(T)[:, None, None]
-    query = ((t_idx * K + cats[None, None, :]) * width + both_rank[rc.size:][None, :, None])  # (T, R, C)
-    pos = np.searchsorted(rc_key, query.ravel(), side="left").reshape(T, R, C)
-    local = pos - (t_idx * n + seg_start[None, None, :])
-    inside = local < nd[None, None, :]
-    pos_c = np.minimum(pos, rc.size - 1)
-    q[inside] = envelope[pos_c[inside]]
-    s[inside] = score[(pos_c - t_idx * n)[inside]]
-    has = nd > 0
-    rc_flat = rc.ravel()
-    last = (np.arange(T)[:, None] * n + (seg_end - 1)[None, :])
-    rc_last[:, has] = rc_flat[last[:, has]]
-    return q, s, rc_last

@@ -199,7 +199,57 @@ def _oks_sums(exps, counts, out, counter):
             lo = claim(counter, step)
 
 
+def _accumulate(matched, ignored, a, sel, seg_start, seg_len, npig, score, rec_thrs, q, s, rc_last, counter):
+    # pycocotools' accumulate for one (area range, maxDets) and every (threshold,
+    # category): q, s (T, R, C) and rc_last (T, C) arrive filled with zeros
+    n_thr = q.shape[0]
+    n_rec = rec_thrs.shape[0]
+    n_cat = seg_start.shape[0]
+    n = n_thr * n_cat
+    eps = np.spacing(1.0)
+    for _ in prange(workers(n, 1)):
+        w = claim(counter, 1)
+        while w < n:
+            t = w // n_cat
+            c = w % n_cat
+            start, nd = seg_start[c], seg_len[c]
+            count = np.float64(npig[c])
+            rc = np.empty(nd)
+            pr = np.empty(nd)
+            tp = 0
+            fp = 0
+            for i in range(nd):
+                d = sel[start + i]
+                if not ignored[a, t, d]:
+                    if matched[a, t, d]:
+                        tp += 1
+                    else:
+                        fp += 1
+                tpf = np.float64(tp)
+                rc[i] = tpf / count
+                pr[i] = tpf / ((np.float64(fp) + tpf) + eps)
+            if nd:
+                rc_last[t, c] = rc[nd - 1]
+            for i in range(nd - 1, 0, -1):  # precision made monotone from the right
+                if pr[i] > pr[i - 1]:
+                    pr[i - 1] = pr[i]
+            for r in range(n_rec):  # np.searchsorted(rc, rec_thrs, side='left')
+                lo, hi = 0, nd
+                v = rec_thrs[r]
+                while lo < hi:
+                    mid = (lo + hi) >> 1
+                    if rc[mid] < v:
+                        lo = mid + 1
+                    else:
+                        hi = mid
+                if lo < nd:
+                    q[t, r, c] = pr[lo]
+                    s[t, r, c] = score[sel[start + lo]]
+            w = claim(counter, 1)
+
+
 _box_overlaps_k = serial_and_parallel(_box_overlaps)
+_accumulate_k = serial_and_parallel(_accumulate)
 _greedy_match_k = serial_and_parallel(_greedy_match)
 _oks_exponents_k = serial_and_parallel(_oks_exponents)
 _oks_sums_k = serial_and_parallel(_oks_sums)
@@ -231,3 +281,11 @@ def oks_exponents(dkp, gkp, gvis_count, gbox, garea, variances, d_start, n_d, g_
 def oks_sums(exps, counts, out, parallel):
     """``out[pair] = mean of exps[pair, :counts[pair]]`` summed in NumPy's order."""
     _oks_sums_k[parallel](exps, counts, out, new_counter())
+
+
+def accumulate(matched, ignored, a, sel, seg_start, seg_len, npig, score, rec_thrs, q, s, rc_last, parallel):
+    """Precision ``q`` and scores ``s`` at each recall threshold and the last recall
+    ``rc_last`` of every (threshold, category), for area range ``a`` and the sorted
+    detections ``sel`` (category ``c``'s are ``sel[seg_start[c]:][:seg_len[c]]``)."""
+    _accumulate_k[parallel](matched, ignored, a, sel, seg_start, seg_len, npig, score, rec_thrs, q, s,
+                            rc_last, new_counter())
