@@ -145,6 +145,7 @@ class COCOeval:
         self.stats: Any = []
         self._paramsEval: Any = {}
         self._result: _Evaluated | None = None
+        self._evalImgs: list | None = None
         if cocoGt is not None:
             dataset = _coco_input.as_dataset(cocoGt, "cocoGt")
             self._gt_dataset = dataset
@@ -173,6 +174,7 @@ class COCOeval:
         p.maxDets = sorted(p.maxDets)
         self.params = p
         self._result = self._evaluate(p)
+        self._evalImgs = None
         self._paramsEval = copy.deepcopy(self.params)
         print('DONE (t={:0.2f}s).'.format(time.time() - tic))
 
@@ -230,7 +232,8 @@ class COCOeval:
         area_rng = np.asarray(p.areaRng, dtype=np.float64).reshape(-1, 2)
         thresholds = np.asarray(p.iouThrs, dtype=np.float64).reshape(-1)
         n_area, n_thr, n_det, n_gt = len(area_rng), len(thresholds), len(dorder), len(gorder)
-        dt_match = np.empty((n_area, n_thr, n_det), np.int64)
+        dt_match = np.empty((n_area, n_thr, n_det), np.int32)
+        gt_match = np.empty((n_area, n_thr, n_gt), np.int32)
         dt_ignore = np.empty((n_area, n_thr, n_det), np.bool_)
         gt_ignore = np.empty((n_area, n_gt), np.bool_)
         if len(groups):
@@ -239,14 +242,67 @@ class COCOeval:
             module.greedy_match(ious, offsets, d_start, n_d, g_start, n_g, has_overlaps,
                                 gt.ignore[gorder], gt.iscrowd[gorder], gt.area[gorder], gt.id[gorder],
                                 dt.id[dorder], dt.area[dorder], area_rng[:, 0].copy(),
-                                area_rng[:, 1].copy(), thresholds, dt_match, dt_ignore, gt_ignore, parallel)
+                                area_rng[:, 1].copy(), thresholds, dt_match, gt_match, dt_ignore, gt_ignore,
+                                parallel)
         return _Evaluated(
             kidx=(dcat[dorder] if use_cats else np.zeros(n_det, np.int64)),
             img=dimg[dorder], rank=rank, score=dt.score[dorder],
-            matched=dt_match != 0, dt_ignore=dt_ignore,
+            dt_match=dt_match, gt_match=gt_match, dt_ignore=dt_ignore,
             gt_kidx=(gcat[gorder] if use_cats else np.zeros(n_gt, np.int64)), gt_ignore=gt_ignore,
-            n_cats=n_cats,
+            n_cats=n_cats, groups=groups, g_start=g_start, n_g=n_g, d_start=d_start, n_d=n_d,
+            gt_id=gt.id[gorder], dt_id=dt.id[dorder],
         )
+
+    @property
+    def evalImgs(self) -> list:
+        """pycocotools' per-(category, area range, image) results, built on first access
+        (None where the image has neither ground truth nor detections of the category)."""
+        if self._evalImgs is None:
+            self._evalImgs = [] if self._result is None else self._build_eval_imgs(self._paramsEval, self._result)
+        return self._evalImgs
+
+    @evalImgs.setter
+    def evalImgs(self, value: list) -> None:
+        self._evalImgs = value
+
+    @staticmethod
+    def _build_eval_imgs(p: Params, r: _Evaluated) -> list:
+        cat_ids = list(p.catIds) if p.useCats else [-1]
+        img_ids = list(p.imgIds)
+        n_img, K = len(img_ids), len(cat_ids)
+        where = np.full(K * n_img, -1, np.int64)  # (category, image) -> group
+        img_of, cat_of = r.groups // r.n_cats, r.groups % r.n_cats
+        where[cat_of * n_img + img_of] = np.arange(len(r.groups))
+        max_det = p.maxDets[-1]
+        out = []
+        for k in range(K):
+            for a, a_rng in enumerate(p.areaRng):
+                for i in range(n_img):
+                    g = where[k * n_img + i]
+                    if g < 0:
+                        out.append(None)
+                        continue
+                    gs = np.arange(r.g_start[g], r.g_start[g] + r.n_g[g])
+                    ds = np.arange(r.d_start[g], r.d_start[g] + r.n_d[g])
+                    gt_ig = r.gt_ignore[a, gs]
+                    sort = np.argsort(gt_ig, kind="mergesort")  # regular ground truth first
+                    gs = gs[sort]
+                    dtm = r.dt_match[a][:, ds]
+                    gtm = r.gt_match[a][:, gs]
+                    out.append({
+                        'image_id': img_ids[i],
+                        'category_id': cat_ids[k],
+                        'aRng': a_rng,
+                        'maxDet': max_det,
+                        'dtIds': r.dt_id[ds].tolist(),
+                        'gtIds': r.gt_id[gs].tolist(),
+                        'dtMatches': np.where(dtm >= 0, r.gt_id[np.maximum(dtm, 0)], 0).astype(float),
+                        'gtMatches': np.where(gtm >= 0, r.dt_id[np.maximum(gtm, 0)], 0).astype(float),
+                        'dtScores': r.score[ds].tolist(),
+                        'gtIgnore': gt_ig[sort].astype(int),
+                        'dtIgnore': r.dt_ignore[a][:, ds],
+                    })
+        return out
 
     @staticmethod
     def _box_overlaps(gt, dt, gorder, dorder, d_start, n_d, g_start, n_g, offsets, total):
@@ -321,7 +377,7 @@ class COCOeval:
         # order; the running counts, precision envelope and recall points are compiled
         order = np.lexsort((r.rank, r.img, -r.score, r.kidx))
         npig_all = np.stack([np.bincount(r.gt_kidx[~r.gt_ignore[a]], minlength=K) for a in range(A)])
-        module, parallel = backends.select("numba", r.matched.size * M, family="coco", kind="coco")
+        module, parallel = backends.select("numba", r.dt_match.size * M, family="coco", kind="coco")
         for m, max_det in enumerate(p.maxDets):
             sel_m = order[r.rank[order] < max_det]
             kidx = r.kidx[sel_m]
@@ -333,7 +389,7 @@ class COCOeval:
                 q = np.zeros((T, R, len(cats)))
                 s = np.zeros((T, R, len(cats)))
                 rc_last = np.zeros((T, len(cats)))
-                module.accumulate(r.matched, r.dt_ignore, a, sel_m, seg_start, seg_len, npig[cats], r.score,
+                module.accumulate(r.dt_match, r.dt_ignore, a, sel_m, seg_start, seg_len, npig[cats], r.score,
                                   rec_thrs, q, s, rc_last, parallel)
                 precision[:, :, cats, a, m] = q
                 scores[:, :, cats, a, m] = s

@@ -389,3 +389,22 @@ def test_order_of_calls():
         E.accumulate()
     with pytest.raises(ValueError, match="iouType"):
         coco.COCOeval(gt, dets, "boxes")
+
+
+@pytest.mark.parametrize("use_cats", [1, 0])
+def test_eval_imgs(use_cats):
+    gt, dets = synthetic.coco_like(6, n_categories=3, seed=12)
+    gt["annotations"][0]["iscrowd"] = 1
+    setup = lambda p: setattr(p, "useCats", use_cats)  # noqa: E731
+    ref, got = run_pycocotools(gt, dets, setup=setup), run_fastiou(gt, dets, setup=setup)
+    assert len(got.evalImgs) == len(ref.evalImgs)
+    for a, b in zip(ref.evalImgs, got.evalImgs):
+        assert (a is None) == (b is None)
+        if a is None:
+            continue
+        assert a.keys() == b.keys()
+        for key in a:
+            if isinstance(a[key], np.ndarray):
+                assert np.array_equal(np.asarray(a[key], float), np.asarray(b[key], float)), key
+            else:
+                assert list(np.ravel(a[key])) == list(np.ravel(b[key])), key

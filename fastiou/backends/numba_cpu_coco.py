@@ -50,7 +50,7 @@ def _box_overlaps(dcols, gcols, gcrowd, d_start, n_d, g_start, n_g, offsets, out
 
 
 def _greedy_match(ious, offsets, d_start, n_d, g_start, n_g, has_overlaps, gt_ignore, gt_crowd, gt_area, gt_id,
-                  dt_id, dt_area, area_lo, area_hi, thresholds, dt_match, dt_ignore, gt_ignore_out,
+                  dt_id, dt_area, area_lo, area_hi, thresholds, dt_match, gt_match, dt_ignore, gt_ignore_out,
                   counter):
     n = n_d.shape[0]
     n_area = area_lo.shape[0]
@@ -83,6 +83,7 @@ def _greedy_match(ious, offsets, d_start, n_d, g_start, n_g, has_overlaps, gt_ig
                     for t in range(n_thr):
                         for j in range(ng):
                             taken[j] = 0
+                            gt_match[a, t, g0 + j] = -1
                         cap = min(thresholds[t], THRESHOLD_CAP)
                         for i in range(nd):
                             best = cap
@@ -99,13 +100,18 @@ def _greedy_match(ious, offsets, d_start, n_d, g_start, n_g, has_overlaps, gt_ig
                                 best = v
                                 m = j
                             d = d0 + i
-                            matched = 0
+                            # pycocotools records ids: a ground truth of id 0 reads as
+                            # no match, a detection of id <= 0 leaves its match free
+                            matched = -1
                             ignored = False
                             if m > -1:
                                 ignored = ig[m]
-                                matched = gt_id[g0 + m]
+                                if gt_id[g0 + m] != 0:
+                                    matched = g0 + m
                                 taken[m] = dt_id[d]
-                            if matched == 0 and (dt_area[d] < alo or dt_area[d] > ahi):
+                                if dt_id[d] > 0:
+                                    gt_match[a, t, g0 + m] = d
+                            if matched < 0 and (dt_area[d] < alo or dt_area[d] > ahi):
                                 ignored = True
                             dt_match[a, t, d] = matched
                             dt_ignore[a, t, d] = ignored
@@ -221,7 +227,7 @@ def _accumulate(matched, ignored, a, sel, seg_start, seg_len, npig, score, rec_t
             for i in range(nd):
                 d = sel[start + i]
                 if not ignored[a, t, d]:
-                    if matched[a, t, d]:
+                    if matched[a, t, d] >= 0:
                         tp += 1
                     else:
                         fp += 1
@@ -262,13 +268,15 @@ def box_overlaps(dcols, gcols, gcrowd, d_start, n_d, g_start, n_g, offsets, out,
 
 
 def greedy_match(ious, offsets, d_start, n_d, g_start, n_g, has_overlaps, gt_ignore, gt_crowd, gt_area, gt_id,
-                 dt_id, dt_area, area_lo, area_hi, thresholds, dt_match, dt_ignore, gt_ignore_out, parallel):
-    """pycocotools' greedy matching: ``dt_match (A, T, D)`` gets the matched ground truth's id
-    (0: none), ``dt_ignore (A, T, D)`` the detections' ignore flags, ``gt_ignore_out (A, G)``
-    the ground truth's."""
+                 dt_id, dt_area, area_lo, area_hi, thresholds, dt_match, gt_match, dt_ignore, gt_ignore_out,
+                 parallel):
+    """pycocotools' greedy matching: ``dt_match (A, T, D)`` gets the index of the matched
+    ground truth (-1: none), ``gt_match (A, T, G)`` the index of the detection that took
+    it (-1: none; a crowd keeps the last), ``dt_ignore (A, T, D)`` the detections' ignore
+    flags and ``gt_ignore_out (A, G)`` the ground truth's (int32 indices, bool flags)."""
     _greedy_match_k[parallel](ious, offsets, d_start, n_d, g_start, n_g, has_overlaps, gt_ignore, gt_crowd, gt_area,
-                              gt_id, dt_id, dt_area, area_lo, area_hi, thresholds, dt_match, dt_ignore,
-                              gt_ignore_out, new_counter())
+                              gt_id, dt_id, dt_area, area_lo, area_hi, thresholds, dt_match, gt_match,
+                              dt_ignore, gt_ignore_out, new_counter())
 
 
 def oks_exponents(dkp, gkp, gvis_count, gbox, garea, variances, d_start, n_d, g_start, n_g, offsets, out,
@@ -285,7 +293,8 @@ def oks_sums(exps, counts, out, parallel):
 
 def accumulate(matched, ignored, a, sel, seg_start, seg_len, npig, score, rec_thrs, q, s, rc_last, parallel):
     """Precision ``q`` and scores ``s`` at each recall threshold and the last recall
-    ``rc_last`` of every (threshold, category), for area range ``a`` and the sorted
+    ``rc_last`` of every (threshold, category), from ``matched`` (greedy_match's
+    ``dt_match``) and ``ignored`` for area range ``a`` and the sorted
     detections ``sel`` (category ``c``'s are ``sel[seg_start[c]:][:seg_len[c]]``)."""
     _accumulate_k[parallel](matched, ignored, a, sel, seg_start, seg_len, npig, score, rec_thrs, q, s,
                             rc_last, new_counter())
