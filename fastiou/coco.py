@@ -39,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from . import _coco_input, backends
+from . import _coco_input, _validate, backends
 
 IOU_TYPES = ("segm", "bbox", "keypoints")
 #: Keypoint sigmas of COCO's 17 person keypoints (pycocotools' ``kpt_oks_sigmas``).
@@ -121,6 +121,9 @@ class COCOeval:
         ``loadRes`` takes, the path of a JSON list of them, or an ``(N, 7)`` array
         ``[image_id, x, y, w, h, score, category_id]``.
     iouType : {'segm', 'bbox', 'keypoints'}, default 'segm' (as pycocotools)
+    backend : {'auto', 'numba', 'cython'}, default 'auto'
+        Backend of the matching and accumulation kernels (the overlap kernels are
+        Numba's); 'auto' is Numba.  Every backend gives identical results.
 
     Examples
     --------
@@ -134,7 +137,9 @@ class COCOeval:
     ((12,), (10, 101, 80, 4, 3))
     """
 
-    def __init__(self, cocoGt: Any = None, cocoDt: Any = None, iouType: str = 'segm'):
+    def __init__(self, cocoGt: Any = None, cocoDt: Any = None, iouType: str = 'segm', *,
+                 backend: str = "auto"):
+        self.backend = _validate.check_backend(backend, ("auto", "numba", "cython"))
         if not iouType:
             print('iouType not specified. use default iouType segm')
             iouType = 'segm'
@@ -238,7 +243,7 @@ class COCOeval:
         gt_ignore = np.empty((n_area, n_gt), np.bool_)
         if len(groups):
             work = (total + n_det + n_gt) * n_area * n_thr
-            module, parallel = backends.select("numba", work, family="coco", kind="coco")
+            module, parallel = backends.select(self.backend, work, family="coco", kind="coco")
             module.greedy_match(ious, offsets, d_start, n_d, g_start, n_g, has_overlaps,
                                 gt.ignore[gorder], gt.iscrowd[gorder], gt.area[gorder], gt.id[gorder],
                                 dt.id[dorder], dt.area[dorder], area_rng[:, 0].copy(),
@@ -377,7 +382,7 @@ class COCOeval:
         # order; the running counts, precision envelope and recall points are compiled
         order = np.lexsort((r.rank, r.img, -r.score, r.kidx))
         npig_all = np.stack([np.bincount(r.gt_kidx[~r.gt_ignore[a]], minlength=K) for a in range(A)])
-        module, parallel = backends.select("numba", r.dt_match.size * M, family="coco", kind="coco")
+        module, parallel = backends.select(self.backend, r.dt_match.size * M, family="coco", kind="coco")
         for m, max_det in enumerate(p.maxDets):
             sel_m = order[r.rank[order] < max_det]
             kidx = r.kidx[sel_m]

@@ -18,7 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fastiou import backends, coco, synthetic
+from fastiou import coco, synthetic
 from fastiou.backends import numba_cpu_coco
 
 
@@ -321,13 +321,24 @@ def test_inputs_not_modified(iou_type):
     assert np.array_equal(array, before)
 
 
-def test_serial_and_parallel_identical(monkeypatch):
-    gt, dets = synthetic.coco_like(20, n_categories=5, seed=11)
-    results = []
-    for flag in (False, True):
-        monkeypatch.setattr(backends, "FORCE_PARALLEL", flag)
-        results.append(run_fastiou(gt, dets).eval["precision"])
-    assert np.array_equal(*results)
+@pytest.mark.parametrize("iou_type", ["bbox", "keypoints"])
+def test_backends_serial_and_parallel_identical(backend, force_parallel, iou_type):
+    gt, dets = synthetic.coco_like(20, n_categories=5, iou_type=iou_type, seed=11)
+    gt["annotations"][0]["iscrowd"] = 1
+    ref = run_fastiou(gt, dets, iou_type)
+    with _quiet():
+        E = coco.COCOeval(gt, dets, iou_type, backend=backend)
+        E.evaluate()
+        E.accumulate()
+    for key in ("precision", "recall", "scores"):
+        assert np.array_equal(E.eval[key], ref.eval[key]), key
+    for a, b in zip(E.evalImgs, ref.evalImgs):
+        assert (a is None and b is None) or np.array_equal(a["dtMatches"], b["dtMatches"])
+
+
+def test_bad_backend():
+    with pytest.raises(ValueError, match="backend must be one of"):
+        coco.COCOeval(None, None, "bbox", backend="cuda")
 
 
 def test_numpy_summation_order():
