@@ -419,3 +419,36 @@ def test_eval_imgs(use_cats):
                 assert np.array_equal(np.asarray(a[key], float), np.asarray(b[key], float)), key
             else:
                 assert list(np.ravel(a[key])) == list(np.ravel(b[key])), key
+
+
+def test_segm_crowd_overlap_and_loaded_results():
+    # a detection mask inside a crowd mask: intersection over the detection's area is 1
+    from fastiou import rle_encode
+
+    def rle(y0, y1, x0, x1):
+        m = np.zeros((40, 40), bool)
+        m[y0:y1, x0:x1] = True
+        r = rle_encode(m)
+        return {"size": r["size"], "counts": r["counts"].decode()}
+
+    gt = {"images": [{"id": 1, "height": 40, "width": 40}], "categories": [{"id": 1, "name": "a"}],
+          "annotations": [
+              {"id": 1, "image_id": 1, "category_id": 1, "segmentation": rle(0, 30, 0, 30), "area": 900.0,
+               "iscrowd": 1, "bbox": [0, 0, 30, 30]},
+              {"id": 2, "image_id": 1, "category_id": 1, "segmentation": rle(32, 40, 32, 40), "area": 64.0,
+               "iscrowd": 0, "bbox": [32, 32, 8, 8]}]}
+    dets = [{"image_id": 1, "category_id": 1, "segmentation": rle(5, 10, 5, 10), "score": 0.9},
+            {"image_id": 1, "category_id": 1, "segmentation": rle(32, 40, 32, 40), "score": 0.5}]
+    E = assert_same(gt, dets, "segm")
+    assert ap(E)[0] == ONE
+    with _quiet():
+        loaded = _coco_object(gt).loadRes(copy.deepcopy(dets))
+    assert np.array_equal(run_fastiou(gt, loaded, "segm").eval["precision"], E.eval["precision"])
+
+
+def test_polygons_are_refused_with_the_record():
+    gt, dets = synthetic.coco_like(3, n_categories=2, iou_type="segm", seed=1)
+    gt = copy.deepcopy(gt)
+    gt["annotations"][1]["segmentation"] = [[0, 0, 10, 0, 10, 10]]
+    with pytest.raises(ValueError, match=r"cocoGt\['annotations'\]\[1\] \(id 2\).*polygons are not supported"):
+        _bad(gt, dets, "segm")
