@@ -329,15 +329,43 @@ class COCOeval:
 
     @staticmethod
     def _mask_overlaps(gt, dt, gorder, dorder, d_start, n_d, g_start, n_g, offsets, total):
-        from .masks import mask_iou
+        # fastiou.mask_iou's RLE kernel (crowd-aware), on masks decoded once per image
+        # size and read per group through slices: no decoding or checking per group
+        from ._mask_formulas import IOU as MASK_IOU
+        from .masks import _MaskSet
 
         out = np.empty(total)
-        gsegm = [gt.segmentation[i] for i in gorder]
-        dsegm = [dt.segmentation[i] for i in dorder]
-        for k in np.flatnonzero(n_d * n_g):
-            ds, gs = slice(d_start[k], d_start[k] + n_d[k]), slice(g_start[k], g_start[k] + n_g[k])
-            block = mask_iou(dsegm[ds], gsegm[gs], iscrowd=gt.iscrowd[gorder[gs]])
-            out[offsets[k]:offsets[k] + block.size] = block.ravel()
+        pairs = np.flatnonzero(n_d * n_g)
+        if not len(pairs):
+            return out
+        module = backends.load("numba", "masks")
+
+        def decode(segms, order, name):
+            size_of = [tuple(int(v) for v in segms[i]["size"]) for i in order]
+            members: dict = {}
+            position = np.empty(len(order), np.int64)
+            for n, size in enumerate(size_of):
+                group = members.setdefault(size, [])
+                position[n] = len(group)
+                group.append(order[n])
+            runs = {}
+            for size, rows in members.items():
+                masks = _MaskSet([segms[i] for i in rows], name, None)
+                runs[size] = masks.runs(*backends.select("numba", masks.work, family="masks"))
+            return size_of, position, runs
+
+        dsize, dpos, druns = decode(dt.segmentation, dorder, "cocoDt")
+        gsize, gpos, gruns = decode(gt.segmentation, gorder, "cocoGt")
+        crowd = gt.iscrowd[gorder].astype(np.uint8)
+        for k in pairs:
+            d0, g0, nd, ng = d_start[k], g_start[k], n_d[k], n_g[k]
+            r1, i1, f1, s1 = druns[dsize[d0]]
+            r2, i2, f2, s2 = gruns[gsize[g0]]
+            a, b = dpos[d0], dpos[d0] + nd
+            c, d = gpos[g0], gpos[g0] + ng
+            block = out[offsets[k]:offsets[k] + nd * ng].reshape(nd, ng)
+            module.rle_pairwise(MASK_IOU, r1, i1[a:b], f1[a:b], s1[:, a:b], r2, i2[c:d], f2[c:d], s2[:, c:d],
+                                crowd[g0:g0 + ng], block, False)
         return out
 
     @staticmethod
