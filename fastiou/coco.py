@@ -45,6 +45,12 @@ IOU_TYPES = ("segm", "bbox", "keypoints")
 #: Keypoint sigmas of COCO's 17 person keypoints (pycocotools' ``kpt_oks_sigmas``).
 COCO_KPT_SIGMAS = np.array([.26, .25, .25, .35, .35, .79, .79, .72, .72, .62, .62, 1.07, 1.07, .87, .87,
                             .89, .89]) / 10.0
+#: The names of ``stats``, in order, for each iouType.
+STAT_NAMES = {
+    "bbox": ["AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm", "ARl"],
+    "segm": ["AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm", "ARl"],
+    "keypoints": ["AP", "AP50", "AP75", "APm", "APl", "AR", "AR50", "AR75", "ARm", "ARl"],
+}
 
 
 class Params:

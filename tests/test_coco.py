@@ -452,3 +452,22 @@ def test_polygons_are_refused_with_the_record():
     gt["annotations"][1]["segmentation"] = [[0, 0, 10, 0, 10, 10]]
     with pytest.raises(ValueError, match=r"cocoGt\['annotations'\]\[1\] \(id 2\).*polygons are not supported"):
         _bad(gt, dets, "segm")
+
+
+def test_cli_eval(tmp_path, capsys):
+    from fastiou import cli
+
+    gt, dets = synthetic.coco_like(8, n_categories=3, seed=13)
+    gt_path, dt_path, out = tmp_path / "gt.json", tmp_path / "dt.json", tmp_path / "stats.json"
+    gt_path.write_text(json.dumps(gt))
+    dt_path.write_text(json.dumps(dets))
+    assert cli.main(["eval", str(gt_path), str(dt_path), "--json", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert printed.count("Average Precision") == 6 and printed.count("Average Recall") == 6
+    stats = json.loads(out.read_text())["stats"]
+    assert list(stats) == coco.STAT_NAMES["bbox"]
+    assert list(stats.values()) == run_fastiou(gt, dets).stats.tolist()
+    dets[0]["category_id"] = 99
+    dt_path.write_text(json.dumps(dets))
+    assert cli.main(["eval", str(gt_path), str(dt_path)]) == 2
+    assert "'category_id' 99" in capsys.readouterr().err
