@@ -157,6 +157,7 @@ class COCOeval:
         self._paramsEval: Any = {}
         self._result: _Evaluated | None = None
         self._evalImgs: list | None = None
+        self._gt_dataset = None
         if cocoGt is not None:
             dataset = _coco_input.as_dataset(cocoGt, "cocoGt")
             self._gt_dataset = dataset
@@ -192,7 +193,7 @@ class COCOeval:
     def _evaluate(self, p: Params) -> _Evaluated:
         iou_type = p.iouType
         n_kp = len(p.kpt_oks_sigmas) if iou_type == "keypoints" else 0
-        gt, info = _coco_input.ground_truth(self.cocoGt, iou_type, n_kp)
+        gt, info = _coco_input.ground_truth(self._gt_dataset, iou_type, n_kp)
         dt = _coco_input.detections(self.cocoDt, iou_type, n_kp, info)
         use_cats = bool(p.useCats)
         cat_ids = list(p.catIds)
@@ -404,6 +405,14 @@ class COCOeval:
         if p is None:
             p = self.params
         p.catIds = p.catIds if p.useCats == 1 else [-1]
+        pe = self._paramsEval
+        for field in ("iouThrs", "maxDets", "areaRng", "imgIds", "useCats"):
+            if not np.array_equal(np.asarray(getattr(p, field)), np.asarray(getattr(pe, field))):
+                raise ValueError(f"accumulate: p.{field} differs from the one evaluate() ran with; only "
+                                 f"recThrs may change between evaluate() and accumulate()")
+        if pe.useCats and not np.array_equal(np.asarray(p.catIds), np.asarray(pe.catIds)):
+            raise ValueError("accumulate: p.catIds differs from the one evaluate() ran with; only "
+                             "recThrs may change between evaluate() and accumulate()")
         r = self._result
         T, R, K = len(p.iouThrs), len(p.recThrs), r.n_cats
         A, M = len(p.areaRng), len(p.maxDets)

@@ -471,3 +471,28 @@ def test_cli_eval(tmp_path, capsys):
     dt_path.write_text(json.dumps(dets))
     assert cli.main(["eval", str(gt_path), str(dt_path)]) == 2
     assert "'category_id' 99" in capsys.readouterr().err
+
+
+def test_accumulate_with_other_rec_thrs_and_refused_changes():
+    gt, dets = synthetic.coco_like(8, n_categories=3, seed=14)
+
+    def run(E):
+        with _quiet():
+            E.evaluate()
+            p = copy.deepcopy(E.params)
+            p.recThrs = np.linspace(0, 1, 21)
+            E.accumulate(p)
+        return E.eval["precision"]
+
+    G = _coco_object(gt)
+    with _quiet():
+        D = G.loadRes(copy.deepcopy(dets))
+    ref = run(_pycocotools().COCOeval(G, D, "bbox"))
+    assert np.array_equal(run(coco.COCOeval(gt, dets, "bbox")), ref)
+    E = coco.COCOeval(gt, dets, "bbox")
+    with _quiet():
+        E.evaluate()
+        p = copy.deepcopy(E.params)
+        p.iouThrs = np.array([0.5])
+        with pytest.raises(ValueError, match="p.iouThrs differs"):
+            E.accumulate(p)
