@@ -455,6 +455,12 @@ class COCOeval:
     # --- summarize --------------------------------------------------------------
     def summarize(self) -> np.ndarray:
         """Print pycocotools' 12-line summary (10 for keypoints); returns and stores ``stats``."""
+        self.stats = self._summary()
+        return self.stats
+
+    def _summary(self, cat: int | None = None, verbose: bool = True) -> np.ndarray:
+        """pycocotools' summary numbers, over every category or only category index ``cat``
+        (what pycocotools gives with ``params.catIds = [that id]``)."""
 
         def _summarize(ap=1, iouThr=None, areaRng='all', maxDets=100):
             p = self.params
@@ -467,12 +473,16 @@ class COCOeval:
             mind = [i for i, mDet in enumerate(p.maxDets) if mDet == maxDets]
             if ap == 1:
                 s = self.eval['precision']
+                if cat is not None:
+                    s = s[:, :, cat:cat + 1]
                 if iouThr is not None:
                     t = np.where(iouThr == p.iouThrs)[0]
                     s = s[t]
                 s = s[:, :, :, aind, mind]
             else:
                 s = self.eval['recall']
+                if cat is not None:
+                    s = s[:, cat:cat + 1]
                 if iouThr is not None:
                     t = np.where(iouThr == p.iouThrs)[0]
                     s = s[t]
@@ -481,7 +491,8 @@ class COCOeval:
                 mean_s = -1
             else:
                 mean_s = np.mean(s[s > -1])
-            print(iStr.format(titleStr, typeStr, iouStr, areaRng, maxDets, mean_s))
+            if verbose:
+                print(iStr.format(titleStr, typeStr, iouStr, areaRng, maxDets, mean_s))
             return mean_s
 
         def _summarizeDets():
@@ -518,9 +529,212 @@ class COCOeval:
             raise ValueError("run accumulate() before summarize()")
         iouType = self.params.iouType
         summarize = _summarizeKps if iouType == 'keypoints' else _summarizeDets
-        self.stats = summarize()
-        return self.stats
+        return summarize()
 
     def __str__(self):
         self.summarize()
         return ""
+
+
+def _torch_linspace(start: float, end: float, steps: int) -> list[float]:
+    """``torch.linspace(start, end, steps).tolist()`` (float32), without torch: torchmetrics'
+    default thresholds, which differ from pycocotools' float64 ones by up to 1e-8."""
+    step = np.float64(np.float32((end - start) / (steps - 1)))
+    i = np.arange(steps, dtype=np.float64)
+    values = np.where(i < steps // 2, start + step * i, end - step * (steps - 1 - i))
+    return values.astype(np.float32).astype(np.float64).tolist()
+
+
+class MeanAveragePrecision:
+    """COCO mAP over streamed batches, with torchmetrics' interface and answers.
+
+    ``update(preds, target)`` takes one dict per image of NumPy arrays (or array
+    likes): ``preds`` with ``boxes`` (N, 4), ``scores`` (N,), ``labels`` (N,) and,
+    for ``iou_type='segm'``, ``masks`` (N, H, W); ``target`` with ``boxes``,
+    ``labels``, optionally ``iscrowd`` and ``area`` (used where > 0), and ``masks``
+    for segm.  ``compute()`` evaluates everything seen since ``reset()`` with
+    :class:`COCOeval` and returns torchmetrics' keys (``map``, ``map_50``,
+    ``map_75``, ``map_small``, ``map_medium``, ``map_large``, ``mar_1``,
+    ``mar_10``, ``mar_100``, ``mar_small``, ``mar_medium``, ``mar_large``,
+    ``map_per_class``, ``mar_100_per_class``, ``classes``) as float32 arrays.
+
+    Like torchmetrics, the default thresholds are ``torch.linspace``'s float32
+    values (pycocotools' are float64: pass ``iou_thresholds`` /
+    ``rec_thresholds`` for those), images are numbered from 0 in update order,
+    the categories are the labels seen, ``average='micro'`` pools all labels into
+    one, boxes become ``xywh`` in their own dtype before evaluation, and with
+    ``iou_type='segm'`` images without target masks are left out.  Memory
+    holds the inputs' boxes (or RLE masks), never an overlap matrix.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastiou.coco import MeanAveragePrecision
+    >>> metric = MeanAveragePrecision()
+    >>> metric.update([{"boxes": np.array([[0, 0, 10, 10.]]), "scores": np.array([0.9]),
+    ...                 "labels": np.array([1])}],
+    ...               [{"boxes": np.array([[0, 0, 10, 9.]]), "labels": np.array([1])}])
+    >>> result = metric.compute()
+    >>> float(result["map_50"]), float(result["map"])
+    (1.0, 0.8999999761581421)
+    """
+
+    def __init__(self, box_format: str = "xyxy", iou_type: str = "bbox", iou_thresholds: list | None = None,
+                 rec_thresholds: list | None = None, max_detection_thresholds: list | None = None,
+                 class_metrics: bool = False, average: str = "macro", backend: str = "auto"):
+        self.box_format = _validate.check_choice(box_format, "box_format", ("xyxy", "xywh", "cxcywh"))
+        self.iou_type = _validate.check_choice(iou_type, "iou_type", ("bbox", "segm"))
+        self.average = _validate.check_choice(average, "average", ("macro", "micro"))
+        self.class_metrics = _validate.check_bool(class_metrics, "class_metrics")
+        self.backend = _validate.check_backend(backend, ("auto", "numba", "cython"))
+        self.iou_thresholds = list(iou_thresholds) if iou_thresholds is not None else _torch_linspace(0.5, 0.95, 10)
+        self.rec_thresholds = list(rec_thresholds) if rec_thresholds is not None else _torch_linspace(0.0, 1.0, 101)
+        max_dets = [1, 10, 100] if max_detection_thresholds is None else list(max_detection_thresholds)
+        if len(max_dets) != 3:
+            raise ValueError(f"max_detection_thresholds must hold 3 numbers, got {max_dets}")
+        self.max_detection_thresholds = sorted(int(m) for m in max_dets)
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget every update."""
+        self._preds: list = []
+        self._targets: list = []
+
+    def _image(self, item: Any, name: str, pred: bool) -> dict:
+        from . import formats
+        from .masks import rle_encode
+
+        if not isinstance(item, dict):
+            raise TypeError(f"{name} must be a dict of arrays, got {type(item).__name__}")
+        keys = ("labels", "scores") if pred else ("labels",)
+        keys += ("masks",) if self.iou_type == "segm" else ("boxes",)
+        for key in keys:
+            if key not in item:
+                raise ValueError(f"{name} has no {key!r}")
+        labels = _validate.as_array(item["labels"], f"{name}['labels']").reshape(-1)
+        if labels.dtype.kind not in "iu":
+            raise ValueError(f"{name}['labels'] must be integers, got dtype {labels.dtype}")
+        n = len(labels)
+        out = {"labels": labels.astype(np.int64)}
+        if self.iou_type == "bbox":
+            boxes = _validate.as_box_array(item["boxes"], f"{name}['boxes']")
+            if boxes.shape != (n, 4):
+                raise ValueError(f"{name}['boxes'] must have shape ({n}, 4) (one box per label), got {boxes.shape}")
+            finite = np.isfinite(boxes).all(axis=1)
+            if not finite.all():
+                raise ValueError(f"{name}['boxes'][{int(np.argmax(~finite))}] is not finite")
+            # torchvision's box_convert, in the boxes' own dtype, as torchmetrics does
+            xywh = boxes if self.box_format == "xywh" else formats.box_convert(boxes, self.box_format, "xywh")
+            out["boxes"] = np.asarray(xywh, dtype=np.float64)
+        else:
+            masks = _validate.as_array(item["masks"], f"{name}['masks']")
+            if masks.ndim != 3 or len(masks) != n:
+                raise ValueError(f"{name}['masks'] must have shape ({n}, H, W), got {masks.shape}")
+            out["masks"] = rle_encode(masks) if n else []
+            out["size"] = list(masks.shape[1:])
+        if pred:
+            out["scores"] = _validate.as_scores(item["scores"], f"{name}['scores']", n).astype(np.float64)
+        else:
+            crowd = item.get("iscrowd")
+            out["iscrowd"] = np.zeros(n, np.int64) if crowd is None else \
+                _validate.as_array(crowd, f"{name}['iscrowd']").reshape(-1).astype(np.int64)
+            area = item.get("area")
+            out["area"] = np.zeros(n) if area is None else \
+                _validate.as_array(area, f"{name}['area']").reshape(-1).astype(np.float64)
+            for key in ("iscrowd", "area"):
+                if len(out[key]) != n:
+                    raise ValueError(f"{name}[{key!r}] must have {n} values, got {len(out[key])}")
+        return out
+
+    def update(self, preds: list, target: list) -> None:
+        """Add one batch: ``preds[i]`` and ``target[i]`` describe the same image."""
+        if not isinstance(preds, (list, tuple)) or not isinstance(target, (list, tuple)):
+            raise TypeError("preds and target must be lists of dicts")
+        if len(preds) != len(target):
+            raise ValueError(f"preds and target must have the same length, got {len(preds)} and {len(target)}")
+        new_preds = [self._image(p, f"preds[{i}]", True) for i, p in enumerate(preds)]
+        new_targets = [self._image(t, f"target[{i}]", False) for i, t in enumerate(target)]
+        self._preds += new_preds
+        self._targets += new_targets
+
+    def _datasets(self, average: str) -> tuple[dict, list, list]:
+        micro = average == "micro"
+        labels = [t["labels"] for t in self._targets] + [p["labels"] for p in self._preds]
+        classes = np.unique(np.concatenate(labels)).tolist() if labels and sum(map(len, labels)) else []
+        images, anns, dets = [], [], []
+        segm = self.iou_type == "segm"
+        for i, (p, t) in enumerate(zip(self._preds, self._targets)):
+            if segm and not len(t["labels"]):
+                continue  # torchmetrics leaves out images without a target mask, and their detections
+            image = {"id": i}
+            if segm:
+                image["height"], image["width"] = t["size"]
+            images.append(image)
+            for k in range(len(t["labels"])):
+                ann = {"id": len(anns) + 1, "image_id": i, "category_id": 0 if micro else int(t["labels"][k]),
+                       "iscrowd": int(t["iscrowd"][k])}
+                if segm:
+                    ann["segmentation"] = t["masks"][k]
+                else:
+                    ann["bbox"] = t["boxes"][k].tolist()
+                area = float(t["area"][k])
+                ann["area"] = area if area > 0 else None
+                anns.append(ann)
+            for k in range(len(p["labels"])):
+                det = {"image_id": i, "category_id": 0 if micro else int(p["labels"][k]),
+                       "score": float(p["scores"][k])}
+                if segm:
+                    det["segmentation"] = p["masks"][k]
+                else:
+                    det["bbox"] = p["boxes"][k].tolist()
+                dets.append(det)
+        if segm:
+            missing = [a for a in anns if a["area"] is None]
+            if missing:
+                area, _ = _coco_input._rle_area_and_box([a["segmentation"] for a in missing], "target masks")
+                for a, v in zip(missing, area):
+                    a["area"] = float(v)
+        else:
+            for a in anns:
+                if a["area"] is None:
+                    a["area"] = a["bbox"][2] * a["bbox"][3]
+        cats = [{"id": 0, "name": "0"}] if micro else [{"id": c, "name": str(c)} for c in classes]
+        return {"images": images, "annotations": anns, "categories": cats}, dets, classes
+
+    def _evaluate(self, average: str) -> COCOeval:
+        gt, dets, _ = self._datasets(average)
+        import contextlib
+        import io
+
+        with contextlib.redirect_stdout(io.StringIO()):
+            E = COCOeval(gt, dets, self.iou_type, backend=self.backend)
+            E.params.iouThrs = np.array(self.iou_thresholds, dtype=np.float64)
+            E.params.recThrs = np.array(self.rec_thresholds, dtype=np.float64)
+            E.params.maxDets = list(self.max_detection_thresholds)
+            E.evaluate()
+            E.accumulate()
+            E.stats = E._summary(verbose=False)
+        return E
+
+    def compute(self) -> dict:
+        """torchmetrics' result dict for everything since :meth:`reset`."""
+        mdt = self.max_detection_thresholds
+        classes = self._datasets("macro")[2]
+        if not self._preds:
+            stats = -np.ones(12)
+        else:
+            E = self._evaluate(self.average)
+            stats = E.stats
+        names = ["map", "map_50", "map_75", "map_small", "map_medium", "map_large", f"mar_{mdt[0]}",
+                 f"mar_{mdt[1]}", f"mar_{mdt[2]}", "mar_small", "mar_medium", "mar_large"]
+        result = {name: np.float32(v) for name, v in zip(names, stats)}
+        if self.class_metrics and self._preds:
+            E = self._evaluate("macro")
+            per_class = [E._summary(cat=k, verbose=False) for k in range(len(classes))]
+            result["map_per_class"] = np.array([s[0] for s in per_class], np.float32)
+            result[f"mar_{mdt[2]}_per_class"] = np.array([s[8] for s in per_class], np.float32)
+        else:
+            result["map_per_class"] = np.array([-1], np.float32)
+            result[f"mar_{mdt[2]}_per_class"] = np.array([-1], np.float32)
+        result["classes"] = np.array(classes, np.int32)
+        return result

@@ -496,3 +496,82 @@ def test_accumulate_with_other_rec_thrs_and_refused_changes():
         p.iouThrs = np.array([0.5])
         with pytest.raises(ValueError, match="p.iouThrs differs"):
             E.accumulate(p)
+
+
+# --- MeanAveragePrecision against torchmetrics --------------------------------------
+
+def _map_batches(seed, n_images=12, n_classes=4, masks=False):
+    """Per image: ground truth, jittered copies of it with its labels, and false positives."""
+    rng = np.random.default_rng(seed)
+    preds, target = [], []
+    for _ in range(n_images):
+        n_gt, n_fp = int(rng.integers(0, 6)), int(rng.integers(0, 6))
+
+        def boxes(n):
+            xy = rng.uniform(0, 150, (n, 2))
+            wh = np.exp(rng.uniform(np.log(4), np.log(400), (n, 2)))
+            return np.round(np.concatenate([xy, xy + wh], 1), 1)
+
+        gb = boxes(n_gt)
+        glabels = rng.integers(0, n_classes, n_gt)
+        owner = rng.integers(0, n_gt, 2 * n_gt) if n_gt else np.zeros(0, int)
+        copies = gb[owner] + rng.normal(0, 2, (len(owner), 4))
+        db = np.concatenate([copies, boxes(n_fp)])
+        db = np.concatenate([np.minimum(db[:, :2], db[:, 2:]), np.maximum(db[:, :2], db[:, 2:])], 1)
+        t = {"boxes": gb.astype(np.float32), "labels": glabels,
+             "iscrowd": (rng.uniform(0, 1, n_gt) < 0.1).astype(np.int64)}
+        p = {"boxes": db.astype(np.float32),
+             "labels": np.concatenate([glabels[owner], rng.integers(0, n_classes, n_fp)]),
+             "scores": np.round(rng.uniform(0, 1, len(db)), 1).astype(np.float32)}
+        if masks:
+            for d in (t, p):
+                m = np.zeros((len(d["boxes"]), 600, 600), bool)
+                for k, (x1, y1, x2, y2) in enumerate(np.clip(d["boxes"], 0, 599).astype(int)):
+                    m[k, y1:y2 + 1, x1:x2 + 1] = True
+                d["masks"] = m
+        preds.append(p)
+        target.append(t)
+    return preds, target
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"class_metrics": True}, {"average": "micro"},
+                                    {"box_format": "cxcywh", "max_detection_thresholds": [1, 5, 20]},
+                                    {"iou_type": "segm", "class_metrics": True}])
+def test_mean_average_precision_equals_torchmetrics(kwargs):
+    torch = pytest.importorskip("torch", reason="torchmetrics is the reference")
+    tm_detection = pytest.importorskip("torchmetrics.detection", reason="torchmetrics is the reference")
+    _pycocotools()
+    segm = kwargs.get("iou_type") == "segm"
+    ref = tm_detection.MeanAveragePrecision(**kwargs)
+    got = coco.MeanAveragePrecision(**kwargs)
+    for seed in range(3):
+        preds, target = _map_batches(seed, masks=segm)
+        as_torch = lambda items: [{k: torch.from_numpy(np.asarray(v)) for k, v in d.items()  # noqa: E731
+                                   if not (segm and k == "boxes")} for d in items]
+        ref.update(as_torch(preds), as_torch(target))
+        got.update([{k: v for k, v in d.items() if not (segm and k == "boxes")} for d in preds],
+                   [{k: v for k, v in d.items() if not (segm and k == "boxes")} for d in target])
+    expected, result = ref.compute(), got.compute()
+    assert 0.3 < float(result["map_50"]) < 1 and float(result["map_large"]) > 0
+    assert set(expected) == set(result)
+    for key in expected:
+        assert np.array_equal(expected[key].numpy().reshape(-1), np.asarray(result[key]).reshape(-1)), key
+    got.reset()
+    assert float(got.compute()["map"]) == -1
+
+
+def test_torch_linspace_thresholds():
+    torch = pytest.importorskip("torch", reason="the thresholds are torch.linspace's")
+    for args in [(0.5, 0.95, 10), (0.0, 1.0, 101)]:
+        assert coco._torch_linspace(*args) == torch.linspace(*args).tolist()
+
+
+def test_mean_average_precision_bad_input():
+    metric = coco.MeanAveragePrecision()
+    with pytest.raises(ValueError, match=r"preds\[0\] has no 'scores'"):
+        metric.update([{"boxes": np.zeros((1, 4)), "labels": [1]}], [{"boxes": np.zeros((0, 4)), "labels": []}])
+    with pytest.raises(ValueError, match=r"target\[0\]\['boxes'\] must have shape \(2, 4\)"):
+        metric.update([{"boxes": np.zeros((0, 4)), "labels": np.zeros(0, int), "scores": []}],
+                      [{"boxes": np.zeros((1, 4)), "labels": [1, 2]}])
+    with pytest.raises(ValueError, match="box_format"):
+        coco.MeanAveragePrecision(box_format="xy")
