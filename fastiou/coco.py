@@ -110,8 +110,10 @@ def _positions(ids: np.ndarray, wanted: list, name: str) -> tuple[np.ndarray, np
     sorted_ids = wanted[order]
     idx = np.searchsorted(sorted_ids, ids)
     idx_c = np.minimum(idx, max(len(sorted_ids) - 1, 0))
-    keep = (idx < len(sorted_ids)) & (sorted_ids[idx_c] == ids) if len(sorted_ids) else np.zeros(len(ids), bool)
-    return keep, order[idx_c] if len(sorted_ids) else np.zeros(len(ids), np.int64)
+    if not len(sorted_ids):
+        return np.zeros(len(ids), bool), np.zeros(len(ids), np.int64)
+    keep = (idx < len(sorted_ids)) & (sorted_ids[idx_c] == ids)
+    return keep, order[idx_c]
 
 
 class COCOeval:
@@ -270,7 +272,8 @@ class COCOeval:
         """pycocotools' per-(category, area range, image) results, built on first access
         (None where the image has neither ground truth nor detections of the category)."""
         if self._evalImgs is None:
-            self._evalImgs = [] if self._result is None else self._build_eval_imgs(self._paramsEval, self._result)
+            r = self._result
+            self._evalImgs = [] if r is None else self._build_eval_imgs(self._paramsEval, r)
         return self._evalImgs
 
     @evalImgs.setter
@@ -587,8 +590,10 @@ class MeanAveragePrecision:
         self.average = _validate.check_choice(average, "average", ("macro", "micro"))
         self.class_metrics = _validate.check_bool(class_metrics, "class_metrics")
         self.backend = _validate.check_backend(backend, ("auto", "numba", "cython"))
-        self.iou_thresholds = list(iou_thresholds) if iou_thresholds is not None else _torch_linspace(0.5, 0.95, 10)
-        self.rec_thresholds = list(rec_thresholds) if rec_thresholds is not None else _torch_linspace(0.0, 1.0, 101)
+        self.iou_thresholds = (list(iou_thresholds) if iou_thresholds is not None
+                               else _torch_linspace(0.5, 0.95, 10))
+        self.rec_thresholds = (list(rec_thresholds) if rec_thresholds is not None
+                               else _torch_linspace(0.0, 1.0, 101))
         max_dets = [1, 10, 100] if max_detection_thresholds is None else list(max_detection_thresholds)
         if len(max_dets) != 3:
             raise ValueError(f"max_detection_thresholds must hold 3 numbers, got {max_dets}")
@@ -619,7 +624,8 @@ class MeanAveragePrecision:
         if self.iou_type == "bbox":
             boxes = _validate.as_box_array(item["boxes"], f"{name}['boxes']")
             if boxes.shape != (n, 4):
-                raise ValueError(f"{name}['boxes'] must have shape ({n}, 4) (one box per label), got {boxes.shape}")
+                raise ValueError(f"{name}['boxes'] must have shape ({n}, 4) (one box per label), "
+                                 f"got {boxes.shape}")
             finite = np.isfinite(boxes).all(axis=1)
             if not finite.all():
                 raise ValueError(f"{name}['boxes'][{int(np.argmax(~finite))}] is not finite")
@@ -651,7 +657,8 @@ class MeanAveragePrecision:
         if not isinstance(preds, (list, tuple)) or not isinstance(target, (list, tuple)):
             raise TypeError("preds and target must be lists of dicts")
         if len(preds) != len(target):
-            raise ValueError(f"preds and target must have the same length, got {len(preds)} and {len(target)}")
+            raise ValueError(f"preds and target must have the same length, got {len(preds)} and "
+                             f"{len(target)}")
         new_preds = [self._image(p, f"preds[{i}]", True) for i, p in enumerate(preds)]
         new_targets = [self._image(t, f"target[{i}]", False) for i, t in enumerate(target)]
         self._preds += new_preds

@@ -170,4 +170,5 @@ def accumulate(const cnp.int32_t[:, :, ::1] matched, const cnp.uint8_t[:, :, ::1
                                  rc_last)
         return
     for w in prange(n, nogil=True, schedule="dynamic", chunksize=1, num_threads=num_threads):
-        _accumulate_item(w, matched, ignored, a, sel, seg_start, seg_len, npig, score, rec_thrs, q, s, rc_last)
+        _accumulate_item(w, matched, ignored, a, sel, seg_start, seg_len, npig, score, rec_thrs, q, s,
+                         rc_last)

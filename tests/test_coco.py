@@ -145,7 +145,8 @@ def test_linspace_thresholds_are_pycocotools():
 
 
 def test_ignore_is_overwritten_by_iscrowd():
-    gt = dataset([(1, 1, [0, 0, 10, 10], {"ignore": 1}), (1, 1, [40, 40, 10, 10], {"iscrowd": 1, "ignore": 0})])
+    gt = dataset([(1, 1, [0, 0, 10, 10], {"ignore": 1}),
+                  (1, 1, [40, 40, 10, 10], {"iscrowd": 1, "ignore": 0})])
     dets = [det(1, 1, [0, 0, 10, 10], 0.9), det(1, 1, [40, 40, 10, 10], 0.8)]
     E = assert_same(gt, dets)
     assert E.eval["recall"][0, 0, 0, -1] == 1.0  # the 'ignore': 1 object still counts
@@ -450,7 +451,8 @@ def test_polygons_are_refused_with_the_record():
     gt, dets = synthetic.coco_like(3, n_categories=2, iou_type="segm", seed=1)
     gt = copy.deepcopy(gt)
     gt["annotations"][1]["segmentation"] = [[0, 0, 10, 0, 10, 10]]
-    with pytest.raises(ValueError, match=r"cocoGt\['annotations'\]\[1\] \(id 2\).*polygons are not supported"):
+    match = r"cocoGt\['annotations'\]\[1\] \(id 2\).*polygons are not supported"
+    with pytest.raises(ValueError, match=match):
         _bad(gt, dets, "segm")
 
 
@@ -569,7 +571,8 @@ def test_torch_linspace_thresholds():
 def test_mean_average_precision_bad_input():
     metric = coco.MeanAveragePrecision()
     with pytest.raises(ValueError, match=r"preds\[0\] has no 'scores'"):
-        metric.update([{"boxes": np.zeros((1, 4)), "labels": [1]}], [{"boxes": np.zeros((0, 4)), "labels": []}])
+        metric.update([{"boxes": np.zeros((1, 4)), "labels": [1]}],
+                      [{"boxes": np.zeros((0, 4)), "labels": []}])
     with pytest.raises(ValueError, match=r"target\[0\]\['boxes'\] must have shape \(2, 4\)"):
         metric.update([{"boxes": np.zeros((0, 4)), "labels": np.zeros(0, int), "scores": []}],
                       [{"boxes": np.zeros((1, 4)), "labels": [1, 2]}])

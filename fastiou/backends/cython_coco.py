@@ -29,9 +29,9 @@ oks_sums = _numba.oks_sums
 def greedy_match(ious, offsets, d_start, n_d, g_start, n_g, has_overlaps, gt_ignore, gt_crowd, gt_area, gt_id,
                  dt_id, dt_area, area_lo, area_hi, thresholds, dt_match, gt_match, dt_ignore, gt_ignore_out,
                  parallel):
-    _cy.greedy_match(ious, offsets, d_start, n_d, g_start, n_g, _u8(has_overlaps), _u8(gt_ignore), _u8(gt_crowd),
-                     gt_area, gt_id, dt_id, dt_area, area_lo, area_hi, thresholds, dt_match, gt_match,
-                     _u8(dt_ignore), _u8(gt_ignore_out), _threads(parallel))
+    _cy.greedy_match(ious, offsets, d_start, n_d, g_start, n_g, _u8(has_overlaps), _u8(gt_ignore),
+                     _u8(gt_crowd), gt_area, gt_id, dt_id, dt_area, area_lo, area_hi, thresholds, dt_match,
+                     gt_match, _u8(dt_ignore), _u8(gt_ignore_out), _threads(parallel))
 
 
 def accumulate(matched, ignored, a, sel, seg_start, seg_len, npig, score, rec_thrs, q, s, rc_last, parallel):

@@ -49,9 +49,9 @@ def _box_overlaps(dcols, gcols, gcrowd, d_start, n_d, g_start, n_g, offsets, out
             lo = claim(counter, GROUP_CHUNK)
 
 
-def _greedy_match(ious, offsets, d_start, n_d, g_start, n_g, has_overlaps, gt_ignore, gt_crowd, gt_area, gt_id,
-                  dt_id, dt_area, area_lo, area_hi, thresholds, dt_match, gt_match, dt_ignore, gt_ignore_out,
-                  counter):
+def _greedy_match(ious, offsets, d_start, n_d, g_start, n_g, has_overlaps, gt_ignore, gt_crowd, gt_area,
+                  gt_id, dt_id, dt_area, area_lo, area_hi, thresholds, dt_match, gt_match, dt_ignore,
+                  gt_ignore_out, counter):
     n = n_d.shape[0]
     n_area = area_lo.shape[0]
     n_thr = thresholds.shape[0]
@@ -274,9 +274,9 @@ def greedy_match(ious, offsets, d_start, n_d, g_start, n_g, has_overlaps, gt_ign
     ground truth (-1: none), ``gt_match (A, T, G)`` the index of the detection that took
     it (-1: none; a crowd keeps the last), ``dt_ignore (A, T, D)`` the detections' ignore
     flags and ``gt_ignore_out (A, G)`` the ground truth's (int32 indices, bool flags)."""
-    _greedy_match_k[parallel](ious, offsets, d_start, n_d, g_start, n_g, has_overlaps, gt_ignore, gt_crowd, gt_area,
-                              gt_id, dt_id, dt_area, area_lo, area_hi, thresholds, dt_match, gt_match,
-                              dt_ignore, gt_ignore_out, new_counter())
+    _greedy_match_k[parallel](ious, offsets, d_start, n_d, g_start, n_g, has_overlaps, gt_ignore, gt_crowd,
+                              gt_area, gt_id, dt_id, dt_area, area_lo, area_hi, thresholds, dt_match,
+                              gt_match, dt_ignore, gt_ignore_out, new_counter())
 
 
 def oks_exponents(dkp, gkp, gvis_count, gbox, garea, variances, d_start, n_d, g_start, n_g, offsets, out,
