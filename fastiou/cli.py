@@ -95,6 +95,15 @@ def _eval(args: argparse.Namespace) -> int:
         with open(args.json, "w") as f:
             json.dump({"iou_type": args.iou_type, "stats": dict(zip(names, map(float, stats)))}, f, indent=1)
         print(f"wrote {args.json}")
+    if args.plot:
+        from . import viz
+
+        try:
+            viz.plot_pr_curves(E, args.plot)
+        except (ImportError, OSError) as exc:  # no matplotlib; a path that cannot be written
+            print(f"fastiou eval: {exc}", file=sys.stderr)
+            return 1
+        print(f"wrote {args.plot}")
     return 0
 
 
@@ -145,6 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--iou-type", default="bbox", choices=["bbox", "segm", "keypoints"])
     ev.add_argument("--backend", default="auto", choices=["auto", "numba", "cython"])
     ev.add_argument("--json", metavar="PATH", help="also write the stats as JSON")
+    ev.add_argument("--plot", metavar="PATH", help="also draw precision-recall curves (needs fastiou[plot])")
     ev.set_defaults(func=_eval)
     config = sub.add_parser("config", help="print versions, backends and threads")
     config.set_defaults(func=_config)

@@ -469,6 +469,9 @@ def test_cli_eval(tmp_path, capsys):
     stats = json.loads(out.read_text())["stats"]
     assert list(stats) == coco.STAT_NAMES["bbox"]
     assert list(stats.values()) == run_fastiou(gt, dets).stats.tolist()
+    pytest.importorskip("matplotlib", reason="--plot needs the 'plot' extra")
+    assert cli.main(["eval", str(gt_path), str(dt_path), "--plot", str(tmp_path / "pr.png")]) == 0
+    assert (tmp_path / "pr.png").stat().st_size > 0
     dets[0]["category_id"] = 99
     dt_path.write_text(json.dumps(dets))
     assert cli.main(["eval", str(gt_path), str(dt_path)]) == 2
@@ -578,3 +581,18 @@ def test_mean_average_precision_bad_input():
                       [{"boxes": np.zeros((1, 4)), "labels": [1, 2]}])
     with pytest.raises(ValueError, match="box_format"):
         coco.MeanAveragePrecision(box_format="xy")
+
+
+def test_plot_pr_curves(tmp_path):
+    viz = pytest.importorskip("fastiou.viz")
+    pytest.importorskip("matplotlib", reason="the 'plot' extra draws")
+    gt, dets = synthetic.coco_like(10, n_categories=3, seed=15)
+    E = run_fastiou(gt, dets)
+    picture = viz.plot_pr_curves(E, iou_thresholds=(0.5, 0.75, 0.95), category=2, area="small", max_dets=10)
+    assert picture.shape == (400, 520, 4) and picture.dtype == np.uint8
+    assert viz.plot_pr_curves(E.eval, tmp_path / "pr.png") == tmp_path / "pr.png"
+    assert (tmp_path / "pr.png").read_bytes()[:4] == b"\x89PNG"
+    with pytest.raises(ValueError, match="0.33 is not one of params.iouThrs"):
+        viz.plot_pr_curves(E, iou_thresholds=(0.33,))
+    with pytest.raises(ValueError, match="category must be one of"):
+        viz.plot_pr_curves(E, category=99)
