@@ -154,7 +154,8 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--iou-type", default="bbox", choices=["bbox", "segm", "keypoints"])
     ev.add_argument("--backend", default="auto", choices=["auto", "numba", "cython"])
     ev.add_argument("--json", metavar="PATH", help="also write the stats as JSON")
-    ev.add_argument("--plot", metavar="PATH", help="also draw precision-recall curves (needs fastiou[plot])")
+    ev.add_argument("--plot", metavar="PATH",
+                    help="also draw precision-recall curves (needs fastiou[plot])")
     ev.set_defaults(func=_eval)
     config = sub.add_parser("config", help="print versions, backends and threads")
     config.set_defaults(func=_config)
