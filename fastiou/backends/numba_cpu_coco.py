@@ -51,7 +51,9 @@ def _box_overlaps(dcols, gcols, gcrowd, d_start, n_d, g_start, n_g, offsets, out
 
 def _greedy_match(ious, offsets, d_start, n_d, g_start, n_g, has_overlaps, gt_ignore, gt_crowd, gt_area,
                   gt_id, dt_id, dt_area, area_lo, area_hi, thresholds, dt_match, gt_match, dt_ignore,
-                  gt_ignore_out, counter):
+                  gt_ignore_out, ig_all, order_all, taken_all, counter):
+    # scratch: each group uses its own slice of buffers of one entry per ground truth
+    # (an array made inside the kernel would turn on reference counting in its loops)
     n = n_d.shape[0]
     n_area = area_lo.shape[0]
     n_thr = thresholds.shape[0]
@@ -61,9 +63,9 @@ def _greedy_match(ious, offsets, d_start, n_d, g_start, n_g, has_overlaps, gt_ig
             for k in range(lo, min(lo + GROUP_CHUNK, n)):
                 nd, ng, d0, g0, o = n_d[k], n_g[k], d_start[k], g_start[k], offsets[k]
                 ng_match = ng if has_overlaps[k] else 0  # pycocotools skips groups without overlaps
-                ig = np.empty(ng, np.bool_)
-                order = np.empty(ng, np.int64)
-                taken = np.empty(ng, np.int64)
+                ig = ig_all[g0:g0 + ng]
+                order = order_all[g0:g0 + ng]
+                taken = taken_all[g0:g0 + ng]
                 for a in range(n_area):
                     alo, ahi = area_lo[a], area_hi[a]
                     for j in range(ng):
@@ -205,7 +207,8 @@ def _oks_sums(exps, counts, out, counter):
             lo = claim(counter, step)
 
 
-def _accumulate(matched, ignored, a, sel, seg_start, seg_len, npig, score, rec_thrs, q, s, rc_last, counter):
+def _accumulate(matched, ignored, a, sel, seg_start, seg_len, npig, score, rec_thrs, q, s, rc_last, rc_all,
+                pr_all, counter):
     # pycocotools' accumulate for one (area range, maxDets) and every (threshold,
     # category): q, s (T, R, C) and rc_last (T, C) arrive filled with zeros
     n_thr = q.shape[0]
@@ -220,8 +223,8 @@ def _accumulate(matched, ignored, a, sel, seg_start, seg_len, npig, score, rec_t
             c = w % n_cat
             start, nd = seg_start[c], seg_len[c]
             count = np.float64(npig[c])
-            rc = np.empty(nd)
-            pr = np.empty(nd)
+            rc = rc_all[t, start:start + nd]  # this item's slice of the scratch (see _greedy_match)
+            pr = pr_all[t, start:start + nd]
             tp = 0
             fp = 0
             for i in range(nd):
@@ -276,7 +279,8 @@ def greedy_match(ious, offsets, d_start, n_d, g_start, n_g, has_overlaps, gt_ign
     flags and ``gt_ignore_out (A, G)`` the ground truth's (int32 indices, bool flags)."""
     _greedy_match_k[parallel](ious, offsets, d_start, n_d, g_start, n_g, has_overlaps, gt_ignore, gt_crowd,
                               gt_area, gt_id, dt_id, dt_area, area_lo, area_hi, thresholds, dt_match,
-                              gt_match, dt_ignore, gt_ignore_out, new_counter())
+                              gt_match, dt_ignore, gt_ignore_out, np.empty(len(gt_id), np.bool_),
+                              np.empty(len(gt_id), np.int64), np.empty(len(gt_id), np.int64), new_counter())
 
 
 def oks_exponents(dkp, gkp, gvis_count, gbox, garea, variances, d_start, n_d, g_start, n_g, offsets, out,
@@ -296,5 +300,6 @@ def accumulate(matched, ignored, a, sel, seg_start, seg_len, npig, score, rec_th
     ``rc_last`` of every (threshold, category), from ``matched`` (greedy_match's
     ``dt_match``) and ``ignored`` for area range ``a`` and the sorted
     detections ``sel`` (category ``c``'s are ``sel[seg_start[c]:][:seg_len[c]]``)."""
+    scratch = (q.shape[0], len(sel))
     _accumulate_k[parallel](matched, ignored, a, sel, seg_start, seg_len, npig, score, rec_thrs, q, s,
-                            rc_last, new_counter())
+                            rc_last, np.empty(scratch), np.empty(scratch), new_counter())
