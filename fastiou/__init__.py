@@ -72,6 +72,7 @@ _SUBMODULES = (
     "backends",
     "bench",
     "cli",
+    "coco",
     "dask",
     "formats",
     "losses",

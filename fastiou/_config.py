@@ -32,6 +32,7 @@ SERIAL_NS_PER_UNIT = {
     "losses": 3.0,  # elementwise and softmax losses: an element
     "box_losses": 100.0,  # IoU-family losses: a pair of boxes
     "sparse": 2500.0,  # sparse joins and best matches: a unit of their work model
+    "coco": 2.0,  # COCO greedy matching: a (pair or box) x area range x threshold
 }
 
 #: CUDA threads per block (tests patch it small to cover several blocks).

@@ -6,6 +6,8 @@ reference, NumPy and the installed third-party libraries) on synthetic data
 model's choice and forced serial / parallel side by side, back-to-back calls
 (``--settle`` pauses before each implementation's turn), and the machine's
 measured parallel-region cost in the header.
+``fastiou eval GT.json DT.json`` runs COCO evaluation (:mod:`fastiou.coco`) and prints
+pycocotools' summary block.
 ``fastiou config`` prints versions, backends and threads.
 ``fastiou draw`` draws two boxes with their IoU variants (needs ``fastiou[plot]``).
 """
@@ -91,6 +93,36 @@ def _draw(args: argparse.Namespace) -> int:
     return 0
 
 
+def _eval(args: argparse.Namespace) -> int:
+    import json
+
+    from . import coco
+
+    try:
+        E = coco.COCOeval(args.gt, args.dt, args.iou_type, backend=args.backend)
+        E.evaluate()
+        E.accumulate()
+        stats = E.summarize()
+    except (ValueError, TypeError) as exc:
+        print(f"fastiou eval: error: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        names = coco.STAT_NAMES[args.iou_type]
+        with open(args.json, "w") as f:
+            json.dump({"iou_type": args.iou_type, "stats": dict(zip(names, map(float, stats)))}, f, indent=1)
+        print(f"wrote {args.json}")
+    if args.plot:
+        from . import viz
+
+        try:
+            viz.plot_pr_curves(E, args.plot)
+        except (ImportError, OSError) as exc:  # no matplotlib; a path that cannot be written
+            print(f"fastiou eval: {exc}", file=sys.stderr)
+            return 1
+        print(f"wrote {args.plot}")
+    return 0
+
+
 def _config(args: argparse.Namespace) -> int:
     from . import show_config
 
@@ -132,6 +164,18 @@ def build_parser() -> argparse.ArgumentParser:
     draw.add_argument("--metrics", default="iou,giou,diou,ciou",
                       help="comma-separated, from iou,ioa,giou,diou,ciou")
     draw.set_defaults(func=_draw)
+    ev = sub.add_parser(
+        "eval", help="COCO evaluation of detections, exact to pycocotools",
+        description="Evaluate detections (a JSON list of results) against COCO ground truth and "
+                    "print pycocotools' summary block; the numbers are pycocotools' own.")
+    ev.add_argument("gt", help="ground truth: a COCO JSON file")
+    ev.add_argument("dt", help="detections: a JSON list of results (as COCO.loadRes takes)")
+    ev.add_argument("--iou-type", default="bbox", choices=["bbox", "segm", "keypoints"])
+    ev.add_argument("--backend", default="auto", choices=["auto", "numba", "cython"])
+    ev.add_argument("--json", metavar="PATH", help="also write the stats as JSON")
+    ev.add_argument("--plot", metavar="PATH",
+                    help="also draw precision-recall curves (needs fastiou[plot])")
+    ev.set_defaults(func=_eval)
     config = sub.add_parser("config", help="print versions, backends and threads")
     config.set_defaults(func=_config)
     return parser

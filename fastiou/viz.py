@@ -458,3 +458,93 @@ def draw_nms_comparison(
     _draw_detections(right, image, img_h, img_w, xyxy[keep], kept_labels, scores[keep],
                      [colours[i] for i in keep], f"after NMS: {keep.size} kept")
     return _render(fig, path)
+
+
+# --- evaluation ----------------------------------------------------------------
+
+
+def _palette() -> list:
+    from matplotlib import colormaps
+
+    return [colormaps[name](i) for name, n in (("tab10", 10), ("Dark2", 8)) for i in range(n)]
+
+
+def plot_pr_curves(
+    result: Any, path: str | os.PathLike | None = None, *, iou_thresholds: Sequence[float] = (0.5, 0.75),
+    category: int | None = None, area: str = "all", max_dets: int | None = None,
+) -> str | os.PathLike | np.ndarray:
+    """Precision against recall from a COCO evaluation: one curve per IoU threshold.
+
+    Parameters
+    ----------
+    result : fastiou.coco.COCOeval (or pycocotools') after ``accumulate()``, or its ``eval`` dict
+    path : str or path-like, optional
+        Write the plot there and return ``path``.  Default: return it as an array.
+    iou_thresholds : sequence of float, default (0.5, 0.75)
+        Values of ``params.iouThrs`` to draw.
+    category : int, optional
+        A category id of ``params.catIds``; default: the mean over the categories
+        that have ground truth (at each recall point, as AP averages them).
+    area : str, default 'all'
+        A label of ``params.areaRngLbl``.
+    max_dets : int, optional
+        A value of ``params.maxDets``; default: the largest.
+
+    Returns
+    -------
+    path, or ndarray (H, W, 4) uint8 (RGBA)
+
+    Examples
+    --------
+    >>> import contextlib, io
+    >>> from fastiou import coco, synthetic, viz
+    >>> gt, dets = synthetic.coco_like(20, n_categories=5, seed=0)
+    >>> E = coco.COCOeval(gt, dets, 'bbox')
+    >>> with contextlib.redirect_stdout(io.StringIO()):
+    ...     E.evaluate(); E.accumulate()
+    >>> viz.plot_pr_curves(E).shape
+    (400, 520, 4)
+    """
+    ev = getattr(result, "eval", result)
+    if not isinstance(ev, dict) or "precision" not in ev or "params" not in ev:
+        raise ValueError("result must be a COCOeval after accumulate(), or its eval dict")
+    p = ev["params"]
+    precision = np.asarray(ev["precision"])
+    thrs = np.asarray(p.iouThrs, dtype=np.float64)
+    labels = list(p.areaRngLbl)
+    if area not in labels:
+        raise ValueError(f"area must be one of {labels}, got {area!r}")
+    max_dets = p.maxDets[-1] if max_dets is None else max_dets
+    if max_dets not in p.maxDets:
+        raise ValueError(f"max_dets must be one of {list(p.maxDets)}, got {max_dets!r}")
+    a, m = labels.index(area), list(p.maxDets).index(max_dets)
+    if category is None:
+        cats = slice(None)
+        what = "mean over categories"
+    else:
+        if not p.useCats or category not in list(p.catIds):
+            raise ValueError(f"category must be one of params.catIds, got {category!r}")
+        cats = slice(list(p.catIds).index(category), list(p.catIds).index(category) + 1)
+        what = f"category {category}"
+    fig = _figure(520, 400, layout="constrained")
+    ax = fig.add_subplot(1, 1, 1)
+    palette = _palette()
+    for n, thr in enumerate(iou_thresholds):
+        hit = np.flatnonzero(np.isclose(thrs, thr, rtol=0, atol=1e-6))
+        if not len(hit):
+            raise ValueError(f"iou_thresholds: {thr} is not one of params.iouThrs {thrs.tolist()}")
+        curves = precision[hit[0], :, cats, a, m]  # (R, K)
+        valid = curves > -1
+        count = valid.sum(axis=1)
+        mean = np.where(count > 0, np.where(valid, curves, 0).sum(axis=1) / np.maximum(count, 1), np.nan)
+        ap = float(np.mean(curves[valid])) if valid.any() else -1.0
+        ax.plot(np.asarray(p.recThrs), mean, lw=1.8, color=palette[n % len(palette)],
+                label=f"IoU={thrs[hit[0]]:.2f} (AP {ap:.3f})")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1.02)
+    ax.set_xlabel("recall", fontsize=9)
+    ax.set_ylabel("precision", fontsize=9)
+    ax.set_title(f"precision-recall, {what}, area={area}, maxDets={max_dets}", fontsize=10)
+    ax.grid(True, lw=0.5, alpha=0.5)
+    ax.legend(fontsize=8, loc="lower left")
+    return _render(fig, path, palette=True)

@@ -293,7 +293,6 @@ def scaling_figure(family: str, panels: list[dict]) -> Figure:
     impls = list(dict.fromkeys(impl for p in panels for impl in p["lines"]))
     fig = viz._figure(480 * ncols + 40, 300 * nrows + 40 + 20 * math.ceil(len(impls) / 3),
                       layout="constrained")  # first: says how to install matplotlib when it is missing
-    from matplotlib import colormaps
     from matplotlib.ticker import LogFormatterSciNotation
 
     class compact(LogFormatterSciNotation):
@@ -303,7 +302,7 @@ def scaling_figure(family: str, panels: list[dict]) -> Figure:
             return _compact(x) if super().__call__(x, pos) else ""
 
     fig.suptitle(f"{family}: throughput against input size (higher is better, log-log)", fontsize=11)
-    palette = [colormaps[name](i) for name, n in (("tab10", 10), ("Dark2", 8)) for i in range(n)]
+    palette = viz._palette()
     colours = {impl: palette[k % len(palette)] for k, impl in enumerate(impls)}  # one per figure
     handles = {}
     for k, panel in enumerate(panels):

@@ -1,0 +1,332 @@
+"""The validation boundary of :mod:`fastiou.coco`: COCO datasets and results as checked arrays.
+
+Ground truth is a pycocotools ``COCO`` object (anything with a ``.dataset`` dict), a
+dict in the COCO layout or the path of a COCO JSON file.  Detections are any of
+those, a list of result dicts (what ``COCO.loadRes`` takes), the path of a JSON
+list of them, or an ``(N, 7)`` array ``[image_id, x, y, w, h, score, category_id]``
+(``COCO.loadNumpyAnnotations``).  Results that have not been through ``loadRes``
+get what ``loadRes`` would give them: ids ``1..N`` and the area of the box
+(``w * h``), of the mask, or of the keypoints' bounding box.
+
+Each input becomes a :class:`Table` of arrays in the records' order.  Nothing of
+the caller's is modified: records are only read.  A bad record raises
+``ValueError`` naming the argument, the field and the first bad record.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+import numpy as np
+
+from . import _validate
+
+
+class Table:
+    """Annotations as arrays: ``image_id``, ``category_id``, ``id``, ``area``, ``bbox``
+    (N, 4, xywh float64), ``iscrowd`` / ``ignore`` (bool), ``score`` (detections),
+    ``segmentation`` (list of RLE dicts), ``keypoints`` (N, 3K float64)."""
+
+    def __init__(self, **fields):
+        self.__dict__.update(fields)
+
+    def __len__(self) -> int:
+        return len(self.image_id)
+
+
+def _load_json(path: Any, name: str) -> Any:
+    try:
+        with open(os.fspath(path)) as f:
+            return json.load(f)
+    except OSError as exc:
+        raise ValueError(f"{name}: cannot read {os.fspath(path)!r} ({exc})") from None
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{name}: {os.fspath(path)!r} is not valid JSON ({exc})") from None
+
+
+def as_dataset(x: Any, name: str) -> dict:
+    """The COCO dataset dict of a ``COCO`` object, a dict or a JSON path."""
+    if isinstance(x, (str, os.PathLike)):
+        x = _load_json(x, name)
+    dataset = getattr(x, "dataset", x)
+    if not isinstance(dataset, dict):
+        raise TypeError(f"{name} must be a COCO object, a dict in the COCO layout or a JSON path, "
+                        f"got {type(x).__name__}")
+    return dataset
+
+
+def _where(name: str, i: int, record: Any) -> str:
+    rid = record.get("id") if isinstance(record, dict) else None
+    return f"{name}[{i}]" + (f" (id {rid})" if rid is not None else "")
+
+
+def _field(records: list, key: str, name: str) -> list:
+    """``[r[key] for r in records]``, or ValueError naming the first record without it."""
+    try:
+        return [r[key] for r in records]
+    except (KeyError, TypeError):
+        for i, r in enumerate(records):
+            if not isinstance(r, dict):
+                raise TypeError(f"{name}[{i}] must be a dict, got {type(r).__name__}") from None
+            if key not in r:
+                raise ValueError(f"{_where(name, i, r)} has no {key!r}") from None
+        raise
+
+
+def _numbers(values: list, key: str, name: str, records: list, width: int | None = None,
+             dtype: Any = np.float64) -> np.ndarray:
+    """``values`` as a finite array of ``dtype`` (rows of ``width``), naming the first bad record."""
+    if len(values) == 0:
+        return np.zeros((0,) if width is None else (0, width), dtype)
+    try:
+        arr = np.array(values, dtype=dtype)
+        ok = arr.ndim == (1 if width is None else 2) and (width is None or arr.shape[1] == width)
+    except (ValueError, TypeError, OverflowError):
+        ok = False
+    if not ok:
+        for i, v in enumerate(values):
+            try:
+                row = np.array(v, dtype=dtype)
+                good = row.ndim == (0 if width is None else 1) and (width is None or row.shape[0] == width)
+            except (ValueError, TypeError, OverflowError):
+                good = False
+            if not good:
+                shape = "a number" if width is None else f"{width} numbers"
+                raise ValueError(f"{_where(name, i, records[i])}: {key!r} must be {shape}, got {v!r}")
+        raise ValueError(f"{name}: {key!r} must be numbers")
+    if arr.dtype.kind == "f":
+        bad = ~np.isfinite(arr) if width is None else ~np.isfinite(arr).all(axis=1)
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise ValueError(f"{_where(name, i, records[i])}: {key!r} is not finite: {values[i]!r}")
+    return arr
+
+
+def _ids(values: list, key: str, name: str, records: list) -> np.ndarray:
+    try:
+        arr = np.asarray(values)
+    except (ValueError, TypeError):
+        arr = None
+    if arr is not None and arr.ndim == 1 and arr.dtype.kind in "iu":
+        return arr.astype(np.int64)
+    out = np.empty(len(arr), np.int64)
+    for i, v in enumerate(values):
+        if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer, float, np.floating)) \
+                or v != int(v):
+            raise ValueError(f"{_where(name, i, records[i])}: {key!r} must be an integer, got {v!r}")
+        out[i] = int(v)
+    return out
+
+
+def _check_boxes(bbox: np.ndarray, name: str, records: list) -> None:
+    bad = (bbox[:, 2] < 0) | (bbox[:, 3] < 0)
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise ValueError(f"{_where(name, i, records[i])}: 'bbox' [x, y, w, h] has a negative width or "
+                         f"height: {records[i]['bbox']!r}")
+
+
+def _images(dataset: dict, name: str) -> tuple[np.ndarray, dict]:
+    images = dataset.get("images")
+    if images is None:
+        raise ValueError(f"{name} has no 'images'")
+    ids = _ids(_field(images, "id", f"{name}['images']"), "id", f"{name}['images']", images)
+    return ids, {int(i): k for k, i in enumerate(ids)}
+
+
+def _check_rles(segms: list, image_id: np.ndarray, sizes: dict, name: str, records: list) -> None:
+    for i, s in enumerate(segms):
+        if not isinstance(s, dict):
+            raise ValueError(f"{_where(name, i, records[i])}: 'segmentation' must be a COCO RLE dict "
+                             f"(polygons are not supported: encode them as RLE), got {type(s).__name__}")
+        size = s.get("size")
+        if "counts" not in s or size is None:
+            raise ValueError(f"{_where(name, i, records[i])}: 'segmentation' must be a COCO RLE with "
+                             f"'size' and 'counts'")
+        want = sizes.get(int(image_id[i]))
+        if want is not None and [int(v) for v in size] != list(want):
+            raise ValueError(f"{_where(name, i, records[i])}: mask size {list(size)} differs from its "
+                             f"image's [height, width] {list(want)}")
+
+
+def _image_sizes(dataset: dict, name: str) -> dict:
+    images = dataset.get("images", [])
+    out = {}
+    for i, img in enumerate(images):
+        if "height" not in img or "width" not in img:
+            where = _where(name + "['images']", i, img)
+            raise ValueError(f"{where} has no 'height'/'width' (needed for segm)")
+        out[int(img["id"])] = (int(img["height"]), int(img["width"]))
+    return out
+
+
+def _keypoints(records: list, name: str, n_kp: int) -> np.ndarray:
+    return _numbers(_field(records, "keypoints", name), "keypoints", name, records, width=3 * n_kp)
+
+
+def ground_truth(x: Any, iou_type: str, n_kp: int, name: str = "cocoGt") -> tuple[Table, dict]:
+    """``(table, info)``: the annotations and ``info`` with ``img_ids``, ``cat_ids``, ``sizes``."""
+    dataset = as_dataset(x, name)
+    img_ids, _ = _images(dataset, name)
+    cats = dataset.get("categories", [])
+    cat_ids = _ids(_field(cats, "id", f"{name}['categories']"), "id", f"{name}['categories']", cats)
+    anns = dataset.get("annotations", [])
+    where = f"{name}['annotations']"
+    table = Table(
+        image_id=_ids(_field(anns, "image_id", where), "image_id", where, anns),
+        category_id=_ids(_field(anns, "category_id", where), "category_id", where, anns),
+        id=_ids(_field(anns, "id", where), "id", where, anns),
+        area=_numbers(_field(anns, "area", where), "area", where, anns),
+        iscrowd=_numbers(_field(anns, "iscrowd", where), "iscrowd", where, anns) != 0,
+    )
+    table.ignore = table.iscrowd.copy()  # pycocotools overwrites 'ignore' with 'iscrowd'
+    sizes = {}
+    if iou_type == "bbox":
+        table.bbox = _numbers(_field(anns, "bbox", where), "bbox", where, anns, width=4)
+        _check_boxes(table.bbox, where, anns)
+    elif iou_type == "segm":
+        sizes = _image_sizes(dataset, name)
+        table.segmentation = _field(anns, "segmentation", where)
+        _check_rles(table.segmentation, table.image_id, sizes, where, anns)
+    else:
+        table.bbox = _numbers(_field(anns, "bbox", where), "bbox", where, anns, width=4)
+        table.keypoints = _keypoints(anns, where, n_kp)
+        num = _numbers(_field(anns, "num_keypoints", where), "num_keypoints", where, anns)
+        table.ignore |= num == 0
+    return table, {"img_ids": img_ids, "cat_ids": cat_ids, "sizes": sizes}
+
+
+def _as_result_records(x: Any, name: str) -> tuple[list | None, dict | None, np.ndarray | None]:
+    """``(records, dataset, array)``: exactly one is not None."""
+    if isinstance(x, (str, os.PathLike)):
+        x = _load_json(x, name)
+    if hasattr(x, "dataset"):
+        return None, x.dataset, None
+    if isinstance(x, dict):
+        if "annotations" not in x:
+            raise ValueError(f"{name}: a dict of detections must be a COCO dataset with 'annotations'")
+        return None, x, None
+    if isinstance(x, (list, tuple)):
+        return list(x), None, None
+    if isinstance(x, np.ndarray) or hasattr(x, "__array__"):
+        return None, None, _validate.as_array(x, name)
+    raise TypeError(f"{name} must be a COCO object, a list of result dicts, a JSON path or an (N, 7) "
+                    f"array, got {type(x).__name__}")
+
+
+def _rle_area_and_box(segms: list, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """pycocotools' ``area`` and ``toBbox`` of RLE masks (float64)."""
+    from . import backends
+    from ._mask_formulas import AREA, X0, X1, Y0, Y1
+    from .masks import _MaskSet
+
+    area = np.zeros(len(segms))
+    box = np.zeros((len(segms), 4))
+    by_size: dict = {}
+    for i, s in enumerate(segms):
+        by_size.setdefault(tuple(int(v) for v in s["size"]), []).append(i)
+    for _, rows in by_size.items():
+        masks = _MaskSet([segms[i] for i in rows], name, None)
+        info = masks.runs(*backends.select("numba", masks.work, family="masks"))[2]
+        rows = np.asarray(rows)
+        a = info[:, AREA]
+        area[rows] = a
+        full = a > 0
+        box[rows[full]] = np.stack([info[full, X0], info[full, Y0], info[full, X1] - info[full, X0] + 1,
+                                    info[full, Y1] - info[full, Y0] + 1], axis=1)
+    return area, box
+
+
+def detections(x: Any, iou_type: str, n_kp: int, gt_info: dict, name: str = "cocoDt") -> Table:
+    """The detections as a :class:`Table`, checked against the ground truth's images and categories."""
+    records, dataset, array = _as_result_records(x, name)
+    if array is not None:
+        if array.ndim != 2 or array.shape[1] != 7:
+            raise ValueError(f"{name} must be an (N, 7) array [image_id, x, y, w, h, score, category_id], "
+                             f"got shape {array.shape}")
+        if iou_type != "bbox":
+            raise ValueError(f"{name}: an (N, 7) array holds boxes; iouType {iou_type!r} needs result dicts")
+        finite = np.isfinite(array).all(axis=1)
+        if not finite.all():
+            i = int(np.argmax(~finite))
+            raise ValueError(f"{name}[{i}] is not finite: {array[i].tolist()}")
+        wh = array[:, 3:5]
+        table = Table(image_id=array[:, 0].astype(np.int64), category_id=array[:, 6].astype(np.int64),
+                      id=np.arange(1, len(array) + 1, dtype=np.int64),
+                      # loadRes: w * h in the array's own dtype
+                      area=(wh[:, 0] * wh[:, 1]).astype(np.float64),
+                      score=array[:, 5].astype(np.float64), bbox=array[:, 1:5].astype(np.float64))
+        bad = (table.bbox[:, 2] < 0) | (table.bbox[:, 3] < 0)
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise ValueError(f"{name}[{i}]: the box has a negative width or height: {array[i].tolist()}")
+        _check_membership(table, gt_info, name, None)
+        return table
+    if dataset is not None:
+        records = dataset.get("annotations", [])
+        where = f"{name}['annotations']"
+        loaded = True
+    else:
+        where = name
+        loaded = False
+    table = Table(
+        image_id=_ids(_field(records, "image_id", where), "image_id", where, records),
+        category_id=_ids(_field(records, "category_id", where), "category_id", where, records),
+        score=_numbers(_field(records, "score", where), "score", where, records),
+    )
+    _check_membership(table, gt_info, where, records)
+    n = len(records)
+    if loaded:
+        table.id = _ids(_field(records, "id", where), "id", where, records)
+        table.area = _numbers(_field(records, "area", where), "area", where, records)
+        branch = None
+    else:
+        table.id = np.arange(1, n + 1, dtype=np.int64)
+        first = records[0] if n else {}
+        if not isinstance(first, dict):
+            raise TypeError(f"{name}[0] must be a dict, got {type(first).__name__}")
+        if "bbox" in first and not first["bbox"] == []:
+            branch = "bbox"
+        elif "segmentation" in first:
+            branch = "segm"
+        elif "keypoints" in first:
+            branch = "keypoints"
+        elif n:
+            raise ValueError(f"{_where(name, 0, first)} has none of 'bbox', 'segmentation', 'keypoints'")
+        else:
+            branch = None
+            table.area = np.zeros(0)
+    if iou_type == "bbox" or branch == "bbox":
+        if not (branch == "segm" and not all("bbox" in r for r in records)):  # else: from the masks
+            table.bbox = _numbers(_field(records, "bbox", where), "bbox", where, records, width=4)
+            _check_boxes(table.bbox, where, records)
+        if branch == "bbox":
+            table.area = table.bbox[:, 2] * table.bbox[:, 3]
+    if iou_type == "segm" or branch == "segm":
+        table.segmentation = _field(records, "segmentation", where)
+        _check_rles(table.segmentation, table.image_id, gt_info["sizes"], where, records)
+        if branch == "segm":
+            table.area, box = _rle_area_and_box(table.segmentation, where)
+            if not hasattr(table, "bbox"):
+                table.bbox = box
+    if iou_type == "keypoints" or branch == "keypoints":
+        table.keypoints = _keypoints(records, where, n_kp)
+        if branch == "keypoints":
+            x, y = table.keypoints[:, 0::3], table.keypoints[:, 1::3]
+            x0, x1, y0, y1 = x.min(axis=1), x.max(axis=1), y.min(axis=1), y.max(axis=1)
+            table.area = (x1 - x0) * (y1 - y0)
+    return table
+
+
+def _check_membership(table: Table, gt_info: dict, name: str, records: list | None) -> None:
+    for key, known, what in (("image_id", gt_info["img_ids"], "image"),
+                             ("category_id", gt_info["cat_ids"], "category")):
+        values = getattr(table, key)
+        bad = ~np.isin(values, known)
+        if bad.any():
+            i = int(np.argmax(bad))
+            where = _where(name, i, records[i]) if records is not None else f"{name}[{i}]"
+            raise ValueError(f"{where}: {key!r} {int(values[i])} is not a{'n' if what == 'image' else ''} "
+                             f"{what} of the ground truth")

@@ -1,0 +1,39 @@
+"""Cython COCO kernels (``fastiou._cy_coco``, compiled at install): the second backend.
+
+The same interface as :mod:`fastiou.backends.numba_cpu_coco`.  ``greedy_match``
+and ``accumulate`` are Cython; the overlap kernels (``box_overlaps``,
+``oks_exponents``, ``oks_sums``) are Numba's, because the box formula they share
+with every box metric is compiled from ``fastiou._formulas`` by Numba, and OKS
+must sum in NumPy's order, which only that module reproduces.  ``parallel``
+becomes an OpenMP thread count (see :func:`fastiou.backends.threads`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import _cy_coco as _cy
+from . import numba_cpu_coco as _numba
+from . import threads as _threads
+
+def _u8(flags):
+    """A bool array as uint8, without a copy (writes go through)."""
+    return flags.view(np.uint8)
+
+
+box_overlaps = _numba.box_overlaps
+oks_exponents = _numba.oks_exponents
+oks_sums = _numba.oks_sums
+
+
+def greedy_match(ious, offsets, d_start, n_d, g_start, n_g, has_overlaps, gt_ignore, gt_crowd, gt_area, gt_id,
+                 dt_id, dt_area, area_lo, area_hi, thresholds, dt_match, gt_match, dt_ignore, gt_ignore_out,
+                 parallel):
+    _cy.greedy_match(ious, offsets, d_start, n_d, g_start, n_g, _u8(has_overlaps), _u8(gt_ignore),
+                     _u8(gt_crowd), gt_area, gt_id, dt_id, dt_area, area_lo, area_hi, thresholds, dt_match,
+                     gt_match, _u8(dt_ignore), _u8(gt_ignore_out), _threads(parallel))
+
+
+def accumulate(matched, ignored, a, sel, seg_start, seg_len, npig, score, rec_thrs, q, s, rc_last, parallel):
+    _cy.accumulate(matched, _u8(ignored), a, sel, seg_start, seg_len, npig, score, rec_thrs, q, s, rc_last,
+                   _threads(parallel))

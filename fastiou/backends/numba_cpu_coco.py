@@ -1,0 +1,305 @@
+"""Numba CPU kernels of COCO evaluation (:mod:`fastiou.coco`), each with a serial twin.
+
+The evaluation is split into groups: one per (image, category), or per image with
+``useCats=0``.  A group's detections are contiguous in the detection arrays
+(sorted by decreasing score, cut at ``maxDets[-1]``) and its ground truth is
+contiguous in the ground-truth arrays (in pycocotools' order).  Each group's
+overlap matrix (detections x ground truth, row-major) lies in one flat buffer at
+``offsets[group]``.
+
+- :func:`box_overlaps` fills the buffer with pycocotools' box overlap, from the
+  one box formula (``fastiou._formulas``): IoU, or for a crowd ground truth the
+  intersection over the detection's area (``IOA`` with the detection first).
+- :func:`greedy_match` is pycocotools' ``evaluateImg`` for every group, area range
+  and IoU threshold.
+- :func:`oks_exponents` / :func:`oks_sums`: the object keypoint similarity, split
+  around NumPy's ``exp`` (called in between, so the exponentials are NumPy's own)
+  and summed in NumPy's pairwise order.
+
+Kernels contain no validation.  Groups are claimed in chunks from a shared counter
+(see :mod:`.numba_cpu`), so serial and parallel runs give identical results.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import prange
+
+from .._config import njit, serial_and_parallel
+from .._formulas import IOA, IOU
+from .numba_cpu import claim, new_counter, pair_metric, workers
+
+#: Groups per claim.
+GROUP_CHUNK = 8
+#: pycocotools caps every IoU threshold at ``1 - 1e-10``.
+THRESHOLD_CAP = 1 - 1e-10
+
+
+def _box_overlaps(dcols, gcols, gcrowd, d_start, n_d, g_start, n_g, offsets, out, counter):
+    n = n_d.shape[0]
+    for _ in prange(workers(n, GROUP_CHUNK)):
+        lo = claim(counter, GROUP_CHUNK)
+        while lo < n:
+            for k in range(lo, min(lo + GROUP_CHUNK, n)):
+                nd, ng, d0, g0, o = n_d[k], n_g[k], d_start[k], g_start[k], offsets[k]
+                for i in range(nd):
+                    for j in range(ng):
+                        code = IOA if gcrowd[g0 + j] else IOU
+                        out[o + i * ng + j] = pair_metric(code, dcols, d0 + i, gcols, g0 + j, 0.0, 1.0)
+            lo = claim(counter, GROUP_CHUNK)
+
+
+def _greedy_match(ious, offsets, d_start, n_d, g_start, n_g, has_overlaps, gt_ignore, gt_crowd, gt_area,
+                  gt_id, dt_id, dt_area, area_lo, area_hi, thresholds, dt_match, gt_match, dt_ignore,
+                  gt_ignore_out, ig_all, order_all, taken_all, counter):
+    # scratch: each group uses its own slice of buffers of one entry per ground truth
+    # (an array made inside the kernel would turn on reference counting in its loops)
+    n = n_d.shape[0]
+    n_area = area_lo.shape[0]
+    n_thr = thresholds.shape[0]
+    for _ in prange(workers(n, GROUP_CHUNK)):
+        lo = claim(counter, GROUP_CHUNK)
+        while lo < n:
+            for k in range(lo, min(lo + GROUP_CHUNK, n)):
+                nd, ng, d0, g0, o = n_d[k], n_g[k], d_start[k], g_start[k], offsets[k]
+                ng_match = ng if has_overlaps[k] else 0  # pycocotools skips groups without overlaps
+                ig = ig_all[g0:g0 + ng]
+                order = order_all[g0:g0 + ng]
+                taken = taken_all[g0:g0 + ng]
+                for a in range(n_area):
+                    alo, ahi = area_lo[a], area_hi[a]
+                    for j in range(ng):
+                        area = gt_area[g0 + j]
+                        ig[j] = gt_ignore[g0 + j] or area < alo or area > ahi
+                        gt_ignore_out[a, g0 + j] = ig[j]
+                    # ground truth in a stable sort by its ignore flag: regular ones first
+                    pos = 0
+                    for j in range(ng):
+                        if not ig[j]:
+                            order[pos] = j
+                            pos += 1
+                    for j in range(ng):
+                        if ig[j]:
+                            order[pos] = j
+                            pos += 1
+                    for t in range(n_thr):
+                        for j in range(ng):
+                            taken[j] = 0
+                            gt_match[a, t, g0 + j] = -1
+                        cap = min(thresholds[t], THRESHOLD_CAP)
+                        for i in range(nd):
+                            best = cap
+                            m = -1
+                            for jj in range(ng_match):
+                                j = order[jj]
+                                if taken[j] > 0 and not gt_crowd[g0 + j]:
+                                    continue
+                                if m > -1 and not ig[m] and ig[j]:
+                                    break
+                                v = ious[o + i * ng + j]
+                                if v < best:
+                                    continue
+                                best = v
+                                m = j
+                            d = d0 + i
+                            # pycocotools records ids: a ground truth of id 0 reads as
+                            # no match, a detection of id <= 0 leaves its match free
+                            matched = -1
+                            ignored = False
+                            if m > -1:
+                                ignored = ig[m]
+                                if gt_id[g0 + m] != 0:
+                                    matched = g0 + m
+                                taken[m] = dt_id[d]
+                                if dt_id[d] > 0:
+                                    gt_match[a, t, g0 + m] = d
+                            if matched < 0 and (dt_area[d] < alo or dt_area[d] > ahi):
+                                ignored = True
+                            dt_match[a, t, d] = matched
+                            dt_ignore[a, t, d] = ignored
+            lo = claim(counter, GROUP_CHUNK)
+
+
+@njit(inline="always")
+def _pairwise_sum(x, lo, n):
+    """NumPy's pairwise summation of ``x[lo:lo + n]`` (``n <= 128``, one block)."""
+    if n < 8:
+        res = 0.0
+        for i in range(n):
+            res += x[lo + i]
+        return res
+    r0, r1, r2, r3 = x[lo], x[lo + 1], x[lo + 2], x[lo + 3]
+    r4, r5, r6, r7 = x[lo + 4], x[lo + 5], x[lo + 6], x[lo + 7]
+    i = 8
+    while i < n - (n % 8):
+        r0 += x[lo + i]
+        r1 += x[lo + i + 1]
+        r2 += x[lo + i + 2]
+        r3 += x[lo + i + 3]
+        r4 += x[lo + i + 4]
+        r5 += x[lo + i + 5]
+        r6 += x[lo + i + 6]
+        r7 += x[lo + i + 7]
+        i += 8
+    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    while i < n:
+        res += x[lo + i]
+        i += 1
+    return res
+
+
+@njit
+def numpy_sum(x):
+    """``np.sum`` of a short contiguous float64 vector, in NumPy's order (tests compare)."""
+    return _pairwise_sum(x, 0, x.shape[0])
+
+
+def _oks_exponents(dkp, gkp, gvis_count, gbox, garea, variances, d_start, n_d, g_start, n_g, offsets,
+                   out, counter):
+    # out[(o + i * ng + j), k] = -e_k of pycocotools' computeOks, compacted to the
+    # visible keypoints of the ground truth when it has any
+    n = n_d.shape[0]
+    nk = variances.shape[0]
+    for _ in prange(workers(n, GROUP_CHUNK)):
+        lo = claim(counter, GROUP_CHUNK)
+        while lo < n:
+            for k in range(lo, min(lo + GROUP_CHUNK, n)):
+                nd, ng, d0, g0, o = n_d[k], n_g[k], d_start[k], g_start[k], offsets[k]
+                for j in range(ng):
+                    g = g0 + j
+                    x0 = gbox[g, 0] - gbox[g, 2]
+                    x1 = gbox[g, 0] + gbox[g, 2] * 2
+                    y0 = gbox[g, 1] - gbox[g, 3]
+                    y1 = gbox[g, 1] + gbox[g, 3] * 2
+                    scale = garea[g] + np.spacing(1.0)
+                    for i in range(nd):
+                        d = d0 + i
+                        row = o + i * ng + j
+                        pos = 0
+                        for q in range(nk):
+                            xd = dkp[d, 3 * q]
+                            yd = dkp[d, 3 * q + 1]
+                            if gvis_count[g] > 0:
+                                if not gkp[g, 3 * q + 2] > 0:
+                                    continue
+                                dx = xd - gkp[g, 3 * q]
+                                dy = yd - gkp[g, 3 * q + 1]
+                            else:
+                                dx = max(0.0, x0 - xd) + max(0.0, xd - x1)
+                                dy = max(0.0, y0 - yd) + max(0.0, yd - y1)
+                            e = (dx * dx + dy * dy) / variances[q] / scale / 2
+                            out[row, pos] = -e
+                            pos += 1
+            lo = claim(counter, GROUP_CHUNK)
+
+
+def _oks_sums(exps, counts, out, counter):
+    # out[p] = np.sum(exps[p, :counts[p]]) / counts[p]
+    n = out.shape[0]
+    step = 4096
+    for _ in prange(workers(n, step)):
+        lo = claim(counter, step)
+        while lo < n:
+            for p in range(lo, min(lo + step, n)):
+                c = counts[p]
+                row = exps[p]
+                out[p] = _pairwise_sum(row, 0, c) / c
+            lo = claim(counter, step)
+
+
+def _accumulate(matched, ignored, a, sel, seg_start, seg_len, npig, score, rec_thrs, q, s, rc_last, rc_all,
+                pr_all, counter):
+    # pycocotools' accumulate for one (area range, maxDets) and every (threshold,
+    # category): q, s (T, R, C) and rc_last (T, C) arrive filled with zeros
+    n_thr = q.shape[0]
+    n_rec = rec_thrs.shape[0]
+    n_cat = seg_start.shape[0]
+    n = n_thr * n_cat
+    eps = np.spacing(1.0)
+    for _ in prange(workers(n, 1)):
+        w = claim(counter, 1)
+        while w < n:
+            t = w // n_cat
+            c = w % n_cat
+            start, nd = seg_start[c], seg_len[c]
+            count = np.float64(npig[c])
+            rc = rc_all[t, start:start + nd]  # this item's slice of the scratch (see _greedy_match)
+            pr = pr_all[t, start:start + nd]
+            tp = 0
+            fp = 0
+            for i in range(nd):
+                d = sel[start + i]
+                if not ignored[a, t, d]:
+                    if matched[a, t, d] >= 0:
+                        tp += 1
+                    else:
+                        fp += 1
+                tpf = np.float64(tp)
+                rc[i] = tpf / count
+                pr[i] = tpf / ((np.float64(fp) + tpf) + eps)
+            if nd:
+                rc_last[t, c] = rc[nd - 1]
+            for i in range(nd - 1, 0, -1):  # precision made monotone from the right
+                if pr[i] > pr[i - 1]:
+                    pr[i - 1] = pr[i]
+            for r in range(n_rec):  # np.searchsorted(rc, rec_thrs, side='left')
+                lo, hi = 0, nd
+                v = rec_thrs[r]
+                while lo < hi:
+                    mid = (lo + hi) >> 1
+                    if rc[mid] < v:
+                        lo = mid + 1
+                    else:
+                        hi = mid
+                if lo < nd:
+                    q[t, r, c] = pr[lo]
+                    s[t, r, c] = score[sel[start + lo]]
+            w = claim(counter, 1)
+
+
+_box_overlaps_k = serial_and_parallel(_box_overlaps)
+_accumulate_k = serial_and_parallel(_accumulate)
+_greedy_match_k = serial_and_parallel(_greedy_match)
+_oks_exponents_k = serial_and_parallel(_oks_exponents)
+_oks_sums_k = serial_and_parallel(_oks_sums)
+
+
+def box_overlaps(dcols, gcols, gcrowd, d_start, n_d, g_start, n_g, offsets, out, parallel):
+    """Fill ``out`` with each group's detection x ground-truth box overlaps (float64)."""
+    _box_overlaps_k[parallel](dcols, gcols, gcrowd, d_start, n_d, g_start, n_g, offsets, out,
+                              new_counter())
+
+
+def greedy_match(ious, offsets, d_start, n_d, g_start, n_g, has_overlaps, gt_ignore, gt_crowd, gt_area, gt_id,
+                 dt_id, dt_area, area_lo, area_hi, thresholds, dt_match, gt_match, dt_ignore, gt_ignore_out,
+                 parallel):
+    """pycocotools' greedy matching: ``dt_match (A, T, D)`` gets the index of the matched
+    ground truth (-1: none), ``gt_match (A, T, G)`` the index of the detection that took
+    it (-1: none; a crowd keeps the last), ``dt_ignore (A, T, D)`` the detections' ignore
+    flags and ``gt_ignore_out (A, G)`` the ground truth's (int32 indices, bool flags)."""
+    _greedy_match_k[parallel](ious, offsets, d_start, n_d, g_start, n_g, has_overlaps, gt_ignore, gt_crowd,
+                              gt_area, gt_id, dt_id, dt_area, area_lo, area_hi, thresholds, dt_match,
+                              gt_match, dt_ignore, gt_ignore_out, np.empty(len(gt_id), np.bool_),
+                              np.empty(len(gt_id), np.int64), np.empty(len(gt_id), np.int64), new_counter())
+
+
+def oks_exponents(dkp, gkp, gvis_count, gbox, garea, variances, d_start, n_d, g_start, n_g, offsets, out,
+                  parallel):
+    """``out[pair, :count]``: minus the OKS exponents of each (detection, ground truth) pair."""
+    _oks_exponents_k[parallel](dkp, gkp, gvis_count, gbox, garea, variances, d_start, n_d, g_start, n_g,
+                               offsets, out, new_counter())
+
+
+def oks_sums(exps, counts, out, parallel):
+    """``out[pair] = mean of exps[pair, :counts[pair]]`` summed in NumPy's order."""
+    _oks_sums_k[parallel](exps, counts, out, new_counter())
+
+
+def accumulate(matched, ignored, a, sel, seg_start, seg_len, npig, score, rec_thrs, q, s, rc_last, parallel):
+    """Precision ``q`` and scores ``s`` at each recall threshold and the last recall
+    ``rc_last`` of every (threshold, category), from ``matched`` (greedy_match's
+    ``dt_match``) and ``ignored`` for area range ``a`` and the sorted
+    detections ``sel`` (category ``c``'s are ``sel[seg_start[c]:][:seg_len[c]]``)."""
+    scratch = (q.shape[0], len(sel))
+    _accumulate_k[parallel](matched, ignored, a, sel, seg_start, seg_len, npig, score, rec_thrs, q, s,
+                            rc_last, np.empty(scratch), np.empty(scratch), new_counter())
