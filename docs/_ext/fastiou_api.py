@@ -6,7 +6,7 @@ and one page per public object with its ``autofunction`` / ``autoclass`` / ``aut
 names come from ``check_docstrings.public_api`` (``__all__``, or the public functions and
 classes a module defines), so a name added to the package appears on the site without
 editing the docs, and a public name without a docstring fails the build (a warning, an error
-under ``-W``). ``{fastiou-api-toctree}`` in ``api/index.md`` lists the module pages.
+under ``-W``). ``fastiou-api-toctree`` in ``api/index.rst`` lists the module pages.
 """
 
 from __future__ import annotations
