@@ -1,11 +1,13 @@
-"""Check that every public name of fastiou has a docstring.
+"""Check that every public name of fastiou has a docstring that numpydoc reads as written.
 
 ``python docs/check_docstrings.py`` exits 1 and lists the names that fail. The public names
 are the ones the API reference documents (``docs/_ext/fastiou_api.py`` uses
 :func:`public_api` below): ``fastiou.__all__`` and, for every public submodule
 (``fastiou._SUBMODULES``), its ``__all__`` or else the functions and classes defined in it
 whose names do not start with an underscore. Every function or class needs a docstring, and
-every function of ``fastiou.__all__`` an ``Examples`` section (the doctests run in pytest).
+every function of ``fastiou.__all__`` an ``Examples`` section (the doctests run in pytest);
+a numpydoc section header (``Returns``, ``Examples``, ...) must follow a blank line, or
+numpydoc renders it as part of the section before.
 """
 
 from __future__ import annotations
@@ -72,6 +74,25 @@ def public_api() -> dict[str, list[Entry]]:
     return result
 
 
+SECTIONS = ("Parameters", "Returns", "Yields", "Receives", "Other Parameters", "Raises", "Warns",
+            "Warnings", "See Also", "Notes", "References", "Examples", "Attributes", "Methods")
+
+
+def section_problems(doc: str) -> list[str]:
+    """numpydoc sections that numpydoc would not see: a header not preceded by a blank line.
+
+    (Such a header, e.g. ``Returns`` glued to the last parameter, is read as part of the
+    previous section and rendered as a parameter named 'Returns'.)
+    """
+    lines = doc.splitlines()
+    out = []
+    for i in range(1, len(lines) - 1):
+        header, rule = lines[i].strip(), lines[i + 1].strip()
+        if header in SECTIONS and rule and set(rule) == {"-"} and lines[i - 1].strip():
+            out.append(f"section {header!r} does not follow a blank line")
+    return out
+
+
 def problems() -> list[str]:
     """One line per public name that lacks a docstring (or, in ``fastiou.__all__``, an example)."""
     out = []
@@ -86,8 +107,10 @@ def problems() -> list[str]:
             doc = entry.obj.__doc__
             if not doc or not doc.strip():
                 out.append(f"{entry.name}: no docstring")
-            elif module_name == "fastiou" and inspect.isfunction(entry.obj) and "Examples\n" not in inspect.getdoc(entry.obj):
+                continue
+            if module_name == "fastiou" and inspect.isfunction(entry.obj) and "Examples\n" not in inspect.getdoc(entry.obj):
                 out.append(f"{entry.name}: the docstring has no Examples section")
+            out += [f"{entry.name}: {problem}" for problem in section_problems(inspect.getdoc(entry.obj))]
     return out
 
 
