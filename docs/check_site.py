@@ -173,7 +173,7 @@ def check_benchmarks(dom: str, text: str) -> list[str]:
 PAGES = [
     Page("landing", "index.html", "1280,1400", [check_landing]),
     Page("box_iou", "api/generated/fastiou.box_iou.html", "1280,1600", [check_box_iou]),
-    Page("benchmarks", "benchmarks.html", "1280,2600", [check_benchmarks]),
+    Page("benchmarks", "benchmarks.html", "1280,2000", [check_benchmarks]),
 ]
 
 

@@ -77,6 +77,8 @@ html_theme_options = {
     "footer_start": ["copyright"],
     "footer_end": [],
 }
-html_sidebars = {"index": []}
+html_css_files = ["fastiou.css"]
+# the guide pages are the top level of the navigation: no left sidebar; the API pages keep theirs
+html_sidebars = {"*": []}
 html_show_sourcelink = False
 html_copy_source = False
