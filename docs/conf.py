@@ -41,7 +41,7 @@ templates_path: list[str] = []
 nitpicky = True
 nitpick_ignore_regex = [
     (r"py:.*", r"(numpy|np|scipy|dask|da|distributed|matplotlib|torch|torchvision|typing|collections|argparse|os|pathlib|numba|cupy)(\..*)?"),
-    (r"py:.*", r"(ndarray|array_like|array-like|ArrayLike|NDArray|Any|Iterable|Sequence|Callable|Axes|Figure|csr_array|optional|default)"),
+    (r"py:.*", r"(ndarray|array_like|array-like|ArrayLike|NDArray|DTypeLike|Any|Iterable|Iterator|Sequence|Mapping|Callable|Literal|Union|Optional|TypeAlias|Self|Axes|Figure|csr_array|optional|default)"),
     (r"py:.*", r"(int|float|str|bool|bytes|dict|list|tuple|object|None|type|callable|complex|slice|Ellipsis)"),
 ]
 
