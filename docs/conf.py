@@ -49,6 +49,12 @@ nitpick_ignore_regex = [
 # libraries are mocked, so that building the site needs neither them nor a GPU
 autodoc_mock_imports = ["torch", "torchvision", "cupy", "dask", "distributed", "matplotlib", "PIL"]
 autodoc_typehints = "signature"
+# show numpy.typing's aliases by name, not expanded into their long unions
+autodoc_type_aliases = {
+    alias: f"numpy.typing.{name}"
+    for name in ("ArrayLike", "NDArray", "DTypeLike")
+    for alias in (name, f"npt.{name}", f"numpy.typing.{name}")
+}
 autodoc_member_order = "bysource"
 autodoc_default_options = {"members": False}
 autosummary_generate = False  # fastiou_api writes the pages itself, from the public names
