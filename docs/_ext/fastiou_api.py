@@ -71,31 +71,51 @@ def _object_page(entry: check_docstrings.Entry) -> str:
     return "\n".join(lines)
 
 
+def _table(rows: list[tuple[str, str, object]]) -> list[str]:
+    """A two-column table: each name links to its page, with its one-line summary."""
+    lines = [".. list-table::", "   :widths: 35 65", "   :header-rows: 1", "",
+             "   * - name", "     - summary"]
+    for short, target, obj in rows:
+        lines += [f"   * - :py:obj:`{short} <{target}>`", f"     - {_summary(obj) or '(data)'}"]
+    return lines + [""]
+
+
+def _group_title(module_name: str) -> str:
+    import importlib
+
+    doc = inspect.getdoc(importlib.import_module(module_name)) or module_name
+    return doc.split("\n\n")[0].replace("\n", " ").rstrip(".")
+
+
 def _module_page(module_name: str, entries: list[check_docstrings.Entry],
-                 reexports: list[tuple[str, str]]) -> str:
+                 canonical_of: dict[str, str]) -> str:
     import importlib
 
     module = importlib.import_module(module_name)
-    lines = _title(TITLES.get(module_name, f"{module_name}"))
+    lines = _title(TITLES.get(module_name, module_name))
     lines += [f".. automodule:: {module_name}", "   :no-members:", ""]
+    rows = []
+    for name in check_docstrings._module_names(module):
+        full = f"{module_name}.{name}"
+        rows.append((name, canonical_of.get(full, full), getattr(module, name)))
     if module_name == "fastiou":
-        lines += [".. currentmodule:: fastiou", ""]
-    if entries:
-        lines += [".. list-table::", "   :widths: 35 65", "   :header-rows: 1", "",
-                  "   * - name", "     - summary"]
-        for entry in entries:
-            summary = _summary(entry.obj) or "(data)"
-            lines += [f"   * - :py:obj:`~{entry.name}`", f"     - {summary}"]
-        lines.append("")
-    if reexports:
-        lines += ["The module also holds these names of the top-level namespace:", ""]
-        lines += [f"- ``{alias}``: :py:obj:`{canonical}`" for alias, canonical in reexports]
-        lines.append("")
+        # the top-level namespace, grouped by the public module each name comes from
+        groups: dict[str, list] = {}
+        for row in rows:
+            home = getattr(row[2], "__module__", None) or "fastiou"
+            public = [m for m in check_docstrings.public_modules()[1:] if home == m or home.startswith(m + ".")]
+            groups.setdefault(public[0] if public else home, []).append(row)
+        for home, group in groups.items():
+            lines += [f".. rubric:: {_group_title(home)}", ""]
+            if home in check_docstrings.public_modules():
+                lines += [f"From :py:mod:`{home}`:", ""]
+            lines += _table(group)
+    elif rows:
+        lines += _table(rows)
     if entries:
         lines += [".. toctree::", "   :hidden:", ""]
         lines += [f"   {entry.name}" for entry in entries]
         lines.append("")
-    del module
     return "\n".join(lines)
 
 
@@ -112,12 +132,9 @@ def generate(app) -> None:
             for alias in entry.aliases:
                 canonical_of[alias] = entry.name
     for module_name, entries in api.items():
-        reexports = [(alias, canonical) for alias, canonical in canonical_of.items()
-                     if alias.rpartition(".")[0] == module_name]
-        page = f"{module_name}.rst" if entries else None
         name = f"module-{module_name}.rst"
         wanted.add(name)
-        _write(os.path.join(out, name), _module_page(module_name, entries, reexports))
+        _write(os.path.join(out, name), _module_page(module_name, entries, canonical_of))
         for entry in entries:
             page = f"{entry.name}.rst"
             wanted.add(page)
