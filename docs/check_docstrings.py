@@ -108,7 +108,8 @@ def problems() -> list[str]:
             if not doc or not doc.strip():
                 out.append(f"{entry.name}: no docstring")
                 continue
-            if module_name == "fastiou" and inspect.isfunction(entry.obj) and "Examples\n" not in inspect.getdoc(entry.obj):
+            example = "Examples\n" in inspect.getdoc(entry.obj)
+            if module_name == "fastiou" and inspect.isfunction(entry.obj) and not example:
                 out.append(f"{entry.name}: the docstring has no Examples section")
             out += [f"{entry.name}: {problem}" for problem in section_problems(inspect.getdoc(entry.obj))]
     return out

@@ -27,7 +27,6 @@ import functools
 import html
 import http.server
 import inspect
-import os
 import re
 import shutil
 import subprocess
@@ -84,7 +83,8 @@ def find_browser() -> str | None:
     return None
 
 
-def run_browser(browser: str, url: str, extra: list[str], profile: str, timeout: float = 90) -> tuple[str, list[str]]:
+def run_browser(browser: str, url: str, extra: list[str], profile: str,
+                timeout: float = 90) -> tuple[str, list[str]]:
     """Run headless Chromium once; return its stdout and the page's console messages."""
     command = [
         browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
@@ -186,7 +186,8 @@ def main(argv: list[str] | None = None) -> int:
 
     browser = find_browser()
     if browser is None:
-        print(f"SKIP: no Chromium found ({', '.join(BROWSERS)}); to run this check, install it:\n    {INSTALL}")
+        print(f"SKIP: no Chromium found ({', '.join(BROWSERS)}); to run this check, install it:")
+        print(f"    {INSTALL}")
         return 0
     site = Path(args.html)
     if not (site / "index.html").is_file():
@@ -208,8 +209,8 @@ def main(argv: list[str] | None = None) -> int:
                 if shot.exists():
                     shot.unlink()
                 _, console2 = run_browser(
-                    browser, url, [f"--screenshot={shot}", f"--window-size={page.window}", "--hide-scrollbars"],
-                    profile)
+                    browser, url,
+                    [f"--screenshot={shot}", f"--window-size={page.window}", "--hide-scrollbars"], profile)
                 problems = []
                 if not dom.strip():
                     problems.append("the browser returned an empty DOM")

@@ -39,10 +39,17 @@ templates_path: list[str] = []
 # Every cross-reference must resolve: fastiou's own names are checked; names of other
 # projects (there is no network at build time, hence no intersphinx) are let through.
 nitpicky = True
+_OTHER_PACKAGES = ("numpy", "np", "scipy", "dask", "da", "distributed", "matplotlib", "torch", "torchvision",
+                   "typing", "collections", "argparse", "os", "pathlib", "numba", "cupy")
+_OTHER_NAMES = ("ndarray", "array_like", "array-like", "ArrayLike", "NDArray", "DTypeLike", "Any", "Iterable",
+                "Iterator", "Sequence", "Mapping", "Callable", "Literal", "Union", "Optional", "TypeAlias",
+                "Self",
+                "Axes", "Figure", "csr_array", "optional", "default")
+_BUILTINS = ("int", "float", "str", "bool", "bytes", "dict", "list", "tuple", "object", "None", "type",
+             "callable", "complex", "slice", "Ellipsis")
 nitpick_ignore_regex = [
-    (r"py:.*", r"(numpy|np|scipy|dask|da|distributed|matplotlib|torch|torchvision|typing|collections|argparse|os|pathlib|numba|cupy)(\..*)?"),
-    (r"py:.*", r"(ndarray|array_like|array-like|ArrayLike|NDArray|DTypeLike|Any|Iterable|Iterator|Sequence|Mapping|Callable|Literal|Union|Optional|TypeAlias|Self|Axes|Figure|csr_array|optional|default)"),
-    (r"py:.*", r"(int|float|str|bool|bytes|dict|list|tuple|object|None|type|callable|complex|slice|Ellipsis)"),
+    (r"py:.*", rf"({'|'.join(_OTHER_PACKAGES)})(\..*)?"),
+    (r"py:.*", rf"({'|'.join(_OTHER_NAMES + _BUILTINS)})"),
 ]
 
 # autodoc imports fastiou (and Numba, SciPy: what fastiou itself imports); the optional

@@ -34,4 +34,5 @@ def test_page_examples(page):
         pytest.importorskip("dask.array", reason="the page's Dask examples need the dask extra")
     result = doctest.testfile(str(page), module_relative=False, optionflags=doctest.ELLIPSIS,
                               encoding="utf-8", verbose=False)
-    assert result.failed == 0, f"{result.failed} of {result.attempted} examples of {page.name} failed (output above)"
+    assert result.failed == 0, (
+        f"{result.failed} of {result.attempted} examples of {page.name} failed (output above)")

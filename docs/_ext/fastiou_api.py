@@ -103,7 +103,8 @@ def _module_page(module_name: str, entries: list[check_docstrings.Entry],
         groups: dict[str, list] = {}
         for row in rows:
             home = getattr(row[2], "__module__", None) or "fastiou"
-            public = [m for m in check_docstrings.public_modules()[1:] if home == m or home.startswith(m + ".")]
+            public = [m for m in check_docstrings.public_modules()[1:]
+                      if home == m or home.startswith(m + ".")]
             groups.setdefault(public[0] if public else home, []).append(row)
         for home, group in groups.items():
             lines += [f".. rubric:: {_group_title(home)}", ""]
@@ -231,7 +232,8 @@ class ApiToctree(SphinxDirective):
         text = [".. toctree::", "   :maxdepth: 1", ""]
         text += [f"   generated/module-{name}" for name in modules]
         container = nodes.container()
-        self.state.nested_parse(StringList(text, source="fastiou-api-toctree"), self.content_offset, container)
+        content = StringList(text, source="fastiou-api-toctree")
+        self.state.nested_parse(content, self.content_offset, container)
         return container.children
 
 
