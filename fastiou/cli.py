@@ -131,6 +131,13 @@ def _config(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``fastiou`` command's argument parser (subcommands ``bench``, ``draw`` and ``config``).
+
+    Returns
+    -------
+    argparse.ArgumentParser
+        ``parse_args`` gives a namespace whose ``func`` runs the chosen subcommand.
+    """
     parser = argparse.ArgumentParser(prog="fastiou", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     bench = sub.add_parser(
@@ -182,6 +189,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the ``fastiou`` command (the console script's entry point).
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        The arguments after the program name; default ``sys.argv[1:]``.
+
+    Returns
+    -------
+    int
+        The exit status: 0 on success, 2 for a bad argument, 1 when a picture cannot be drawn.
+    """
     args = build_parser().parse_args(argv)
     return args.func(args)
 

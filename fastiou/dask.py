@@ -370,5 +370,5 @@ def sparse_box_iou(boxes1: Any, boxes2: Any, min_iou: float, *, metric: str = "i
 
 
 for _f in (box_iou, max_box_iou, sparse_box_iou):
-    _f.__doc__ = _f.__doc__.replace("{keywords}\n", _KEYWORDS_DOC)
+    _f.__doc__ = _f.__doc__.replace("{keywords}\n", _KEYWORDS_DOC + "\n")  # blank line: next section
 del _f

@@ -474,5 +474,5 @@ def weighted_boxes_fusion(
 
 
 for _f in (nms, batched_nms):
-    _f.__doc__ = _f.__doc__.replace("{common}\n", _COMMON_DOC)
+    _f.__doc__ = _f.__doc__.replace("{common}\n", _COMMON_DOC + "\n")  # blank line: next section
 del _f

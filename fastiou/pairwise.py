@@ -241,5 +241,5 @@ def bbox_overlaps(bboxes1, bboxes2, mode="iou", is_aligned=False, offset=0, *, f
 
 
 for _f in (box_iou, box_ioa, generalized_box_iou, distance_box_iou, complete_box_iou):
-    _f.__doc__ = _f.__doc__.replace("{keywords}\n", _KEYWORDS_DOC)
+    _f.__doc__ = _f.__doc__.replace("{keywords}\n", _KEYWORDS_DOC + "\n")  # blank line: next section
 del _f

@@ -186,5 +186,5 @@ def max_box_iou(
 
 
 for _f in (sparse_box_iou, max_box_iou):
-    _f.__doc__ = _f.__doc__.replace("{keywords}\n", _KEYWORDS_DOC)
+    _f.__doc__ = _f.__doc__.replace("{keywords}\n", _KEYWORDS_DOC + "\n")  # blank line: next section
 del _f

@@ -92,6 +92,7 @@ _PARAMETERS = """\
     -------
     value : ndarray or scalar
     grad : ndarray, only with ``return_grad=True``
+
 """
 
 
