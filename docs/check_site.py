@@ -8,7 +8,7 @@ Chromium:
 - the API page of ``fastiou.box_iou``: its signature (every parameter of
   ``inspect.signature(fastiou.box_iou)``) and every line of its docstring's example are in the
   rendered DOM;
-- the benchmark page: its plot (``bench.png``) is in the DOM and the browser fetched it.
+- the benchmark page: its speed-up chart (``summary.png``) is in the DOM and the browser fetched it.
 
 Each page is loaded twice (``--dump-dom``, then ``--screenshot``) with
 ``--enable-logging=stderr --v=1``, which prints the page's console messages as ``CONSOLE``
@@ -164,9 +164,9 @@ def check_box_iou(dom: str, text: str) -> list[str]:
 
 
 def check_benchmarks(dom: str, text: str) -> list[str]:
-    images = re.findall(r'<img[^>]*src="([^"]*bench\.png)"', dom)
+    images = re.findall(r'<img[^>]*src="([^"]*summary\.png)"', dom)
     if not images:
-        return ["no <img> of bench.png on the benchmark page"]
+        return ["no <img> of summary.png on the benchmark page"]
     return []
 
 
@@ -227,8 +227,8 @@ def main(argv: list[str] | None = None) -> int:
                     if status >= 400:
                         problems.append(f"request {path} answered {status}")
                 fetched = [path for path, status in requests[first:] if status < 400]
-                if page.name == "benchmarks" and not any(p.endswith("bench.png") for p in fetched):
-                    problems.append("the browser did not fetch bench.png")
+                if page.name == "benchmarks" and not any(p.endswith("summary.png") for p in fetched):
+                    problems.append("the browser did not fetch summary.png")
                 if not shot.is_file() or shot.stat().st_size == 0:
                     problems.append(f"no screenshot written to {shot}")
                 status = "ok" if not problems else "FAIL"
