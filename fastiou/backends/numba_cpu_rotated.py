@@ -26,49 +26,51 @@ PAIR_CHUNK = 4096
 
 
 @njit(inline="always")
-def pair_metric(code, c1, i, c2, j, half, buf):
+def pair_metric(code, c1, i, c2, j, half, buf, base):
     """The metric between box ``i`` of ``c1`` and box ``j`` of ``c2``."""
     return metric(code, c1[0, i], c1[1, i], c1[2, i], c1[3, i], c1[4, i], c1[5, i], c1[6, i],
                   c1[7, i], c1[8, i],
                   c2[0, j], c2[1, j], c2[2, j], c2[3, j], c2[4, j], c2[5, j], c2[6, j], c2[7, j],
-                  c2[8, j], half, buf)
+                  c2[8, j], half, buf, base)
 
 
 @njit(inline="always")
-def _row(code, c1, i, c2, half, buf, row):
+def _row(code, c1, i, c2, half, buf, base, out):
+    """Row ``i`` of ``out``.  Written as ``out[i, j]``: through a row view ``out[i]`` the
+    loop reloads every column after each store (measured 30x slower on early exits)."""
     acx, acy, aux, auy, avx, avy = c1[0, i], c1[1, i], c1[2, i], c1[3, i], c1[4, i], c1[5, i]
     aarea, aex, aey = c1[6, i], c1[7, i], c1[8, i]
-    for j in range(row.shape[0]):
-        row[j] = metric(code, acx, acy, aux, auy, avx, avy, aarea, aex, aey,
+    for j in range(out.shape[1]):
+        out[i, j] = metric(code, acx, acy, aux, auy, avx, avy, aarea, aex, aey,
                         c2[0, j], c2[1, j], c2[2, j], c2[3, j], c2[4, j], c2[5, j], c2[6, j],
-                        c2[7, j], c2[8, j], half, buf)
+                        c2[7, j], c2[8, j], half, buf, base)
 
 
 def _pairwise(code, c1, c2, half, out, scratch, counter):
     n = c1.shape[1]
     step = max(1, PAIR_CHUNK // max(1, c2.shape[1]))  # rows per claim
     for w in prange(workers(n, step)):
-        buf = scratch[w]
+        base = w * SCRATCH
         lo = claim(counter, step)
         while lo < n:
             for i in range(lo, min(lo + step, n)):
                 if code == IOU:
-                    _row(IOU, c1, i, c2, half, buf, out[i])
+                    _row(IOU, c1, i, c2, half, scratch, base, out)
                 elif code == IOA:
-                    _row(IOA, c1, i, c2, half, buf, out[i])
+                    _row(IOA, c1, i, c2, half, scratch, base, out)
                 else:
-                    _row(GIOU, c1, i, c2, half, buf, out[i])
+                    _row(GIOU, c1, i, c2, half, scratch, base, out)
             lo = claim(counter, step)
 
 
 def _aligned(code, c1, c2, half, out, scratch, counter):
     n = c1.shape[1]
     for w in prange(workers(n, PAIR_CHUNK)):
-        buf = scratch[w]
+        base = w * SCRATCH
         lo = claim(counter, PAIR_CHUNK)
         while lo < n:
             for i in range(lo, min(lo + PAIR_CHUNK, n)):
-                out[i] = pair_metric(code, c1, i, c2, i, half, buf)
+                out[i] = pair_metric(code, c1, i, c2, i, half, scratch, base)
             lo = claim(counter, PAIR_CHUNK)
 
 
@@ -77,8 +79,8 @@ _aligned_kernels = serial_and_parallel(_aligned)
 
 
 def scratch_for(dt) -> np.ndarray:
-    """One scratch row per worker."""
-    return np.empty((MAX_WORKERS, SCRATCH), dt)
+    """``SCRATCH`` numbers per worker, flat (worker ``w`` owns ``[w * SCRATCH, (w + 1) * SCRATCH)``)."""
+    return np.empty(MAX_WORKERS * SCRATCH, dt)
 
 
 def pairwise(code, c1, c2, half, out, parallel):
@@ -154,7 +156,7 @@ def _greedy(c, by_score, labels, has_labels, threshold, all_pairs, max_output, h
                 continue
             if has_labels and labels[q] != labels[p]:
                 continue
-            if pair_metric(IOU, c, p, c, q, half, buf) > threshold:
+            if pair_metric(IOU, c, p, c, q, half, buf, 0) > threshold:
                 dead[q] = True
     return count
 
