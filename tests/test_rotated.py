@@ -400,3 +400,47 @@ def test_nms_options_and_batched(rbackend):
     assert fastiou.nms(np.empty((0, 5)), np.empty(0), 0.5, fmt="cxcywhr").shape == (0,)
     with pytest.raises(ValueError, match="metric must be 'iou'"):
         fastiou.nms(b, scores, 0.5, fmt="cxcywhr", metric="diou")
+
+
+# --- properties --------------------------------------------------------------------------
+
+
+def test_serial_and_parallel_are_bit_identical(rbackend, monkeypatch):
+    rng = np.random.default_rng(18)
+    b1, b2 = clustered(rng, 70), scattered(rng, 60, 40)
+    results = []
+    for parallel in (False, True):
+        monkeypatch.setattr(backends, "FORCE_PARALLEL", parallel)
+        results.append([fn(b1, b2, fmt="cxcywhr", backend=rbackend)
+                        for fn in (fastiou.box_iou, fastiou.box_ioa, fastiou.generalized_box_iou)])
+    for serial, parallel in zip(*results):
+        np.testing.assert_array_equal(serial, parallel)
+
+
+hypothesis = pytest.importorskip("hypothesis")
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+_coord = st.floats(-100, 100, allow_nan=False, allow_infinity=False)
+# zero, or sides shapely measures (it takes a polygon of area 1e-71 as empty)
+_size = st.one_of(st.just(0.0), st.floats(1e-3, 50, allow_nan=False, allow_infinity=False))
+_angle = st.floats(-1e3, 1e3, allow_nan=False, allow_infinity=False)
+_box = st.tuples(_coord, _coord, _size, _size, _angle)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(_box, min_size=1, max_size=6), st.lists(_box, min_size=1, max_size=6),
+       st.tuples(_coord, _coord))
+def test_properties(a, b, shift):
+    a, b = np.array(a), np.array(b)
+    iou = fastiou.box_iou(a, b, fmt="cxcywhr")
+    assert np.isfinite(iou).all() and iou.min() >= 0 and iou.max() <= 1
+    np.testing.assert_allclose(iou, fastiou.box_iou(b, a, fmt="cxcywhr").T, atol=1e-9)
+    np.testing.assert_allclose(iou, shapely_iou(a, b), atol=1e-9)
+    giou = fastiou.generalized_box_iou(a, b, fmt="cxcywhr")
+    assert np.all(giou <= iou + 1e-12) and np.all(giou > -1 - 1e-12)
+    moved_a, moved_b = a.copy(), b.copy()
+    moved_a[:, :2] += shift
+    moved_b[:, :2] += shift
+    np.testing.assert_allclose(fastiou.box_iou(moved_a, moved_b, fmt="cxcywhr"), iou, atol=1e-9)
+    positive = a[a[:, 2] * a[:, 3] > 0]
+    np.testing.assert_array_equal(np.diagonal(fastiou.box_iou(positive, positive, fmt="cxcywhr")), 1.0)
