@@ -17,6 +17,7 @@ import importlib
 from .formats import box_area, box_convert, clip_boxes_to_image, masks_to_boxes, remove_small_boxes
 from .pairwise import bbox_overlaps, box_ioa, box_iou, complete_box_iou, distance_box_iou, generalized_box_iou
 from .nms import batched_nms, nms, soft_nms, weighted_boxes_fusion
+from .rotated import box_iou_rotated, nms_rotated
 from .runtime import get_num_threads, set_num_threads, show_config
 
 __version__ = "0.1.0"
@@ -80,6 +81,7 @@ _SUBMODULES = (
     "matching",
     "pairwise",
     "reference",
+    "rotated",
     "runtime",
     "sparse",
     "synthetic",
@@ -98,6 +100,8 @@ __all__ = [
     "complete_box_iou",
     "distance_box_iou",
     "generalized_box_iou",
+    "box_iou_rotated",
+    "nms_rotated",
     "batched_nms",
     "nms",
     "soft_nms",

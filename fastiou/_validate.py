@@ -598,3 +598,33 @@ def check_max_output(value: Any, name: str = "max_output") -> int:
     if v < 0:
         raise ValueError(f"{name} must be None or >= 0, got {v}")
     return v
+
+
+# --- rotated boxes ------------------------------------------------------------
+
+#: Rotated box formats and their number of coordinates K (torchvision's names).
+ROTATED_FORMATS = {"cxcywhr": 5, "xywhr": 5, "xyxyxyxy": 8}
+
+
+def as_rotated_array(x: Any, name: str, fmt: str) -> np.ndarray:
+    """An ``(N, K)`` array of real numbers, K the number of coordinates of rotated ``fmt``."""
+    arr = as_array(x, name)
+    k = ROTATED_FORMATS[fmt]
+    if arr.ndim != 2 or arr.shape[1] != k:
+        raise ValueError(f"{name} must have shape (N, {k}) for fmt={fmt!r}, got {tuple(arr.shape)}")
+    return arr
+
+
+def check_rotated_values(arr: np.ndarray, name: str, fmt: str) -> None:
+    """Finite coordinates and angles, and (for ``'cxcywhr'`` / ``'xywhr'``) ``w >= 0``, ``h >= 0``.
+
+    ``ValueError`` naming ``name`` and the first bad row.
+    """
+    bad = ~np.isfinite(arr).all(axis=1)
+    if fmt != "xyxyxyxy":
+        bad |= (arr[:, 2] < 0) | (arr[:, 3] < 0)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        rule = "finite corners" if fmt == "xyxyxyxy" else "finite values, w >= 0 and h >= 0"
+        raise ValueError(f"{name} has an invalid rotated box at row {row}: {arr[row].tolist()} "
+                         f"({rule} in {fmt!r} format)")

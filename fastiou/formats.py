@@ -6,8 +6,12 @@ from typing import Any
 
 import numpy as np
 
-from . import _validate, backends
+from . import _rotated_columns, _validate, backends
 from ._columns import FORMATS
+from ._validate import ROTATED_FORMATS
+
+#: Every format box_convert takes: axis-aligned and rotated.
+ALL_FORMATS = (*FORMATS, *ROTATED_FORMATS)
 from ._mask_formulas import X0, X1, Y0, Y1
 
 
@@ -16,8 +20,26 @@ def _float_boxes(boxes: Any, name: str = "boxes") -> np.ndarray:
     return arr.astype(_validate.compute_dtype(arr), copy=True)
 
 
+def _rotated_boxes(boxes: Any, fmt: str, name: str = "boxes") -> tuple[np.ndarray, np.dtype]:
+    """Validated rotated boxes (float64) and their compute dtype."""
+    arr = _validate.as_rotated_array(boxes, name, fmt)
+    dt = _validate.compute_dtype(arr)
+    a = arr.astype(np.float64)
+    _validate.check_rotated_values(a, name, fmt)
+    return a, dt
+
+
 def box_convert(boxes: Any, in_fmt: str, out_fmt: str) -> np.ndarray:
-    """Convert ``(N, 4)`` boxes between ``'xyxy'``, ``'xywh'`` and ``'cxcywh'``.
+    """Convert boxes between ``'xyxy'``, ``'xywh'``, ``'cxcywh'`` ``(N, 4)`` and the rotated
+    ``'cxcywhr'``, ``'xywhr'`` ``(N, 5)`` and ``'xyxyxyxy'`` ``(N, 8)``.
+
+    Rotated formats follow torchvision: angles in degrees, counter-clockwise in
+    image axes (y down); ``'xyxyxyxy'`` lists the corners top-left, top-right,
+    bottom-right, bottom-left (at angle 0) and is read as torchvision reads it (see
+    :mod:`fastiou._rotated_columns`).  A rotated box converted to ``'xyxy'``,
+    ``'xywh'`` or ``'cxcywh'`` gives its axis-aligned bounding box; an axis-aligned
+    box converted to a rotated format gets angle 0.  Rotated input must be finite
+    with ``w >= 0`` and ``h >= 0`` (``ValueError`` naming the first bad row).
 
     Returns a new float array (float32 stays float32, float64 stays float64,
     integers become float64); the input is never modified.
@@ -27,7 +49,21 @@ def box_convert(boxes: Any, in_fmt: str, out_fmt: str) -> np.ndarray:
     >>> import fastiou
     >>> fastiou.box_convert([[10, 20, 30, 60]], "xyxy", "cxcywh")
     array([[20., 40., 20., 40.]])
+    >>> fastiou.box_convert([[10, 20, 4, 2, 90]], "cxcywhr", "xyxy")
+    array([[ 9., 18., 11., 22.]])
     """
+    if in_fmt in ROTATED_FORMATS or out_fmt in ROTATED_FORMATS:
+        _validate.check_choice(in_fmt, "in_fmt", ALL_FORMATS)
+        _validate.check_choice(out_fmt, "out_fmt", ALL_FORMATS)
+        if in_fmt in ROTATED_FORMATS:
+            a, dt = _rotated_boxes(boxes, in_fmt)
+        else:
+            a = _float_boxes(boxes)
+            dt = a.dtype
+            a = a.astype(np.float64, copy=False)
+        if in_fmt == out_fmt:
+            return a.astype(dt)
+        return _rotated_columns.convert(a, in_fmt, out_fmt).astype(dt, copy=False)
     _validate.check_choice(in_fmt, "in_fmt", FORMATS)
     _validate.check_choice(out_fmt, "out_fmt", FORMATS)
     b = _float_boxes(boxes)
@@ -53,13 +89,23 @@ def box_convert(boxes: Any, in_fmt: str, out_fmt: str) -> np.ndarray:
 def box_area(boxes: Any, *, fmt: str = "xyxy", offset: float = 0) -> np.ndarray:
     """Area of each box, ``(x2 - x1 + offset) * (y2 - y1 + offset)`` (torchvision's ``box_area``).
 
+    Rotated formats (``'cxcywhr'``, ``'xywhr'``, ``'xyxyxyxy'``) give ``w * h``
+    (``offset`` must then be 0).
+
     Examples
     --------
     >>> import fastiou
     >>> fastiou.box_area([[0, 0, 2, 3], [1, 1, 1, 5]])
     array([6., 0.])
+    >>> fastiou.box_area([[5, 5, 2, 3, 30]], fmt="cxcywhr")
+    array([6.])
     """
-    _validate.check_choice(fmt, "fmt", FORMATS)
+    if fmt in ROTATED_FORMATS:
+        if _validate.check_offset(offset) != 0:
+            raise ValueError(f"offset must be 0 for the rotated format {fmt!r}, got {offset!r}")
+        a, dt = _rotated_boxes(boxes, fmt)
+        return _rotated_columns.area(a, fmt).astype(dt)
+    _validate.check_choice(fmt, "fmt", ALL_FORMATS)
     _validate.check_offset(offset)
     b = box_convert(boxes, fmt, "xyxy")
     return (b[:, 2] - b[:, 0] + offset) * (b[:, 3] - b[:, 1] + offset)

@@ -26,7 +26,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from . import _extreme, _validate, backends
+from . import _extreme, _validate, backends, rotated
+from ._validate import ROTATED_FORMATS
 from ._columns import FORMATS
 from ._formulas import DIOU, IOU
 from .backends import _nms_order as order
@@ -86,6 +87,9 @@ def _greedy(boxes, scores, idxs, iou_threshold, score_threshold, max_output, met
     threshold = _validate.check_real(iou_threshold, "iou_threshold")
     score_threshold = _validate.check_threshold(score_threshold, "score_threshold")
     max_output = _validate.check_max_output(max_output)
+    if type(fmt) is str and fmt in ROTATED_FORMATS:
+        return _rotated_greedy(boxes, scores, idxs, threshold, score_threshold, max_output, code, fmt,
+                               offset, validate, backend)
     if any(_validate.is_cuda_array(x) for x in (boxes, scores, idxs)):  # on the GPU, zero copy
         module, _ = backends.select(backend, 0, on_device=True, family="nms")
         return module.nms_on_device(code, boxes, scores, idxs, iou_threshold=threshold,
@@ -107,6 +111,36 @@ def _greedy(boxes, scores, idxs, iou_threshold, score_threshold, max_output, met
     return module.batched_nms(code, cols, s, labels, score_threshold, t, max_output, one, parallel)
 
 
+def _rotated_greedy(boxes, scores, idxs, threshold, score_threshold, max_output, code, fmt, offset,
+                    validate, backend):
+    """:func:`_greedy` for rotated boxes (host arrays, metric 'iou')."""
+    if code != IOU:
+        raise ValueError(f"metric must be 'iou' for the rotated format {fmt!r}, got 'diou'")
+    if _validate.check_offset(offset) != 0:
+        raise ValueError(f"offset must be 0 for the rotated format {fmt!r}, got {offset!r}")
+    if any(_validate.is_cuda_array(x) for x in (boxes, scores, idxs)) or backend == "cuda":
+        raise TypeError(f"rotated NMS (fmt={fmt!r}) runs on the CPU backends; pass host arrays "
+                        f"and backend 'auto', 'numba' or 'cython'")
+    cols, s, dt = rotated.nms_arrays(boxes, scores, fmt, validate)
+    n = cols.shape[1]
+    labels = None if idxs is None else _validate.as_labels(idxs, "idxs", n)
+    if n == 0 or max_output == 0:
+        return _EMPTY.copy()
+    exact = order.exact_ranks(s)
+    if exact is not None:
+        s, score_threshold = exact[0], order.rank_threshold(exact[1], score_threshold)
+    elif s.dtype not in _validate.FLOAT_DTYPES:
+        s = s.astype(np.float64)
+    ranked = order.by_exact_score(s) if exact is not None else order.by_score(s)
+    cand = order.candidates(s, score_threshold)
+    if cand is not None:
+        keep = np.zeros(n, np.bool_)
+        keep[cand] = True
+        ranked = ranked[keep[ranked]]
+    module, _ = backends.select(backend, n, family="rotated", kind="nms")
+    return module.nms(cols, ranked, labels, _threshold_below(threshold, dt), max_output)
+
+
 _COMMON_DOC = """\
     score_threshold : float, optional
         Only boxes with ``score > score_threshold`` take part (filtered before
@@ -115,7 +149,9 @@ _COMMON_DOC = """\
         Return at most this many indices (the best; truncated after suppression).
     metric : {'iou', 'diou'}, default 'iou'
         'diou' is DIoU-NMS: suppress where the distance IoU exceeds the threshold.
-    fmt : {'xyxy', 'xywh', 'cxcywh'}, default 'xyxy'
+    fmt : {'xyxy', 'xywh', 'cxcywh', 'cxcywhr', 'xywhr', 'xyxyxyxy'}, default 'xyxy'
+        The rotated formats (torchvision's; see :mod:`fastiou.rotated`) take host
+        arrays and ``metric='iou'``: greedy NMS with the exact polygon IoU.
     offset : {0, 1}, default 0
         1 for the legacy pixel-inclusive convention ``w = x2 - x1 + 1``.
     validate : bool, default True

@@ -14,13 +14,18 @@ from typing import Any
 
 import numpy as np
 
-from . import _extreme, _validate, backends
+from . import _extreme, _validate, backends, rotated
+from ._validate import ROTATED_FORMATS
 from ._columns import FORMATS
 from ._formulas import CIOU, DIOU, FOUR_OVER_PI2, GIOU, IOA, IOU, METRICS
 
 _KEYWORDS_DOC = """\
-    fmt : {'xyxy', 'xywh', 'cxcywh'}, default 'xyxy'
-        Box format of both inputs.
+    fmt : {'xyxy', 'xywh', 'cxcywh', 'cxcywhr', 'xywhr', 'xyxyxyxy'}, default 'xyxy'
+        Box format of both inputs.  The rotated formats (torchvision's: degrees,
+        counter-clockwise in image axes; shapes (N, 5), (N, 5), (N, 8)) are taken by
+        box_iou, box_ioa and generalized_box_iou (whose enclosing shape is then the
+        axis-aligned box around both boxes, as powerboxes' ``rotated_giou_distance``);
+        see :mod:`fastiou.rotated`.
     offset : {0, 1}, default 0
         1 for the legacy pixel-inclusive convention ``w = x2 - x1 + 1``.
     aligned : bool, default False
@@ -55,6 +60,8 @@ def _metric(
     validate: bool = True,
     backend: str = "auto",
 ) -> np.ndarray:
+    if type(fmt) is str and fmt in ROTATED_FORMATS:
+        return rotated.metric(code, boxes1, boxes2, fmt, offset, aligned, dtype, out, validate, backend)
     if backend == "auto" and out is None and dtype is None and not aligned and backends.DEFAULT == "auto":
         # small-input fast path (per-frame tracking): checks, split and kernel in one
         # compiled call, no thread pool; None: anything unusual, or an invalid box,

@@ -118,6 +118,43 @@ def _startup_case():
     return Case("import + first box_iou", "new process, caches warm", 1, 1, "calls", setup, repeat=5)
 
 
+def rotated_boxes(n: int, seed: int, scene: str, dtype=np.float32) -> np.ndarray:
+    """``(n, 5)`` ``'cxcywhr'`` boxes: the synthetic ``scene`` ('clustered' or 'scattered') with
+    random angles (clustered: near a per-scene angle, as proposals of one object)."""
+    make = synthetic.clustered_boxes if scene == "clustered" else synthetic.scattered_boxes
+    b = make(n, seed=seed, dtype=np.float64)[0]
+    rng = np.random.default_rng(seed)
+    angle = rng.normal(30, 10, n) if scene == "clustered" else rng.uniform(-90, 90, n)
+    cxcywh = np.c_[(b[:, :2] + b[:, 2:]) / 2, b[:, 2:] - b[:, :2]]
+    return np.c_[cxcywh, angle].astype(dtype)
+
+
+def _rotated_case(n, scene):
+    def setup():
+        b1, b2 = rotated_boxes(n, 1, scene), rotated_boxes(n, 2, scene)
+        out = np.empty((n, n), np.float32)
+        impls = {"fastiou[numba]": lambda: pairwise.box_iou(b1, b2, fmt="cxcywhr", out=out, backend="numba")}
+        if has_backend("cython"):
+            impls["fastiou[cython]"] = lambda: pairwise.box_iou(b1, b2, fmt="cxcywhr", out=out,
+                                                               backend="cython")
+        impls.update(modes(lambda backend: pairwise.box_iou(b1, b2, fmt="cxcywhr", out=out,
+                                                            backend=backend)))
+        torch = optional("torch")
+        ops = optional("torchvision.ops")
+        if torch is not None and ops is not None:
+            _torch_threads(torch)
+            t1, t2 = torch.from_numpy(b1), torch.from_numpy(b2)
+            impls["torchvision"] = lambda: ops.box_iou(t1, t2, fmt="cxcywhr")
+        pb = optional("powerboxes")
+        if pb is not None:  # float64 only
+            d1, d2 = b1.astype(np.float64), b2.astype(np.float64)
+            impls["powerboxes (parallel, float64)"] = lambda: pb.parallel_rotated_iou_distance(d1, d2)
+        return impls
+
+    return Case("box_iou (rotated)", f"{n}x{n} {scene} float32 cxcywhr", n, n * n, "pairs", setup,
+                bytes_written=n * n * 4)
+
+
 def cases(quick: bool, sizes: list[int] | None):
     if sizes is None:
         sizes = [2000] if quick else [1000, 4000, 10000]
@@ -126,4 +163,5 @@ def cases(quick: bool, sizes: list[int] | None):
     for n in sizes:
         for op in METRIC_FUNCTIONS:
             out.append(_metric_case(op, n))
+    out += [_rotated_case(1000, scene) for scene in ("scattered", "clustered")]
     return out

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 
+import numpy as np
 from numba import cuda
 from numba import types as T
 
@@ -17,6 +18,7 @@ def kernels():
     from fastiou.backends import numba_cuda as B
     from fastiou.backends import numba_cuda_masks as M
     from fastiou.backends import numba_cuda_nms as N
+    from fastiou.backends import numba_cuda_rotated as R
 
     f16, f32, f64, i32, i64, u8, u64, b1 = (T.float16, T.float32, T.float64, T.int32, T.int64, T.uint8,
                                              T.uint64, T.boolean)
@@ -45,6 +47,10 @@ def kernels():
         (M._pairwise_kernel, (i64, a(u64, 3), a(i64, 2), a(u64, 3), a(i64, 2), a(u8, 1), a(f32, 2))),
         (M._aligned_kernel, (i64, a(u64, 3), a(i64, 2), a(u64, 3), a(i64, 2), a(u8, 1), a(f64, 1))),
         (M._row_sums_kernel, (a(u8, 2), a(f32, 2), f64, b1, b1, i64, a(f64, 3))),
+        # rotated: one kernel pair per dtype (the local scratch's type)
+        (R._KERNELS[np.dtype(np.float32)][0], (i64, a(f32, 2), a(f32, 2), f32, a(f32, 2))),
+        (R._KERNELS[np.dtype(np.float64)][0], (i64, a(f64, 2), a(f64, 2), f64, a(f64, 2, "A"))),
+        (R._KERNELS[np.dtype(np.float32)][1], (i64, a(f32, 2), a(f32, 2), f32, a(f32, 1))),
     ]
 
 

@@ -1,0 +1,94 @@
+"""Numba CUDA kernels of rotated boxes: pairwise and aligned IoU / IoA / GIoU.
+
+The formulas are :mod:`fastiou._rotated_formulas` compiled as CUDA device
+functions (the same clipping as the CPU kernels); each thread's scratch is a
+local array of ``SCRATCH`` numbers, so the kernels are made once per dtype.
+The backend interface of :mod:`fastiou.backends.numba_cpu_rotated`: ``pairwise``
+and ``aligned`` on host columns (``backend='cuda'`` with host input: copy in,
+compute, copy out).  Rotated NMS has no CUDA kernel: ``backend='cuda'`` raises
+there (see :func:`fastiou.nms`).  On a real GPU the compiler fuses multiplies and
+adds, so values can differ from the CPU's in the last bits; identical boxes still
+give exactly 1 (they take the equal-boxes branch, not the clipping).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import cuda, float32, float64
+
+from .. import _config, _rotated_formulas
+from .._rotated_formulas import SCRATCH
+from ._cuda_arrays import Library
+from .numba_cuda import MAX_BLOCKS, blocks, grid_1d, require_gpu  # noqa: F401 (require_gpu: backends.load)
+
+R = _rotated_formulas.build(cuda.jit(device=True, inline="always"))
+metric = R.metric
+
+
+@cuda.jit(device=True, inline="always")
+def pair_metric(code, c1, i, c2, j, half, buf):
+    return metric(code, c1[0, i], c1[1, i], c1[2, i], c1[3, i], c1[4, i], c1[5, i], c1[6, i],
+                  c1[7, i], c1[8, i],
+                  c2[0, j], c2[1, j], c2[2, j], c2[3, j], c2[4, j], c2[5, j], c2[6, j], c2[7, j],
+                  c2[8, j], half, buf, 0)
+
+
+def _make_kernels(scalar):
+    """The pairwise and aligned kernels whose local scratch has Numba type ``scalar``."""
+
+    @cuda.jit
+    def pairwise_kernel(code, c1, c2, half, out):
+        buf = cuda.local.array(SCRATCH, scalar)
+        j = cuda.blockIdx.x * cuda.blockDim.x + cuda.threadIdx.x
+        if j >= out.shape[1]:
+            return
+        i = cuda.blockIdx.y * cuda.blockDim.y + cuda.threadIdx.y
+        step = cuda.gridDim.y * cuda.blockDim.y
+        while i < out.shape[0]:  # consecutive threads write consecutive columns
+            out[i, j] = pair_metric(code, c1, i, c2, j, half, buf)
+            i += step
+
+    @cuda.jit
+    def aligned_kernel(code, c1, c2, half, out):
+        buf = cuda.local.array(SCRATCH, scalar)
+        for i in range(cuda.grid(1), out.shape[0], cuda.gridsize(1)):
+            out[i] = pair_metric(code, c1, i, c2, i, half, buf)
+
+    return pairwise_kernel, aligned_kernel
+
+
+_KERNELS = {np.dtype(np.float32): _make_kernels(float32), np.dtype(np.float64): _make_kernels(float64)}
+
+
+def launch_metric(lib: Library, code: int, c1, c2, out, aligned: bool) -> None:
+    """``out`` (a Numba device array) = the rotated metric of the device columns ``c1``, ``c2``."""
+    if out.size == 0:
+        return
+    dt = np.dtype(out.dtype)
+    pairwise_kernel, aligned_kernel = _KERNELS[dt]
+    args = (code, c1, c2, dt.type(0.5), out)
+    if aligned:
+        aligned_kernel[grid_1d(out.shape[0]) + (lib.stream,)](*args)
+    else:
+        rows, columns = _config.CUDA_TILE
+        from . import numba_cuda  # MAX_BLOCKS read at launch time (tests patch it)
+
+        grid = (blocks(out.shape[1], columns), min(blocks(out.shape[0], rows), numba_cuda.MAX_BLOCKS))
+        pairwise_kernel[grid, (columns, rows), lib.stream](*args)
+
+
+def _on_host_arrays(code, c1, c2, out, aligned):
+    lib = Library()
+    d_out = lib.empty(out.shape, out.dtype)[1]
+    launch_metric(lib, code, lib.to_device(c1), lib.to_device(c2), d_out, aligned)
+    out[...] = lib.to_host(d_out)
+
+
+def pairwise(code, c1, c2, half, out, parallel):
+    """Host columns in, host ``out`` filled."""
+    _on_host_arrays(code, c1, c2, out, aligned=False)
+
+
+def aligned(code, c1, c2, half, out, parallel):
+    """Host columns in, host ``out`` filled."""
+    _on_host_arrays(code, c1, c2, out, aligned=True)

@@ -1,0 +1,149 @@
+# cython: boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
+"""Cython kernels of rotated boxes: the second implementation of fastiou/backends/numba_cpu_rotated.py.
+
+The formulas are those of fastiou/_rotated_formulas.py written again: early exit
+when the axis-aligned bounding boxes do not meet, exactly the area for equal
+boxes, Sutherland-Hodgman clipping of box a by the half-planes of box b relative
+to the pair's midpoint, the shoelace area clamped to ``[0, min(area_a, area_b)]``;
+GIoU with powerboxes' axis-aligned enclosing box.  Columns ``(9, N)`` of
+fastiou/_rotated_columns.py.  The scratch is a stack array per call.
+"""
+
+from cython cimport floating
+from cython.parallel cimport prange
+
+cdef extern from *:
+    """
+    #if defined(__clang__)
+    #pragma STDC FP_CONTRACT OFF
+    #elif defined(__GNUC__)
+    #pragma GCC optimize ("fp-contract=off")
+    #endif
+    """
+
+cdef enum:
+    IOU = 0
+    IOA = 1
+    GIOU = 2
+
+
+cdef inline floating guarded_div(floating num, floating den) noexcept nogil:
+    return num / den if den > 0 else <floating>0
+
+
+cdef inline int clip(floating* src, floating* dst, int n, floating dx, floating dy, floating sign,
+                     floating px, floating py, floating k) noexcept nogil:
+    cdef int m = 0, i
+    cdef floating qx, qy, sq, rx, ry, sr, t
+    if n == 0:
+        return 0
+    qx = src[2 * (n - 1)]
+    qy = src[2 * (n - 1) + 1]
+    sq = sign * (dx * (qy + py) - dy * (qx + px)) + k
+    for i in range(n):
+        rx = src[2 * i]
+        ry = src[2 * i + 1]
+        sr = sign * (dx * (ry + py) - dy * (rx + px)) + k
+        if (sq >= 0) != (sr >= 0):
+            t = sq / (sq - sr)
+            dst[2 * m] = qx + (rx - qx) * t
+            dst[2 * m + 1] = qy + (ry - qy) * t
+            m += 1
+        if sr >= 0:
+            dst[2 * m] = rx
+            dst[2 * m + 1] = ry
+            m += 1
+        qx = rx
+        qy = ry
+        sq = sr
+    return m
+
+
+cdef inline floating intersection(floating dcx, floating dcy, floating aux, floating auy,
+                                  floating avx, floating avy, floating bux, floating buy,
+                                  floating bvx, floating bvy, floating half) noexcept nogil:
+    cdef floating buf[32]
+    cdef floating hx = dcx * half, hy = dcy * half
+    cdef floating k = bux * bvy - buy * bvx
+    cdef floating one = half + half
+    cdef floating twice = 0, qx, qy, rx, ry
+    cdef int n, i
+    buf[0] = hx - aux - avx
+    buf[1] = hy - auy - avy
+    buf[2] = hx + aux - avx
+    buf[3] = hy + auy - avy
+    buf[4] = hx + aux + avx
+    buf[5] = hy + auy + avy
+    buf[6] = hx - aux + avx
+    buf[7] = hy - auy + avy
+    n = clip(&buf[0], &buf[16], 4, bux, buy, one, hx, hy, k)
+    n = clip(&buf[16], &buf[0], n, bvx, bvy, one, hx, hy, k)
+    n = clip(&buf[0], &buf[16], n, bux, buy, -one, hx, hy, k)
+    n = clip(&buf[16], &buf[0], n, bvx, bvy, -one, hx, hy, k)
+    if n > 2:
+        qx = buf[2 * (n - 1)]
+        qy = buf[2 * (n - 1) + 1]
+        for i in range(n):
+            rx = buf[2 * i]
+            ry = buf[2 * i + 1]
+            twice += qx * ry - qy * rx
+            qx = rx
+            qy = ry
+    return twice * half
+
+
+cdef inline floating metric(int code, const floating[:, ::1] a, Py_ssize_t i,
+                            const floating[:, ::1] b, Py_ssize_t j, floating half) noexcept nogil:
+    cdef floating dcx = a[0, i] - b[0, j], dcy = a[1, i] - b[1, j]
+    cdef floating aarea = a[6, i], barea = b[6, j]
+    cdef floating aex = a[7, i], aey = a[8, i], bex = b[7, j], bey = b[8, j]
+    cdef floating inter = 0, smaller, union, iou, hx, hy, cw, ch
+    cdef floating adx = dcx if dcx >= 0 else -dcx
+    cdef floating ady = dcy if dcy >= 0 else -dcy
+    if adx <= aex + bex and ady <= aey + bey:
+        smaller = aarea if aarea < barea else barea
+        if (dcx == 0 and dcy == 0 and a[2, i] == b[2, j] and a[3, i] == b[3, j]
+                and a[4, i] == b[4, j] and a[5, i] == b[5, j]):
+            inter = smaller
+        else:
+            inter = intersection(dcx, dcy, a[2, i], a[3, i], a[4, i], a[5, i],
+                                 b[2, j], b[3, j], b[4, j], b[5, j], half)
+            if inter > smaller:
+                inter = smaller
+            elif not inter > 0:
+                inter = 0
+    if code == IOA:
+        return guarded_div(inter, aarea)
+    union = (aarea + barea) - inter
+    iou = guarded_div(inter, union)
+    if code == IOU:
+        return iou
+    hx = dcx * half
+    hy = dcy * half
+    cw = max(hx + aex, bex - hx) - min(hx - aex, -hx - bex)
+    ch = max(hy + aey, bey - hy) - min(hy - aey, -hy - bey)
+    return iou - guarded_div(cw * ch - union, cw * ch)
+
+
+def pairwise(int code, const floating[:, ::1] c1, const floating[:, ::1] c2, floating half,
+             floating[:, :] out, int threads):
+    cdef Py_ssize_t n = c1.shape[1], m = c2.shape[1], i, j
+    if threads <= 1:
+        for i in range(n):
+            for j in range(m):
+                out[i, j] = metric(code, c1, i, c2, j, half)
+        return
+    for i in prange(n, nogil=True, schedule="dynamic", chunksize=4, num_threads=threads):
+        for j in range(m):
+            out[i, j] = metric(code, c1, i, c2, j, half)
+
+
+def aligned(int code, const floating[:, ::1] c1, const floating[:, ::1] c2, floating half,
+            floating[:] out, int threads):
+    cdef Py_ssize_t n = c1.shape[1], i
+    if threads <= 1:
+        for i in range(n):
+            out[i] = metric(code, c1, i, c2, i, half)
+        return
+    for i in prange(n, nogil=True, schedule="dynamic", chunksize=1024, num_threads=threads):
+        out[i] = metric(code, c1, i, c2, i, half)
