@@ -114,6 +114,17 @@ def as_box_array(x: Any, name: str, batched: bool = False) -> np.ndarray:
     return arr
 
 
+def as_box_batch(x: Any, name: str) -> np.ndarray:
+    """Boxes ``(..., 4)`` of real numbers, any leading dimensions (one box ``(4,)`` too), as
+    torchvision's box utilities and box losses take them; ``(0,)`` is ``(0, 4)``."""
+    arr = as_array(x, name)
+    if arr.shape == (0,):
+        arr = arr.reshape(0, 4)
+    if arr.ndim == 0 or arr.shape[-1] != 4:
+        raise ValueError(f"{name} must have shape (..., 4), got {arr.shape}")
+    return arr
+
+
 def check_box_shape(arr: Any, name: str, batched: bool = False) -> None:
     """Boxes (a host array or a device array's Numba view) of real numbers, shape ``(N, 4)``
     (``(..., N, 4)``, any leading batch dimensions, with ``batched``)."""

@@ -1,4 +1,9 @@
-"""Box utilities with torchvision's semantics: conversion, area, clipping, filtering, boxes of masks."""
+"""Box utilities with torchvision's semantics: conversion, area, clipping, filtering, boxes of masks.
+
+``box_convert``, ``box_area`` and ``clip_boxes_to_image`` take any leading batch
+dimensions, ``(..., 4)``, as torchvision 0.29 does (one vectorised pass over all
+boxes); an empty ``(0,)`` array is taken as ``(0, 4)``.
+"""
 
 from __future__ import annotations
 
@@ -16,11 +21,17 @@ def _float_boxes(boxes: Any, name: str = "boxes") -> np.ndarray:
     return arr.astype(_validate.compute_dtype(arr), copy=True)
 
 
-def box_convert(boxes: Any, in_fmt: str, out_fmt: str) -> np.ndarray:
-    """Convert ``(N, 4)`` boxes between ``'xyxy'``, ``'xywh'`` and ``'cxcywh'``.
+def _float_box_batch(boxes: Any, name: str = "boxes") -> tuple[np.ndarray, tuple]:
+    """A fresh float copy (dtype policy) of boxes ``(..., 4)`` as ``(-1, 4)``, and their shape."""
+    arr = _validate.as_box_batch(boxes, name)
+    return arr.astype(_validate.compute_dtype(arr), copy=True).reshape(-1, 4), arr.shape
 
-    Returns a new float array (float32 stays float32, float64 stays float64,
-    integers become float64); the input is never modified.
+
+def box_convert(boxes: Any, in_fmt: str, out_fmt: str) -> np.ndarray:
+    """Convert ``(..., 4)`` boxes between ``'xyxy'``, ``'xywh'`` and ``'cxcywh'``.
+
+    Returns a new float array of the input's shape (float32 stays float32, float64
+    stays float64, integers become float64); the input is never modified.
 
     Examples
     --------
@@ -30,9 +41,14 @@ def box_convert(boxes: Any, in_fmt: str, out_fmt: str) -> np.ndarray:
     """
     _validate.check_choice(in_fmt, "in_fmt", FORMATS)
     _validate.check_choice(out_fmt, "out_fmt", FORMATS)
-    b = _float_boxes(boxes)
-    if in_fmt == out_fmt:
-        return b
+    b, shape = _float_box_batch(boxes)
+    if in_fmt != out_fmt:
+        _convert(b, in_fmt, out_fmt)
+    return b.reshape(shape)
+
+
+def _convert(b: np.ndarray, in_fmt: str, out_fmt: str) -> None:
+    """Convert the float boxes ``b`` ``(N, 4)`` in place."""
     half = b.dtype.type(0.5)
     if in_fmt == "xywh":
         b[:, 2:] += b[:, :2]
@@ -47,11 +63,12 @@ def box_convert(boxes: Any, in_fmt: str, out_fmt: str) -> np.ndarray:
         size = b[:, 2:] - b[:, :2]
         b[:, :2] = (b[:, :2] + b[:, 2:]) * half
         b[:, 2:] = size
-    return b
 
 
 def box_area(boxes: Any, *, fmt: str = "xyxy", offset: float = 0) -> np.ndarray:
     """Area of each box, ``(x2 - x1 + offset) * (y2 - y1 + offset)`` (torchvision's ``box_area``).
+
+    Boxes ``(..., 4)`` give areas ``(...)``.
 
     Examples
     --------
@@ -62,11 +79,11 @@ def box_area(boxes: Any, *, fmt: str = "xyxy", offset: float = 0) -> np.ndarray:
     _validate.check_choice(fmt, "fmt", FORMATS)
     _validate.check_offset(offset)
     b = box_convert(boxes, fmt, "xyxy")
-    return (b[:, 2] - b[:, 0] + offset) * (b[:, 3] - b[:, 1] + offset)
+    return (b[..., 2] - b[..., 0] + offset) * (b[..., 3] - b[..., 1] + offset)
 
 
 def clip_boxes_to_image(boxes: Any, size: tuple[int, int]) -> np.ndarray:
-    """Clip ``xyxy`` boxes to an image of ``size = (height, width)`` (torchvision's semantics).
+    """Clip ``xyxy`` boxes ``(..., 4)`` to an image of ``size = (height, width)`` (torchvision's semantics).
 
     Examples
     --------
@@ -77,10 +94,10 @@ def clip_boxes_to_image(boxes: Any, size: tuple[int, int]) -> np.ndarray:
     if not (isinstance(size, (tuple, list)) and len(size) == 2):
         raise ValueError(f"size must be (height, width), got {size!r}")
     height, width = size
-    b = _float_boxes(boxes)
+    b, shape = _float_box_batch(boxes)
     np.clip(b[:, 0::2], 0, width, out=b[:, 0::2])
     np.clip(b[:, 1::2], 0, height, out=b[:, 1::2])
-    return b
+    return b.reshape(shape)
 
 
 def remove_small_boxes(boxes: Any, min_size: float) -> np.ndarray:
