@@ -249,8 +249,8 @@ def box_batch(
 
     Returns the columns of the boxes flattened over the common leading dimensions
     ``lead`` (``(8, B * N)`` and ``(8, B * M)``, batch after batch), the compute
-    dtype, the out-of-range flag, and ``lead``.  An invalid box is named by its
-    full index, ``boxes1[b, ..., i]``.
+    dtype, the out-of-range flag, and ``(lead, N, M)``.  An invalid box is named by
+    its full index, ``boxes1[b, ..., i]``.
     """
     check_choice(fmt, "fmt", FORMATS)
     check_offset(offset)
@@ -271,7 +271,7 @@ def box_batch(
             raise invalid_box_error(name, where, flat[bad].tolist(), fmt)
         cols.append(c)
         extreme = extreme or bad == EXTREME
-    return cols[0], cols[1], dt, extreme, lead
+    return cols[0], cols[1], dt, extreme, (lead, a1.shape[-2], a2.shape[-2])
 
 
 def as_out(out: Any, shape: tuple, dt: np.dtype) -> np.ndarray:

@@ -60,6 +60,7 @@ def _metric(
     validate: bool = True,
     backend: str = "auto",
     eps: float | None = None,
+    names: tuple[str, str] = ("boxes1", "boxes2"),
 ) -> np.ndarray:
     if (backend == "auto" and out is None and dtype is None and not aligned and eps is None
             and backends.DEFAULT == "auto"):
@@ -81,12 +82,11 @@ def _metric(
             code, boxes1, boxes2, fmt=fmt, offset=offset, aligned=aligned, dtype=dtype, out=out,
             validate=validate, eps=eps,
         )
-    c1, c2, dt, extreme, lead = _validate.box_batch(
+    c1, c2, dt, extreme, (lead, n, m) = _validate.box_batch(
         boxes1, boxes2, fmt=fmt, offset=offset, dtype=dtype, validate=validate, aligned=aligned,
-        angle=code == CIOU,
+        angle=code == CIOU, names=names,
     )
     batches = int(np.prod(lead, dtype=np.int64))
-    n, m = c1.shape[1] // max(1, batches), c2.shape[1] // max(1, batches)
     shape = lead + ((n,) if aligned else (n, m))
     out = _validate.as_out(out, shape, dt)
     if out.size == 0:
@@ -318,7 +318,8 @@ def bbox_overlaps(bboxes1, bboxes2, mode="iou", is_aligned=False, offset=0, *, a
         if flag and not other:
             raise ValueError("give one of aligned (mmcv) and is_aligned (mmdet), not both")
         flag = other
-    return _metric(code, bboxes1, bboxes2, fmt, offset, flag, dtype, out, validate, backend, eps)
+    return _metric(code, bboxes1, bboxes2, fmt, offset, flag, dtype, out, validate, backend, eps,
+                   ("bboxes1", "bboxes2"))
 
 
 for _f in (box_iou, box_ioa, generalized_box_iou, distance_box_iou, complete_box_iou):
