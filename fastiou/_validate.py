@@ -130,8 +130,9 @@ def check_box_shape(arr: Any, name: str, batched: bool = False) -> None:
     (``(..., N, 4)``, any leading batch dimensions, with ``batched``)."""
     if arr.dtype.kind not in "biuf":
         raise TypeError(f"{name} must hold real numbers, got dtype {arr.dtype}")
+    shape = tuple(arr.shape)  # (a CUDA-simulator array's shape takes no negative index)
     if batched:
-        if arr.ndim < 2 or arr.shape[-1] != 4:
+        if len(shape) < 2 or shape[-1] != 4:
             raise ValueError(f"{name} must have shape (..., N, 4), got {tuple(arr.shape)}")
     elif arr.ndim != 2 or arr.shape[1] != 4:
         raise ValueError(f"{name} must have shape (N, 4), got {tuple(arr.shape)}")
@@ -162,7 +163,7 @@ def as_batch(arr: np.ndarray, lead: tuple) -> np.ndarray:
 
 def check_aligned(shape1: tuple, shape2: tuple, names=("boxes1", "boxes2")) -> None:
     """``aligned=True`` needs two box sets of the same length."""
-    if shape1[-2] != shape2[-2]:
+    if tuple(shape1)[-2] != tuple(shape2)[-2]:
         raise ValueError(
             f"aligned=True needs {names[0]} and {names[1]} of the same length, "
             f"got {tuple(shape1)} and {tuple(shape2)}"

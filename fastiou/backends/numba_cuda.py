@@ -268,7 +268,7 @@ def flat_boxes(view, name: str):
     if view.ndim == 2:
         return view
     try:
-        return view.reshape(-1, 4)
+        return view.reshape(view.size // 4, 4)
     except NotImplementedError:
         raise ValueError(f"{name}: batched CUDA boxes must be C-contiguous "
                          f"(call .contiguous() / cupy.ascontiguousarray first)") from None
@@ -311,12 +311,13 @@ def metric_on_device(code, boxes1, boxes2, *, fmt="xyxy", offset=0, aligned=Fals
         v2 = device_boxes(lib, boxes2, "boxes2", batched=True)
         if aligned:
             _validate.check_aligned(v1.shape, v2.shape)
-        lead = tuple(v1.shape[:-2])
-        if tuple(v2.shape[:-2]) != lead:
+        s1, s2 = tuple(v1.shape), tuple(v2.shape)  # (the simulator's take no negative index)
+        lead = s1[:-2]
+        if s2[:-2] != lead:
             raise ValueError(f"boxes2 must have the leading (batch) dimensions of boxes1, {lead}, "
-                             f"got {tuple(v2.shape[:-2])} (CUDA boxes are not broadcast)")
+                             f"got {s2[:-2]} (CUDA boxes are not broadcast)")
         b1, b2 = flat_boxes(v1, "boxes1"), flat_boxes(v2, "boxes2")
-        n, m = v1.shape[-2], v2.shape[-2]
+        n, m = s1[-2], s2[-2]
         dt = _validate.compute_dtype(b1, b2, dtype=dtype)
         bad = no_bad_rows(lib, 3)  # first invalid row of each set; slot 2: 0 if extreme
         c1 = launch_columns(lib, b1, dt, fmt, offset, validate, bad, 0, extreme_slot=2)
@@ -352,6 +353,7 @@ def metric_on_device(code, boxes1, boxes2, *, fmt="xyxy", offset=0, aligned=Fals
 def flat_boxes_out(view, aligned: bool):
     """The device output ``(..., N, M)`` (``(..., N)`` aligned) as the kernels' 2-D (1-D) array."""
     try:
-        return view.reshape(-1) if aligned else view.reshape(-1, view.shape[-1])
+        return view.reshape(view.size) if aligned else view.reshape(view.size // view.shape[view.ndim - 1],
+                                                                     view.shape[view.ndim - 1])
     except NotImplementedError:
         raise ValueError("out: a batched CUDA out must be C-contiguous") from None
