@@ -153,12 +153,14 @@ def _metric_row_at(code, c1, i, c2, j0, four_over_pi2, one, eps, row):
     """``row[j] = metric(box i of c1, box j0 + j of c2)``; inlined with a constant code."""
     ax1, ay1, ax2, ay2 = c1[0, i], c1[1, i], c1[2, i], c1[3, i]
     aarea, acx2, acy2, aangle = c1[4, i], c1[5, i], c1[6, i], c1[7, i]
-    bx1, by1, bx2, by2 = c2[0], c2[1], c2[2], c2[3]
-    barea, bcx2, bcy2, bangle = c2[4], c2[5], c2[6], c2[7]
+    # slices, indexed from 0 by the loop: an offset index j0 + j of unknown sign gets a
+    # wraparound select, and the loop then gathers instead of loading vectors (5x slower)
+    end = j0 + row.shape[0]
+    bx1, by1, bx2, by2 = c2[0, j0:end], c2[1, j0:end], c2[2, j0:end], c2[3, j0:end]
+    barea, bcx2, bcy2, bangle = c2[4, j0:end], c2[5, j0:end], c2[6, j0:end], c2[7, j0:end]
     for j in range(row.shape[0]):
-        k = j0 + j
         row[j] = metric_eps(code, ax1, ay1, ax2, ay2, aarea, acx2, acy2, aangle,
-                            bx1[k], by1[k], bx2[k], by2[k], barea[k], bcx2[k], bcy2[k], bangle[k],
+                            bx1[j], by1[j], bx2[j], by2[j], barea[j], bcx2[j], bcy2[j], bangle[j],
                             four_over_pi2, one, eps)
 
 
@@ -169,12 +171,12 @@ def _metric_row_pair(code, c1, i, c2, j0, four_over_pi2, one, eps, row0, row1):
     aarea, acx2, acy2, aangle = c1[4, i], c1[5, i], c1[6, i], c1[7, i]
     px1, py1, px2, py2 = c1[0, i + 1], c1[1, i + 1], c1[2, i + 1], c1[3, i + 1]
     parea, pcx2, pcy2, pangle = c1[4, i + 1], c1[5, i + 1], c1[6, i + 1], c1[7, i + 1]
-    bx1, by1, bx2, by2 = c2[0], c2[1], c2[2], c2[3]
-    barea, bcx2, bcy2, bangle = c2[4], c2[5], c2[6], c2[7]
+    end = j0 + row0.shape[0]  # slices: see _metric_row_at
+    bx1, by1, bx2, by2 = c2[0, j0:end], c2[1, j0:end], c2[2, j0:end], c2[3, j0:end]
+    barea, bcx2, bcy2, bangle = c2[4, j0:end], c2[5, j0:end], c2[6, j0:end], c2[7, j0:end]
     for j in range(row0.shape[0]):
-        k = j0 + j
-        x1, y1, x2, y2 = bx1[k], by1[k], bx2[k], by2[k]
-        area, cx2, cy2, angle = barea[k], bcx2[k], bcy2[k], bangle[k]
+        x1, y1, x2, y2 = bx1[j], by1[j], bx2[j], by2[j]
+        area, cx2, cy2, angle = barea[j], bcx2[j], bcy2[j], bangle[j]
         value0 = metric_eps(code, ax1, ay1, ax2, ay2, aarea, acx2, acy2, aangle,
                             x1, y1, x2, y2, area, cx2, cy2, angle, four_over_pi2, one, eps)
         value1 = metric_eps(code, px1, py1, px2, py2, parea, pcx2, pcy2, pangle,
