@@ -11,6 +11,12 @@ where torchvision returns NaN (two zero-area boxes: 0 / 0), fastiou returns the
 limit the metric is defined by (IoU 0; GIoU equal to its IoU for a zero enclosing
 area; DIoU equal to its IoU for a zero enclosing diagonal; CIoU's alpha 0 where
 its denominator is 0).
+
+``eps=`` (DIoU and CIoU: torchvision's; ``bbox_overlaps``: mmdet's floor) is an
+absolute quantity, so calls with an ``eps`` skip the exact rescaling path of
+:mod:`fastiou._extreme`: a float32 call with a coordinate outside the fast
+formulas' range is computed in float64 (exact enough for any float32 box) and
+rounded; float64 coordinates beyond 2^500 can then overflow, as in torchvision.
 """
 
 from __future__ import annotations

@@ -234,6 +234,15 @@ def test_eps_none_and_zero_are_the_guarded_division(metric, backend):
         METRICS[metric](b1, b2, eps="1e-7")
 
 
+def test_eps_with_coordinates_outside_the_fast_range(backend):
+    b = make_boxes((2, 4), 29) * 1e20  # float32 areas overflow: computed in float64, rounded
+    b32 = b.astype(np.float32)
+    got = fastiou.complete_box_iou(b32, b32[:, ::-1], eps=1e-7, backend=backend)
+    assert got.dtype == np.float32 and np.isfinite(got).all()
+    want = fastiou.complete_box_iou(b32.astype(np.float64), b32[:, ::-1].astype(np.float64), eps=1e-7)
+    np.testing.assert_array_equal(got, want.astype(np.float32))
+
+
 def test_eps_float32_stays_float32(backend):
     b = make_boxes((3, 5), 18, np.float32)
     got = fastiou.complete_box_iou(b, b[:, ::-1], eps=1e-7, backend=backend)
