@@ -70,8 +70,9 @@ def build(jit):
         return max(ax2, bx2) - min(ax1, bx1), max(ay2, by2) - min(ay1, by1)
 
     @jit
-    def giou_term(iou, union, cw, ch):
-        enclosing = cw * ch
+    def giou_term(iou, union, cw, ch, eps):
+        # eps: mmdet's floor on the enclosing area (0: none)
+        enclosing = max(cw * ch, eps)
         return iou - guarded_div(enclosing - union, enclosing)
 
     @jit
@@ -84,37 +85,59 @@ def build(jit):
         return dx * dx + dy * dy, cw2 * cw2 + ch2 * ch2
 
     @jit
-    def ciou_penalty(rho2, c2, iou, angle_a, angle_b, four_over_pi2, one):
-        # rho^2 / c^2 + alpha v with alpha = v / S, S = 1 - IoU + v, as ONE division
-        # (rho^2 S + v^2 c^2) / (c^2 S) (the kernel is division-bound).  Where c^2 S is 0
-        # both terms are 0: c^2 = 0 only for two equal points (rho = 0, v = 0), S = 0
-        # only for IoU = 1 and v = 0; guarded_div gives that 0.
+    def ciou_penalty(rho2, c2, iou, angle_a, angle_b, four_over_pi2, one, eps):
+        # rho^2 / (c^2 + eps) + alpha v with alpha = v / (S + eps), S = 1 - IoU + v, as ONE
+        # division (rho^2 S' + v^2 c^2') / (c^2' S') with c^2' = c^2 + 4 eps (c2 is 4 c^2)
+        # and S' = S + eps (the kernel is division-bound).  eps = 0 is fastiou's guarded
+        # form: where c^2 S is 0 both terms are 0 (c^2 = 0 only for two equal points, rho = 0,
+        # v = 0; S = 0 only for IoU = 1 and v = 0), and guarded_div gives that 0.  eps > 0 is
+        # torchvision's formula (its CIoU's eps).
         d = angle_a - angle_b
         v = four_over_pi2 * (d * d)
-        s = (one - iou) + v
-        return guarded_div(rho2 * s + (v * v) * c2, c2 * s)
+        s = ((one - iou) + v) + eps
+        e2 = eps + eps
+        c2e = c2 + (e2 + e2)
+        return guarded_div(rho2 * s + (v * v) * c2e, c2e * s)
 
     @jit
-    def metric(code, ax1, ay1, ax2, ay2, aarea, acx2, acy2, aangle,
-               bx1, by1, bx2, by2, barea, bcx2, bcy2, bangle, four_over_pi2, one):
+    def metric_eps(code, ax1, ay1, ax2, ay2, aarea, acx2, acy2, aangle,
+                   bx1, by1, bx2, by2, barea, bcx2, bcy2, bangle, four_over_pi2, one, eps):
         """Metric ``code`` between boxes a and b, given their columns as scalars.
 
-        Kernels call it with a constant ``code`` so that the branches fold away.
+        ``eps`` >= 0; 0 is fastiou's guarded division, and gives :func:`metric`.  A
+        positive ``eps`` is the eps of the library that defines the metric with one:
+        for DIoU and CIoU torchvision's, ``rho^2 / (c^2 + eps)`` and
+        ``alpha = v / (1 - IoU + v + eps)``; for IoU, IoA and GIoU mmdet's
+        (``bbox_overlaps``), a floor on the denominators: ``I / max(U, eps)``,
+        ``I / max(area1, eps)`` and ``(C' - U') / C'`` with ``U' = max(U, eps)``,
+        ``C' = max(C, eps)``.  Kernels call it with a constant ``code`` so that the
+        branches fold away.
         """
         inter = intersection(ax1, ay1, ax2, ay2, bx1, by1, bx2, by2)
         if code == IOA:
-            return guarded_div(inter, aarea)
+            return guarded_div(inter, max(aarea, eps))
         union = (aarea + barea) - inter
+        if code == IOU or code == GIOU:
+            union = max(union, eps)
         iou = guarded_div(inter, union)
         if code == IOU:
             return iou
         cw, ch = enclosing_sides(ax1, ay1, ax2, ay2, bx1, by1, bx2, by2)
         if code == GIOU:
-            return giou_term(iou, union, cw, ch)
+            return giou_term(iou, union, cw, ch, eps)
         rho2, c2 = centre_terms(acx2, acy2, bcx2, bcy2, cw, ch)
         if code == DIOU:
-            return iou - guarded_div(rho2, c2)
-        return iou - ciou_penalty(rho2, c2, iou, aangle, bangle, four_over_pi2, one)
+            e2 = eps + eps
+            return iou - guarded_div(rho2, c2 + (e2 + e2))  # c2 is 4 c^2: 4 eps
+        return iou - ciou_penalty(rho2, c2, iou, aangle, bangle, four_over_pi2, one, eps)
+
+    @jit
+    def metric(code, ax1, ay1, ax2, ay2, aarea, acx2, acy2, aangle,
+               bx1, by1, bx2, by2, barea, bcx2, bcy2, bangle, four_over_pi2, one):
+        """:func:`metric_eps` with eps 0 (the guarded division)."""
+        return metric_eps(code, ax1, ay1, ax2, ay2, aarea, acx2, acy2, aangle,
+                          bx1, by1, bx2, by2, barea, bcx2, bcy2, bangle, four_over_pi2, one,
+                          one - one)
 
     return SimpleNamespace(
         in_safe_range=in_safe_range,
@@ -126,4 +149,5 @@ def build(jit):
         centre_terms=centre_terms,
         ciou_penalty=ciou_penalty,
         metric=metric,
+        metric_eps=metric_eps,
     )

@@ -101,32 +101,80 @@ def check_reduction(reduction: Any, allowed=REDUCTIONS) -> str:
     return check_choice(reduction, "reduction", allowed)
 
 
-def as_box_array(x: Any, name: str) -> np.ndarray:
-    """An ``(N, 4)`` array of real numbers (not yet converted)."""
+def as_box_array(x: Any, name: str, batched: bool = False) -> np.ndarray:
+    """An ``(N, 4)`` array of real numbers (not yet converted); ``(..., N, 4)`` with ``batched``.
+
+    An empty ``(0,)`` array (``torch.empty((0,))``, ``[]``) is taken as ``(0, 4)``,
+    as torchvision does.
+    """
     arr = as_array(x, name)
-    check_box_shape(arr, name)
+    if arr.shape == (0,):
+        arr = arr.reshape(0, 4)
+    check_box_shape(arr, name, batched)
     return arr
 
 
-def check_box_shape(arr: Any, name: str) -> None:
-    """Boxes (a host array or a device array's Numba view) of real numbers, shape ``(N, 4)``."""
+def as_box_batch(x: Any, name: str) -> np.ndarray:
+    """Boxes ``(..., 4)`` of real numbers, any leading dimensions (one box ``(4,)`` too), as
+    torchvision's box utilities and box losses take them; ``(0,)`` is ``(0, 4)``."""
+    arr = as_array(x, name)
+    if arr.shape == (0,):
+        arr = arr.reshape(0, 4)
+    if arr.ndim == 0 or arr.shape[-1] != 4:
+        raise ValueError(f"{name} must have shape (..., 4), got {arr.shape}")
+    return arr
+
+
+def check_box_shape(arr: Any, name: str, batched: bool = False) -> None:
+    """Boxes (a host array or a device array's Numba view) of real numbers, shape ``(N, 4)``
+    (``(..., N, 4)``, any leading batch dimensions, with ``batched``)."""
     if arr.dtype.kind not in "biuf":
         raise TypeError(f"{name} must hold real numbers, got dtype {arr.dtype}")
-    if arr.ndim != 2 or arr.shape[1] != 4:
+    shape = tuple(arr.shape)  # (a CUDA-simulator array's shape takes no negative index)
+    if batched:
+        if len(shape) < 2 or shape[-1] != 4:
+            raise ValueError(f"{name} must have shape (..., N, 4), got {tuple(arr.shape)}")
+    elif arr.ndim != 2 or arr.shape[1] != 4:
         raise ValueError(f"{name} must have shape (N, 4), got {tuple(arr.shape)}")
+
+
+def batch_shape(shape1: tuple, shape2: tuple, names=("boxes1", "boxes2")) -> tuple:
+    """The common leading (batch) dimensions of two box sets ``(..., N, 4)`` and ``(..., M, 4)``:
+    equal, or broadcastable as torchvision's broadcasting allows; else ``ValueError``."""
+    lead1, lead2 = tuple(shape1[:-2]), tuple(shape2[:-2])
+    if lead1 == lead2:
+        return lead1
+    try:
+        return np.broadcast_shapes(lead1, lead2)
+    except ValueError:
+        raise ValueError(
+            f"{names[1]} must have the leading (batch) dimensions of {names[0]}, {lead1} "
+            f"(or ones that broadcast with them), got {lead2}"
+        ) from None
+
+
+def as_batch(arr: np.ndarray, lead: tuple) -> np.ndarray:
+    """Boxes ``(..., N, 4)`` broadcast to the leading dimensions ``lead``, as ``(B * N, 4)``
+    (a view when no broadcasting is needed and the layout allows)."""
+    if tuple(arr.shape[:-2]) != lead:
+        arr = np.broadcast_to(arr, lead + arr.shape[-2:])
+    return arr.reshape(-1, 4)
 
 
 def check_aligned(shape1: tuple, shape2: tuple, names=("boxes1", "boxes2")) -> None:
     """``aligned=True`` needs two box sets of the same length."""
-    if shape1[0] != shape2[0]:
+    if tuple(shape1)[-2] != tuple(shape2)[-2]:
         raise ValueError(
             f"aligned=True needs {names[0]} and {names[1]} of the same length, "
             f"got {tuple(shape1)} and {tuple(shape2)}"
         )
 
 
-def invalid_box_error(name: str, row: int, values: list, fmt: str) -> ValueError:
-    """The error for the first invalid box ``row`` of ``name`` (host and device paths)."""
+def invalid_box_error(name: str, row, values: list, fmt: str) -> ValueError:
+    """The error for the first invalid box ``row`` of ``name`` (host and device paths);
+    ``row`` is an index tuple for batched boxes."""
+    if isinstance(row, tuple):
+        row = "[" + ", ".join(str(int(k)) for k in row) + "]"
     return ValueError(
         f"{name} has an invalid box at row {row}: {values} "
         f"(coordinates must be finite with x2 >= x1 and y2 >= y1 in {fmt!r} format)"
@@ -170,22 +218,61 @@ def box_pair(
     aligned: bool,
     names=("boxes1", "boxes2"),
     angle: bool = True,
+    batched: bool = False,
 ) -> tuple[np.ndarray, np.ndarray, np.dtype, bool]:
     """Validate two box sets; return their columns, the common compute dtype, and
     whether a coordinate lies outside the fast formulas' safe range.
 
     ``angle=False``: the metric is not CIoU, which alone reads the aspect angle.
+    ``batched``: :func:`box_batch` (boxes ``(..., N, 4)``) with its ``lead`` dropped.
+    """
+    c1, c2, dt, extreme, _ = box_batch(boxes1, boxes2, fmt=fmt, offset=offset, dtype=dtype,
+                                       validate=validate, aligned=aligned, names=names,
+                                       angle=angle, batched=batched)
+    return c1, c2, dt, extreme
+
+
+def box_batch(
+    boxes1: Any,
+    boxes2: Any,
+    *,
+    fmt: str,
+    offset: float,
+    dtype: Any,
+    validate: bool,
+    aligned: bool,
+    names=("boxes1", "boxes2"),
+    angle: bool = True,
+    batched: bool = True,
+) -> tuple[np.ndarray, np.ndarray, np.dtype, bool, tuple]:
+    """:func:`box_pair` for boxes ``(..., N, 4)`` and ``(..., M, 4)`` whose leading
+    dimensions are equal or broadcast (:func:`batch_shape`).
+
+    Returns the columns of the boxes flattened over the common leading dimensions
+    ``lead`` (``(8, B * N)`` and ``(8, B * M)``, batch after batch), the compute
+    dtype, the out-of-range flag, and ``(lead, N, M)``.  An invalid box is named by
+    its full index, ``boxes1[b, ..., i]``.
     """
     check_choice(fmt, "fmt", FORMATS)
     check_offset(offset)
-    a1 = as_box_array(boxes1, names[0])
-    a2 = as_box_array(boxes2, names[1])
+    a1 = as_box_array(boxes1, names[0], batched)
+    a2 = as_box_array(boxes2, names[1], batched)
     if aligned:
         check_aligned(a1.shape, a2.shape, names)
+    lead = batch_shape(a1.shape, a2.shape, names) if batched else ()
     dt = compute_dtype(a1, a2, dtype=dtype)
-    c1, extreme1 = checked_box_columns(a1, names[0], dt, fmt, offset, validate, angle)
-    c2, extreme2 = checked_box_columns(a2, names[1], dt, fmt, offset, validate, angle)
-    return c1, c2, dt, extreme1 or extreme2
+    cols, extreme = [], False
+    for arr, name in ((a1, names[0]), (a2, names[1])):
+        flat = as_batch(arr, lead)
+        native = flat.astype(dt, copy=False)  # also makes byte-swapped input native
+        c, bad = box_columns(native, fmt, offset, validate, angle)
+        if bad >= 0:
+            rows = arr.shape[-2]
+            where = bad if not lead else np.unravel_index(bad // rows, lead) + (bad % rows,)
+            raise invalid_box_error(name, where, flat[bad].tolist(), fmt)
+        cols.append(c)
+        extreme = extreme or bad == EXTREME
+    return cols[0], cols[1], dt, extreme, (lead, a1.shape[-2], a2.shape[-2])
 
 
 def as_out(out: Any, shape: tuple, dt: np.dtype) -> np.ndarray:

@@ -1,4 +1,9 @@
-"""Box utilities with torchvision's semantics: conversion, area, clipping, filtering, boxes of masks."""
+"""Box utilities with torchvision's semantics: conversion, area, clipping, filtering, boxes of masks.
+
+``box_convert``, ``box_area`` and ``clip_boxes_to_image`` take any leading batch
+dimensions, ``(..., 4)``, as torchvision 0.29 does (one vectorised pass over all
+boxes); an empty ``(0,)`` array is taken as ``(0, 4)``.
+"""
 
 from __future__ import annotations
 
@@ -29,9 +34,16 @@ def _rotated_boxes(boxes: Any, fmt: str, name: str = "boxes") -> tuple[np.ndarra
     return a, dt
 
 
+def _float_box_batch(boxes: Any, name: str = "boxes") -> tuple[np.ndarray, tuple]:
+    """A fresh float copy (dtype policy) of boxes ``(..., 4)`` as ``(-1, 4)``, and their shape."""
+    arr = _validate.as_box_batch(boxes, name)
+    return arr.astype(_validate.compute_dtype(arr), copy=True).reshape(-1, 4), arr.shape
+
+
 def box_convert(boxes: Any, in_fmt: str, out_fmt: str) -> np.ndarray:
-    """Convert boxes between ``'xyxy'``, ``'xywh'``, ``'cxcywh'`` ``(N, 4)`` and the rotated
-    ``'cxcywhr'``, ``'xywhr'`` ``(N, 5)`` and ``'xyxyxyxy'`` ``(N, 8)``.
+    """Convert ``(..., 4)`` boxes between ``'xyxy'``, ``'xywh'`` and ``'cxcywh'``, and
+    ``(N, K)`` boxes to and from the rotated ``'cxcywhr'``, ``'xywhr'`` (``K = 5``) and
+    ``'xyxyxyxy'`` (``K = 8``).
 
     Rotated formats follow torchvision: angles in degrees, counter-clockwise in
     image axes (y down); ``'xyxyxyxy'`` lists the corners top-left, top-right,
@@ -41,8 +53,8 @@ def box_convert(boxes: Any, in_fmt: str, out_fmt: str) -> np.ndarray:
     box converted to a rotated format gets angle 0.  Rotated input must be finite
     with ``w >= 0`` and ``h >= 0`` (``ValueError`` naming the first bad row).
 
-    Returns a new float array (float32 stays float32, float64 stays float64,
-    integers become float64); the input is never modified.
+    Returns a new float array of the input's shape (float32 stays float32, float64
+    stays float64, integers become float64); the input is never modified.
 
     Examples
     --------
@@ -66,9 +78,14 @@ def box_convert(boxes: Any, in_fmt: str, out_fmt: str) -> np.ndarray:
         return _rotated_columns.convert(a, in_fmt, out_fmt).astype(dt, copy=False)
     _validate.check_choice(in_fmt, "in_fmt", FORMATS)
     _validate.check_choice(out_fmt, "out_fmt", FORMATS)
-    b = _float_boxes(boxes)
-    if in_fmt == out_fmt:
-        return b
+    b, shape = _float_box_batch(boxes)
+    if in_fmt != out_fmt:
+        _convert(b, in_fmt, out_fmt)
+    return b.reshape(shape)
+
+
+def _convert(b: np.ndarray, in_fmt: str, out_fmt: str) -> None:
+    """Convert the float boxes ``b`` ``(N, 4)`` in place."""
     half = b.dtype.type(0.5)
     if in_fmt == "xywh":
         b[:, 2:] += b[:, :2]
@@ -83,14 +100,13 @@ def box_convert(boxes: Any, in_fmt: str, out_fmt: str) -> np.ndarray:
         size = b[:, 2:] - b[:, :2]
         b[:, :2] = (b[:, :2] + b[:, 2:]) * half
         b[:, 2:] = size
-    return b
 
 
 def box_area(boxes: Any, *, fmt: str = "xyxy", offset: float = 0) -> np.ndarray:
     """Area of each box, ``(x2 - x1 + offset) * (y2 - y1 + offset)`` (torchvision's ``box_area``).
 
-    Rotated formats (``'cxcywhr'``, ``'xywhr'``, ``'xyxyxyxy'``) give ``w * h``
-    (``offset`` must then be 0).
+    Boxes ``(..., 4)`` give areas ``(...)``; rotated formats (``'cxcywhr'``, ``'xywhr'``,
+    ``'xyxyxyxy'``, boxes ``(N, K)``) give ``w * h`` (``offset`` must then be 0).
 
     Examples
     --------
@@ -108,11 +124,11 @@ def box_area(boxes: Any, *, fmt: str = "xyxy", offset: float = 0) -> np.ndarray:
     _validate.check_choice(fmt, "fmt", ALL_FORMATS)
     _validate.check_offset(offset)
     b = box_convert(boxes, fmt, "xyxy")
-    return (b[:, 2] - b[:, 0] + offset) * (b[:, 3] - b[:, 1] + offset)
+    return (b[..., 2] - b[..., 0] + offset) * (b[..., 3] - b[..., 1] + offset)
 
 
 def clip_boxes_to_image(boxes: Any, size: tuple[int, int]) -> np.ndarray:
-    """Clip ``xyxy`` boxes to an image of ``size = (height, width)`` (torchvision's semantics).
+    """Clip ``xyxy`` boxes ``(..., 4)`` to an image of ``size = (height, width)`` (torchvision's semantics).
 
     Examples
     --------
@@ -123,10 +139,10 @@ def clip_boxes_to_image(boxes: Any, size: tuple[int, int]) -> np.ndarray:
     if not (isinstance(size, (tuple, list)) and len(size) == 2):
         raise ValueError(f"size must be (height, width), got {size!r}")
     height, width = size
-    b = _float_boxes(boxes)
+    b, shape = _float_box_batch(boxes)
     np.clip(b[:, 0::2], 0, width, out=b[:, 0::2])
     np.clip(b[:, 1::2], 0, height, out=b[:, 1::2])
-    return b
+    return b.reshape(shape)
 
 
 def remove_small_boxes(boxes: Any, min_size: float) -> np.ndarray:

@@ -102,8 +102,10 @@ cdef inline void enclosing_sides(floating ax1, floating ay1, floating ax2, float
     ch[0] = max(ay2, by2) - min(ay1, by1)
 
 
-cdef inline floating giou_term(floating iou, floating union, floating cw, floating ch) noexcept nogil:
-    cdef floating enclosing = cw * ch
+cdef inline floating giou_term(floating iou, floating union, floating cw, floating ch,
+                               floating eps) noexcept nogil:
+    # eps: mmdet's floor on the enclosing area (0: none)
+    cdef floating enclosing = max(cw * ch, eps)
     return iou - guarded_div(enclosing - union, enclosing)
 
 
@@ -119,13 +121,17 @@ cdef inline void centre_terms(floating acx2, floating acy2, floating bcx2, float
 
 
 cdef inline floating ciou_penalty(floating rho2, floating c2, floating iou, floating angle_a,
-                                  floating angle_b, floating four_over_pi2, floating one) noexcept nogil:
-    # rho^2 / c^2 + alpha v as one division (rho^2 S + v^2 c^2) / (c^2 S), S = 1 - IoU + v;
-    # 0 where c^2 S is 0 (see fastiou/_formulas.py).
+                                  floating angle_b, floating four_over_pi2, floating one,
+                                  floating eps) noexcept nogil:
+    # rho^2 / (c^2 + eps) + alpha v as one division (rho^2 S' + v^2 c^2') / (c^2' S'),
+    # S' = 1 - IoU + v + eps, c^2' = c^2 + 4 eps (c2 is 4 c^2); with eps 0, 0 where c^2 S
+    # is 0 (see fastiou/_formulas.py).
     cdef floating d = angle_a - angle_b
     cdef floating v = four_over_pi2 * (d * d)
-    cdef floating s = (one - iou) + v
-    return guarded_div(rho2 * s + (v * v) * c2, c2 * s)
+    cdef floating s = ((one - iou) + v) + eps
+    cdef floating e2 = eps + eps
+    cdef floating c2e = c2 + (e2 + e2)
+    return guarded_div(rho2 * s + (v * v) * c2e, c2e * s)
 
 
 cdef inline int code_of(Metric tag) noexcept nogil:
@@ -146,29 +152,35 @@ cdef inline floating metric(Metric tag,
                             floating aarea, floating acx2, floating acy2, floating aangle,
                             floating bx1, floating by1, floating bx2, floating by2,
                             floating barea, floating bcx2, floating bcy2, floating bangle,
-                            floating four_over_pi2, floating one) noexcept nogil:
-    """The metric ``tag`` between boxes a and b, given their columns as scalars."""
+                            floating four_over_pi2, floating one, floating eps) noexcept nogil:
+    """The metric ``tag`` between boxes a and b, given their columns as scalars; ``eps``
+    (0: guarded) is torchvision's eps of DIoU and CIoU and mmdet's floor on the
+    denominators of IoU, IoA and GIoU (see fastiou/_formulas.py)."""
     cdef int code = code_of(tag)  # a constant in each compiled copy: the branches fold
     cdef floating inter = intersection(ax1, ay1, ax2, ay2, bx1, by1, bx2, by2)
-    cdef floating union, iou, cw, ch, rho2, c2
+    cdef floating union, iou, cw, ch, rho2, c2, e2
     if code == IOA:
-        return guarded_div(inter, aarea)
+        return guarded_div(inter, max(aarea, eps))
     union = (aarea + barea) - inter
+    if code == IOU or code == GIOU:
+        union = max(union, eps)
     iou = guarded_div(inter, union)
     if code == IOU:
         return iou
     enclosing_sides(ax1, ay1, ax2, ay2, bx1, by1, bx2, by2, &cw, &ch)
     if code == GIOU:
-        return giou_term(iou, union, cw, ch)
+        return giou_term(iou, union, cw, ch, eps)
     centre_terms(acx2, acy2, bcx2, bcy2, cw, ch, &rho2, &c2)
     if code == DIOU:
-        return iou - guarded_div(rho2, c2)
-    return iou - ciou_penalty(rho2, c2, iou, aangle, bangle, four_over_pi2, one)
+        e2 = eps + eps
+        return iou - guarded_div(rho2, c2 + (e2 + e2))
+    return iou - ciou_penalty(rho2, c2, iou, aangle, bangle, four_over_pi2, one, eps)
 
 
 cdef inline void _metric_row(Metric tag, const floating* a, Py_ssize_t lda,
                              const floating* b, Py_ssize_t ldb, Py_ssize_t count,
-                             floating four_over_pi2, floating one, floating* out) noexcept nogil:
+                             floating four_over_pi2, floating one, floating eps,
+                             floating* out) noexcept nogil:
     """``out[j] = metric(box a, box j of b)`` for ``count`` boxes; columns ``lda`` / ``ldb`` apart."""
     cdef floating ax1 = a[0], ay1 = a[lda], ax2 = a[2 * lda], ay2 = a[3 * lda]
     cdef floating aarea = a[4 * lda], acx2 = a[5 * lda], acy2 = a[6 * lda], aangle = a[7 * lda]
@@ -177,12 +189,12 @@ cdef inline void _metric_row(Metric tag, const floating* a, Py_ssize_t lda,
         out[j] = metric(tag, ax1, ay1, ax2, ay2, aarea, acx2, acy2, aangle,
                         b[j], b[ldb + j], b[2 * ldb + j], b[3 * ldb + j],
                         b[4 * ldb + j], b[5 * ldb + j], b[6 * ldb + j], b[7 * ldb + j],
-                        four_over_pi2, one)
+                        four_over_pi2, one, eps)
 
 
 cdef inline void _metric_span(Metric tag, const floating* a, const floating* b, Py_ssize_t ld,
                               Py_ssize_t count, floating four_over_pi2, floating one,
-                              floating* out) noexcept nogil:
+                              floating eps, floating* out) noexcept nogil:
     """``out[j] = metric(box j of a, box j of b)`` for ``count`` boxes; columns ``ld`` apart."""
     cdef Py_ssize_t j
     for j in range(count):
@@ -190,7 +202,7 @@ cdef inline void _metric_span(Metric tag, const floating* a, const floating* b, 
                         a[4 * ld + j], a[5 * ld + j], a[6 * ld + j], a[7 * ld + j],
                         b[j], b[ld + j], b[2 * ld + j], b[3 * ld + j],
                         b[4 * ld + j], b[5 * ld + j], b[6 * ld + j], b[7 * ld + j],
-                        four_over_pi2, one)
+                        four_over_pi2, one, eps)
 
 
 cdef inline void _copy_out(const floating* src, Py_ssize_t count, char* dest,
@@ -210,8 +222,8 @@ cdef inline void _copy_out(const floating* src, Py_ssize_t count, char* dest,
 # reads (more than it checks at run time), so that the loop vectorises.
 
 cdef inline void _pairwise_row(Metric tag, const floating* a, Py_ssize_t lda,
-                               const floating* b, Py_ssize_t m,
-                               floating four_over_pi2, floating one,
+                               const floating* b, Py_ssize_t ldb, Py_ssize_t m,
+                               floating four_over_pi2, floating one, floating eps,
                                char* row, Py_ssize_t stride) noexcept nogil:
     cdef floating buf[CHUNK]
     cdef floating* dest
@@ -221,38 +233,40 @@ cdef inline void _pairwise_row(Metric tag, const floating* a, Py_ssize_t lda,
         start = k * CHUNK
         count = min(<Py_ssize_t>CHUNK, m - start)
         dest = <floating*>(row + start * stride) if direct else buf
-        _metric_row(tag, a, lda, b + start, m, count, four_over_pi2, one, dest)
+        _metric_row(tag, a, lda, b + start, ldb, count, four_over_pi2, one, eps, dest)
         if not direct:
             _copy_out(buf, count, row + start * stride, stride)
 
 
 cdef inline void _aligned_chunk(Metric tag, const floating* a, const floating* b, Py_ssize_t n,
                                 Py_ssize_t count, floating four_over_pi2, floating one,
-                                char* dest, Py_ssize_t stride) noexcept nogil:
+                                floating eps, char* dest, Py_ssize_t stride) noexcept nogil:
     cdef floating buf[CHUNK]
-    _metric_span(tag, a, b, n, count, four_over_pi2, one, buf)
+    _metric_span(tag, a, b, n, count, four_over_pi2, one, eps, buf)
     _copy_out(buf, count, dest, stride)
 
 
 cdef void _pairwise(Metric tag, const floating[:, ::1] c1, const floating[:, ::1] c2,
-                    floating four_over_pi2, floating one, floating[:, :] out,
-                    int num_threads) noexcept nogil:
-    cdef Py_ssize_t n = c1.shape[1], m = c2.shape[1], i
+                    floating four_over_pi2, floating one, floating eps, Py_ssize_t rows,
+                    floating[:, :] out, int num_threads) noexcept nogil:
+    # Batched boxes are one flat problem: out is (B * rows, M), and row i meets the
+    # boxes (i // rows) * M ... of c2 (columns c2.shape[1] = B * M apart).
+    cdef Py_ssize_t n = c1.shape[1], m = out.shape[1], ldb = c2.shape[1], i
     cdef char* base = <char*>&out[0, 0]
     # One thread: a plain loop, no OpenMP call (a forked child must not enter libgomp,
     # and even a one-thread region costs about a microsecond).
     if num_threads <= 1:
         for i in range(n):
-            _pairwise_row(tag, &c1[0, i], n, &c2[0, 0], m, four_over_pi2, one,
-                          base + i * out.strides[0], out.strides[1])
+            _pairwise_row(tag, &c1[0, i], n, &c2[0, (i // rows) * m], ldb, m, four_over_pi2, one,
+                          eps, base + i * out.strides[0], out.strides[1])
         return
     for i in prange(n, schedule="dynamic", chunksize=max(1, PAIR_CHUNK // m), num_threads=num_threads):
-        _pairwise_row(tag, &c1[0, i], n, &c2[0, 0], m, four_over_pi2, one,
-                      base + i * out.strides[0], out.strides[1])
+        _pairwise_row(tag, &c1[0, i], n, &c2[0, (i // rows) * m], ldb, m, four_over_pi2, one,
+                      eps, base + i * out.strides[0], out.strides[1])
 
 
 cdef void _aligned(Metric tag, const floating[:, ::1] c1, const floating[:, ::1] c2,
-                   floating four_over_pi2, floating one, floating[:] out,
+                   floating four_over_pi2, floating one, floating eps, floating[:] out,
                    int num_threads) noexcept nogil:
     cdef Py_ssize_t n = c1.shape[1], chunks = (n + CHUNK - 1) // CHUNK, k, start
     cdef char* base = <char*>&out[0]
@@ -260,45 +274,56 @@ cdef void _aligned(Metric tag, const floating[:, ::1] c1, const floating[:, ::1]
         for k in range(chunks):
             start = k * CHUNK
             _aligned_chunk(tag, &c1[0, start], &c2[0, start], n, min(<Py_ssize_t>CHUNK, n - start),
-                           four_over_pi2, one, base + start * out.strides[0], out.strides[0])
+                           four_over_pi2, one, eps, base + start * out.strides[0], out.strides[0])
         return
     for k in prange(chunks, schedule="dynamic", chunksize=PAIR_CHUNK // CHUNK, num_threads=num_threads):
         start = k * CHUNK
         _aligned_chunk(tag, &c1[0, start], &c2[0, start], n, min(<Py_ssize_t>CHUNK, n - start),
-                       four_over_pi2, one, base + start * out.strides[0], out.strides[0])
+                       four_over_pi2, one, eps, base + start * out.strides[0], out.strides[0])
 
 
 cdef void _pairwise_code(int code, const floating[:, ::1] c1, const floating[:, ::1] c2,
-                         floating four_over_pi2, floating one, floating[:, :] out,
-                         int num_threads) noexcept nogil:
+                         floating four_over_pi2, floating one, floating eps, Py_ssize_t rows,
+                         floating[:, :] out, int num_threads) noexcept nogil:
     cdef IoU iou
     cdef IoA ioa
     cdef GIoU giou
     cdef DIoU diou
     cdef CIoU ciou
-    if c1.shape[1] == 0 or c2.shape[1] == 0:
+    if c1.shape[1] == 0 or c2.shape[1] == 0 or out.shape[1] == 0:
         return
     if code == IOU:
-        _pairwise(iou, c1, c2, four_over_pi2, one, out, num_threads)
+        _pairwise(iou, c1, c2, four_over_pi2, one, eps, rows, out, num_threads)
     elif code == IOA:
-        _pairwise(ioa, c1, c2, four_over_pi2, one, out, num_threads)
+        _pairwise(ioa, c1, c2, four_over_pi2, one, eps, rows, out, num_threads)
     elif code == GIOU:
-        _pairwise(giou, c1, c2, four_over_pi2, one, out, num_threads)
+        _pairwise(giou, c1, c2, four_over_pi2, one, eps, rows, out, num_threads)
     elif code == DIOU:
-        _pairwise(diou, c1, c2, four_over_pi2, one, out, num_threads)
+        _pairwise(diou, c1, c2, four_over_pi2, one, eps, rows, out, num_threads)
     else:
-        _pairwise(ciou, c1, c2, four_over_pi2, one, out, num_threads)
+        _pairwise(ciou, c1, c2, four_over_pi2, one, eps, rows, out, num_threads)
 
 
 def pairwise(int code, const floating[:, ::1] c1, const floating[:, ::1] c2,
-             floating four_over_pi2, floating one, floating[:, :] out, int num_threads):
-    """``out[i, j] = metric code(box i of c1, box j of c2)`` on ``num_threads`` threads."""
+             floating four_over_pi2, floating one, floating[:, :] out, int num_threads,
+             Py_ssize_t rows=0, floating eps=0):
+    """``out[i, j] = metric code(box i of c1, box j of c2)`` on ``num_threads`` threads.
+
+    Batched with ``rows`` (boxes of c1 per batch; 0: all of them): ``out`` is
+    ``(B * rows, M)`` and row i meets boxes ``(i // rows) * M + j`` of c2.  ``eps``:
+    DIoU's and CIoU's (0: the guarded division).
+    """
+    if rows <= 0:
+        rows = max(1, out.shape[0])
+    if out.shape[0] % rows or c1.shape[1] != out.shape[0] or c2.shape[1] != (out.shape[0] // rows) * out.shape[1]:
+        raise ValueError("pairwise: columns and out do not match")
     with nogil:
-        _pairwise_code(code, c1, c2, four_over_pi2, one, out, num_threads)
+        _pairwise_code(code, c1, c2, four_over_pi2, one, eps, rows, out, num_threads)
 
 
 def aligned(int code, const floating[:, ::1] c1, const floating[:, ::1] c2,
-            floating four_over_pi2, floating one, floating[:] out, int num_threads):
+            floating four_over_pi2, floating one, floating[:] out, int num_threads,
+            floating eps=0):
     """``out[i] = metric code(box i of c1, box i of c2)`` on ``num_threads`` threads."""
     if c1.shape[1] == 0:
         return
@@ -309,15 +334,15 @@ def aligned(int code, const floating[:, ::1] c1, const floating[:, ::1] c2,
     cdef CIoU ciou = CIoU(0)
     with nogil:
         if code == IOU:
-            _aligned(iou, c1, c2, four_over_pi2, one, out, num_threads)
+            _aligned(iou, c1, c2, four_over_pi2, one, eps, out, num_threads)
         elif code == IOA:
-            _aligned(ioa, c1, c2, four_over_pi2, one, out, num_threads)
+            _aligned(ioa, c1, c2, four_over_pi2, one, eps, out, num_threads)
         elif code == GIOU:
-            _aligned(giou, c1, c2, four_over_pi2, one, out, num_threads)
+            _aligned(giou, c1, c2, four_over_pi2, one, eps, out, num_threads)
         elif code == DIOU:
-            _aligned(diou, c1, c2, four_over_pi2, one, out, num_threads)
+            _aligned(diou, c1, c2, four_over_pi2, one, eps, out, num_threads)
         else:
-            _aligned(ciou, c1, c2, four_over_pi2, one, out, num_threads)
+            _aligned(ciou, c1, c2, four_over_pi2, one, eps, out, num_threads)
 
 
 # --- the column split and the small-input fast path --------------------------------------
@@ -402,7 +427,8 @@ cdef void _rows(Metric tag, const floating* c1, Py_ssize_t n, const floating* c2
                 char* out, Py_ssize_t s0, Py_ssize_t s1) noexcept nogil:
     cdef Py_ssize_t i
     for i in range(n):
-        _pairwise_row(tag, c1 + i, n, c2, m, <floating>FOUR_OVER_PI2, <floating>1, out + i * s0, s1)
+        _pairwise_row(tag, c1 + i, n, c2, m, m, <floating>FOUR_OVER_PI2, <floating>1, <floating>0,
+                      out + i * s0, s1)
 
 
 cdef int _small(floating kind, int code, cnp.ndarray b1, cnp.ndarray b2, int fmt, int offset,

@@ -257,10 +257,12 @@ def test_empty_inputs(metric, backend):
     assert got.shape == (0,) and got.dtype == np.float32
 
 
-def test_empty_list_is_a_shape_error():
-    with pytest.raises(ValueError, match=r"boxes1 must have shape \(N, 4\)"):
-        fastiou.box_iou([], [[0, 0, 1, 1]])
+def test_empty_list_is_no_boxes():
+    # as torchvision: an empty (0,) array is (0, 4); any other 1-D shape is an error
+    assert fastiou.box_iou([], [[0, 0, 1, 1]]).shape == (0, 1)
     assert fastiou.box_iou(np.empty((0, 4)), [[0, 0, 1, 1]]).shape == (0, 1)
+    with pytest.raises(ValueError, match=r"boxes1 must have shape \(\.\.\., N, 4\), got \(0, 3\)"):
+        fastiou.box_iou(np.empty((0, 3)), [[0, 0, 1, 1]])
 
 
 def test_out_argument(backend):
@@ -307,9 +309,9 @@ def test_inverted_after_format_conversion():
 
 
 @pytest.mark.parametrize("bad,exc,match", [
-    (np.zeros((3, 5)), ValueError, r"boxes1 must have shape \(N, 4\), got \(3, 5\)"),
-    (np.zeros(4), ValueError, r"boxes1 must have shape \(N, 4\), got \(4,\)"),
-    (np.zeros((2, 2, 4)), ValueError, r"boxes1 must have shape"),
+    (np.zeros((3, 5)), ValueError, r"boxes1 must have shape \(\.\.\., N, 4\), got \(3, 5\)"),
+    (np.zeros(4), ValueError, r"boxes1 must have shape \(\.\.\., N, 4\), got \(4,\)"),
+    (np.zeros((2, 2, 3)), ValueError, r"boxes1 must have shape"),
     ("0,0,1,1", TypeError, "boxes1 must be an array of numbers"),
     (np.array([["a", "b", "c", "d"]]), TypeError, "boxes1 must hold real numbers"),
     (np.zeros((2, 4), complex), TypeError, "boxes1 must hold real numbers"),

@@ -39,12 +39,12 @@ def test_worker_thread_kernels_use_the_count(monkeypatch, restore_threads):
     want = fastiou.box_iou(boxes, boxes[::-1])
     seen = []
 
-    def numba_pairwise(*args):  # Numba's kernels run on the calling thread's Numba count
-        seen.append(("numba", args[-1], numba.get_num_threads()))
-        return real_numba(*args)
+    def numba_pairwise(*args, **kwargs):  # Numba's kernels run on the calling thread's Numba count
+        seen.append(("numba", args[6], numba.get_num_threads()))  # args[6]: parallel
+        return real_numba(*args, **kwargs)
 
     def cython_pairwise(*args):
-        seen.append(("cython", True, args[-1]))
+        seen.append(("cython", True, args[6]))  # args[6]: the thread count
         return real_cython(*args)
 
     real_numba, real_cython = numba_cpu.pairwise, cython_backend._cy_boxes.pairwise

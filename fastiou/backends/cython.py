@@ -13,9 +13,11 @@ from .. import _cy_boxes
 from . import threads as _threads
 
 
-def pairwise(code, c1, c2, four_over_pi2, one, out, parallel):
-    _cy_boxes.pairwise(code, c1, c2, four_over_pi2, one, out, _threads(parallel))
+def pairwise(code, c1, c2, four_over_pi2, one, out, parallel, rows=None, eps=None):
+    _cy_boxes.pairwise(code, c1, c2, four_over_pi2, one, out, _threads(parallel),
+                       0 if rows is None else rows, 0 if eps is None else eps)
 
 
-def aligned(code, c1, c2, four_over_pi2, one, out, parallel):
-    _cy_boxes.aligned(code, c1, c2, four_over_pi2, one, out, _threads(parallel))
+def aligned(code, c1, c2, four_over_pi2, one, out, parallel, eps=None):
+    _cy_boxes.aligned(code, c1, c2, four_over_pi2, one, out, _threads(parallel),
+                      0 if eps is None else eps)

@@ -138,73 +138,91 @@ def fill_columns(boxes, fmt, offset, check, angle, cols):
     return first_bad if first_bad >= 0 or safe else EXTREME
 
 metric = F.metric
+metric_eps = F.metric_eps
 intersection = F.intersection
 
 
 @njit(inline="always")
 def _metric_row(code, c1, i, c2, four_over_pi2, one, row):
-    """``row[j] = metric(box i of c1, box j of c2)``; inlined with a constant code."""
-    ax1, ay1, ax2, ay2 = c1[0, i], c1[1, i], c1[2, i], c1[3, i]
-    aarea, acx2, acy2, aangle = c1[4, i], c1[5, i], c1[6, i], c1[7, i]
-    bx1, by1, bx2, by2 = c2[0], c2[1], c2[2], c2[3]
-    barea, bcx2, bcy2, bangle = c2[4], c2[5], c2[6], c2[7]
-    for j in range(row.shape[0]):
-        row[j] = metric(code, ax1, ay1, ax2, ay2, aarea, acx2, acy2, aangle,
-                        bx1[j], by1[j], bx2[j], by2[j], barea[j], bcx2[j], bcy2[j], bangle[j],
-                        four_over_pi2, one)
+    """``row[j] = metric(box i of c1, box j of c2)`` (the sparse kernels' rows)."""
+    _metric_row_at(code, c1, i, c2, 0, four_over_pi2, one, one - one, row)
 
 
 @njit(inline="always")
-def _metric_row_pair(code, c1, i, c2, four_over_pi2, one, row0, row1):
+def _metric_row_at(code, c1, i, c2, j0, four_over_pi2, one, eps, row):
+    """``row[j] = metric(box i of c1, box j0 + j of c2)``; inlined with a constant code."""
+    ax1, ay1, ax2, ay2 = c1[0, i], c1[1, i], c1[2, i], c1[3, i]
+    aarea, acx2, acy2, aangle = c1[4, i], c1[5, i], c1[6, i], c1[7, i]
+    # slices, indexed from 0 by the loop: an offset index j0 + j of unknown sign gets a
+    # wraparound select, and the loop then gathers instead of loading vectors (5x slower)
+    end = j0 + row.shape[0]
+    bx1, by1, bx2, by2 = c2[0, j0:end], c2[1, j0:end], c2[2, j0:end], c2[3, j0:end]
+    barea, bcx2, bcy2, bangle = c2[4, j0:end], c2[5, j0:end], c2[6, j0:end], c2[7, j0:end]
+    for j in range(row.shape[0]):
+        row[j] = metric_eps(code, ax1, ay1, ax2, ay2, aarea, acx2, acy2, aangle,
+                            bx1[j], by1[j], bx2[j], by2[j], barea[j], bcx2[j], bcy2[j], bangle[j],
+                            four_over_pi2, one, eps)
+
+
+@njit(inline="always")
+def _metric_row_pair(code, c1, i, c2, j0, four_over_pi2, one, eps, row0, row1):
     """Rows ``i`` and ``i + 1`` at once: each box of c2 is loaded once for both."""
     ax1, ay1, ax2, ay2 = c1[0, i], c1[1, i], c1[2, i], c1[3, i]
     aarea, acx2, acy2, aangle = c1[4, i], c1[5, i], c1[6, i], c1[7, i]
     px1, py1, px2, py2 = c1[0, i + 1], c1[1, i + 1], c1[2, i + 1], c1[3, i + 1]
     parea, pcx2, pcy2, pangle = c1[4, i + 1], c1[5, i + 1], c1[6, i + 1], c1[7, i + 1]
-    bx1, by1, bx2, by2 = c2[0], c2[1], c2[2], c2[3]
-    barea, bcx2, bcy2, bangle = c2[4], c2[5], c2[6], c2[7]
+    end = j0 + row0.shape[0]  # slices: see _metric_row_at
+    bx1, by1, bx2, by2 = c2[0, j0:end], c2[1, j0:end], c2[2, j0:end], c2[3, j0:end]
+    barea, bcx2, bcy2, bangle = c2[4, j0:end], c2[5, j0:end], c2[6, j0:end], c2[7, j0:end]
     for j in range(row0.shape[0]):
         x1, y1, x2, y2 = bx1[j], by1[j], bx2[j], by2[j]
         area, cx2, cy2, angle = barea[j], bcx2[j], bcy2[j], bangle[j]
-        value0 = metric(code, ax1, ay1, ax2, ay2, aarea, acx2, acy2, aangle,
-                        x1, y1, x2, y2, area, cx2, cy2, angle, four_over_pi2, one)
-        value1 = metric(code, px1, py1, px2, py2, parea, pcx2, pcy2, pangle,
-                        x1, y1, x2, y2, area, cx2, cy2, angle, four_over_pi2, one)
+        value0 = metric_eps(code, ax1, ay1, ax2, ay2, aarea, acx2, acy2, aangle,
+                            x1, y1, x2, y2, area, cx2, cy2, angle, four_over_pi2, one, eps)
+        value1 = metric_eps(code, px1, py1, px2, py2, parea, pcx2, pcy2, pangle,
+                            x1, y1, x2, y2, area, cx2, cy2, angle, four_over_pi2, one, eps)
         row0[j] = value0
         row1[j] = value1
 
 
 @njit(inline="always")
-def _metric_rows(code, c1, k, c2, four_over_pi2, one, out):
-    """Rows ``2k`` and ``2k + 1`` of ``out`` (just ``2k`` when it is the last)."""
-    i = 2 * k
-    if i + 1 < out.shape[0]:
-        _metric_row_pair(code, c1, i, c2, four_over_pi2, one, out[i], out[i + 1])
+def _metric_rows(code, c1, k, half, rows, c2, four_over_pi2, one, eps, out):
+    """Row pair ``k``: rows ``i`` and ``i + 1`` of ``out`` (just ``i`` when it is the last
+    of its batch), ``half`` row pairs and ``rows`` rows per batch."""
+    b = k // half
+    start = b * rows  # the batch's first row of out (and box of c1)
+    i = start + 2 * (k - b * half)
+    j0 = b * out.shape[1]  # the batch's first box of c2
+    if i + 1 < start + rows:
+        _metric_row_pair(code, c1, i, c2, j0, four_over_pi2, one, eps, out[i], out[i + 1])
     else:
-        _metric_row(code, c1, i, c2, four_over_pi2, one, out[i])
+        _metric_row_at(code, c1, i, c2, j0, four_over_pi2, one, eps, out[i])
 
 
-def _pairwise(code, c1, c2, four_over_pi2, one, out, counter):
+def _pairwise(code, c1, c2, four_over_pi2, one, eps, rows, out, counter):
     # One call per metric with a constant code: the metric's branches fold away and
     # the inner loop vectorises (a runtime code in the loop measured 2x slower).  Two
     # rows per iteration: the loop is bound by its loads more than by its arithmetic
-    # (box_iou measured 15-25% faster than with one row).
-    n = (c1.shape[1] + 1) // 2
-    step = max(1, PAIR_CHUNK // max(1, 2 * c2.shape[1]))  # row pairs per claim
+    # (box_iou measured 15-25% faster than with one row).  Batched boxes are one flat
+    # problem: out is (B * rows, M), and the rows of batch b meet boxes b * M ... of c2;
+    # row pairs never straddle two batches.
+    half = (rows + 1) // 2  # row pairs per batch
+    n = (out.shape[0] // rows) * half
+    step = max(1, PAIR_CHUNK // max(1, 2 * out.shape[1]))  # row pairs per claim
     for _ in prange(workers(n, step)):
         lo = claim(counter, step)
         while lo < n:
             for k in range(lo, min(lo + step, n)):
                 if code == IOU:
-                    _metric_rows(IOU, c1, k, c2, four_over_pi2, one, out)
+                    _metric_rows(IOU, c1, k, half, rows, c2, four_over_pi2, one, eps, out)
                 elif code == IOA:
-                    _metric_rows(IOA, c1, k, c2, four_over_pi2, one, out)
+                    _metric_rows(IOA, c1, k, half, rows, c2, four_over_pi2, one, eps, out)
                 elif code == GIOU:
-                    _metric_rows(GIOU, c1, k, c2, four_over_pi2, one, out)
+                    _metric_rows(GIOU, c1, k, half, rows, c2, four_over_pi2, one, eps, out)
                 elif code == DIOU:
-                    _metric_rows(DIOU, c1, k, c2, four_over_pi2, one, out)
+                    _metric_rows(DIOU, c1, k, half, rows, c2, four_over_pi2, one, eps, out)
                 else:
-                    _metric_rows(CIOU, c1, k, c2, four_over_pi2, one, out)
+                    _metric_rows(CIOU, c1, k, half, rows, c2, four_over_pi2, one, eps, out)
             lo = claim(counter, step)
 
 
@@ -217,7 +235,7 @@ def pair_metric(code, c1, i, c2, j, four_over_pi2, one):
                   c2[4, j], c2[5, j], c2[6, j], c2[7, j], four_over_pi2, one)
 
 
-def _aligned(code, c1, c2, four_over_pi2, one, out, counter):
+def _aligned(code, c1, c2, four_over_pi2, one, eps, out, counter):
     n = c1.shape[1]
     for _ in prange(workers(n, PAIR_CHUNK)):
         lo = claim(counter, PAIR_CHUNK)
@@ -225,7 +243,10 @@ def _aligned(code, c1, c2, four_over_pi2, one, out, counter):
             # unsigned: a signed index of unknown sign gets a wraparound select,
             # and the loop then gathers instead of loading vectors (2x slower)
             for i in range(uint64(lo), uint64(min(lo + PAIR_CHUNK, n))):
-                out[i] = pair_metric(code, c1, i, c2, i, four_over_pi2, one)
+                out[i] = metric_eps(code, c1[0, i], c1[1, i], c1[2, i], c1[3, i],
+                                    c1[4, i], c1[5, i], c1[6, i], c1[7, i],
+                                    c2[0, i], c2[1, i], c2[2, i], c2[3, i],
+                                    c2[4, i], c2[5, i], c2[6, i], c2[7, i], four_over_pi2, one, eps)
             lo = claim(counter, PAIR_CHUNK)
 
 
@@ -247,7 +268,8 @@ def small_pairwise(code, b1, b2, fmt, offset, check, out):
     bad2 = fill_columns(b2, fmt, offset, check, code == CIOU, c2)
     if bad1 != -1 or bad2 != -1:  # an invalid row, or one outside the safe range
         return 0
-    _pairwise_serial(code, c1, c2, dt(FOUR_OVER_PI2), dt(1), out, np.zeros(1, np.int64))
+    _pairwise_serial(code, c1, c2, dt(FOUR_OVER_PI2), dt(1), dt(0), max(1, b1.shape[0]), out,
+                     np.zeros(1, np.int64))
     return -1
 
 
@@ -269,9 +291,15 @@ def small_metric(code, boxes1, boxes2, fmt, offset, check, limit):
     return out if small_pairwise(code, boxes1, boxes2, fmt, offset, check, out) < 0 else None
 
 
-def pairwise(code, c1, c2, four_over_pi2, one, out, parallel):
-    _pairwise_kernels[parallel](code, c1, c2, four_over_pi2, one, out, new_counter())
+def pairwise(code, c1, c2, four_over_pi2, one, out, parallel, rows=None, eps=None):
+    """``out[i, j]`` = metric ``code`` of box i of ``c1`` and box j of ``c2``; batched with
+    ``rows`` (boxes of c1 per batch): ``out`` is ``(B * rows, M)`` and row i meets boxes
+    ``(i // rows) * M + j`` of ``c2``.  ``eps``: DIoU's and CIoU's (None: 0, guarded)."""
+    rows = out.shape[0] if rows is None else rows
+    eps = four_over_pi2 - four_over_pi2 if eps is None else eps
+    _pairwise_kernels[parallel](code, c1, c2, four_over_pi2, one, eps, rows, out, new_counter())
 
 
-def aligned(code, c1, c2, four_over_pi2, one, out, parallel):
-    _aligned_kernels[parallel](code, c1, c2, four_over_pi2, one, out, new_counter())
+def aligned(code, c1, c2, four_over_pi2, one, out, parallel, eps=None):
+    eps = four_over_pi2 - four_over_pi2 if eps is None else eps
+    _aligned_kernels[parallel](code, c1, c2, four_over_pi2, one, eps, out, new_counter())

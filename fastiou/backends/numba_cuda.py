@@ -36,6 +36,7 @@ from ._cuda_arrays import Library
 
 F = _formulas.build(cuda.jit(device=True, inline="always"))
 metric = F.metric
+metric_eps = F.metric_eps
 in_safe_range = F.in_safe_range
 
 
@@ -130,27 +131,42 @@ def _columns_kernel(boxes, order, use_order, fmt, offset, half, lo, hi, check, c
 
 
 @cuda.jit(cache=True)
-def _pairwise_kernel(code, c1, c2, four_over_pi2, one, out):
+def _pairwise_kernel(code, c1, c2, four_over_pi2, one, eps, rows, out):
     # threadIdx.x runs along the columns: consecutive threads write consecutive
-    # elements of a row.  Box j stays in registers while the thread walks rows.
+    # elements of a row.  Box j of the row's batch stays in registers while the
+    # thread walks rows (reloaded when it enters another batch).  Batched boxes are
+    # one flat problem: out is (B * rows, M) and row i meets boxes (i // rows) * M + j.
     j = cuda.blockIdx.x * cuda.blockDim.x + cuda.threadIdx.x
-    if j >= out.shape[1]:
+    m = out.shape[1]
+    if j >= m:
         return
-    bx1, by1, bx2, by2 = c2[0, j], c2[1, j], c2[2, j], c2[3, j]
-    barea, bcx2, bcy2, bangle = c2[4, j], c2[5, j], c2[6, j], c2[7, j]
     i = cuda.blockIdx.y * cuda.blockDim.y + cuda.threadIdx.y
     step = cuda.gridDim.y * cuda.blockDim.y
+    batch = -1
+    k = j
+    bx1, by1, bx2, by2 = c2[0, k], c2[1, k], c2[2, k], c2[3, k]
+    barea, bcx2, bcy2, bangle = c2[4, k], c2[5, k], c2[6, k], c2[7, k]
     while i < out.shape[0]:
-        out[i, j] = metric(code, c1[0, i], c1[1, i], c1[2, i], c1[3, i],
-                           c1[4, i], c1[5, i], c1[6, i], c1[7, i],
-                           bx1, by1, bx2, by2, barea, bcx2, bcy2, bangle, four_over_pi2, one)
+        b = i // rows
+        if b != batch:
+            batch = b
+            k = b * m + j
+            bx1, by1, bx2, by2 = c2[0, k], c2[1, k], c2[2, k], c2[3, k]
+            barea, bcx2, bcy2, bangle = c2[4, k], c2[5, k], c2[6, k], c2[7, k]
+        out[i, j] = metric_eps(code, c1[0, i], c1[1, i], c1[2, i], c1[3, i],
+                               c1[4, i], c1[5, i], c1[6, i], c1[7, i],
+                               bx1, by1, bx2, by2, barea, bcx2, bcy2, bangle, four_over_pi2, one,
+                               eps)
         i += step
 
 
 @cuda.jit(cache=True)
-def _aligned_kernel(code, c1, c2, four_over_pi2, one, out):
+def _aligned_kernel(code, c1, c2, four_over_pi2, one, eps, out):
     for i in range(cuda.grid(1), out.shape[0], cuda.gridsize(1)):
-        out[i] = pair_metric(code, c1, i, c2, i, four_over_pi2, one)
+        out[i] = metric_eps(code, c1[0, i], c1[1, i], c1[2, i], c1[3, i],
+                            c1[4, i], c1[5, i], c1[6, i], c1[7, i],
+                            c2[0, i], c2[1, i], c2[2, i], c2[3, i],
+                            c2[4, i], c2[5, i], c2[6, i], c2[7, i], four_over_pi2, one, eps)
 
 
 # ---------------------------------------------------------------------------- launches
@@ -186,53 +202,76 @@ def launch_columns(lib: Library, boxes, dt, fmt: str, offset, check: bool, bad, 
     return cols
 
 
-def launch_metric(lib: Library, code: int, c1, c2, out, aligned: bool) -> None:
-    """``out`` (a Numba device array) = the metric of the device columns ``c1``, ``c2``."""
+def launch_metric(lib: Library, code: int, c1, c2, out, aligned: bool, rows: int | None = None,
+                  eps: float | None = None) -> None:
+    """``out`` (a Numba device array) = the metric of the device columns ``c1``, ``c2``;
+    ``rows``: boxes of c1 per batch (out ``(B * rows, M)``); ``eps``: see ``_formulas.metric_eps``."""
     if out.size == 0:
         return
     dt = np.dtype(out.dtype)
-    args = (code, c1, c2, dt.type(FOUR_OVER_PI2), dt.type(1), out)
+    e = dt.type(0 if eps is None else eps)
     if aligned:
+        args = (code, c1, c2, dt.type(FOUR_OVER_PI2), dt.type(1), e, out)
         _aligned_kernel[grid_1d(out.shape[0]) + (lib.stream,)](*args)
     else:
-        rows, columns = _config.CUDA_TILE
-        grid = (blocks(out.shape[1], columns), min(blocks(out.shape[0], rows), MAX_BLOCKS))
-        _pairwise_kernel[grid, (columns, rows), lib.stream](*args)
+        args = (code, c1, c2, dt.type(FOUR_OVER_PI2), dt.type(1), e,
+                out.shape[0] if rows is None else rows, out)
+        tile_rows, columns = _config.CUDA_TILE
+        grid = (blocks(out.shape[1], columns), min(blocks(out.shape[0], tile_rows), MAX_BLOCKS))
+        _pairwise_kernel[grid, (columns, tile_rows), lib.stream](*args)
 
 
 # ----------------------------------------------------------------- the backend interface
 
 
-def pairwise(code, c1, c2, four_over_pi2, one, out, parallel):
+def pairwise(code, c1, c2, four_over_pi2, one, out, parallel, rows=None, eps=None):
     """Host columns in, host ``out`` filled (``backend='cuda'`` with NumPy input)."""
-    _on_host_arrays(code, c1, c2, out, aligned=False)
+    _on_host_arrays(code, c1, c2, out, aligned=False, rows=rows, eps=eps)
 
 
-def aligned(code, c1, c2, four_over_pi2, one, out, parallel):
+def aligned(code, c1, c2, four_over_pi2, one, out, parallel, eps=None):
     """Host columns in, host ``out`` filled (``backend='cuda'`` with NumPy input)."""
-    _on_host_arrays(code, c1, c2, out, aligned=True)
+    _on_host_arrays(code, c1, c2, out, aligned=True, eps=eps)
 
 
 aligned_kernel = aligned  # (``aligned`` is also an argument name below)
 
 
-def _on_host_arrays(code, c1, c2, out, aligned):
+def _on_host_arrays(code, c1, c2, out, aligned, rows=None, eps=None):
     lib = Library()
     d_out = lib.empty(out.shape, out.dtype)[1]
-    launch_metric(lib, code, lib.to_device(c1), lib.to_device(c2), d_out, aligned)
+    launch_metric(lib, code, lib.to_device(c1), lib.to_device(c2), d_out, aligned, rows, eps)
     out[...] = lib.to_host(d_out)
 
 
 # ------------------------------------------------------------------ the CUDA-array path
 
 
-def device_boxes(lib: Library, x, name: str):
-    """The Numba view of boxes ``x`` (a CUDA array, or host data copied to the device), checked."""
+def device_boxes(lib: Library, x, name: str, batched: bool = False):
+    """The Numba view of boxes ``x`` (a CUDA array, or host data copied to the device), checked.
+
+    ``batched``: boxes ``(..., N, 4)`` are accepted (the caller flattens them with
+    :func:`flat_boxes`).
+    """
     if _validate.is_cuda_array(x):
         view = lib.view(x)
-        _validate.check_box_shape(view, name)
+        if view.shape == (0,):
+            view = lib.empty((0, 4), view.dtype)[1]
+        _validate.check_box_shape(view, name, batched)
         return view
-    return lib.to_device(_validate.as_box_array(x, name))
+    return lib.to_device(_validate.as_box_array(x, name, batched))
+
+
+def flat_boxes(view, name: str):
+    """The device boxes ``(..., N, 4)`` as ``(B * N, 4)``, without a copy: ``ValueError``
+    naming ``name`` when their layout does not allow it (a strided batched view)."""
+    if view.ndim == 2:
+        return view
+    try:
+        return view.reshape(view.size // 4, 4)
+    except NotImplementedError:
+        raise ValueError(f"{name}: batched CUDA boxes must be C-contiguous "
+                         f"(call .contiguous() / cupy.ascontiguousarray first)") from None
 
 
 def no_bad_rows(lib: Library, slots: int):
@@ -240,53 +279,81 @@ def no_bad_rows(lib: Library, slots: int):
     return lib.full((slots,), np.iinfo(np.int64).max, np.int64)
 
 
-def raise_first_bad(rows: np.ndarray, views, names, fmt: str) -> None:
+def raise_first_bad(rows: np.ndarray, views, names, fmt: str, per_batch=None, lead=()) -> None:
     """Raise the CPU's ``ValueError`` for the first invalid box found by the column kernels
-    (``rows``: their ``bad`` slots, copied to the host)."""
-    for row, view, name in zip(rows, views, names):
+    (``rows``: their ``bad`` slots, copied to the host; ``per_batch``: the boxes per
+    batch item of each view, when they are flattened batches of leading shape ``lead``)."""
+    for k, (row, view, name) in enumerate(zip(rows, views, names)):
         if row < view.shape[0]:
             # element by element: a row of a strided view need not be contiguous
-            values = np.array([view[int(row), k] for k in range(4)], dtype=view.dtype).tolist()
-            raise _validate.invalid_box_error(name, int(row), values, fmt)
+            values = np.array([view[int(row), c] for c in range(4)], dtype=view.dtype).tolist()
+            where = int(row) if per_batch is None else (
+                tuple(np.unravel_index(int(row) // per_batch[k], lead)) + (int(row) % per_batch[k],))
+            raise _validate.invalid_box_error(name, where, values, fmt)
 
 
 def metric_on_device(code, boxes1, boxes2, *, fmt="xyxy", offset=0, aligned=False, dtype=None,
-                     out=None, validate=True):
+                     out=None, validate=True, eps=None):
     """Metric ``code`` of two box sets on the GPU; at least one is a CUDA array.
 
     Returns an array of the kind of the first CUDA input (a CuPy array, a PyTorch
     CUDA tensor, or a Numba device array for anything else), on its device, or
     the caller's ``out`` filled.  Validation and errors are the CPU path's.
+    Batched boxes ``(..., N, 4)`` need the same leading dimensions on both sides
+    (no broadcasting on the device) and a C-contiguous layout; ``eps``: see
+    :func:`fastiou._formulas.build`'s ``metric_eps``.
     """
     _validate.check_choice(fmt, "fmt", FORMATS)
     _validate.check_offset(offset)
     lib = Library(boxes1 if _validate.is_cuda_array(boxes1) else boxes2)
     with lib.device():
-        b1 = device_boxes(lib, boxes1, "boxes1")
-        b2 = device_boxes(lib, boxes2, "boxes2")
+        v1 = device_boxes(lib, boxes1, "boxes1", batched=True)
+        v2 = device_boxes(lib, boxes2, "boxes2", batched=True)
         if aligned:
-            _validate.check_aligned(b1.shape, b2.shape)
+            _validate.check_aligned(v1.shape, v2.shape)
+        s1, s2 = tuple(v1.shape), tuple(v2.shape)  # (the simulator's take no negative index)
+        lead = s1[:-2]
+        if s2[:-2] != lead:
+            raise ValueError(f"boxes2 must have the leading (batch) dimensions of boxes1, {lead}, "
+                             f"got {s2[:-2]} (CUDA boxes are not broadcast)")
+        b1, b2 = flat_boxes(v1, "boxes1"), flat_boxes(v2, "boxes2")
+        n, m = s1[-2], s2[-2]
         dt = _validate.compute_dtype(b1, b2, dtype=dtype)
         bad = no_bad_rows(lib, 3)  # first invalid row of each set; slot 2: 0 if extreme
         c1 = launch_columns(lib, b1, dt, fmt, offset, validate, bad, 0, extreme_slot=2)
         c2 = launch_columns(lib, b2, dt, fmt, offset, validate, bad, 1, extreme_slot=2)
         flags = lib.to_host(bad)
         if validate:
-            raise_first_bad(flags, (b1, b2), ("boxes1", "boxes2"), fmt)
-        shape = (b1.shape[0],) if aligned else (b1.shape[0], b2.shape[0])
+            raise_first_bad(flags, (b1, b2), ("boxes1", "boxes2"), fmt, (n, m) if lead else None, lead)
+        shape = lead + ((n,) if aligned else (n, m))
         if out is None:
             result, out_view = lib.empty(shape, dt)
         else:
             result, out_view = out, (lib.view(out) if _validate.is_cuda_array(out) else None)
             _validate.check_device_out(out, out_view, shape, dt)
-        if flags[2] == 0 and out_view.size:
+        if out_view.size == 0:
+            return result
+        flat_out = out_view if not lead else flat_boxes_out(out_view, aligned)
+        if flags[2] == 0 and eps is None:
             # a coordinate outside the safe range (rare): the exact path, on host copies
             host = np.empty(shape, dt)
             kernel = aligned_kernel if aligned else pairwise
-            _extreme.metric(lambda a, b, block: kernel(code, a, b, FOUR_OVER_PI2, 1.0, block, False),
-                            lib.to_host(b1).astype(dt), lib.to_host(b2).astype(dt), fmt, offset,
-                            aligned, code == CIOU, code == IOA, host)
-            out_view.copy_to_device(host, stream=lib.stream)
+            h1 = lib.to_host(b1).astype(dt).reshape(lead + (n, 4))
+            h2 = lib.to_host(b2).astype(dt).reshape(lead + (m, 4))
+            for index in np.ndindex(*lead):
+                _extreme.metric(lambda a, b, block: kernel(code, a, b, FOUR_OVER_PI2, 1.0, block, False),
+                                h1[index], h2[index], fmt, offset, aligned, code == CIOU, code == IOA,
+                                host[index])
+            flat_out.copy_to_device(host.reshape(flat_out.shape), stream=lib.stream)
         else:
-            launch_metric(lib, code, c1, c2, out_view, aligned)
+            launch_metric(lib, code, c1, c2, flat_out, aligned, rows=n, eps=eps)
     return result
+
+
+def flat_boxes_out(view, aligned: bool):
+    """The device output ``(..., N, M)`` (``(..., N)`` aligned) as the kernels' 2-D (1-D) array."""
+    try:
+        return view.reshape(view.size) if aligned else view.reshape(view.size // view.shape[view.ndim - 1],
+                                                                     view.shape[view.ndim - 1])
+    except NotImplementedError:
+        raise ValueError("out: a batched CUDA out must be C-contiguous") from None

@@ -1,7 +1,10 @@
 """Box regression losses of the IoU family, with torchvision's signatures, eps and values.
 
-``loss(boxes1, boxes2, reduction='none', eps=1e-7)`` compares ``boxes1[i]`` with
-``boxes2[i]`` (``(N, 4)`` xyxy boxes, or one ``(4,)`` box each):
+``loss(boxes1, boxes2, reduction='none', eps=1e-7)`` compares ``boxes1[..., i, :]`` with
+``boxes2[..., i, :]`` (xyxy boxes ``(..., 4)`` of one shape, any leading dimensions as in
+torchvision; one ``(4,)`` box each gives a scalar).  The boxes are one flat problem for
+the kernel; ``reduction='none'`` returns the losses in the leading shape.  An empty
+``(0,)`` array is taken as ``(0, 4)``:
 
 - ``box_iou_loss``: ``1 - IoU``;
 - ``generalized_box_iou_loss``: ``1 - IoU + (C - U) / C`` (``C`` the enclosing box's area);
@@ -13,7 +16,7 @@ denominator, ``IoU = I / (U + eps)``, ``(C - U) / (C + eps)``,
 ``rho^2 / (c^2 + eps)`` and ``alpha = v / (1 - IoU + v + eps)``.  With the
 default ``eps = 1e-7`` the values equal torchvision's; with ``eps = 0`` a zero
 denominator gives 0 for its term (the guarded division of
-:func:`fastiou.box_iou`), so ``1 - box_iou_loss(..., eps=0)`` is exactly
+:func:`fastiou.box_iou`; ``eps=None`` means the same), so ``1 - box_iou_loss(..., eps=0)`` is exactly
 ``fastiou.box_iou(..., aligned=True)``, and the same holds for GIoU, DIoU and
 CIoU.  (torchvision's CIoU passes ``eps`` only to ``alpha``, its DIoU part always
 uses 1e-7; fastiou uses ``eps`` everywhere, which is the same at the default.)
@@ -42,12 +45,12 @@ from ._common import LossResult
 def _box_loss(code: int, boxes1: Any, boxes2: Any, reduction: str, eps: float, return_grad: bool,
               validate: bool):
     _validate.check_reduction(reduction)
-    eps = _validate.check_real(eps, "eps", 0)
-    a1 = _validate.as_array(boxes1, "boxes1")
-    a2 = _validate.as_array(boxes2, "boxes2")
-    single = a1.shape == (4,) and a2.shape == (4,)
-    if single:
-        a1, a2 = a1.reshape(1, 4), a2.reshape(1, 4)
+    eps = 0.0 if eps is None else _validate.check_real(eps, "eps", 0)
+    b1 = _validate.as_box_batch(boxes1, "boxes1")
+    b2 = _validate.as_box_batch(boxes2, "boxes2")
+    _validate.check_same_shape(b1, b2, ("boxes1", "boxes2"))
+    lead = b1.shape[:-1]
+    a1, a2 = b1.reshape(-1, 4), b2.reshape(-1, 4)
     c1, c2, dt, extreme = _validate.box_pair(a1, a2, fmt="xyxy", offset=0, dtype=None,
                                              validate=validate, aligned=True, angle=code == K.CIOU_LOSS)
     n = c1.shape[1]
@@ -67,21 +70,24 @@ def _box_loss(code: int, boxes1: Any, boxes2: Any, reduction: str, eps: float, r
         else:
             module.box_losses(code, c1, c2, dt.type(eps), dt.type(eps), K.constants(dt), loss, grad,
                               dt.type(scale), parallel)
-    if single:
-        loss, grad = loss.reshape(()), grad.reshape(4) if return_grad else grad
+    loss = loss.reshape(lead)
+    if return_grad:
+        grad = grad.reshape(b1.shape)
     return _common.result(_common.reduce_values(loss, reduction), grad if return_grad else None, return_grad)
 
 
 _PARAMETERS = """\
     Parameters
     ----------
-    boxes1 : array_like, shape (N, 4) or (4,)
+    boxes1 : array_like, shape (..., 4): (N, 4), (4,), or any leading dimensions
         Predicted boxes, ``(x1, y1, x2, y2)``.
     boxes2 : array_like, same shape
         Target boxes.
     reduction : {'none', 'mean', 'sum'}, default 'none'
-    eps : float, default 1e-7
-        Added to each denominator (see :mod:`fastiou.losses.detection`); >= 0.
+        'none' gives the losses in the leading shape ``boxes1.shape[:-1]``.
+    eps : float >= 0, or None, default 1e-7
+        Added to each denominator (see :mod:`fastiou.losses.detection`); None or 0:
+        the guarded division.
     return_grad : bool, default False
         Also return the gradient with respect to ``boxes1``.
     validate : bool, default True

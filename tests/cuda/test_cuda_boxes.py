@@ -172,7 +172,7 @@ def test_invalid_box_after_format_conversion():
 
 def test_shape_dtype_and_out_errors():
     good = cuda.to_device(boxes(3, 1))
-    with pytest.raises(ValueError, match=r"boxes2 must have shape \(N, 4\), got \(3, 5\)"):
+    with pytest.raises(ValueError, match=r"boxes2 must have shape \(\.\.\., N, 4\), got \(3, 5\)"):
         fastiou.box_iou(good, cuda.to_device(np.zeros((3, 5), np.float32)))
     with pytest.raises(ValueError, match="aligned=True needs boxes1 and boxes2 of the same length"):
         fastiou.box_iou(good, cuda.to_device(boxes(4, 2)), aligned=True)
@@ -253,3 +253,46 @@ def test_coordinates_outside_the_safe_range_give_the_cpu_values(metric, dtype):
     assert np.isfinite(got).all()
     np.testing.assert_allclose(got, expected, rtol=1e-6 if dtype == np.float32 else 1e-12, atol=1e-15)
     assert (np.diagonal(cpu(METRICS[metric], b1, b1))[b1[:, 2] > b1[:, 0]] == 1).all()
+
+
+# --- batched boxes and eps (torchvision 0.29) ----------------------------------------------
+
+
+@pytest.mark.parametrize("metric", ["iou", "ciou"])
+def test_batched_device_boxes_are_one_flat_problem(metric):
+    # 3 batches of 5 x 7: the kernel's rows walk across batches (grid of 2 row blocks of 2),
+    # reloading each thread's column box when its row enters another batch
+    b1 = np.stack([boxes(5, 1 + k) for k in range(3)])
+    b2 = np.stack([boxes(7, 11 + k) for k in range(3)])
+    got = METRICS[metric](cuda.to_device(b1), cuda.to_device(b2))
+    assert is_device(got) and got.shape == (3, 5, 7)
+    assert_matches(got.copy_to_host(), cpu(METRICS[metric], b1, b2), exact=metric != "ciou")
+    b2_5 = np.ascontiguousarray(b2[:, :5])
+    aligned = METRICS[metric](cuda.to_device(b1), cuda.to_device(b2_5), aligned=True)
+    assert aligned.shape == (3, 5)
+    assert_matches(aligned.copy_to_host(), cpu(METRICS[metric], b1, b2_5, aligned=True),
+                   exact=metric != "ciou")
+    out = cuda.device_array((3, 5, 7), np.float32)
+    assert METRICS[metric](cuda.to_device(b1), cuda.to_device(b2), out=out) is out
+    assert_matches(out.copy_to_host(), cpu(METRICS[metric], b1, b2), exact=metric != "ciou")
+    host = METRICS[metric](b1, b2, backend="cuda")  # host columns through the same kernel
+    assert_matches(host, cpu(METRICS[metric], b1, b2), exact=metric != "ciou")
+
+
+@pytest.mark.parametrize("metric", ["diou", "ciou"])
+def test_eps_on_the_device(metric):
+    b1 = np.stack([boxes(6, 1), boxes(6, 2)])
+    b2 = np.stack([boxes(4, 3), boxes(4, 4)])
+    got = METRICS[metric](cuda.to_device(b1), cuda.to_device(b2), eps=1e5)  # boxes of ~100 px: c^2 ~ 1e5
+    assert_matches(got.copy_to_host(), cpu(METRICS[metric], b1, b2, eps=1e5), exact=False)
+    assert np.abs(got.copy_to_host() - cpu(METRICS[metric], b1, b2)).max() > 1e-4
+
+
+def test_batched_device_errors_name_the_argument():
+    b1 = np.stack([boxes(4, 1), boxes(4, 2)])
+    with pytest.raises(ValueError, match="boxes2 must have the leading"):
+        fastiou.box_iou(cuda.to_device(b1), cuda.to_device(np.stack([boxes(4, 3)] * 3)))
+    bad = b1.copy()
+    bad[1, 2] = [5, 5, 1, 9]
+    with pytest.raises(ValueError, match=r"boxes2 has an invalid box at row \[1, 2\]"):
+        fastiou.box_iou(cuda.to_device(b1), cuda.to_device(bad))
