@@ -161,7 +161,7 @@ def build(jit):
         hy = (acy - bcy) * half
         cw = max(hx + aex, bex - hx) - min(hx - aex, -hx - bex)
         ch = max(hy + aey, bey - hy) - min(hy - aey, -hy - bey)
-        return giou_term(iou, union, cw, ch)
+        return giou_term(iou, union, cw, ch, half - half)  # no eps floor: a zero of the dtype
 
     return SimpleNamespace(
         clip=clip,

@@ -33,9 +33,10 @@ def kernels():
         (B._columns_kernel, (a(f16, 2), *cols, f32, f32, f32, f32, b1, a(f32, 2), a(i64, 1), i64, i64)),
         (B._columns_kernel, (a(i32, 2), *cols, f64, f64, f64, f64, b1, a(f64, 2), a(i64, 1), i64, i64)),
         (B._columns_kernel, (a(b1, 2), *cols, f64, f64, f64, f64, b1, a(f64, 2), a(i64, 1), i64, i64)),
-        (B._pairwise_kernel, (i64, a(f32, 2), a(f32, 2), f32, f32, a(f32, 2, "A"))),
-        (B._pairwise_kernel, (i64, a(f64, 2), a(f64, 2), f64, f64, a(f64, 2))),
-        (B._aligned_kernel, (i64, a(f32, 2), a(f32, 2), f32, f32, a(f32, 1))),
+        # code, c1, c2, four_over_pi2, one, eps, [rows per batch,] out
+        (B._pairwise_kernel, (i64, a(f32, 2), a(f32, 2), f32, f32, f32, i64, a(f32, 2, "A"))),
+        (B._pairwise_kernel, (i64, a(f64, 2), a(f64, 2), f64, f64, f64, i64, a(f64, 2))),
+        (B._aligned_kernel, (i64, a(f32, 2), a(f32, 2), f32, f32, f32, a(f32, 1))),
         (N._mask_kernel, (i64, a(f32, 2), a(i64, 1), b1, i64, f64, f32, f32, a(u64, 2))),
         (N._mask_kernel, (i64, a(f64, 2), a(i32, 1), b1, i64, f64, f64, f64, a(u64, 2))),
         (N._scan_kernel, (a(u64, 2), i64, a(i64, 1), b1, i64, a(i64, 1), a(u64, 1), a(i64, 1), a(i64, 1))),
