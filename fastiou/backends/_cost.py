@@ -2,9 +2,9 @@
 
 A parallel region has a fixed cost: waking the pool, handing out work, waiting
 for the last thread to reach its end.  On a 2-vCPU virtual machine it was
-measured at 5-25 us while the pool's threads still spin from the last region
-and at ~8 ms (Numba) to ~15 ms (Cython) once they have gone to sleep (idle
-virtual CPUs wake slowly): more than many whole jobs.  So:
+measured at 10-25 us while the pool's threads still spin from the last region,
+0.15-0.7 ms once they have gone to sleep, and 8-16 ms when other processes hold
+the other vCPU: more than many whole jobs.  So:
 
 - :func:`measure` times empty regions once per process and backend, on the
   first call big enough to ask: ``warm``, each ``WARM_S`` after the last, and
