@@ -32,6 +32,10 @@ TITLES = {
 
 
 def _summary(obj: object) -> str:
+    if not (inspect.isclass(obj) or callable(obj) or inspect.ismodule(obj)):
+        # a constant: its value (its docstring would be its type's, e.g. dict's)
+        text = repr(obj)
+        return f"constant ``{text if len(text) <= 70 else text[:67] + '...'}``"
     doc = inspect.getdoc(obj) or ""
     return doc.strip().split("\n\n")[0].replace("\n", " ")
 
