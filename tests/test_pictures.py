@@ -102,6 +102,27 @@ def test_summary_picture(mpl, pil_image, tmp_path):
     assert "2 cores" in caption and "write bandwidth 3.2 GB/s" in caption and "2026-12-01" in caption
 
 
+def test_summary_notes_fit_on_a_narrow_axis(mpl):
+    # long two-line labels leave a narrow axis; a long note on a short bar fits beside it only if
+    # the axis widens, and a long bar's note fits inside it only if the axis does not widen much
+    cases = [("mask_iou", "50x50 masks 512x512 clustered dense", "supervision-style NumPy (broadcast)", 300),
+             ("sparse_box_iou", "2000x2000 tiled clustered float32, min_iou 0.5",
+              "shapely 2 (STRtree.query + NumPy IoU)", 9.9),
+             ("box_iou (rotated)", "1000x1000 scattered float32 cxcywhr", "powerboxes (parallel, float64)", 0.97),
+             ("dice", "16x4x512x512 float32 probabilities vs float32 one-hot", "torch (sums over H, W)", 6.3)]
+    rows = [row for op, label, peer, speedup in cases
+            for row in ({"op": op, "label": label, "impl": "fastiou[auto]", "size": 1000, "median_s": 1e-3},
+                        {"op": op, "label": label, "impl": peer, "size": 1000, "median_s": speedup * 1e-3})]
+    fig = plots.summary_figure({**BENCH, "rows": rows})
+    ax = fig.axes[0]
+    box = ax.get_window_extent()
+    assert all(box.x0 <= t.get_window_extent().x0 and t.get_window_extent().x1 <= box.x1 for t in ax.texts)
+    low, high = ax.get_xlim()
+    assert low < 0.97 and 300 < high < 3000  # room for the notes, and the bars still read
+    inside = [t.get_color() == "white" for t in ax.texts]
+    assert inside == [True, False, False, False]
+
+
 def test_summary_caption_without_a_date(mpl):
     run = {k: v for k, v in BENCH.items() if k != "date"}  # records written before the date was kept
     assert "date not recorded" in plots.summary_figure(run)._supxlabel.get_text().replace("\n", " ")

@@ -184,35 +184,51 @@ def summary_figure(run: dict, width: int = 900) -> Figure:
 
 
 def _place_notes(ax, notes: list, low: float, high: float) -> None:
-    """Write each note inside its bar where it fits, else beside it, and widen the log x
-    axis just enough for the notes beside their bars.
+    """Write each note inside its bar where it fits, else beside it, on the narrowest log
+    x axis from ``low`` to at least ``high`` where every note ends inside the axis.
 
-    A note that starts at ``x`` and is ``w`` pixels wide ends inside an axis ``W`` pixels
-    wide when ``log(x / low) / log(high / low) <= (W - w - pad) / W``.  The limits change
-    the bars' lengths and the layout moves a little with them: a few passes settle both.
+    On an axis ``W`` pixels wide a bar ending at ``x`` is ``W * log(x) / log(top / low)``
+    pixels long (from 1x).  A note ``w`` pixels wide fits inside that bar while ``top`` is
+    at most some bound, and beside it once ``top`` is at least another: so the narrowest
+    axis is ``high`` or one of the "beside" bounds, the first of them where every note
+    fits one way or the other.  The tick labels move the layout a little with ``top``: a
+    few passes settle it.
     """
     lo = math.log10(low)
+    top = high
     for _ in range(4):
-        ax.set_xlim(low, high)
+        ax.set_xlim(low, top)
         ax.figure.canvas.draw()
         width = ax.get_window_extent().width
-        outside = []
-        for note in notes:
-            end = note.xy[0]
-            bar = width * math.log10(max(end, 1)) / (math.log10(high) - lo)  # pixels right of 1x
-            inside = note.get_window_extent().width + 10 <= bar
+        sizes = [(math.log10(max(n.xy[0], 1)) - lo, n.get_window_extent().width) for n in notes]
+
+        def fits_inside(span: float, wide: float, top: float) -> bool:
+            return width * (span + lo) / (math.log10(top) - lo) >= wide + 10
+
+        def beside_bound(span: float, wide: float) -> float:  # the least top with the note beside its bar
+            room = width - wide - 12
+            return 10 ** (lo + span * width / room) if room > 0 else math.inf
+
+        def fits(t: float) -> bool:
+            return all(fits_inside(span, wide, t) or beside_bound(span, wide) <= t * (1 + 1e-9)
+                       for span, wide in sizes)
+
+        candidates = sorted({high, *(b for span, wide in sizes if (b := beside_bound(span, wide)) > high)})
+        chosen = next((t for t in candidates if math.isfinite(t) and fits(t)), None)
+        if chosen is None:  # a note wider than the axis: the widest finite choice leaves fewest out
+            chosen = max((t for t in candidates if math.isfinite(t)), default=high)
+        settled = math.isclose(chosen, top, rel_tol=1e-3)
+        top = chosen
+        ax.set_xlim(low, top)
+        for note, (span, wide) in zip(notes, sizes):
+            inside = fits_inside(span, wide, top)
             note.set(ha="right" if inside else "left", color="white" if inside else "black")
             note.xyann = (-4 if inside else 4, 0)
+            # a slower fastiou's note starts at 1x, beside its bar pointing left, not across it
             if not inside:
-                outside.append(note)
-        # a slower fastiou's note starts at 1x, beside its bar pointing left, not across it
-        for note in outside:
-            note.xy = (max(note.xy[0], 1), note.xy[1])
-        need = max((lo + (math.log10(n.xy[0]) - lo) * width / max(width - n.get_window_extent().width - 12, 1)
-                    for n in outside), default=lo)
-        if need <= math.log10(high) + 1e-9:
+                note.xy = (max(note.xy[0], 1), note.xy[1])
+        if settled:
             return
-        high = 10 ** need
 
 
 def plot_summary(run: dict, path: str | os.PathLike | None = None, width: int = 900
