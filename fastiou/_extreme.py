@@ -112,23 +112,42 @@ def metric(kernel: Callable, boxes1: np.ndarray, boxes2: np.ndarray, fmt: str, o
         return _scaled_columns(a2[rows], shift, fmt2, offset2, None if angles2 is None else angles2[rows],
                                clip=first_scale)
 
+    def block(rows: np.ndarray, cols: np.ndarray, shift: int, result: np.ndarray) -> None:
+        kernel(columns1(rows, shift), columns2(cols, shift), result)
+
+    by_scale(block, bins1, bins2, aligned, out)
+
+
+def scale_bins(lengths: np.ndarray) -> np.ndarray:
+    """The scale bin of each row of ``lengths``: the binary exponent of its largest
+    |value| // BIN (boxes whose pairs :func:`by_scale` scales together)."""
+    return _bins(lengths, 0)
+
+
+def by_scale(block: Callable, bins1: np.ndarray, bins2: np.ndarray, aligned: bool, out: np.ndarray) -> None:
+    """Fill ``out`` (``(N, M)``, or ``(N,)`` when ``aligned``) block by block, one block
+    per pair of scale bins, each computed in float64 at the pair's scale.
+
+    ``block(rows, cols, shift, result)`` writes the metric of the boxes ``rows`` of the
+    first set against ``cols`` of the second (aligned: ``rows`` against ``rows``), both
+    scaled by ``2**shift``, into the float64 array ``result``; ``shift`` brings the
+    larger bin's values into [2^-65, 2^-1].  ``out`` gets each block rounded once.
+    """
     if aligned:
         pair_bins = np.maximum(bins1, bins2)
         for b in np.unique(pair_bins):
             rows = np.flatnonzero(pair_bins == b)
-            shift = -(int(b) + 1) * BIN
-            block = np.empty(rows.size, _F64)
-            kernel(columns1(rows, shift), columns2(rows, shift), block)
-            out[rows] = block
+            result = np.empty(rows.size, _F64)
+            block(rows, rows, -(int(b) + 1) * BIN, result)
+            out[rows] = result
         return
     for b1 in np.unique(bins1):
         rows = np.flatnonzero(bins1 == b1)
         for b2 in np.unique(bins2):
             cols = np.flatnonzero(bins2 == b2)
-            shift = -(max(int(b1), int(b2)) + 1) * BIN
-            block = np.empty((rows.size, cols.size), _F64)
-            kernel(columns1(rows, shift), columns2(cols, shift), block)
-            out[np.ix_(rows, cols)] = block
+            result = np.empty((rows.size, cols.size), _F64)
+            block(rows, cols, -(max(int(b1), int(b2)) + 1) * BIN, result)
+            out[np.ix_(rows, cols)] = result
 
 
 def box_losses(kernel: Callable, boxes1: np.ndarray, boxes2: np.ndarray, eps: float, angle: bool,

@@ -8,6 +8,13 @@ convex-polygon clipping (:mod:`fastiou._rotated_formulas`): IoU is never
 negative, above 1 or NaN for finite input, exactly 1 for identical boxes and
 exactly 0 for boxes whose bounding boxes do not meet.
 
+Sizes whose areas would overflow or lose their digits (float64 sides beyond 2^500
+or below 2^-400, float32 beyond 2^56 or below 2^-32) are computed in float64 with
+each pair of boxes scaled together by a power of two, which is exact: the metric of
+boxes at 1e300 or 1e-300 is that of the same boxes at 1.  NMS compares all its boxes
+at one scale, and IoA divides by the area of the box of ``boxes1``: a box too small
+for that one scale raises ``ValueError`` naming its row.
+
 Rotated GIoU follows powerboxes' ``rotated_giou_distance``: the enclosing shape
 is the axis-aligned box around both boxes (not the smallest enclosing rotated
 rectangle or convex hull).
@@ -21,22 +28,53 @@ import math
 
 import numpy as np
 
-from . import _rotated_columns, _validate, backends
-from ._formulas import GIOU, IOA, IOU, METRICS
+from . import _extreme, _rotated_columns, _validate, backends
+from ._formulas import GIOU, IOA, IOU, METRICS, SAFE_HI32, SAFE_HI64, SAFE_LO32, SAFE_LO64
 from ._validate import ROTATED_FORMATS
 
+_F64 = np.dtype(np.float64)
 _NAMES = {IOU: "box_iou", IOA: "box_ioa", GIOU: "generalized_box_iou"}
 
 
-def rotated_columns(boxes: Any, name: str, fmt: str, dt: np.dtype, validate: bool) -> np.ndarray:
-    """Validated ``(9, N)`` columns of rotated boxes in ``dt``."""
+def rotated_values(boxes: Any, name: str, fmt: str, validate: bool) -> np.ndarray:
+    """Validated rotated boxes of ``fmt`` as a float64 ``(N, K)`` array (a copy)."""
     arr = _validate.as_rotated_array(boxes, name, fmt)
     a = arr.astype(np.float64)
     if validate:
         _validate.check_rotated_values(a, name, fmt)
     else:  # unspecified results, but no NaN-driven crash: non-finite rows become empty boxes
         a[~np.isfinite(a).all(axis=1)] = 0.0
-    return _rotated_columns.columns(a, fmt, dt)
+    return a
+
+
+def rotated_columns(boxes: Any, name: str, fmt: str, dt: np.dtype, validate: bool) -> np.ndarray:
+    """Validated ``(9, N)`` columns of rotated boxes in ``dt``."""
+    return _rotated_columns.columns(rotated_values(boxes, name, fmt, validate), fmt, dt)
+
+
+def _lengths(fmt: str) -> slice:
+    """The columns of rotated ``fmt`` that scale with the box (all but the angle)."""
+    return slice(0, 8) if fmt == "xyxyxyxy" else slice(0, 4)
+
+
+def _outside_safe_range(arrays: list, fmt: str, dt: np.dtype) -> bool:
+    """Whether a position or size leaves the kernels' safe range in ``dt`` (areas and the
+    clipping's products would overflow, or sizes lose their digits in the subnormals)."""
+    lo, hi = (SAFE_LO32, SAFE_HI32) if dt.itemsize == 4 else (SAFE_LO64, SAFE_HI64)
+    for a in arrays:
+        v = np.abs(a[:, _lengths(fmt)])
+        if ((v > hi) | ((v < lo) & (v > 0))).any():
+            return True
+    return False
+
+
+def _scaled_columns(a: np.ndarray, rows: np.ndarray, shift: int, fmt: str) -> np.ndarray:
+    """float64 columns of ``a[rows]`` with every length scaled by ``2**shift`` (exact; the
+    angle is kept, and every rotated metric is invariant to the scaling)."""
+    scaled = a[rows]
+    with np.errstate(under="ignore"):
+        scaled[:, _lengths(fmt)] = np.ldexp(scaled[:, _lengths(fmt)], shift)
+    return _rotated_columns.columns(scaled, fmt, _F64)
 
 
 def check_rotated_options(code: int, fmt: str, offset: Any) -> None:
@@ -58,15 +96,42 @@ def metric(code, boxes1, boxes2, fmt, offset, aligned, dtype, out, validate, bac
     if aligned:
         _validate.check_aligned(a1.shape, a2.shape)
     dt = _validate.compute_dtype(a1, a2, dtype=dtype)
-    c1 = rotated_columns(a1, "boxes1", fmt, dt, validate)
-    c2 = rotated_columns(a2, "boxes2", fmt, dt, validate)
-    n, m = c1.shape[1], c2.shape[1]
+    v1 = rotated_values(a1, "boxes1", fmt, validate)
+    v2 = rotated_values(a2, "boxes2", fmt, validate)
+    n, m = v1.shape[0], v2.shape[0]
     out = _validate.as_out(out, (n,) if aligned else (n, m), dt)
-    if out.size:
-        module, parallel = backends.select(backend, out.size, family="rotated", kind="rotated_pairs")
-        kernel = module.aligned if aligned else module.pairwise
+    if not out.size:
+        return out
+    module, parallel = backends.select(backend, out.size, family="rotated", kind="rotated_pairs")
+    kernel = module.aligned if aligned else module.pairwise
+    if not _outside_safe_range([v1, v2], fmt, dt):
+        c1, c2 = _rotated_columns.columns(v1, fmt, dt), _rotated_columns.columns(v2, fmt, dt)
         kernel(code, c1, c2, dt.type(0.5), out, parallel)
+        return out
+
+    # sizes that would overflow or underflow: float64, each pair of boxes scaled together
+    # by a power of two (as the axis-aligned metrics, fastiou._extreme)
+    def block(rows: np.ndarray, cols: np.ndarray, shift: int, result: np.ndarray) -> None:
+        kernel(code, _scaled_columns(v1, rows, shift, fmt), _scaled_columns(v2, cols, shift, fmt),
+               np.float64(0.5), result, parallel)
+
+    bins1, bins2 = _extreme.scale_bins(v1[:, _lengths(fmt)]), _extreme.scale_bins(v2[:, _lengths(fmt)])
+    if code == IOA:
+        _check_ioa_scales(bins1, bins2, aligned)
+    _extreme.by_scale(block, bins1, bins2, aligned, out)
     return out
+
+
+def _check_ioa_scales(bins1: np.ndarray, bins2: np.ndarray, aligned: bool) -> None:
+    """IoA divides by the area of the box of ``boxes1``: at the scale of a box of
+    ``boxes2`` over 2^384 times larger that area underflows (the axis-aligned IoA clips
+    the larger box instead; a rotated box has no such exact clip): ``ValueError``."""
+    gap = bins2 - bins1 if aligned else bins2.max() - bins1
+    if (gap > 6).any():
+        row = int(np.flatnonzero(gap > 6)[0])
+        raise ValueError(f"box_ioa of rotated boxes: boxes1 row {row} is below 2^-384 of the size of a box "
+                         "of boxes2 it is compared with, where its area underflows: compare boxes of "
+                         "such different sizes in separate calls")
 
 
 def box_iou_rotated(bboxes1: Any, bboxes2: Any, mode: str = "iou", aligned: bool = False,
@@ -111,11 +176,28 @@ def box_iou_rotated(bboxes1: Any, bboxes2: Any, mode: str = "iou", aligned: bool
 
 
 def nms_arrays(boxes, scores, fmt, validate):
-    """``(columns, scores, compute dtype)`` of the host NMS path for rotated ``fmt``."""
+    """``(columns, scores, compute dtype)`` of the host NMS path for rotated ``fmt``.
+
+    NMS compares every box with every other at one scale: a call whose sizes leave the
+    safe range is computed in float64 with every length scaled by one power of two
+    (the largest to [1/4, 1/2)); a box that then loses its size raises ``ValueError``.
+    """
     arr = _validate.as_rotated_array(boxes, "boxes", fmt)
     s = _validate.as_scores(scores, "scores", arr.shape[0])
     dt = _validate.compute_dtype(arr)
-    return rotated_columns(arr, "boxes", fmt, dt, validate), s, dt
+    v = rotated_values(arr, "boxes", fmt, validate)
+    if not _outside_safe_range([v], fmt, dt):
+        return _rotated_columns.columns(v, fmt, dt), s, dt
+    lengths = np.abs(v[:, _lengths(fmt)])
+    shift = -int(np.frexp(lengths.max())[1]) - 1
+    scaled = np.ldexp(lengths, shift)
+    lost = ((lengths > 0) & (scaled < SAFE_LO64)).any(axis=1)
+    if lost.any():
+        row = int(np.flatnonzero(lost)[0])
+        raise ValueError(f"boxes row {row} ({v[row].tolist()}) is below 2^-400 of the largest coordinate "
+                         "of the call, which NMS compares at one scale: call it separately for boxes of "
+                         "very different scales")
+    return _scaled_columns(v, np.arange(v.shape[0]), shift, fmt), s, _F64
 
 
 def nms_rotated(boxes: Any, scores: Any, iou_threshold: float, *, fmt: str = "cxcywhr",

@@ -259,6 +259,73 @@ def test_never_negative_above_one_or_nan(rbackend):
         np.testing.assert_allclose(got, got.T, atol=TOL[dtype], rtol=0)  # symmetric to rounding
 
 
+def _scaled(b, k):
+    """cxcywhr boxes with centres and sizes times 2**k (exact), angles kept."""
+    return np.c_[np.ldexp(b[:, :4], k), b[:, 4]]
+
+
+@pytest.mark.parametrize("fmt", ["cxcywhr", "xyxyxyxy"])
+def test_every_scale_gives_the_same_metrics(rbackend, fmt):
+    # each metric is invariant to scaling both boxes by 2**k, which is exact in floating point:
+    # sizes whose areas overflow (2**900) or underflow (2**-1000) give the bits of 2**0, not NaN or 0
+    rng = np.random.default_rng(5)
+    b = np.r_[clustered(rng, 40), scattered(rng, 20, 40)]
+    b[::9, 2] = 0
+
+    def boxes(k):
+        scaled = _scaled(b, k)
+        return scaled if fmt == "cxcywhr" else np.ldexp(fastiou.box_convert(b, "cxcywhr", fmt), k)
+
+    for metric in (fastiou.box_iou, fastiou.box_ioa, fastiou.generalized_box_iou):
+        want = metric(boxes(0), boxes(0)[::-1], fmt=fmt, backend=rbackend)
+        want_aligned = metric(boxes(0), boxes(0)[::-1], fmt=fmt, aligned=True, backend=rbackend)
+        for k in (-1000, -600, 600, 900):
+            got = metric(boxes(k), boxes(k)[::-1], fmt=fmt, backend=rbackend)
+            np.testing.assert_array_equal(got, want, err_msg=f"{metric.__name__} at 2**{k}")
+            got = metric(boxes(k), boxes(k)[::-1], fmt=fmt, aligned=True, backend=rbackend)
+            np.testing.assert_array_equal(got, want_aligned, err_msg=f"{metric.__name__} aligned at 2**{k}")
+
+
+def test_boxes_of_far_apart_scales_in_one_call(rbackend):
+    rng = np.random.default_rng(6)
+    b = clustered(rng, 12)
+    mixed = np.r_[_scaled(b[:6], 900), _scaled(b[6:], -900)]  # each half at its own scale
+    got = fastiou.box_iou(mixed, mixed, fmt="cxcywhr", backend=rbackend)
+    np.testing.assert_array_equal(got[:6, :6], fastiou.box_iou(b[:6], b[:6], fmt="cxcywhr", backend=rbackend))
+    np.testing.assert_array_equal(got[6:, 6:], fastiou.box_iou(b[6:], b[6:], fmt="cxcywhr", backend=rbackend))
+    assert (got[:6, 6:] == 0).all() and (got[6:, :6] == 0).all()  # 2**-1800 of the union: 0
+    # IoA divides by a box of boxes1, whose area underflows at the scale of a far larger box
+    with pytest.raises(ValueError, match="boxes1 row 6 is below 2\\^-384"):
+        fastiou.box_ioa(mixed, mixed, fmt="cxcywhr", backend=rbackend)
+    np.testing.assert_array_equal(fastiou.box_ioa(mixed[:6], mixed, fmt="cxcywhr", backend=rbackend)[:, :6],
+                                  fastiou.box_ioa(b[:6], b[:6], fmt="cxcywhr", backend=rbackend))
+
+
+def test_float32_sizes_beyond_its_safe_range(rbackend):
+    # float32 sides of 1e20 have areas beyond float32: computed in float64, rounded once
+    rng = np.random.default_rng(7)
+    b = _scaled(clustered(rng, 30), 70).astype(np.float32)
+    got = fastiou.box_iou(b, b, fmt="cxcywhr", backend=rbackend)
+    assert got.dtype == np.float32
+    np.testing.assert_array_equal(got, fastiou.box_iou(b.astype(np.float64), b.astype(np.float64),
+                                                       fmt="cxcywhr", backend=rbackend).astype(np.float32))
+    assert (np.diag(got) == 1).all()
+
+
+def test_nms_at_every_scale(rbackend):
+    rng = np.random.default_rng(8)
+    b = clustered(rng, 80)
+    scores = rng.uniform(size=80)
+    want = fastiou.nms(b, scores, 0.4, fmt="cxcywhr", backend=rbackend)
+    for k in (-1000, 900):
+        np.testing.assert_array_equal(fastiou.nms(_scaled(b, k), scores, 0.4, fmt="cxcywhr", backend=rbackend),
+                                      want)
+    # NMS compares at one scale: a box 2**-1800 times smaller than the largest cannot be kept apart
+    mixed = np.r_[_scaled(b, 900), _scaled(b[:1], -900)]
+    with pytest.raises(ValueError, match="boxes row 80 .* below 2\\^-400"):
+        fastiou.nms(mixed, np.r_[scores, 0.5], 0.4, fmt="cxcywhr", backend=rbackend)
+
+
 # --- formats and validation ------------------------------------------------------------
 
 
