@@ -3,7 +3,7 @@
 
 The formulas are those of fastiou/_rotated_formulas.py written again: early exit
 when the axis-aligned bounding boxes do not meet, exactly the area for equal
-boxes, Sutherland-Hodgman clipping of box a by the half-planes of box b relative
+boxes, 0 when a side of either box separates them, Sutherland-Hodgman clipping of box a by the half-planes of box b relative
 to the pair's midpoint, the shoelace area clamped to ``[0, min(area_a, area_b)]``;
 GIoU with powerboxes' axis-aligned enclosing box.  Columns ``(9, N)`` of
 fastiou/_rotated_columns.py.  The scratch is a stack array per call.
@@ -11,6 +11,7 @@ fastiou/_rotated_columns.py.  The scratch is a stack array per call.
 
 from cython cimport floating
 from cython.parallel cimport prange
+from libc.math cimport fabs
 
 cdef extern from *:
     """
@@ -92,6 +93,19 @@ cdef inline floating intersection(floating dcx, floating dcy, floating aux, floa
     return twice * half
 
 
+cdef inline bint separated(floating dcx, floating dcy, floating aux, floating auy, floating avx,
+                           floating avy, floating bux, floating buy, floating bvx,
+                           floating bvy) noexcept nogil:
+    cdef floating uu = aux * aux + auy * auy, vv = avx * avx + avy * avy
+    cdef floating uu2 = bux * bux + buy * buy, vv2 = bvx * bvx + bvy * bvy
+    cdef floating u_u2 = fabs(aux * bux + auy * buy), u_v2 = fabs(aux * bvx + auy * bvy)
+    cdef floating v_u2 = fabs(avx * bux + avy * buy), v_v2 = fabs(avx * bvx + avy * bvy)
+    return (fabs(dcx * aux + dcy * auy) > uu + u_u2 + u_v2
+            or fabs(dcx * avx + dcy * avy) > vv + v_u2 + v_v2
+            or fabs(dcx * bux + dcy * buy) > uu2 + u_u2 + v_u2
+            or fabs(dcx * bvx + dcy * bvy) > vv2 + u_v2 + v_v2)
+
+
 cdef inline floating metric(int code, const floating[:, ::1] a, Py_ssize_t i,
                             const floating[:, ::1] b, Py_ssize_t j, floating half) noexcept nogil:
     cdef floating dcx = a[0, i] - b[0, j], dcy = a[1, i] - b[1, j]
@@ -105,7 +119,7 @@ cdef inline floating metric(int code, const floating[:, ::1] a, Py_ssize_t i,
         if (dcx == 0 and dcy == 0 and a[2, i] == b[2, j] and a[3, i] == b[3, j]
                 and a[4, i] == b[4, j] and a[5, i] == b[5, j]):
             inter = smaller
-        else:
+        elif not separated(dcx, dcy, a[2, i], a[3, i], a[4, i], a[5, i], b[2, j], b[3, j], b[4, j], b[5, j]):
             inter = intersection(dcx, dcy, a[2, i], a[3, i], a[4, i], a[5, i],
                                  b[2, j], b[3, j], b[4, j], b[5, j], half)
             if inter > smaller:
