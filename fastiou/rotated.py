@@ -15,7 +15,7 @@ rectangle or convex hull).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import math
 
@@ -25,10 +25,21 @@ from . import _rotated_columns, _validate, backends
 from ._formulas import GIOU, IOA, IOU, METRICS
 from ._validate import ROTATED_FORMATS
 
+if TYPE_CHECKING:  # pragma: no cover
+    from numpy.typing import ArrayLike, DTypeLike, NDArray
+
+_FloatT = TypeVar("_FloatT", bound="np.floating[Any]")
+
 _NAMES = {IOU: "box_iou", IOA: "box_ioa", GIOU: "generalized_box_iou"}
 
 
-def rotated_columns(boxes: Any, name: str, fmt: str, dt: np.dtype, validate: bool) -> np.ndarray:
+def rotated_columns(
+    boxes: Any,
+    name: str,
+    fmt: str,
+    dt: np.dtype[_FloatT],
+    validate: bool,
+) -> NDArray[_FloatT]:
     """Validated ``(9, N)`` columns of rotated boxes in ``dt``."""
     arr = _validate.as_rotated_array(boxes, name, fmt)
     a = arr.astype(np.float64)
@@ -39,7 +50,7 @@ def rotated_columns(boxes: Any, name: str, fmt: str, dt: np.dtype, validate: boo
     return _rotated_columns.columns(a, fmt, dt)
 
 
-def check_rotated_options(code: int, fmt: str, offset: Any) -> None:
+def check_rotated_options(code: int, fmt: str, offset: float) -> None:
     if code not in _NAMES:
         raise ValueError(f"fmt={fmt!r} (rotated boxes) is supported by box_iou, box_ioa and "
                          f"generalized_box_iou; use one of the axis-aligned formats here")
@@ -47,7 +58,8 @@ def check_rotated_options(code: int, fmt: str, offset: Any) -> None:
         raise ValueError(f"offset must be 0 for the rotated format {fmt!r}, got {offset!r}")
 
 
-def metric(code, boxes1, boxes2, fmt, offset, aligned, dtype, out, validate, backend) -> np.ndarray:
+def metric(code: int, boxes1: Any, boxes2: Any, fmt: str, offset: float, aligned: bool, dtype: DTypeLike,
+           out: NDArray[np.floating[Any]] | None, validate: bool, backend: str) -> NDArray[np.floating[Any]]:
     """The host path of the pairwise metrics for rotated ``fmt``."""
     _validate.check_backend(backend)
     check_rotated_options(code, fmt, offset)
@@ -69,9 +81,18 @@ def metric(code, boxes1, boxes2, fmt, offset, aligned, dtype, out, validate, bac
     return out
 
 
-def box_iou_rotated(bboxes1: Any, bboxes2: Any, mode: str = "iou", aligned: bool = False,
-                    clockwise: bool = True, *, dtype: Any = None, out: np.ndarray | None = None,
-                    validate: bool = True, backend: str = "auto") -> np.ndarray:
+def box_iou_rotated(
+    bboxes1: ArrayLike,
+    bboxes2: ArrayLike,
+    mode: Literal["iou", "iof"] = "iou",
+    aligned: bool = False,
+    clockwise: bool = True,
+    *,
+    dtype: DTypeLike = None,
+    out: NDArray[np.floating[Any]] | None = None,
+    validate: bool = True,
+    backend: Literal["auto", "numba", "cython", "cuda"] = "auto",
+) -> NDArray[np.floating[Any]]:
     """mmcv's ``box_iou_rotated``: IoU (or IoF) of rotated boxes ``(x, y, w, h, angle)``, angle in radians.
 
     ``clockwise=True`` (mmcv's default): a positive angle turns the box clockwise
@@ -110,7 +131,8 @@ def box_iou_rotated(bboxes1: Any, bboxes2: Any, mode: str = "iou", aligned: bool
     return metric(code, b1 * scale, b2 * scale, "cxcywhr", 0, aligned, dt, out, validate, backend)
 
 
-def nms_arrays(boxes, scores, fmt, validate):
+def nms_arrays(boxes: Any, scores: Any, fmt: str,
+               validate: bool) -> tuple[NDArray[np.floating[Any]], NDArray[Any], np.dtype[np.floating[Any]]]:
     """``(columns, scores, compute dtype)`` of the host NMS path for rotated ``fmt``."""
     arr = _validate.as_rotated_array(boxes, "boxes", fmt)
     s = _validate.as_scores(scores, "scores", arr.shape[0])
@@ -118,8 +140,14 @@ def nms_arrays(boxes, scores, fmt, validate):
     return rotated_columns(arr, "boxes", fmt, dt, validate), s, dt
 
 
-def nms_rotated(boxes: Any, scores: Any, iou_threshold: float, *, fmt: str = "cxcywhr",
-                **options: Any) -> np.ndarray:
+def nms_rotated(
+    boxes: ArrayLike,
+    scores: ArrayLike,
+    iou_threshold: float,
+    *,
+    fmt: Literal["xyxy", "xywh", "cxcywh", "cxcywhr", "xywhr", "xyxyxyxy"] = "cxcywhr",
+    **options: Any,
+) -> NDArray[np.int64]:
     """Greedy NMS of rotated boxes: :func:`fastiou.nms` with ``fmt='cxcywhr'`` (degrees,
     counter-clockwise, torchvision's convention); detectron2's and mmcv's name.
 
