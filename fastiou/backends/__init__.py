@@ -62,7 +62,7 @@ DEFAULT = _default_backend()
 _loaded: dict[tuple[str, str], ModuleType] = {}
 
 
-def load(name: str, family: str = "boxes") -> ModuleType:
+def load(name: str, family: str = "boxes") -> Any:  # a ModuleType (its kernels are untyped)
     """The ``family`` module of backend ``name`` (``'numba'``, ``'cython'``, ``'cuda'``), imported once."""
     key = (name, family)
     module = _loaded.get(key)
@@ -122,7 +122,7 @@ FORCE_PARALLEL: bool | None = None
 
 
 def select(backend: str, work: int, on_device: bool = False, family: str = "boxes",
-           kind: str | None = None) -> tuple[ModuleType, bool]:
+           kind: str | None = None) -> tuple[Any, bool]:  # (a ModuleType, parallel)
     """``(module, parallel)`` for ``backend``, a ``family`` of kernels and ``work`` units.
 
     ``parallel`` comes from the cost model (:mod:`._cost`) for ``work`` units of the
