@@ -13,6 +13,8 @@ access as an attribute (``fastiou.nms`` is the function ``nms``;
 from __future__ import annotations
 
 import importlib
+from types import ModuleType
+from typing import Any
 
 from .formats import box_area, box_convert, clip_boxes_to_image, masks_to_boxes, remove_small_boxes
 from .pairwise import bbox_overlaps, box_ioa, box_iou, complete_box_iou, distance_box_iou, generalized_box_iou
@@ -154,7 +156,7 @@ __all__ = [
 ]
 
 
-def _import_submodule(name: str):
+def _import_submodule(name: str) -> ModuleType:
     try:
         return importlib.import_module(f".{name}", __name__)
     except ModuleNotFoundError as exc:
@@ -166,10 +168,10 @@ def _import_submodule(name: str):
         raise
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> Any:
     if name in _SUBMODULES:
-        module = globals()[name] = _import_submodule(name)
-        return module
+        submodule = globals()[name] = _import_submodule(name)
+        return submodule
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'fastiou' has no attribute {name!r}")

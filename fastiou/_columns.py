@@ -15,15 +15,22 @@ and in :mod:`fastiou.backends.numba_cpu` (the fallback).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any, TypeVar
+
 import numpy as np
 
 from . import backends
 
+if TYPE_CHECKING:  # pragma: no cover
+    from numpy.typing import NDArray
+
+_FloatT = TypeVar("_FloatT", bound="np.floating[Any]")
+
 FORMATS = {"xyxy": 0, "xywh": 1, "cxcywh": 2}
 
 
-def box_columns(boxes: np.ndarray, fmt: str, offset, check: bool,
-                angle: bool = True) -> tuple[np.ndarray, int]:
+def box_columns(boxes: NDArray[_FloatT], fmt: str, offset: float, check: bool,
+                angle: bool = True) -> tuple[NDArray[_FloatT], int]:
     """Columns ``(8, N)`` of ``boxes`` (already of the compute dtype) and the first bad row:
     -1 when there is none, ``EXTREME`` (-2) when a coordinate lies outside the fast
     formulas' safe range (:mod:`fastiou._extreme` then computes the call).
@@ -31,6 +38,6 @@ def box_columns(boxes: np.ndarray, fmt: str, offset, check: bool,
     ``angle=False`` leaves the angle row 0 (for every metric but CIoU).
     """
     cols = np.empty((8, boxes.shape[0]), dtype=boxes.dtype)
-    bad = backends.serial_entry("fill_columns")(boxes, FORMATS[fmt], float(offset), check, angle,
+    bad: int = backends.serial_entry("fill_columns")(boxes, FORMATS[fmt], float(offset), check, angle,
                                                 cols)
     return cols, bad

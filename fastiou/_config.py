@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import types
+from typing import Any, Callable
 
 NUMBA_OPTIONS = dict(cache=True, nogil=True, error_model="numpy", fastmath=False)
 
@@ -42,7 +43,7 @@ CUDA_THREADS_PER_BLOCK = 256
 CUDA_TILE = (8, 32)
 
 
-def serial_and_parallel(py_func):
+def serial_and_parallel(py_func: Callable[..., Any]) -> tuple[Any, Any]:
     """Compile ``py_func`` twice: serially and with ``parallel=True`` (``prange``).
 
     Numba's on-disk cache keys on the function's qualified name and not on its
@@ -64,7 +65,7 @@ def serial_and_parallel(py_func):
     return serial, parallel
 
 
-def njit(py_func=None, **overrides):
+def njit(py_func: Callable[..., Any] | None = None, **overrides: Any) -> Any:
     """``numba.njit`` with the project's options (``@njit`` or ``@njit(inline='always')``)."""
     import numba  # here, not at the top: importing fastiou does not start Numba
 
@@ -74,13 +75,13 @@ def njit(py_func=None, **overrides):
     return numba.njit(**options)(py_func)
 
 
-def lazy_njit(py_func):
+def lazy_njit(py_func: Callable[..., Any]) -> Callable[..., Any]:
     """``njit(py_func)`` compiled at its first call, so that the importing module does
     not start Numba (for the few compiled helpers of import-light modules)."""
     dispatcher = None
 
     @functools.wraps(py_func)
-    def call(*args):
+    def call(*args: Any) -> Any:
         nonlocal dispatcher
         if dispatcher is None:
             dispatcher = njit(py_func)

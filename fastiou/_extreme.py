@@ -30,25 +30,34 @@ the output dtype raises ``ValueError`` naming its row.
 from __future__ import annotations
 
 import math
-from typing import Callable
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
 
 from . import _formulas
 from ._columns import FORMATS, box_columns
 
+if TYPE_CHECKING:  # pragma: no cover
+    from numpy.typing import NDArray
+
+    F64Array = NDArray[np.float64]
+    #: ``kernel(c1, c2, block)``: a backend's pairwise or aligned kernel of one metric.
+    MetricKernel = Callable[[F64Array, F64Array, F64Array], object]
+    #: ``kernel(c1, c2, eps_area, loss, grad)``: a backend's box loss kernel.
+    LossKernel = Callable[[F64Array, F64Array, float, F64Array, F64Array], object]
+
 #: Binary exponents per bin of box scales (a call spans at most 2100 / BIN bins).
 BIN = 64
 _F64 = np.dtype(np.float64)
 
 
-def _bins(boxes: np.ndarray, offset: float) -> np.ndarray:
+def _bins(boxes: NDArray[np.float64], offset: float) -> NDArray[np.intc]:
     """The scale bin of each box: the binary exponent of its largest |coordinate| // BIN."""
     big = np.maximum(np.abs(boxes).max(axis=1), abs(offset)) if boxes.shape[0] else np.zeros(0)
     return np.frexp(big)[1] // BIN
 
 
-def _angles(boxes: np.ndarray, fmt: str, offset: float) -> np.ndarray:
+def _angles(boxes: NDArray[np.float64], fmt: str, offset: float) -> NDArray[np.float64]:
     """``atan2(w, h)`` of each box, scaled by its own power of two (CIoU's aspect)."""
     shift = -(_bins(boxes, offset) + 1) * BIN
     scaled = np.ldexp(boxes, shift[:, None])
@@ -60,7 +69,7 @@ def _angles(boxes: np.ndarray, fmt: str, offset: float) -> np.ndarray:
     return np.arctan2(w + off, h + off)
 
 
-def _corners(boxes: np.ndarray, fmt: str, offset: float) -> np.ndarray:
+def _corners(boxes: NDArray[np.float64], fmt: str, offset: float) -> NDArray[np.float64]:
     """xyxy corners (offset added) of each box, converted in its own scale: exact, or
     infinite where a corner lies beyond the dtype's range."""
     shift = -(_bins(boxes, 0) + 1) * BIN
@@ -71,7 +80,8 @@ def _corners(boxes: np.ndarray, fmt: str, offset: float) -> np.ndarray:
     return corners
 
 
-def _scaled_columns(boxes, shift: int, fmt: str, offset: float, angles, clip=False) -> np.ndarray:
+def _scaled_columns(boxes: NDArray[np.float64], shift: int, fmt: str, offset: float,
+                    angles: NDArray[np.float64] | None, clip: bool = False) -> NDArray[np.float64]:
     """Columns of ``boxes * 2**shift`` (converted after scaling), with the given angles;
     ``clip``: xyxy ``boxes`` clipped to [-1, 1]^2 after scaling (IoA's boxes2)."""
     with np.errstate(over="ignore"):
@@ -84,12 +94,12 @@ def _scaled_columns(boxes, shift: int, fmt: str, offset: float, angles, clip=Fal
     return cols
 
 
-def _as_f64(boxes: np.ndarray) -> np.ndarray:
+def _as_f64(boxes: NDArray[Any]) -> NDArray[np.float64]:
     return np.ascontiguousarray(boxes, dtype=_F64)
 
 
-def metric(kernel: Callable, boxes1: np.ndarray, boxes2: np.ndarray, fmt: str, offset: float,
-           aligned: bool, angle: bool, first_scale: bool, out: np.ndarray) -> None:
+def metric(kernel: MetricKernel, boxes1: NDArray[Any], boxes2: NDArray[Any], fmt: str, offset: float,
+           aligned: bool, angle: bool, first_scale: bool, out: NDArray[np.floating[Any]]) -> None:
     """``out`` = the metric of every pair (or aligned pair) of valid boxes, exactly.
 
     ``kernel(c1, c2, block)`` is the backend's pairwise (or aligned) kernel of the
@@ -105,10 +115,10 @@ def metric(kernel: Callable, boxes1: np.ndarray, boxes2: np.ndarray, fmt: str, o
         bins2 = np.full_like(bins2, np.iinfo(bins2.dtype).min)
         a2, fmt2, offset2 = _corners(a2, fmt, offset), "xyxy", 0.0
 
-    def columns1(rows, shift):
+    def columns1(rows: NDArray[np.intp], shift: int) -> NDArray[np.float64]:
         return _scaled_columns(a1[rows], shift, fmt, offset, None if angles1 is None else angles1[rows])
 
-    def columns2(rows, shift):
+    def columns2(rows: NDArray[np.intp], shift: int) -> NDArray[np.float64]:
         return _scaled_columns(a2[rows], shift, fmt2, offset2, None if angles2 is None else angles2[rows],
                                clip=first_scale)
 
@@ -118,13 +128,14 @@ def metric(kernel: Callable, boxes1: np.ndarray, boxes2: np.ndarray, fmt: str, o
     by_scale(block, bins1, bins2, aligned, out)
 
 
-def scale_bins(lengths: np.ndarray) -> np.ndarray:
+def scale_bins(lengths: NDArray[np.float64]) -> NDArray[np.intc]:
     """The scale bin of each row of ``lengths``: the binary exponent of its largest
     |value| // BIN (boxes whose pairs :func:`by_scale` scales together)."""
     return _bins(lengths, 0)
 
 
-def by_scale(block: Callable, bins1: np.ndarray, bins2: np.ndarray, aligned: bool, out: np.ndarray) -> None:
+def by_scale(block: Callable[[NDArray[np.intp], NDArray[np.intp], int, NDArray[np.float64]], None],
+             bins1: NDArray[np.intc], bins2: NDArray[np.intc], aligned: bool, out: NDArray[Any]) -> None:
     """Fill ``out`` (``(N, M)``, or ``(N,)`` when ``aligned``) block by block, one block
     per pair of scale bins, each computed in float64 at the pair's scale.
 
@@ -150,8 +161,8 @@ def by_scale(block: Callable, bins1: np.ndarray, bins2: np.ndarray, aligned: boo
             out[np.ix_(rows, cols)] = result
 
 
-def box_losses(kernel: Callable, boxes1: np.ndarray, boxes2: np.ndarray, eps: float, angle: bool,
-               loss: np.ndarray, grad: np.ndarray) -> None:
+def box_losses(kernel: LossKernel, boxes1: NDArray[Any], boxes2: NDArray[Any], eps: float, angle: bool,
+               loss: NDArray[np.floating[Any]], grad: NDArray[np.floating[Any]]) -> None:
     """``loss`` (and ``grad``, unless empty) of aligned xyxy box pairs, exactly.
 
     ``kernel(c1, c2, eps_area, loss_block, grad_block)`` is the backend's loss kernel
@@ -188,7 +199,10 @@ def box_losses(kernel: Callable, boxes1: np.ndarray, boxes2: np.ndarray, eps: fl
             grad[rows] = scaled
 
 
-def one_scale_columns(arrays: list, names: list, dt: np.dtype, fmt: str, offset: float, angle: bool):
+def one_scale_columns(
+    arrays: Sequence[NDArray[Any]], names: Sequence[str], dt: np.dtype[np.floating[Any]], fmt: str,
+    offset: float, angle: bool,
+) -> tuple[list[NDArray[np.float64]], np.dtype[np.float64]]:
     """``(columns, compute dtype)`` of box sets that a kernel compares at one scale (NMS,
     sparse joins, best matches), for a call whose coordinates leave the safe range.
 

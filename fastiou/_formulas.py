@@ -17,6 +17,7 @@ and constants arrive as arguments of the caller's dtype.  Inputs are finite.
 from __future__ import annotations
 
 from types import SimpleNamespace
+from typing import Any, Callable
 
 import math
 
@@ -41,7 +42,7 @@ X1, Y1, X2, Y2, AREA, CX2, CY2, ANGLE = range(8)
 N_COLUMNS = 8
 
 
-def build(jit):
+def build(jit: Callable[[Callable[..., Any]], Any]) -> SimpleNamespace:
     """Compile the formulas with ``jit`` and return them as a namespace."""
 
     @jit

@@ -20,15 +20,24 @@ degrees give the boxes of their equivalents in [0, 360).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any, TypeVar
+
 import numpy as np
 
 from ._rotated_formulas import AREA, CX, CY, EX, EY, N_COLUMNS, UX, UY, VX, VY
 from ._validate import ROTATED_FORMATS
 
+if TYPE_CHECKING:  # pragma: no cover
+    from numpy.typing import NDArray
+
+    from ._validate import AnyFormat
+
+_FloatT = TypeVar("_FloatT", bound="np.floating[Any]")
+
 AXIS_ALIGNED = ("xyxy", "xywh", "cxcywh")
 
 
-def cos_sin_degrees(r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def cos_sin_degrees(r: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """``cos`` and ``sin`` of angles ``r`` in degrees, exact at multiples of 90."""
     r = np.fmod(r, 360.0)  # exact
     quarter = np.round(r / 90.0)
@@ -40,7 +49,7 @@ def cos_sin_degrees(r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return c, s
 
 
-def canonical(arr: np.ndarray, fmt: str) -> dict:
+def canonical(arr: NDArray[np.floating[Any]], fmt: str) -> dict[str, NDArray[np.float64]]:
     """Rotated boxes ``arr`` (float64, of rotated ``fmt``) as centre, sizes, angle and its cos/sin."""
     a = arr.astype(np.float64, copy=False)
     if fmt == "xyxyxyxy":
@@ -64,13 +73,14 @@ def canonical(arr: np.ndarray, fmt: str) -> dict:
     return {"cx": cx, "cy": cy, "w": w, "h": h, "r": r, "cos": c, "sin": s}
 
 
-def half_vectors(b: dict) -> tuple:
+def half_vectors(b: dict[str, NDArray[np.float64]]) -> tuple[NDArray[np.float64], NDArray[np.float64],
+                                                            NDArray[np.float64], NDArray[np.float64]]:
     """``(ux, uy, vx, vy)``: half the width and height vectors."""
     hw, hh = 0.5 * b["w"], 0.5 * b["h"]
     return hw * b["cos"], -hw * b["sin"], hh * b["sin"], hh * b["cos"]
 
 
-def columns(arr: np.ndarray, fmt: str, dt: np.dtype) -> np.ndarray:
+def columns(arr: NDArray[np.float64], fmt: str, dt: np.dtype[_FloatT]) -> NDArray[_FloatT]:
     """The ``(9, N)`` columns (:mod:`fastiou._rotated_formulas`) of validated boxes, in ``dt``."""
     b = canonical(arr, fmt)
     ux, uy, vx, vy = half_vectors(b)
@@ -83,7 +93,11 @@ def columns(arr: np.ndarray, fmt: str, dt: np.dtype) -> np.ndarray:
     return np.ascontiguousarray(cols.astype(dt, copy=False))
 
 
-def convert(arr: np.ndarray, in_fmt: str, out_fmt: str) -> np.ndarray:
+def convert(
+    arr: NDArray[np.floating[Any]],
+    in_fmt: AnyFormat,
+    out_fmt: AnyFormat,
+) -> NDArray[np.floating[Any]]:
     """Boxes ``arr`` (float64) from ``in_fmt`` to ``out_fmt``, one of them rotated.
 
     Axis-aligned input becomes a rotated box of angle 0; rotated input converted to
@@ -122,7 +136,7 @@ def convert(arr: np.ndarray, in_fmt: str, out_fmt: str) -> np.ndarray:
     return np.stack([x1, y1, x2, y2, x3, y3, x4, y4], axis=1)
 
 
-def area(arr: np.ndarray, fmt: str) -> np.ndarray:
+def area(arr: NDArray[np.floating[Any]], fmt: str) -> NDArray[np.float64]:
     """``w * h`` of rotated boxes (float64)."""
     b = canonical(arr, fmt)
     return b["w"] * b["h"]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import Any
+from typing import TYPE_CHECKING, Any, Collection, TypeVar
 
 import numpy as np
 
@@ -19,6 +19,18 @@ from ._columns import FORMATS, box_columns
 from ._formulas import EXTREME
 from ._config import lazy_njit
 from .backends import BACKENDS
+
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Literal
+
+    from numpy.typing import DTypeLike, NDArray
+
+    #: Every box format, axis-aligned and rotated (for the annotations of private helpers:
+    #: public signatures spell their ``Literal`` out, which the API reference shows).
+    AnyFormat = Literal["xyxy", "xywh", "cxcywh", "cxcywhr", "xywhr", "xyxyxyxy"]
+
+_ScalarT = TypeVar("_ScalarT", bound=np.generic)
+_FloatT = TypeVar("_FloatT", bound="np.floating[Any]")
 
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 REDUCTIONS = ("none", "mean", "sum")
@@ -34,7 +46,7 @@ def is_cuda_array(x: Any) -> bool:
     return hasattr(x, "__cuda_array_interface__") or getattr(x, "__cuda_ndarray__", False) is True
 
 
-def as_array(x: Any, name: str) -> np.ndarray:
+def as_array(x: Any, name: str) -> NDArray[Any]:
     """``np.asarray(x)`` that accepts only real numbers and bools.
 
     A tensor that requires grad is read through its ``detach()`` (these functions
@@ -45,7 +57,7 @@ def as_array(x: Any, name: str) -> np.ndarray:
     if type(x) is not np.ndarray and getattr(x, "requires_grad", False) is True:
         x = x.detach()
     try:
-        arr = np.asarray(x)
+        arr: NDArray[Any] = np.asarray(x)
     except (ValueError, TypeError) as exc:  # ragged lists and the like
         raise TypeError(f"{name} must be an array of numbers: {exc}") from None
     if arr.dtype.kind not in "biuf":
@@ -53,14 +65,14 @@ def as_array(x: Any, name: str) -> np.ndarray:
     return arr
 
 
-def compute_dtype(*arrays: np.ndarray, dtype: Any = None) -> np.dtype:
+def compute_dtype(*arrays: NDArray[Any], dtype: DTypeLike = None) -> np.dtype[np.floating[Any]]:
     """The dtype policy: float64 and float32 stay; float16 -> float32; ints and bools -> float64.
 
     ``dtype`` (float32 or float64) overrides it.
     """
     if dtype is not None:
         try:
-            dt = np.dtype(dtype)
+            dt: np.dtype[Any] = np.dtype(dtype)
         except TypeError:
             raise TypeError(f"dtype must be float32 or float64, got {dtype!r}") from None
         if dt not in FLOAT_DTYPES:
@@ -74,7 +86,7 @@ def compute_dtype(*arrays: np.ndarray, dtype: Any = None) -> np.dtype:
     return result
 
 
-def check_backend(backend: Any, allowed: tuple = BACKENDS) -> str:
+def check_backend(backend: Any, allowed: tuple[str, ...] = BACKENDS) -> str:
     """``backend`` if it is one of ``allowed`` (default: every backend), else ``ValueError``.
 
     Public functions call it first, so that a misspelt name fails on empty input
@@ -85,23 +97,23 @@ def check_backend(backend: Any, allowed: tuple = BACKENDS) -> str:
     return backend
 
 
-def check_choice(value: Any, name: str, choices) -> Any:
+def check_choice(value: Any, name: str, choices: Collection[str]) -> str:
     if not isinstance(value, str) or value not in choices:
         raise ValueError(f"{name} must be one of {sorted(choices)}, got {value!r}")
     return value
 
 
-def check_offset(offset: Any) -> float:
+def check_offset(offset: float) -> float:
     if isinstance(offset, bool) or not isinstance(offset, numbers.Real) or offset not in (0, 1):
         raise ValueError(f"offset must be 0 or 1, got {offset!r}")
     return offset
 
 
-def check_reduction(reduction: Any, allowed=REDUCTIONS) -> str:
+def check_reduction(reduction: Any, allowed: Collection[str] = REDUCTIONS) -> str:
     return check_choice(reduction, "reduction", allowed)
 
 
-def as_box_array(x: Any, name: str, batched: bool = False) -> np.ndarray:
+def as_box_array(x: Any, name: str, batched: bool = False) -> NDArray[Any]:
     """An ``(N, 4)`` array of real numbers (not yet converted); ``(..., N, 4)`` with ``batched``.
 
     An empty ``(0,)`` array (``torch.empty((0,))``, ``[]``) is taken as ``(0, 4)``,
@@ -114,7 +126,7 @@ def as_box_array(x: Any, name: str, batched: bool = False) -> np.ndarray:
     return arr
 
 
-def as_box_batch(x: Any, name: str) -> np.ndarray:
+def as_box_batch(x: Any, name: str) -> NDArray[Any]:
     """Boxes ``(..., 4)`` of real numbers, any leading dimensions (one box ``(4,)`` too), as
     torchvision's box utilities and box losses take them; ``(0,)`` is ``(0, 4)``."""
     arr = as_array(x, name)
@@ -138,7 +150,8 @@ def check_box_shape(arr: Any, name: str, batched: bool = False) -> None:
         raise ValueError(f"{name} must have shape (N, 4), got {tuple(arr.shape)}")
 
 
-def batch_shape(shape1: tuple, shape2: tuple, names=("boxes1", "boxes2")) -> tuple:
+def batch_shape(shape1: tuple[int, ...], shape2: tuple[int, ...],
+                names: tuple[str, str] = ("boxes1", "boxes2")) -> tuple[int, ...]:
     """The common leading (batch) dimensions of two box sets ``(..., N, 4)`` and ``(..., M, 4)``:
     equal, or broadcastable as torchvision's broadcasting allows; else ``ValueError``."""
     lead1, lead2 = tuple(shape1[:-2]), tuple(shape2[:-2])
@@ -153,7 +166,7 @@ def batch_shape(shape1: tuple, shape2: tuple, names=("boxes1", "boxes2")) -> tup
         ) from None
 
 
-def as_batch(arr: np.ndarray, lead: tuple) -> np.ndarray:
+def as_batch(arr: NDArray[_ScalarT], lead: tuple[int, ...]) -> NDArray[_ScalarT]:
     """Boxes ``(..., N, 4)`` broadcast to the leading dimensions ``lead``, as ``(B * N, 4)``
     (a view when no broadcasting is needed and the layout allows)."""
     if tuple(arr.shape[:-2]) != lead:
@@ -161,7 +174,8 @@ def as_batch(arr: np.ndarray, lead: tuple) -> np.ndarray:
     return arr.reshape(-1, 4)
 
 
-def check_aligned(shape1: tuple, shape2: tuple, names=("boxes1", "boxes2")) -> None:
+def check_aligned(shape1: tuple[int, ...], shape2: tuple[int, ...],
+                  names: tuple[str, str] = ("boxes1", "boxes2")) -> None:
     """``aligned=True`` needs two box sets of the same length."""
     if tuple(shape1)[-2] != tuple(shape2)[-2]:
         raise ValueError(
@@ -170,7 +184,7 @@ def check_aligned(shape1: tuple, shape2: tuple, names=("boxes1", "boxes2")) -> N
         )
 
 
-def invalid_box_error(name: str, row, values: list, fmt: str) -> ValueError:
+def invalid_box_error(name: str, row: int | tuple[Any, ...] | str, values: list[Any], fmt: str) -> ValueError:
     """The error for the first invalid box ``row`` of ``name`` (host and device paths);
     ``row`` is an index tuple for batched boxes."""
     if isinstance(row, tuple):
@@ -182,9 +196,9 @@ def invalid_box_error(name: str, row, values: list, fmt: str) -> ValueError:
 
 
 def as_box_columns(
-    arr: np.ndarray, name: str, dt: np.dtype, fmt: str, offset: float, validate: bool,
+    arr: NDArray[Any], name: str, dt: np.dtype[_FloatT], fmt: str, offset: float, validate: bool,
     angle: bool = True,
-) -> np.ndarray:
+) -> NDArray[_FloatT]:
     """Columns ``(8, N)`` of boxes ``arr`` in dtype ``dt`` (see :mod:`fastiou._columns`).
 
     Raises ``ValueError`` naming ``name`` and the first row that is not finite or
@@ -195,9 +209,9 @@ def as_box_columns(
 
 
 def checked_box_columns(
-    arr: np.ndarray, name: str, dt: np.dtype, fmt: str, offset: float, validate: bool,
+    arr: NDArray[Any], name: str, dt: np.dtype[_FloatT], fmt: str, offset: float, validate: bool,
     angle: bool = True,
-) -> tuple[np.ndarray, bool]:
+) -> tuple[NDArray[_FloatT], bool]:
     """:func:`as_box_columns`, and whether a coordinate lies outside the fast formulas'
     safe range (the call then goes to :mod:`fastiou._extreme`)."""
     native = arr.astype(dt, copy=False)  # also makes byte-swapped input native
@@ -213,13 +227,13 @@ def box_pair(
     *,
     fmt: str,
     offset: float,
-    dtype: Any,
+    dtype: DTypeLike,
     validate: bool,
     aligned: bool,
-    names=("boxes1", "boxes2"),
+    names: tuple[str, str] = ("boxes1", "boxes2"),
     angle: bool = True,
     batched: bool = False,
-) -> tuple[np.ndarray, np.ndarray, np.dtype, bool]:
+) -> tuple[NDArray[np.floating[Any]], NDArray[np.floating[Any]], np.dtype[np.floating[Any]], bool]:
     """Validate two box sets; return their columns, the common compute dtype, and
     whether a coordinate lies outside the fast formulas' safe range.
 
@@ -238,13 +252,14 @@ def box_batch(
     *,
     fmt: str,
     offset: float,
-    dtype: Any,
+    dtype: DTypeLike,
     validate: bool,
     aligned: bool,
-    names=("boxes1", "boxes2"),
+    names: tuple[str, str] = ("boxes1", "boxes2"),
     angle: bool = True,
     batched: bool = True,
-) -> tuple[np.ndarray, np.ndarray, np.dtype, bool, tuple]:
+) -> tuple[NDArray[np.floating[Any]], NDArray[np.floating[Any]], np.dtype[np.floating[Any]], bool,
+           tuple[tuple[int, ...], int, int]]:
     """:func:`box_pair` for boxes ``(..., N, 4)`` and ``(..., M, 4)`` whose leading
     dimensions are equal or broadcast (:func:`batch_shape`).
 
@@ -261,21 +276,23 @@ def box_batch(
         check_aligned(a1.shape, a2.shape, names)
     lead = batch_shape(a1.shape, a2.shape, names) if batched else ()
     dt = compute_dtype(a1, a2, dtype=dtype)
-    cols, extreme = [], False
+    cols: list[NDArray[np.floating[Any]]] = []
+    extreme = False
     for arr, name in ((a1, names[0]), (a2, names[1])):
         flat = as_batch(arr, lead)
         native = flat.astype(dt, copy=False)  # also makes byte-swapped input native
         c, bad = box_columns(native, fmt, offset, validate, angle)
         if bad >= 0:
             rows = arr.shape[-2]
-            where = bad if not lead else np.unravel_index(bad // rows, lead) + (bad % rows,)
+            where: int | tuple[Any, ...] = (
+                bad if not lead else np.unravel_index(bad // rows, lead) + (bad % rows,))
             raise invalid_box_error(name, where, flat[bad].tolist(), fmt)
         cols.append(c)
         extreme = extreme or bad == EXTREME
     return cols[0], cols[1], dt, extreme, (lead, a1.shape[-2], a2.shape[-2])
 
 
-def as_out(out: Any, shape: tuple, dt: np.dtype) -> np.ndarray:
+def as_out(out: object, shape: tuple[int, ...], dt: np.dtype[_ScalarT]) -> NDArray[_ScalarT]:
     """A fresh output, or the caller's ``out`` after checking shape, dtype and writability."""
     if out is None:
         return np.empty(shape, dtype=dt)
@@ -290,7 +307,7 @@ def as_out(out: Any, shape: tuple, dt: np.dtype) -> np.ndarray:
     return out
 
 
-def check_device_out(out: Any, view: Any, shape: tuple, dt: np.dtype) -> None:
+def check_device_out(out: Any, view: Any, shape: tuple[int, ...], dt: np.dtype[Any]) -> None:
     """The caller's ``out`` for CUDA input: a CUDA array (``view``: its Numba view) of ``shape``, ``dt``."""
     if not is_cuda_array(out):
         raise TypeError(f"out must be a CUDA array like the inputs, got {type(out).__name__}")
@@ -303,7 +320,7 @@ def check_device_out(out: Any, view: Any, shape: tuple, dt: np.dtype) -> None:
 # --- pictures ---------------------------------------------------------------
 
 
-def as_single_box(x: Any, name: str) -> np.ndarray:
+def as_single_box(x: Any, name: str) -> NDArray[Any]:
     """One box, ``(4,)`` or ``(1, 4)``, as a ``(1, 4)`` array of real numbers."""
     arr = as_array(x, name)
     if arr.shape not in ((4,), (1, 4)):
@@ -311,7 +328,7 @@ def as_single_box(x: Any, name: str) -> np.ndarray:
     return arr.reshape(1, 4)
 
 
-def as_per_box(x: Any, name: str, n: int) -> np.ndarray:
+def as_per_box(x: Any, name: str, n: int) -> NDArray[Any]:
     """One real number per box: shape ``(n,)``."""
     arr = as_array(x, name)
     check_per_box(arr, name, n)
@@ -326,7 +343,7 @@ def check_per_box(arr: Any, name: str, n: int) -> None:
         raise ValueError(f"{name} must have shape ({n},), one value per box, got {tuple(arr.shape)}")
 
 
-def check_length(seq: Any, name: str, n: int) -> list:
+def check_length(seq: Any, name: str, n: int) -> list[Any]:
     """Any sequence (strings allowed) with one entry per box, as a list."""
     try:
         items = list(seq)
@@ -337,7 +354,7 @@ def check_length(seq: Any, name: str, n: int) -> list:
     return items
 
 
-def as_indices(x: Any, name: str, n: int) -> np.ndarray:
+def as_indices(x: Any, name: str, n: int) -> NDArray[np.int64]:
     """1-D integer indices into ``n`` items, as int64."""
     arr = as_array(x, name)
     if arr.ndim != 1:
@@ -350,7 +367,7 @@ def as_indices(x: Any, name: str, n: int) -> np.ndarray:
     return arr
 
 
-def as_image_or_size(x: Any, name: str) -> tuple[np.ndarray | None, int, int]:
+def as_image_or_size(x: Any, name: str) -> tuple[NDArray[Any] | None, int, int]:
     """An image ``(H, W)``, ``(H, W, 3)`` or ``(H, W, 4)``, or a size ``(height, width)``.
 
     Returns ``(image or None, height, width)``.
@@ -395,7 +412,7 @@ def check_int(value: Any, name: str) -> int:
     return int(value)
 
 
-def loss_dtype(first: np.ndarray, *others: np.ndarray) -> np.dtype:
+def loss_dtype(first: NDArray[Any], *others: NDArray[Any]) -> np.dtype[np.floating[Any]]:
     """The dtype policy over ``first`` and the other *float* arrays of a loss.
 
     Integer or boolean labels do not promote float32 scores to float64.
@@ -403,12 +420,12 @@ def loss_dtype(first: np.ndarray, *others: np.ndarray) -> np.dtype:
     return compute_dtype(first, *[a for a in others if a.dtype.kind == "f"])
 
 
-def check_same_shape(a: np.ndarray, b: np.ndarray, names: tuple[str, str]) -> None:
+def check_same_shape(a: NDArray[Any], b: NDArray[Any], names: tuple[str, str]) -> None:
     if a.shape != b.shape:
         raise ValueError(f"{names[1]} must have the shape of {names[0]}, {a.shape}, got {b.shape}")
 
 
-def broadcast_as(arr: np.ndarray, shape: tuple, name: str) -> np.ndarray:
+def broadcast_as(arr: NDArray[_ScalarT], shape: tuple[int, ...], name: str) -> NDArray[_ScalarT]:
     """``arr`` broadcast to ``shape`` (a read-only view), or ValueError naming ``name``."""
     try:
         return np.broadcast_to(arr, shape)
@@ -416,20 +433,21 @@ def broadcast_as(arr: np.ndarray, shape: tuple, name: str) -> np.ndarray:
         raise ValueError(f"{name} of shape {arr.shape} does not broadcast to {shape}") from None
 
 
-def check_in_range(arr: np.ndarray, name: str, low: float, high: float) -> None:
+def check_in_range(arr: NDArray[Any], name: str, low: float, high: float) -> None:
     """Every element of ``arr`` in ``[low, high]`` (NaN fails too)."""
     if arr.size and not (arr.min() >= low and arr.max() <= high):
         raise ValueError(f"{name} must have every element in [{low}, {high}]")
 
 
-def check_sign_labels(arr: np.ndarray, name: str) -> None:
+def check_sign_labels(arr: NDArray[Any], name: str) -> None:
     """Binary labels in {-1, +1}."""
     if arr.size and not np.all((arr == 1) | (arr == -1)):
         bad = int(np.flatnonzero((arr != 1) & (arr != -1))[0])
         raise ValueError(f"{name} must hold labels -1 or +1, got {arr.reshape(-1)[bad]!r} at flat index {bad}")
 
 
-def as_class_indices(x: Any, name: str, num_classes: int, ignore_index: int | None = None) -> np.ndarray:
+def as_class_indices(x: Any, name: str, num_classes: int,
+                     ignore_index: int | None = None) -> NDArray[np.int64]:
     """Integer class indices in ``[0, num_classes)`` (or equal to ``ignore_index``), as int64."""
     arr = as_array(x, name)
     if arr.dtype.kind not in "iu":
@@ -462,7 +480,8 @@ def check_threshold(threshold: Any, name: str = "threshold") -> float | None:
     return None if threshold is None else check_real(threshold, name)
 
 
-def as_masks(x: Any, name: str, threshold: float | None = None) -> tuple[np.ndarray, bool, np.dtype]:
+def as_masks(x: Any, name: str,
+             threshold: float | None = None) -> tuple[NDArray[np.uint8], bool, np.dtype[Any]]:
     """Binary masks ``(H, W)`` or ``(N, H, W)`` as ``(uint8 (N, H, W) of 0/1, single, input dtype)``.
 
     Bools are taken as they are.  Other dtypes must hold only 0 and 1, unless
@@ -508,7 +527,8 @@ def mask_value_error(name: str, nan: bool) -> ValueError:
     )
 
 
-def check_mask_sizes(shape1: tuple, shape2: tuple, names: tuple[str, str], aligned: bool = False) -> None:
+def check_mask_sizes(shape1: tuple[int | None, ...], shape2: tuple[int | None, ...], names: tuple[str, str],
+                     aligned: bool = False) -> None:
     """Both mask sets of the same ``(H, W)`` (and the same ``N`` when ``aligned``).
 
     A size of None (no RLE masks, so no size) matches any size.
@@ -532,7 +552,7 @@ def is_rle(x: Any) -> bool:
     return set(map(type, x)) <= {dict} or all(isinstance(item, dict) for item in x)
 
 
-def _rle_size(rle: dict, where: str) -> list[int]:
+def _rle_size(rle: dict[str, Any], where: str) -> list[int]:
     if "size" not in rle or "counts" not in rle:
         raise ValueError(f"{where} must be a COCO RLE with keys 'size' and 'counts', got keys {sorted(rle)}")
     size = rle["size"]
@@ -547,7 +567,7 @@ def _rle_size(rle: dict, where: str) -> list[int]:
     return [h, w]
 
 
-def _rle_counts(c: Any, where: str) -> bytes | np.ndarray:
+def _rle_counts(c: Any, where: str) -> bytes | NDArray[np.int64]:
     if isinstance(c, str):
         c = c.encode("ascii")
     if isinstance(c, bytes):
@@ -560,7 +580,7 @@ def _rle_counts(c: Any, where: str) -> bytes | np.ndarray:
     return arr.astype(np.int64)
 
 
-def as_rles(x: Any, name: str) -> tuple[int | None, int | None, list, bool]:
+def as_rles(x: Any, name: str) -> tuple[int | None, int | None, list[bytes | NDArray[np.int64]], bool]:
     """COCO RLEs ``{'size': [h, w], 'counts': ...}`` as ``(h, w, counts, single)``.
 
     Each item of ``counts`` is the compressed string as bytes (pycocotools'
@@ -592,7 +612,13 @@ def as_rles(x: Any, name: str) -> tuple[int | None, int | None, list, bool]:
     return first[0], first[1], counts, single
 
 
-def check_rle_totals(totals: np.ndarray, height: int, width: int, name: str, single: bool) -> None:
+def check_rle_totals(
+    totals: NDArray[np.integer[Any]],
+    height: int,
+    width: int,
+    name: str,
+    single: bool,
+) -> None:
     """Each decoded RLE covers exactly ``height * width`` pixels (``-1``: a negative run)."""
     bad = np.flatnonzero(totals != height * width)
     if bad.size:
@@ -602,7 +628,7 @@ def check_rle_totals(totals: np.ndarray, height: int, width: int, name: str, sin
                          f"(its runs cover {int(totals[k])} pixels)")
 
 
-def as_crowd(iscrowd: Any, n: int, name: str = "iscrowd") -> np.ndarray:
+def as_crowd(iscrowd: Any, n: int, name: str = "iscrowd") -> NDArray[np.uint8]:
     """``None`` (no crowd) or ``n`` booleans (0/1), as uint8."""
     if iscrowd is None:
         return np.zeros(n, dtype=np.uint8)
@@ -624,7 +650,7 @@ def check_host_boxes(*pairs: tuple[Any, str]) -> None:
             raise TypeError(f"{name} is a CUDA array; this function takes host arrays (copy it to the host)")
 
 
-def as_box_flags(x: Any, name: str, n: int) -> np.ndarray:
+def as_box_flags(x: Any, name: str, n: int) -> NDArray[np.bool_]:
     """``None`` (all False) or one flag per box: bools, or integers 0 and 1; as bool ``(n,)``."""
     if x is None:
         return np.zeros(n, dtype=np.bool_)
@@ -639,12 +665,12 @@ def as_box_flags(x: Any, name: str, n: int) -> np.ndarray:
 # --- NMS family -------------------------------------------------------------------
 
 
-def as_scores(x: Any, name: str, n: int) -> np.ndarray:
+def as_scores(x: Any, name: str, n: int) -> NDArray[Any]:
     """One score per box, shape ``(n,)``; NaN raises (it has no place in a ranking)."""
     arr = as_per_box(x, name, n)
     if arr.dtype.kind == "f":
         if arr.dtype in FLOAT_DTYPES:  # native float32/float64: one compiled pass, no temporaries
-            bad = _first_nan(arr)
+            bad: int = _first_nan(arr)
         else:
             nan = np.flatnonzero(np.isnan(arr))
             bad = int(nan[0]) if nan.size else -1
@@ -654,7 +680,7 @@ def as_scores(x: Any, name: str, n: int) -> np.ndarray:
 
 
 @lazy_njit
-def _first_nan(arr):
+def _first_nan(arr: NDArray[np.floating[Any]]) -> int:
     for i in range(arr.shape[0]):
         if arr[i] != arr[i]:
             return i
@@ -666,7 +692,7 @@ def nan_score_error(name: str, index: int) -> ValueError:
     return ValueError(f"{name} must not contain NaN, got NaN at index {index}")
 
 
-def as_labels(x: Any, name: str, n: int) -> np.ndarray:
+def as_labels(x: Any, name: str, n: int) -> NDArray[np.int64]:
     """One class id per box, shape ``(n,)``, as int64: integers, or floats with integer values."""
     arr = as_per_box(x, name, n)
     if arr.dtype.kind == "f":
@@ -693,7 +719,8 @@ def check_max_output(value: Any, name: str = "max_output") -> int:
 ROTATED_FORMATS = {"cxcywhr": 5, "xywhr": 5, "xyxyxyxy": 8}
 
 
-def as_rotated_array(x: Any, name: str, fmt: str) -> np.ndarray:
+
+def as_rotated_array(x: Any, name: str, fmt: str) -> NDArray[Any]:
     """An ``(N, K)`` array of real numbers, K the number of coordinates of rotated ``fmt``."""
     arr = as_array(x, name)
     k = ROTATED_FORMATS[fmt]
@@ -702,7 +729,7 @@ def as_rotated_array(x: Any, name: str, fmt: str) -> np.ndarray:
     return arr
 
 
-def check_rotated_values(arr: np.ndarray, name: str, fmt: str) -> None:
+def check_rotated_values(arr: NDArray[Any], name: str, fmt: str) -> None:
     """Finite coordinates and angles, and (for ``'cxcywhr'`` / ``'xywhr'``) ``w >= 0``, ``h >= 0``.
 
     ``ValueError`` naming ``name`` and the first bad row.

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from typing import Any
 
 
 def _sizes(text: str) -> list[int]:
@@ -37,7 +38,8 @@ def _bench(args: argparse.Namespace) -> int:
         print(f"no benchmark matches --ops {args.ops}", file=sys.stderr)
         return 2
     # --quick: about half a second of timing per implementation (one timed call for the slow ones)
-    budget = dict(budget_s=0.5, min_calls=1) if args.quick else dict(budget_s=5.0, min_calls=3)
+    budget: dict[str, Any] = (dict(budget_s=0.5, min_calls=1) if args.quick
+                              else dict(budget_s=5.0, min_calls=3))
     machine = bench.machine()  # measures the region cost before the timing, as the first big call would
     rows, bandwidth = bench.run(cases, progress=not args.no_progress, settle=args.settle, **budget)
     print(bench.format_table(rows, bandwidth, machine))

@@ -7,7 +7,7 @@ boxes); an empty ``(0,)`` array is taken as ``(0, 4)``.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -19,13 +19,17 @@ from ._validate import ROTATED_FORMATS
 ALL_FORMATS = (*FORMATS, *ROTATED_FORMATS)
 from ._mask_formulas import X0, X1, Y0, Y1
 
+if TYPE_CHECKING:  # pragma: no cover
+    from numpy.typing import ArrayLike, DTypeLike, NDArray
 
-def _float_boxes(boxes: Any, name: str = "boxes") -> np.ndarray:
+
+def _float_boxes(boxes: Any, name: str = "boxes") -> NDArray[np.floating[Any]]:
     arr = _validate.as_box_array(boxes, name)
     return arr.astype(_validate.compute_dtype(arr), copy=True)
 
 
-def _rotated_boxes(boxes: Any, fmt: str, name: str = "boxes") -> tuple[np.ndarray, np.dtype]:
+def _rotated_boxes(boxes: Any, fmt: str,
+                   name: str = "boxes") -> tuple[NDArray[np.float64], np.dtype[np.floating[Any]]]:
     """Validated rotated boxes (float64) and their compute dtype."""
     arr = _validate.as_rotated_array(boxes, name, fmt)
     dt = _validate.compute_dtype(arr)
@@ -34,13 +38,17 @@ def _rotated_boxes(boxes: Any, fmt: str, name: str = "boxes") -> tuple[np.ndarra
     return a, dt
 
 
-def _float_box_batch(boxes: Any, name: str = "boxes") -> tuple[np.ndarray, tuple]:
+def _float_box_batch(boxes: Any, name: str = "boxes") -> tuple[NDArray[np.floating[Any]], tuple[int, ...]]:
     """A fresh float copy (dtype policy) of boxes ``(..., 4)`` as ``(-1, 4)``, and their shape."""
     arr = _validate.as_box_batch(boxes, name)
     return arr.astype(_validate.compute_dtype(arr), copy=True).reshape(-1, 4), arr.shape
 
 
-def box_convert(boxes: Any, in_fmt: str, out_fmt: str) -> np.ndarray:
+def box_convert(
+    boxes: ArrayLike,
+    in_fmt: Literal["xyxy", "xywh", "cxcywh", "cxcywhr", "xywhr", "xyxyxyxy"],
+    out_fmt: Literal["xyxy", "xywh", "cxcywh", "cxcywhr", "xywhr", "xyxyxyxy"],
+) -> NDArray[np.floating[Any]]:
     """Convert ``(..., 4)`` boxes between ``'xyxy'``, ``'xywh'`` and ``'cxcywh'``, and
     ``(N, K)`` boxes to and from the rotated ``'cxcywhr'``, ``'xywhr'`` (``K = 5``) and
     ``'xyxyxyxy'`` (``K = 8``).
@@ -67,6 +75,7 @@ def box_convert(boxes: Any, in_fmt: str, out_fmt: str) -> np.ndarray:
     if in_fmt in ROTATED_FORMATS or out_fmt in ROTATED_FORMATS:
         _validate.check_choice(in_fmt, "in_fmt", ALL_FORMATS)
         _validate.check_choice(out_fmt, "out_fmt", ALL_FORMATS)
+        a: NDArray[np.floating[Any]]
         if in_fmt in ROTATED_FORMATS:
             a, dt = _rotated_boxes(boxes, in_fmt)
         else:
@@ -84,7 +93,7 @@ def box_convert(boxes: Any, in_fmt: str, out_fmt: str) -> np.ndarray:
     return b.reshape(shape)
 
 
-def _convert(b: np.ndarray, in_fmt: str, out_fmt: str) -> None:
+def _convert(b: NDArray[np.floating[Any]], in_fmt: str, out_fmt: str) -> None:
     """Convert the float boxes ``b`` ``(N, 4)`` in place."""
     half = b.dtype.type(0.5)
     if in_fmt == "xywh":
@@ -102,7 +111,12 @@ def _convert(b: np.ndarray, in_fmt: str, out_fmt: str) -> None:
         b[:, 2:] = size
 
 
-def box_area(boxes: Any, *, fmt: str = "xyxy", offset: float = 0) -> np.ndarray:
+def box_area(
+    boxes: ArrayLike,
+    *,
+    fmt: Literal["xyxy", "xywh", "cxcywh", "cxcywhr", "xywhr", "xyxyxyxy"] = "xyxy",
+    offset: float = 0,
+) -> NDArray[np.floating[Any]]:
     """Area of each box, ``(x2 - x1 + offset) * (y2 - y1 + offset)`` (torchvision's ``box_area``).
 
     Boxes ``(..., 4)`` give areas ``(...)``; rotated formats (``'cxcywhr'``, ``'xywhr'``,
@@ -124,10 +138,11 @@ def box_area(boxes: Any, *, fmt: str = "xyxy", offset: float = 0) -> np.ndarray:
     _validate.check_choice(fmt, "fmt", ALL_FORMATS)
     _validate.check_offset(offset)
     b = box_convert(boxes, fmt, "xyxy")
-    return (b[..., 2] - b[..., 0] + offset) * (b[..., 3] - b[..., 1] + offset)
+    areas: NDArray[np.floating[Any]] = (b[..., 2] - b[..., 0] + offset) * (b[..., 3] - b[..., 1] + offset)
+    return areas
 
 
-def clip_boxes_to_image(boxes: Any, size: tuple[int, int]) -> np.ndarray:
+def clip_boxes_to_image(boxes: ArrayLike, size: tuple[int, int]) -> NDArray[np.floating[Any]]:
     """Clip ``xyxy`` boxes ``(..., 4)`` to an image of ``size = (height, width)`` (torchvision's semantics).
 
     Examples
@@ -145,7 +160,7 @@ def clip_boxes_to_image(boxes: Any, size: tuple[int, int]) -> np.ndarray:
     return b.reshape(shape)
 
 
-def remove_small_boxes(boxes: Any, min_size: float) -> np.ndarray:
+def remove_small_boxes(boxes: ArrayLike, min_size: float) -> NDArray[np.int64]:
     """Indices (int64) of the ``xyxy`` boxes whose width and height are both ``>= min_size``.
 
     Examples
@@ -159,8 +174,11 @@ def remove_small_boxes(boxes: Any, min_size: float) -> np.ndarray:
     return np.flatnonzero(keep).astype(np.int64)
 
 
-def masks_to_boxes(masks: Any, *, threshold: float | None = None, dtype: Any = np.float32,
-                   backend: str = "auto") -> np.ndarray:
+# (backend's Literal is spelt as a union: Sphinx reads this signature by splitting it at commas,
+# as it cannot parse the default dtype's repr, <class 'numpy.float32'>)
+def masks_to_boxes(masks: ArrayLike, *, threshold: float | None = None, dtype: DTypeLike = np.float32,
+                   backend: Literal["auto"] | Literal["numba"] | Literal["cython"] = "auto",
+                   ) -> NDArray[np.floating[Any]]:
     """The ``xyxy`` bounding box of each binary mask (torchvision's ``masks_to_boxes``).
 
     ``x2`` and ``y2`` are the last foreground column and row (inclusive pixel

@@ -14,7 +14,7 @@ the intersection over the prediction's area).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import scipy.optimize
@@ -24,10 +24,14 @@ import scipy.sparse.csgraph
 from . import _validate, backends, sparse
 from ._formulas import IOU
 
+if TYPE_CHECKING:  # pragma: no cover
+    from numpy.typing import ArrayLike, DTypeLike, NDArray
+
 MATCH_METHODS = ("greedy", "hungarian")
 
 
-def _hungarian(pairs: scipy.sparse.csr_array, ignore: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _hungarian(pairs: scipy.sparse.csr_array,
+               ignore: NDArray[np.bool_]) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
     """Maximum-total-IoU assignment over the stored pairs, then unmatched rows to ignored columns."""
     n, m = pairs.shape
     coo = pairs.tocoo()
@@ -41,7 +45,8 @@ def _hungarian(pairs: scipy.sparse.csr_array, ignore: np.ndarray) -> tuple[np.nd
         comp = scipy.sparse.csgraph.connected_components(graph, directed=False)[1][r]
     order = np.argsort(comp, kind="stable")
     bounds = np.flatnonzero(np.diff(comp[order])) + 1
-    pred, gt = [], []
+    preds: list[NDArray[np.int64]] = []
+    gts: list[NDArray[np.int64]] = []
     for edges in np.split(order, bounds) if order.size else []:
         er, ec = r[edges], c[edges]
         ur, ir = np.unique(er, return_inverse=True)
@@ -52,10 +57,10 @@ def _hungarian(pairs: scipy.sparse.csr_array, ignore: np.ndarray) -> tuple[np.nd
         present[ir, ic] = True
         a, b = scipy.optimize.linear_sum_assignment(weight, maximize=True)
         keep = present[a, b]
-        pred.append(ur[a[keep]])
-        gt.append(uc[b[keep]])
-    pred = np.concatenate(pred) if pred else np.empty(0, np.int64)
-    gt = np.concatenate(gt) if gt else np.empty(0, np.int64)
+        preds.append(ur[a[keep]])
+        gts.append(uc[b[keep]])
+    pred = np.concatenate(preds) if preds else np.empty(0, np.int64)
+    gt = np.concatenate(gts) if gts else np.empty(0, np.int64)
     # Unmatched predictions fall back to their best ignored ground truth (ties: lower index).
     side = ~main & ~np.isin(rows, pred)
     sr, sc, sv = rows[side], cols[side], vals[side]
@@ -67,18 +72,18 @@ def _hungarian(pairs: scipy.sparse.csr_array, ignore: np.ndarray) -> tuple[np.nd
 
 
 def match_boxes(
-    pred_boxes: Any,
-    pred_scores: Any,
-    gt_boxes: Any,
+    pred_boxes: ArrayLike,
+    pred_scores: ArrayLike,
+    gt_boxes: ArrayLike,
     iou_threshold: float,
     *,
-    method: str = "greedy",
-    gt_ignore: Any = None,
-    fmt: str = "xyxy",
+    method: Literal["greedy", "hungarian"] = "greedy",
+    gt_ignore: ArrayLike | None = None,
+    fmt: Literal["xyxy", "xywh", "cxcywh"] = "xyxy",
     offset: float = 0,
-    dtype: Any = None,
+    dtype: DTypeLike = None,
     validate: bool = True,
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
     """Match predictions to ground-truth boxes with IoU at or above ``iou_threshold``.
 
     ``method='greedy'`` is COCO's evaluation rule: predictions in decreasing score
@@ -138,7 +143,9 @@ def match_boxes(
     order = np.argsort(-scores, kind="stable")
     if method == "greedy":
         module, _ = backends.select("numba", n, family="sparse")
-        return module.greedy_match(pairs.indptr, pairs.indices, pairs.data, order, ignore)
+        matched: tuple[NDArray[np.int64], NDArray[np.int64]] = module.greedy_match(
+            pairs.indptr, pairs.indices, pairs.data, order, ignore)
+        return matched
     pred, gt = _hungarian(pairs, ignore)
     rank = np.empty(n, np.int64)
     rank[order] = np.arange(n)

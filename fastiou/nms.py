@@ -22,7 +22,7 @@ boxes whose x-interval could give an IoU above the threshold (see
 from __future__ import annotations
 
 import warnings
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Literal, Optional, Sequence, Tuple, TypeVar
 
 import numpy as np
 
@@ -32,6 +32,13 @@ from ._columns import FORMATS
 from ._formulas import DIOU, IOU
 from .backends import _nms_order as order
 
+if TYPE_CHECKING:  # pragma: no cover
+    from numpy.typing import ArrayLike, NDArray
+
+_FloatT = TypeVar("_FloatT", bound="np.floating[Any]")
+#: :func:`~fastiou.backends._nms_order.exact_ranks`' ``(ranks, values)``, or None.
+_ExactRanks = Optional[Tuple["NDArray[np.float64]", "NDArray[Any]"]]
+
 NMS_METRICS = {"iou": IOU, "diou": DIOU}
 SOFT_METHODS = {"linear": 0, "gaussian": 1, "hard": 2}
 CONF_TYPES = ("avg", "max", "box_and_model_avg", "absent_model_aware_avg")
@@ -40,7 +47,7 @@ _EMPTY = np.empty(0, dtype=np.int64)
 _EMPTY.flags.writeable = False
 
 
-def _threshold_below(value: float, dt: np.dtype):
+def _threshold_below(value: float, dt: np.dtype[_FloatT]) -> _FloatT:
     """``value`` in dtype ``dt``, rounded down: for ``x`` of dtype ``dt``, ``x > result`` iff ``x > value``.
 
     So the kernels compare in their own dtype, with the float64 threshold's meaning.
@@ -51,7 +58,9 @@ def _threshold_below(value: float, dt: np.dtype):
     return v
 
 
-def _boxes_and_scores(boxes, scores, fmt, offset, validate, scores_in_compute_dtype):
+def _boxes_and_scores(
+    boxes: Any, scores: Any, fmt: str, offset: float, validate: bool, scores_in_compute_dtype: bool,
+) -> tuple[NDArray[np.floating[Any]], NDArray[Any], np.dtype[np.floating[Any]], _ExactRanks]:
     """Validated ``(columns (8, N), scores, result dtype, exact)`` of host arrays.
 
     The columns' dtype is the kernels' compute dtype: the result dtype, or float64
@@ -80,8 +89,9 @@ def _boxes_and_scores(boxes, scores, fmt, offset, validate, scores_in_compute_dt
     return cols, s, dt, exact
 
 
-def _greedy(boxes, scores, idxs, iou_threshold, score_threshold, max_output, metric, fmt, offset,
-            validate, backend):
+def _greedy(boxes: Any, scores: Any, idxs: Any, iou_threshold: float, score_threshold: float | None,
+            max_output: int | None, metric: str, fmt: str, offset: float, validate: bool,
+            backend: str) -> NDArray[np.int64]:
     _validate.check_backend(backend)
     code = NMS_METRICS[_validate.check_choice(metric, "metric", NMS_METRICS)]
     threshold = _validate.check_real(iou_threshold, "iou_threshold")
@@ -92,9 +102,10 @@ def _greedy(boxes, scores, idxs, iou_threshold, score_threshold, max_output, met
                                offset, validate, backend)
     if any(_validate.is_cuda_array(x) for x in (boxes, scores, idxs)):  # on the GPU, zero copy
         module, _ = backends.select(backend, 0, on_device=True, family="nms")
-        return module.nms_on_device(code, boxes, scores, idxs, iou_threshold=threshold,
-                                    score_threshold=score_threshold, max_output=max_output, fmt=fmt,
-                                    offset=offset, validate=validate)
+        on_device: NDArray[np.int64] = module.nms_on_device(
+            code, boxes, scores, idxs, iou_threshold=threshold, score_threshold=score_threshold,
+            max_output=max_output, fmt=fmt, offset=offset, validate=validate)
+        return on_device
     cols, s, dt, exact = _boxes_and_scores(boxes, scores, fmt, offset, validate, False)
     n = cols.shape[1]
     labels = None if idxs is None else _validate.as_labels(idxs, "idxs", n)
@@ -106,13 +117,17 @@ def _greedy(boxes, scores, idxs, iou_threshold, score_threshold, max_output, met
     ct = cols.dtype  # the compute dtype (see _boxes_and_scores)
     t = _threshold_below(threshold, ct)
     one = ct.type(1)
+    keep: NDArray[np.int64]
     if labels is None:
-        return module.nms(code, cols, s, score_threshold, t, max_output, one, False)
-    return module.batched_nms(code, cols, s, labels, score_threshold, t, max_output, one, parallel)
+        keep = module.nms(code, cols, s, score_threshold, t, max_output, one, False)
+    else:
+        keep = module.batched_nms(code, cols, s, labels, score_threshold, t, max_output, one, parallel)
+    return keep
 
 
-def _rotated_greedy(boxes, scores, idxs, threshold, score_threshold, max_output, code, fmt, offset,
-                    validate, backend):
+def _rotated_greedy(boxes: Any, scores: Any, idxs: Any, threshold: float, score_threshold: float | None,
+                    max_output: int, code: int, fmt: str, offset: float, validate: bool,
+                    backend: str) -> NDArray[np.int64]:
     """:func:`_greedy` for rotated boxes (host arrays, metric 'iou')."""
     if code != IOU:
         raise ValueError(f"metric must be 'iou' for the rotated format {fmt!r}, got 'diou'")
@@ -138,7 +153,8 @@ def _rotated_greedy(boxes, scores, idxs, threshold, score_threshold, max_output,
         keep[cand] = True
         ranked = ranked[keep[ranked]]
     module, _ = backends.select(backend, n, family="rotated", kind="nms")
-    return module.nms(cols, ranked, labels, _threshold_below(threshold, dt), max_output)
+    kept: NDArray[np.int64] = module.nms(cols, ranked, labels, _threshold_below(threshold, dt), max_output)
+    return kept
 
 
 _COMMON_DOC = """\
@@ -165,18 +181,18 @@ _COMMON_DOC = """\
 
 
 def nms(
-    boxes: Any,
-    scores: Any,
+    boxes: ArrayLike,
+    scores: ArrayLike,
     iou_threshold: float,
     *,
     score_threshold: float | None = None,
     max_output: int | None = None,
-    metric: str = "iou",
-    fmt: str = "xyxy",
+    metric: Literal["iou", "diou"] = "iou",
+    fmt: Literal["xyxy", "xywh", "cxcywh", "cxcywhr", "xywhr", "xyxyxyxy"] = "xyxy",
     offset: float = 0,
     validate: bool = True,
-    backend: str = "auto",
-) -> np.ndarray:
+    backend: Literal["auto", "numba", "cython", "cuda"] = "auto",
+) -> NDArray[np.int64]:
     """Greedy non-maximum suppression (torchvision's ``nms``).
 
     Repeatedly keeps the best-scored remaining box and suppresses the boxes whose
@@ -212,19 +228,19 @@ def nms(
 
 
 def batched_nms(
-    boxes: Any,
-    scores: Any,
-    idxs: Any,
+    boxes: ArrayLike,
+    scores: ArrayLike,
+    idxs: ArrayLike,
     iou_threshold: float,
     *,
     score_threshold: float | None = None,
     max_output: int | None = None,
-    metric: str = "iou",
-    fmt: str = "xyxy",
+    metric: Literal["iou", "diou"] = "iou",
+    fmt: Literal["xyxy", "xywh", "cxcywh", "cxcywhr", "xywhr", "xyxyxyxy"] = "xyxy",
     offset: float = 0,
     validate: bool = True,
-    backend: str = "auto",
-) -> np.ndarray:
+    backend: Literal["auto", "numba", "cython", "cuda"] = "auto",
+) -> NDArray[np.int64]:
     """NMS within each category: boxes of different ``idxs`` never suppress each other.
 
     Exactly :func:`nms` run on each category separately (no coordinate-offset
@@ -259,20 +275,20 @@ def batched_nms(
 
 
 def soft_nms(
-    boxes: Any,
-    scores: Any,
+    boxes: ArrayLike,
+    scores: ArrayLike,
     iou_threshold: float = 0.3,
     sigma: float = 0.5,
     score_threshold: float = 1e-3,
-    method: str = "linear",
-    idxs: Any = None,
+    method: Literal["linear", "gaussian", "hard"] = "linear",
+    idxs: ArrayLike | None = None,
     *,
     max_output: int | None = None,
-    fmt: str = "xyxy",
+    fmt: Literal["xyxy", "xywh", "cxcywh"] = "xyxy",
     offset: float = 0,
     validate: bool = True,
-    backend: str = "auto",
-) -> tuple[np.ndarray, np.ndarray]:
+    backend: Literal["auto", "numba", "cython", "cuda"] = "auto",
+) -> tuple[NDArray[np.int64], NDArray[np.floating[Any]]]:
     """Soft-NMS (Bodla et al. 2017) with mmcv's semantics: decay scores instead of dropping boxes.
 
     Repeatedly picks the box of highest current score and multiplies the score of
@@ -336,7 +352,7 @@ def soft_nms(
     if n == 0 or max_output == 0:
         return _EMPTY.copy(), np.empty(0, dtype=dt)
     module, parallel = backends.select(backend, n, family="nms")  # work: boxes
-    perm = None
+    perm: NDArray[np.intp] | None = None
     if exact is not None:  # the kernels break float ties by index: put the exact order there
         perm = order.by_exact_score(exact[0])
         cols, s = np.take(cols, perm, axis=1), s[perm]
@@ -349,7 +365,10 @@ def soft_nms(
     return (keep if perm is None else perm[keep]), new_scores.astype(dt, copy=False)
 
 
-def _model_arrays(boxes_list, scores_list, labels_list, validate):
+def _model_arrays(
+    boxes_list: Any, scores_list: Any, labels_list: Any, validate: bool,
+) -> tuple[int, NDArray[np.floating[Any]], NDArray[np.floating[Any]], NDArray[np.int64], NDArray[np.intp],
+           np.dtype[np.floating[Any]], _ExactRanks]:
     """Per-model validated arrays, concatenated.
 
     Returns ``(n_models, boxes, scores, labels, model of each box, dtype, exact)``;
@@ -366,7 +385,9 @@ def _model_arrays(boxes_list, scores_list, labels_list, validate):
     lists = {"boxes_list": boxes_list, "scores_list": scores_list, "labels_list": labels_list}
     for name, items in lists.items():
         _validate.check_host_boxes(*[(item, f"{name}[{t}]") for t, item in enumerate(items)])
-    boxes, scores, labels = [], [], []
+    boxes: list[NDArray[Any]] = []
+    scores: list[NDArray[Any]] = []
+    labels: list[NDArray[np.int64]] = []
     for t in range(n_models):
         b = _validate.as_box_array(boxes_list[t], f"boxes_list[{t}]")
         boxes.append(b)
@@ -384,40 +405,53 @@ def _model_arrays(boxes_list, scores_list, labels_list, validate):
             order.exact_ranks(raw_scores))
 
 
-def _fused_scores(conf_type, allows_overflow, conf, cluster, scores, models, weights):
+def _fused_scores(
+    conf_type: str,
+    allows_overflow: bool,
+    conf: NDArray[np.floating[Any]],
+    cluster: NDArray[np.intp],
+    scores: NDArray[np.floating[Any]],
+    models: NDArray[np.intp],
+    weights: NDArray[np.float64],
+) -> NDArray[np.float64]:
     """ensemble-boxes' cluster confidence from the clusters' members (float64)."""
+    fused: NDArray[np.float64]
     k = conf.shape[0]
     count = np.bincount(cluster, minlength=k)
     total = weights.sum()
     if conf_type == "max":
         best = np.full(k, -np.inf)
         np.maximum.at(best, cluster, scores.astype(np.float64))
-        return best / weights.max()
+        fused = best / weights.max()
+        return fused
     mean = conf.astype(np.float64) / count
     if conf_type == "avg":
-        return mean * (count if allows_overflow else np.minimum(weights.shape[0], count)) / total
+        fused = mean * (count if allows_overflow else np.minimum(weights.shape[0], count)) / total
+        return fused
     weight_sum = np.bincount(cluster, weights=weights[models], minlength=k)
     # Weight of the distinct models present in each cluster.
     pairs = np.unique(cluster * weights.shape[0] + models)
     present = np.bincount(pairs // weights.shape[0], weights=weights[pairs % weights.shape[0]], minlength=k)
     if conf_type == "box_and_model_avg":
-        return mean * count / weight_sum * present / total
-    return mean * count / (weight_sum + (total - present))
+        fused = mean * count / weight_sum * present / total
+        return fused
+    fused = mean * count / (weight_sum + (total - present))
+    return fused
 
 
 def weighted_boxes_fusion(
-    boxes_list: Sequence[Any],
-    scores_list: Sequence[Any],
-    labels_list: Sequence[Any],
-    weights: Any = None,
+    boxes_list: Sequence[ArrayLike],
+    scores_list: Sequence[ArrayLike],
+    labels_list: Sequence[ArrayLike],
+    weights: ArrayLike | None = None,
     iou_thr: float = 0.55,
     skip_box_thr: float = 0.0,
-    conf_type: str = "avg",
+    conf_type: Literal["avg", "max", "box_and_model_avg", "absent_model_aware_avg"] = "avg",
     allows_overflow: bool = False,
     *,
     validate: bool = True,
-    backend: str = "auto",
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    backend: Literal["auto", "numba", "cython"] = "auto",
+) -> tuple[NDArray[np.floating[Any]], NDArray[np.floating[Any]], NDArray[np.int64]]:
     """Weighted boxes fusion (Solovyev et al.): ensemble-boxes' ``weighted_boxes_fusion``.
 
     Merges the predictions of several models.  Per label, boxes by decreasing
@@ -472,7 +506,7 @@ def weighted_boxes_fusion(
     (array([[0.1 , 0.1 , 0.5 , 0.55]]), array([0.6]), array([0]))
     """
     _validate.check_backend(backend)
-    conf_type = _validate.check_choice(conf_type, "conf_type", CONF_TYPES)
+    _validate.check_choice(conf_type, "conf_type", CONF_TYPES)
     allows_overflow = _validate.check_bool(allows_overflow, "allows_overflow")
     threshold = _validate.check_real(iou_thr, "iou_thr")
     skip = _validate.check_real(skip_box_thr, "skip_box_thr")
@@ -510,5 +544,6 @@ def weighted_boxes_fusion(
 
 
 for _f in (nms, batched_nms):
-    _f.__doc__ = _f.__doc__.replace("{common}\n", _COMMON_DOC + "\n")  # blank line: next section
+    if _f.__doc__ is not None:  # None under python -OO
+        _f.__doc__ = _f.__doc__.replace("{common}\n", _COMMON_DOC + "\n")  # blank line: next section
 del _f

@@ -21,7 +21,7 @@ rounded; float64 coordinates beyond 2^500 can then overflow, as in torchvision.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -29,6 +29,11 @@ from . import _extreme, _validate, backends, rotated
 from ._validate import ROTATED_FORMATS
 from ._columns import FORMATS
 from ._formulas import CIOU, DIOU, FOUR_OVER_PI2, GIOU, IOA, IOU, METRICS
+
+if TYPE_CHECKING:  # pragma: no cover
+    from types import ModuleType
+
+    from numpy.typing import ArrayLike, DTypeLike, NDArray
 
 _KEYWORDS_DOC = """\
     fmt : {'xyxy', 'xywh', 'cxcywh', 'cxcywhr', 'xywhr', 'xyxyxyxy'}, default 'xyxy'
@@ -66,13 +71,13 @@ def _metric(
     fmt: str = "xyxy",
     offset: float = 0,
     aligned: bool = False,
-    dtype: Any = None,
-    out: np.ndarray | None = None,
+    dtype: DTypeLike = None,
+    out: NDArray[np.floating[Any]] | None = None,
     validate: bool = True,
     backend: str = "auto",
     eps: float | None = None,
     names: tuple[str, str] = ("boxes1", "boxes2"),
-) -> np.ndarray:
+) -> NDArray[np.floating[Any]]:
     if type(fmt) is str and fmt in ROTATED_FORMATS:
         if eps is not None:
             raise ValueError(f"eps applies to the axis-aligned formats only, not to fmt={fmt!r}")
@@ -82,7 +87,7 @@ def _metric(
         # small-input fast path (per-frame tracking): checks, split and kernel in one
         # compiled call, no thread pool; None: anything unusual (batched boxes too), or an
         # invalid box, goes the general way below (which names the box)
-        result = backends.serial_entry("small_metric")(
+        result: NDArray[np.floating[Any]] | None = backends.serial_entry("small_metric")(
             code, boxes1, boxes2, FORMATS.get(fmt, -1) if type(fmt) is str else -1, offset, validate,
             backends.SERIAL_WORK_THRESHOLD,
         )
@@ -93,10 +98,11 @@ def _metric(
         eps = _validate.check_real(eps, "eps", 0)
     if _validate.is_cuda_array(boxes1) or _validate.is_cuda_array(boxes2):
         module, _ = backends.select(backend, 0, on_device=True)
-        return module.metric_on_device(
+        on_device: NDArray[np.floating[Any]] = module.metric_on_device(
             code, boxes1, boxes2, fmt=fmt, offset=offset, aligned=aligned, dtype=dtype, out=out,
             validate=validate, eps=eps,
         )
+        return on_device
     c1, c2, dt, extreme, (lead, n, m) = _validate.box_batch(
         boxes1, boxes2, fmt=fmt, offset=offset, dtype=dtype, validate=validate, aligned=aligned,
         angle=code == CIOU, names=names,
@@ -128,7 +134,7 @@ def _metric(
     return out
 
 
-def _flat_view(out: np.ndarray, shape: tuple) -> np.ndarray | None:
+def _flat_view(out: NDArray[np.floating[Any]], shape: tuple[int, ...]) -> NDArray[np.floating[Any]] | None:
     """``out`` seen as ``shape`` without a copy (the kernels' 2-D or 1-D output), or None
     where its strides do not allow it (the result then goes through a fresh array)."""
     if out.shape == shape:
@@ -141,7 +147,9 @@ def _flat_view(out: np.ndarray, shape: tuple) -> np.ndarray | None:
     return view
 
 
-def _extreme_metric(module, code, boxes1, boxes2, lead, fmt, offset, aligned, dt, parallel, out):
+def _extreme_metric(module: ModuleType, code: int, boxes1: Any, boxes2: Any, lead: tuple[int, ...], fmt: str,
+                    offset: float, aligned: bool, dt: np.dtype[np.floating[Any]], parallel: bool,
+                    out: NDArray[np.floating[Any]]) -> None:
     """The exact path of :mod:`fastiou._extreme` (coordinates outside the safe range), one
     batch item at a time (it splits each call by scale already)."""
     kernel = module.aligned if aligned else module.pairwise
@@ -155,8 +163,18 @@ def _extreme_metric(module, code, boxes1, boxes2, lead, fmt, offset, aligned, dt
                         out[index])
 
 
-def box_iou(boxes1, boxes2, *, fmt="xyxy", offset=0, aligned=False, dtype=None, out=None,
-            validate=True, backend="auto") -> np.ndarray:
+def box_iou(
+    boxes1: ArrayLike,
+    boxes2: ArrayLike,
+    *,
+    fmt: Literal["xyxy", "xywh", "cxcywh", "cxcywhr", "xywhr", "xyxyxyxy"] = "xyxy",
+    offset: float = 0,
+    aligned: bool = False,
+    dtype: DTypeLike = None,
+    out: NDArray[np.floating[Any]] | None = None,
+    validate: bool = True,
+    backend: Literal["auto", "numba", "cython", "cuda"] = "auto",
+) -> NDArray[np.floating[Any]]:
     """Intersection over union of every pair of boxes (torchvision's ``box_iou``).
 
     Parameters
@@ -178,8 +196,18 @@ def box_iou(boxes1, boxes2, *, fmt="xyxy", offset=0, aligned=False, dtype=None, 
     return _metric(IOU, boxes1, boxes2, fmt, offset, aligned, dtype, out, validate, backend)
 
 
-def box_ioa(boxes1, boxes2, *, fmt="xyxy", offset=0, aligned=False, dtype=None, out=None,
-            validate=True, backend="auto") -> np.ndarray:
+def box_ioa(
+    boxes1: ArrayLike,
+    boxes2: ArrayLike,
+    *,
+    fmt: Literal["xyxy", "xywh", "cxcywh", "cxcywhr", "xywhr", "xyxyxyxy"] = "xyxy",
+    offset: float = 0,
+    aligned: bool = False,
+    dtype: DTypeLike = None,
+    out: NDArray[np.floating[Any]] | None = None,
+    validate: bool = True,
+    backend: Literal["auto", "numba", "cython", "cuda"] = "auto",
+) -> NDArray[np.floating[Any]]:
     """Intersection over the area of ``boxes1`` (mmcv's ``'iof'``) for every pair.
 
     Parameters
@@ -202,8 +230,18 @@ def box_ioa(boxes1, boxes2, *, fmt="xyxy", offset=0, aligned=False, dtype=None, 
     return _metric(IOA, boxes1, boxes2, fmt, offset, aligned, dtype, out, validate, backend)
 
 
-def generalized_box_iou(boxes1, boxes2, *, fmt="xyxy", offset=0, aligned=False, dtype=None,
-                        out=None, validate=True, backend="auto") -> np.ndarray:
+def generalized_box_iou(
+    boxes1: ArrayLike,
+    boxes2: ArrayLike,
+    *,
+    fmt: Literal["xyxy", "xywh", "cxcywh", "cxcywhr", "xywhr", "xyxyxyxy"] = "xyxy",
+    offset: float = 0,
+    aligned: bool = False,
+    dtype: DTypeLike = None,
+    out: NDArray[np.floating[Any]] | None = None,
+    validate: bool = True,
+    backend: Literal["auto", "numba", "cython", "cuda"] = "auto",
+) -> NDArray[np.floating[Any]]:
     """Generalized IoU: ``IoU - (C - U) / C`` with C the smallest enclosing box's area.
 
     Parameters
@@ -225,8 +263,19 @@ def generalized_box_iou(boxes1, boxes2, *, fmt="xyxy", offset=0, aligned=False, 
     return _metric(GIOU, boxes1, boxes2, fmt, offset, aligned, dtype, out, validate, backend)
 
 
-def distance_box_iou(boxes1, boxes2, eps=None, *, fmt="xyxy", offset=0, aligned=False, dtype=None,
-                     out=None, validate=True, backend="auto") -> np.ndarray:
+def distance_box_iou(
+    boxes1: ArrayLike,
+    boxes2: ArrayLike,
+    eps: float | None = None,
+    *,
+    fmt: Literal["xyxy", "xywh", "cxcywh", "cxcywhr", "xywhr", "xyxyxyxy"] = "xyxy",
+    offset: float = 0,
+    aligned: bool = False,
+    dtype: DTypeLike = None,
+    out: NDArray[np.floating[Any]] | None = None,
+    validate: bool = True,
+    backend: Literal["auto", "numba", "cython", "cuda"] = "auto",
+) -> NDArray[np.floating[Any]]:
     """Distance IoU: ``IoU - rho^2 / c^2`` (centre distance over enclosing diagonal).
 
     Parameters
@@ -255,8 +304,19 @@ def distance_box_iou(boxes1, boxes2, eps=None, *, fmt="xyxy", offset=0, aligned=
     return _metric(DIOU, boxes1, boxes2, fmt, offset, aligned, dtype, out, validate, backend, eps)
 
 
-def complete_box_iou(boxes1, boxes2, eps=None, *, fmt="xyxy", offset=0, aligned=False, dtype=None,
-                     out=None, validate=True, backend="auto") -> np.ndarray:
+def complete_box_iou(
+    boxes1: ArrayLike,
+    boxes2: ArrayLike,
+    eps: float | None = None,
+    *,
+    fmt: Literal["xyxy", "xywh", "cxcywh", "cxcywhr", "xywhr", "xyxyxyxy"] = "xyxy",
+    offset: float = 0,
+    aligned: bool = False,
+    dtype: DTypeLike = None,
+    out: NDArray[np.floating[Any]] | None = None,
+    validate: bool = True,
+    backend: Literal["auto", "numba", "cython", "cuda"] = "auto",
+) -> NDArray[np.floating[Any]]:
     """Complete IoU: DIoU minus ``alpha * v``, the aspect-ratio consistency term.
 
     ``v = 4 / pi^2 * (atan(w1 / h1) - atan(w2 / h2))^2`` (``atan(w / 0) = pi / 2``,
@@ -286,9 +346,21 @@ def complete_box_iou(boxes1, boxes2, eps=None, *, fmt="xyxy", offset=0, aligned=
     return _metric(CIOU, boxes1, boxes2, fmt, offset, aligned, dtype, out, validate, backend, eps)
 
 
-def bbox_overlaps(bboxes1, bboxes2, mode="iou", is_aligned=False, offset=0, *, aligned=None,
-                  eps=None, fmt="xyxy", dtype=None, out=None, validate=True,
-                  backend="auto") -> np.ndarray:
+def bbox_overlaps(
+    bboxes1: ArrayLike,
+    bboxes2: ArrayLike,
+    mode: Literal["iou", "iof", "giou", "diou", "ciou"] = "iou",
+    is_aligned: bool = False,
+    offset: float = 0,
+    *,
+    aligned: bool | None = None,
+    eps: float | None = None,
+    fmt: Literal["xyxy", "xywh", "cxcywh", "cxcywhr", "xywhr", "xyxyxyxy"] = "xyxy",
+    dtype: DTypeLike = None,
+    out: NDArray[np.floating[Any]] | None = None,
+    validate: bool = True,
+    backend: Literal["auto", "numba", "cython", "cuda"] = "auto",
+) -> NDArray[np.floating[Any]]:
     """mmcv's and mmdet's ``bbox_overlaps``: the metric ``mode`` between two box sets.
 
     Both spellings work: mmcv's ``bbox_overlaps(bboxes1, bboxes2, mode, aligned,
@@ -338,5 +410,6 @@ def bbox_overlaps(bboxes1, bboxes2, mode="iou", is_aligned=False, offset=0, *, a
 
 
 for _f in (box_iou, box_ioa, generalized_box_iou, distance_box_iou, complete_box_iou):
-    _f.__doc__ = _f.__doc__.replace("{keywords}\n", _KEYWORDS_DOC + "\n")  # blank line: next section
+    if _f.__doc__ is not None:  # None under python -OO
+        _f.__doc__ = _f.__doc__.replace("{keywords}\n", _KEYWORDS_DOC + "\n")  # blank line: next section
 del _f

@@ -22,7 +22,7 @@ rectangle or convex hull).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import math
 
@@ -32,11 +32,16 @@ from . import _extreme, _rotated_columns, _validate, backends
 from ._formulas import GIOU, IOA, IOU, METRICS, SAFE_HI32, SAFE_HI64, SAFE_LO32, SAFE_LO64
 from ._validate import ROTATED_FORMATS
 
+if TYPE_CHECKING:  # pragma: no cover
+    from numpy.typing import ArrayLike, DTypeLike, NDArray
+
+_FloatT = TypeVar("_FloatT", bound="np.floating[Any]")
+
 _F64 = np.dtype(np.float64)
 _NAMES = {IOU: "box_iou", IOA: "box_ioa", GIOU: "generalized_box_iou"}
 
 
-def rotated_values(boxes: Any, name: str, fmt: str, validate: bool) -> np.ndarray:
+def rotated_values(boxes: Any, name: str, fmt: str, validate: bool) -> NDArray[np.float64]:
     """Validated rotated boxes of ``fmt`` as a float64 ``(N, K)`` array (a copy)."""
     arr = _validate.as_rotated_array(boxes, name, fmt)
     a = arr.astype(np.float64)
@@ -47,7 +52,7 @@ def rotated_values(boxes: Any, name: str, fmt: str, validate: bool) -> np.ndarra
     return a
 
 
-def rotated_columns(boxes: Any, name: str, fmt: str, dt: np.dtype, validate: bool) -> np.ndarray:
+def rotated_columns(boxes: Any, name: str, fmt: str, dt: np.dtype[_FloatT], validate: bool) -> NDArray[_FloatT]:
     """Validated ``(9, N)`` columns of rotated boxes in ``dt``."""
     return _rotated_columns.columns(rotated_values(boxes, name, fmt, validate), fmt, dt)
 
@@ -57,7 +62,7 @@ def _lengths(fmt: str) -> slice:
     return slice(0, 8) if fmt == "xyxyxyxy" else slice(0, 4)
 
 
-def _outside_safe_range(arrays: list, fmt: str, dt: np.dtype) -> bool:
+def _outside_safe_range(arrays: list[NDArray[np.float64]], fmt: str, dt: np.dtype[Any]) -> bool:
     """Whether a position or size leaves the kernels' safe range in ``dt`` (areas and the
     clipping's products would overflow, or sizes lose their digits in the subnormals)."""
     lo, hi = (SAFE_LO32, SAFE_HI32) if dt.itemsize == 4 else (SAFE_LO64, SAFE_HI64)
@@ -68,7 +73,7 @@ def _outside_safe_range(arrays: list, fmt: str, dt: np.dtype) -> bool:
     return False
 
 
-def _scaled_columns(a: np.ndarray, rows: np.ndarray, shift: int, fmt: str) -> np.ndarray:
+def _scaled_columns(a: NDArray[np.float64], rows: NDArray[np.intp], shift: int, fmt: str) -> NDArray[np.float64]:
     """float64 columns of ``a[rows]`` with every length scaled by ``2**shift`` (exact; the
     angle is kept, and every rotated metric is invariant to the scaling)."""
     scaled = a[rows]
@@ -77,7 +82,7 @@ def _scaled_columns(a: np.ndarray, rows: np.ndarray, shift: int, fmt: str) -> np
     return _rotated_columns.columns(scaled, fmt, _F64)
 
 
-def check_rotated_options(code: int, fmt: str, offset: Any) -> None:
+def check_rotated_options(code: int, fmt: str, offset: float) -> None:
     if code not in _NAMES:
         raise ValueError(f"fmt={fmt!r} (rotated boxes) is supported by box_iou, box_ioa and "
                          f"generalized_box_iou; use one of the axis-aligned formats here")
@@ -85,7 +90,8 @@ def check_rotated_options(code: int, fmt: str, offset: Any) -> None:
         raise ValueError(f"offset must be 0 for the rotated format {fmt!r}, got {offset!r}")
 
 
-def metric(code, boxes1, boxes2, fmt, offset, aligned, dtype, out, validate, backend) -> np.ndarray:
+def metric(code: int, boxes1: Any, boxes2: Any, fmt: str, offset: float, aligned: bool, dtype: DTypeLike,
+           out: NDArray[np.floating[Any]] | None, validate: bool, backend: str) -> NDArray[np.floating[Any]]:
     """The host path of the pairwise metrics for rotated ``fmt``."""
     _validate.check_backend(backend)
     check_rotated_options(code, fmt, offset)
@@ -111,7 +117,7 @@ def metric(code, boxes1, boxes2, fmt, offset, aligned, dtype, out, validate, bac
 
     # sizes that would overflow or underflow: float64, each pair of boxes scaled together
     # by a power of two (as the axis-aligned metrics, fastiou._extreme)
-    def block(rows: np.ndarray, cols: np.ndarray, shift: int, result: np.ndarray) -> None:
+    def block(rows: NDArray[np.intp], cols: NDArray[np.intp], shift: int, result: NDArray[np.float64]) -> None:
         kernel(code, _scaled_columns(v1, rows, shift, fmt), _scaled_columns(v2, cols, shift, fmt),
                np.float64(0.5), result, parallel)
 
@@ -122,7 +128,7 @@ def metric(code, boxes1, boxes2, fmt, offset, aligned, dtype, out, validate, bac
     return out
 
 
-def _check_ioa_scales(bins1: np.ndarray, bins2: np.ndarray, aligned: bool) -> None:
+def _check_ioa_scales(bins1: NDArray[np.intc], bins2: NDArray[np.intc], aligned: bool) -> None:
     """IoA divides by the area of the box of ``boxes1``: at the scale of a box of
     ``boxes2`` over 2^384 times larger that area underflows (the axis-aligned IoA clips
     the larger box instead; a rotated box has no such exact clip): ``ValueError``."""
@@ -134,9 +140,18 @@ def _check_ioa_scales(bins1: np.ndarray, bins2: np.ndarray, aligned: bool) -> No
                          "such different sizes in separate calls")
 
 
-def box_iou_rotated(bboxes1: Any, bboxes2: Any, mode: str = "iou", aligned: bool = False,
-                    clockwise: bool = True, *, dtype: Any = None, out: np.ndarray | None = None,
-                    validate: bool = True, backend: str = "auto") -> np.ndarray:
+def box_iou_rotated(
+    bboxes1: ArrayLike,
+    bboxes2: ArrayLike,
+    mode: Literal["iou", "iof"] = "iou",
+    aligned: bool = False,
+    clockwise: bool = True,
+    *,
+    dtype: DTypeLike = None,
+    out: NDArray[np.floating[Any]] | None = None,
+    validate: bool = True,
+    backend: Literal["auto", "numba", "cython", "cuda"] = "auto",
+) -> NDArray[np.floating[Any]]:
     """mmcv's ``box_iou_rotated``: IoU (or IoF) of rotated boxes ``(x, y, w, h, angle)``, angle in radians.
 
     ``clockwise=True`` (mmcv's default): a positive angle turns the box clockwise
@@ -175,7 +190,8 @@ def box_iou_rotated(bboxes1: Any, bboxes2: Any, mode: str = "iou", aligned: bool
     return metric(code, b1 * scale, b2 * scale, "cxcywhr", 0, aligned, dt, out, validate, backend)
 
 
-def nms_arrays(boxes, scores, fmt, validate):
+def nms_arrays(boxes: Any, scores: Any, fmt: str,
+               validate: bool) -> tuple[NDArray[np.floating[Any]], NDArray[Any], np.dtype[np.floating[Any]]]:
     """``(columns, scores, compute dtype)`` of the host NMS path for rotated ``fmt``.
 
     NMS compares every box with every other at one scale: a call whose sizes leave the
@@ -200,8 +216,14 @@ def nms_arrays(boxes, scores, fmt, validate):
     return _scaled_columns(v, np.arange(v.shape[0]), shift, fmt), s, _F64
 
 
-def nms_rotated(boxes: Any, scores: Any, iou_threshold: float, *, fmt: str = "cxcywhr",
-                **options: Any) -> np.ndarray:
+def nms_rotated(
+    boxes: ArrayLike,
+    scores: ArrayLike,
+    iou_threshold: float,
+    *,
+    fmt: Literal["xyxy", "xywh", "cxcywh", "cxcywhr", "xywhr", "xyxyxyxy"] = "cxcywhr",
+    **options: Any,
+) -> NDArray[np.int64]:
     """Greedy NMS of rotated boxes: :func:`fastiou.nms` with ``fmt='cxcywhr'`` (degrees,
     counter-clockwise, torchvision's convention); detectron2's and mmcv's name.
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import platform
 import sys
+from typing import Any
 
 import numpy as np
 
@@ -52,13 +53,13 @@ def get_num_threads() -> int:
     return backends.get_num_threads()
 
 
-def config_info() -> dict:
+def config_info() -> dict[str, Any]:
     """Versions, backends, threads and tunables, as a dict (what :func:`show_config` prints)."""
     import numba
 
     from . import __version__
 
-    info = {
+    info: dict[str, Any] = {
         "fastiou": __version__,
         "python": sys.version.split()[0],
         "platform": platform.platform(),
@@ -84,7 +85,8 @@ def _threading_layer() -> str:
     import numba
 
     try:
-        return numba.threading_layer()
+        layer: str = numba.threading_layer()
+        return layer
     except ValueError:  # no parallel kernel has run yet
         return f"(not started; configured: {numba.config.THREADING_LAYER})"
 

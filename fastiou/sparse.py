@@ -13,7 +13,7 @@ O(N + M + K) memory.  The values are those of the dense functions
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import scipy.sparse
@@ -21,6 +21,9 @@ import scipy.sparse
 from . import _extreme, _validate, backends
 from ._formulas import CIOU, FOUR_OVER_PI2, IOA, IOU, METRICS
 from .backends.numba_cpu_sparse import LEAF_SIZE, MAX_COLUMNS
+
+if TYPE_CHECKING:  # pragma: no cover
+    from numpy.typing import ArrayLike, DTypeLike, NDArray
 
 SPARSE_METRICS = ("iou", "ioa", "giou", "diou", "ciou")
 SPARSE_BACKENDS = ("auto", "numba")
@@ -46,7 +49,17 @@ _KEYWORDS_DOC = """\
 """
 
 
-def _prepare(boxes1, boxes2, metric, fmt, offset, dtype, validate, backend, names=("boxes1", "boxes2")):
+def _prepare(
+    boxes1: Any,
+    boxes2: Any,
+    metric: str,
+    fmt: str,
+    offset: float,
+    dtype: DTypeLike,
+    validate: bool,
+    backend: str,
+    names: tuple[str, str] = ("boxes1", "boxes2"),
+) -> tuple[int, NDArray[np.floating[Any]], NDArray[np.floating[Any]], np.dtype[np.floating[Any]]]:
     """Validated ``(code, c1, c2, dtype)`` of a join."""
     code = METRICS[_validate.check_choice(metric, "metric", SPARSE_METRICS)]
     _validate.check_backend(backend, SPARSE_BACKENDS)
@@ -61,7 +74,8 @@ def _prepare(boxes1, boxes2, metric, fmt, offset, dtype, validate, backend, name
     return code, c1, c2, dt
 
 
-def join(code: int, c1: np.ndarray, c2: np.ndarray, threshold: float) -> scipy.sparse.csr_array:
+def join(code: int, c1: NDArray[np.floating[Any]], c2: NDArray[np.floating[Any]],
+         threshold: float) -> scipy.sparse.csr_array:
     """The pairs of validated columns with metric ``code`` > ``threshold`` (any real), as CSR.
 
     A negative threshold with IoU or IoA keeps every pair (used by matching at threshold 0).
@@ -79,16 +93,16 @@ def join(code: int, c1: np.ndarray, c2: np.ndarray, threshold: float) -> scipy.s
 
 
 def sparse_box_iou(
-    boxes1: Any,
-    boxes2: Any,
+    boxes1: ArrayLike,
+    boxes2: ArrayLike,
     min_iou: float,
     *,
-    metric: str = "iou",
-    fmt: str = "xyxy",
+    metric: Literal["iou", "ioa", "giou", "diou", "ciou"] = "iou",
+    fmt: Literal["xyxy", "xywh", "cxcywh"] = "xyxy",
     offset: float = 0,
-    dtype: Any = None,
+    dtype: DTypeLike = None,
     validate: bool = True,
-    backend: str = "auto",
+    backend: Literal["auto", "numba"] = "auto",
 ) -> scipy.sparse.csr_array:
     """The pairs of boxes whose IoU (or ``metric``) is strictly greater than ``min_iou``.
 
@@ -137,16 +151,16 @@ def sparse_box_iou(
 
 
 def max_box_iou(
-    boxes1: Any,
-    boxes2: Any,
+    boxes1: ArrayLike,
+    boxes2: ArrayLike,
     *,
-    metric: str = "iou",
-    fmt: str = "xyxy",
+    metric: Literal["iou", "ioa", "giou", "diou", "ciou"] = "iou",
+    fmt: Literal["xyxy", "xywh", "cxcywh"] = "xyxy",
     offset: float = 0,
-    dtype: Any = None,
+    dtype: DTypeLike = None,
     validate: bool = True,
-    backend: str = "auto",
-) -> tuple[np.ndarray, np.ndarray]:
+    backend: Literal["auto", "numba"] = "auto",
+) -> tuple[NDArray[np.floating[Any]], NDArray[np.int64]]:
     """Each box's best match: the row-wise max and argmax of the metric matrix, without it.
 
     Equal to ``m = box_iou(boxes1, boxes2); m.max(1), m.argmax(1)`` (ties go to the
@@ -186,5 +200,6 @@ def max_box_iou(
 
 
 for _f in (sparse_box_iou, max_box_iou):
-    _f.__doc__ = _f.__doc__.replace("{keywords}\n", _KEYWORDS_DOC + "\n")  # blank line: next section
+    if _f.__doc__ is not None:  # None under python -OO
+        _f.__doc__ = _f.__doc__.replace("{keywords}\n", _KEYWORDS_DOC + "\n")  # blank line: next section
 del _f

@@ -35,7 +35,8 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-from typing import Any
+from types import ModuleType
+from typing import Any, Callable, Literal, cast
 
 from .._config import SERIAL_WORK_THRESHOLD  # noqa: F401  (fastiou.pairwise's small path)
 from . import _cost
@@ -50,18 +51,18 @@ INSTALL_HINTS = {
 }
 
 
-def _default_backend() -> str:
+def _default_backend() -> Literal["auto", "numba", "cython", "cuda"]:
     name = os.environ.get("FASTIOU_BACKEND", "auto").strip().lower() or "auto"
     if name not in BACKENDS:
         raise ValueError(f"FASTIOU_BACKEND must be one of {BACKENDS}, got {name!r}")
-    return name
+    return cast("Literal['auto', 'numba', 'cython', 'cuda']", name)  # one of BACKENDS
 
 
 DEFAULT = _default_backend()
-_loaded: dict[str, Any] = {}
+_loaded: dict[tuple[str, str], ModuleType] = {}
 
 
-def load(name: str, family: str = "boxes"):
+def load(name: str, family: str = "boxes") -> Any:  # a ModuleType (its kernels are untyped)
     """The ``family`` module of backend ``name`` (``'numba'``, ``'cython'``, ``'cuda'``), imported once."""
     key = (name, family)
     module = _loaded.get(key)
@@ -77,10 +78,10 @@ def load(name: str, family: str = "boxes"):
     return module
 
 
-_serial_entries: dict[str, Any] = {}
+_serial_entries: dict[str, Callable[..., Any]] = {}
 
 
-def serial_entry(name: str):
+def serial_entry(name: str) -> Callable[..., Any]:
     """``fill_columns`` or ``small_metric``: from the Cython extension when it is built
     (calling it needs no JIT, so a new process pays no Numba start-up and a small call
     costs about half as much), else from :mod:`.numba_cpu`.  Same arguments and results.
@@ -111,7 +112,7 @@ def available() -> dict[str, str]:
 _num_threads: int | None = None
 #: The backends that run serially in this process because it is a forked child, and why.
 fork_serial: dict[str, str] = {}
-_serial_only: frozenset = frozenset()  # fork_serial's backends, and 'cuda' with 'numba'
+_serial_only: frozenset[str] = frozenset()  # fork_serial's backends, and 'cuda' with 'numba'
 
 
 #: True / False runs every call in parallel / serially (tests, ``fastiou bench``'s
@@ -121,7 +122,7 @@ FORCE_PARALLEL: bool | None = None
 
 
 def select(backend: str, work: int, on_device: bool = False, family: str = "boxes",
-           kind: str | None = None):
+           kind: str | None = None) -> tuple[Any, bool]:  # (a ModuleType, parallel)
     """``(module, parallel)`` for ``backend``, a ``family`` of kernels and ``work`` units.
 
     ``parallel`` comes from the cost model (:mod:`._cost`) for ``work`` units of the
@@ -189,7 +190,8 @@ def _numba_layer() -> str:
     numba = sys.modules.get("numba")
     if numba is not None:
         try:
-            return numba.threading_layer()
+            layer: str = numba.threading_layer()
+            return layer
         except ValueError:  # not started yet
             return str(numba.config.THREADING_LAYER).lower()
     return os.environ.get("NUMBA_THREADING_LAYER", "default").strip().lower() or "default"

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import statistics
 import time
-from typing import Callable, NamedTuple
+from typing import Any, Callable, NamedTuple
 
 from .. import _config
 
@@ -56,7 +56,7 @@ _costs: dict[str, RegionCost] = {}
 #: Per backend: (start, predicted seconds) of the last call that asked, and of the last parallel one.
 _last_call: dict[str, tuple[float, float]] = {}
 _last_parallel: dict[str, tuple[float, float]] = {}
-_numba_region = None
+_numba_region: Callable[[], object] | None = None
 
 
 def _numba_empty_region(threads: int) -> None:
@@ -66,7 +66,7 @@ def _numba_empty_region(threads: int) -> None:
         import numpy as np
 
         @numba.njit(parallel=True, cache=True)
-        def empty_region(out):
+        def empty_region(out: np.ndarray[Any, Any]) -> None:
             for i in numba.prange(out.shape[0]):
                 out[i] = i
 
@@ -76,12 +76,12 @@ def _numba_empty_region(threads: int) -> None:
 
 
 def _cython_empty_region(threads: int) -> None:
-    from .. import _cy_boxes
+    from .._cy_boxes import empty_region
 
-    _cy_boxes.empty_region(threads)
+    empty_region(threads)
 
 
-def _median_time(run, repeat: int, idle: float) -> float:
+def _median_time(run: Callable[[], object], repeat: int, idle: float) -> float:
     times = []
     for _ in range(repeat):
         time.sleep(idle)

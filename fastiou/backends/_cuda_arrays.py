@@ -19,6 +19,7 @@ by Numba's own ``__cuda_ndarray__`` marker, so the simulator runs the same code.
 from __future__ import annotations
 
 import contextlib
+from typing import Any
 
 import numpy as np
 from numba import cuda
@@ -49,7 +50,8 @@ class Library:
 
             self.device_index = like.device.index
             self.stream = cuda.external_stream(torch.cuda.current_stream(like.device).cuda_stream)
-            self.ops = _TorchOps(torch, like.device)
+            # the ops of the caller's kind, duck-typed: which methods are called depends on self.kind
+            self.ops: Any = _TorchOps(torch, like.device)
         elif self.kind == "cupy":
             import cupy
 

@@ -16,7 +16,7 @@ import numpy as np
 from .._config import lazy_njit
 
 
-def candidates(scores: np.ndarray, score_threshold) -> np.ndarray | None:
+def candidates(scores: np.ndarray, score_threshold: float | None) -> np.ndarray | None:
     """Indices of the boxes with ``score > score_threshold`` (None: every box)."""
     if score_threshold is None:
         return None
@@ -65,7 +65,7 @@ def by_exact_score(ranks: np.ndarray) -> np.ndarray:
 
 
 @lazy_njit  # compiled at first use: importing fastiou.nms does not start Numba
-def _ties_by_index(order, sorted_scores):
+def _ties_by_index(order: np.ndarray, sorted_scores: np.ndarray) -> None:
     """Sort each run of equal ``sorted_scores`` in ``order`` by index (in place)."""
     n = order.shape[0]
     a = 0

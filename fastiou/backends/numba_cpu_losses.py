@@ -21,6 +21,7 @@ reordered and keeps NaN/inf semantics), and no libm call: for float32,
 from __future__ import annotations
 
 import math
+from typing import Any, Callable
 from types import FunctionType
 
 import numpy as np
@@ -293,6 +294,11 @@ def _sigmoid_focal(x, t, pw, p0, p1, k):
 @njit(inline="always")
 def _sigmoid_focal_gamma2(x, t, pw, p0, p1, k):
     return _focal(x, t, p0, p1, k, True)  # gamma = 2: a square, not a pow call
+
+
+#: The scalar loss of each copy of :func:`_pointwise`: a global of that copy (see
+#: _pointwise_kernels), declared here for type checkers only (no value at module level).
+point: Callable[..., tuple[Any, Any]]
 
 
 def _pointwise(x, t, w, pw, p0, p1, k, loss, grad, scale, counter):

@@ -42,6 +42,7 @@ ones included; ``sparse_join`` then scans every pair, a row at a time
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 from numba import get_num_threads, prange
@@ -565,7 +566,7 @@ def sparse_join(code, c1, c2, threshold, four_over_pi2, one, parallel):
     if n and m:
         if threshold < 0.0:
             kernels = _dense_join_kernels
-            args = (c1, c2, threshold, four_over_pi2, one)
+            args: tuple[Any, ...] = (c1, c2, threshold, four_over_pi2, one)
         else:
             tree = build_tree(c2, parallel)
             gx = gy = 0.0

@@ -24,6 +24,7 @@ simulator tests can make them small.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 from numba import cuda
@@ -211,7 +212,7 @@ def launch_metric(lib: Library, code: int, c1, c2, out, aligned: bool, rows: int
     dt = np.dtype(out.dtype)
     e = dt.type(0 if eps is None else eps)
     if aligned:
-        args = (code, c1, c2, dt.type(FOUR_OVER_PI2), dt.type(1), e, out)
+        args: tuple[Any, ...] = (code, c1, c2, dt.type(FOUR_OVER_PI2), dt.type(1), e, out)
         _aligned_kernel[grid_1d(out.shape[0]) + (lib.stream,)](*args)
     else:
         args = (code, c1, c2, dt.type(FOUR_OVER_PI2), dt.type(1), e,

@@ -8,6 +8,8 @@ left out of the largest scattered case (it takes minutes there).
 
 from __future__ import annotations
 
+from typing import Any, Callable
+
 import numpy as np
 
 from .. import reference, synthetic
@@ -27,11 +29,13 @@ def _torch(module="torchvision.ops"):
     return torch, ops
 
 
-def _fastiou_impls(fn, *args, **kwargs):
+def _fastiou_impls(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> dict[str, Callable[[], Any]]:
     impls = modes(lambda backend: fn(*args, backend=backend, **kwargs))
     for backend in ("numba", "cython"):
         if has_backend(backend):
-            impls[f"fastiou[{backend}]"] = lambda b=backend: fn(*args, backend=b, **kwargs)
+            # (mypy cannot type a lambda whose default argument binds the loop variable)
+            impls[f"fastiou[{backend}]"] = (
+                lambda b=backend: fn(*args, backend=b, **kwargs))  # type: ignore[misc]
     return impls
 
 

@@ -265,7 +265,7 @@ def plot_summary(run: dict, path: str | os.PathLike | None = None, width: int = 
 
 def op_families() -> dict[str, str]:
     """``{operation: family}`` for every case that ``fastiou bench`` can run (quick or not)."""
-    families = {}
+    families: dict[str, str] = {}
     for family in FAMILIES:
         module = importlib.import_module(f".{family}", __package__)
         for quick in (True, False):
@@ -353,10 +353,11 @@ def plot_scaling(rows: list[dict], directory: str | os.PathLike, prefix: str = "
     The files are ``directory/{prefix}{family}{suffix}``; returns their paths (none
     when no operation was measured at :data:`MIN_SIZES` sizes).
     """
-    paths = []
+    paths: list[str] = []
     for family, panels in scaling_panels(rows).items():
         path = os.path.join(os.fspath(directory), f"{prefix}{family}{suffix}")
-        paths.append(viz._render(scaling_figure(family, panels), path, palette=True))
+        viz._render(scaling_figure(family, panels), path, palette=True)  # writes path, returns it
+        paths.append(path)
     return paths
 
 
@@ -384,7 +385,7 @@ def load_cells(run: dict) -> dict:
     names = list(dict.fromkeys(f"{r['op']} {r['label']}" for r in rows))
     loads = list(dict.fromkeys(r["load"] for r in rows))
     ratio = np.full((len(names), len(loads)), np.nan)
-    best = [[None] * len(loads) for _ in names]
+    best: list[list[str | None]] = [[None] * len(loads) for _ in names]
     for r in rows:
         i, j = names.index(f"{r['op']} {r['label']}"), loads.index(r["load"])
         own = min(r["serial_s"], r["parallel_s"])

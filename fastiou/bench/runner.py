@@ -32,7 +32,7 @@ import statistics
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Literal
 
 import numba
 import numpy as np
@@ -94,14 +94,14 @@ def forced(fn: Callable[[], Any], parallel: bool) -> Callable[[], Any]:
     return call
 
 
-def default_cpu_backend() -> str:
+def default_cpu_backend() -> Literal["auto", "numba", "cython", "cuda"]:
     """The CPU backend that ``backend='auto'`` runs on the host."""
     from .. import backends
 
     return "numba" if backends.DEFAULT == "auto" else backends.DEFAULT
 
 
-def modes(call: Callable[[str], Any], suffix: str = "") -> dict[str, Callable[[], Any]]:
+def modes(call: Callable[..., Any], suffix: str = "") -> dict[str, Callable[[], Any]]:
     """``'fastiou[auto]'``, ``'fastiou[serial]'`` and ``'fastiou[parallel]'`` (each + ``suffix``)
     for ``call(backend)``, a call of fastiou with that ``backend`` argument.
 
@@ -138,7 +138,11 @@ def has_backend(name: str) -> bool:
     return True
 
 
-def all_cases(quick: bool = False, sizes: list[int] | None = None, ops: Iterable[str] | None = None) -> list[Case]:
+def all_cases(
+    quick: bool = False,
+    sizes: list[int] | None = None,
+    ops: Iterable[str] | None = None,
+) -> list[Case]:
     """Every registered case, optionally only the operations in ``ops``."""
     result = []
     for family in FAMILIES:

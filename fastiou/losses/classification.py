@@ -14,7 +14,7 @@ the gradient is with respect to the first argument.  Logits are handled stably
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import numpy as np
 
@@ -23,11 +23,16 @@ from ..backends import numba_cpu_losses as K
 from . import _common
 from ._common import LossResult
 
+if TYPE_CHECKING:  # pragma: no cover
+    from numpy.typing import ArrayLike, DTypeLike, NDArray
+
+_FloatT = TypeVar("_FloatT", bound="np.floating[Any]")
+
 
 # --- margin losses on labels in {-1, +1} -----------------------------------------------------
 
 
-def _binary_margin(scores: Any, labels: Any):
+def _binary_margin(scores: Any, labels: Any) -> tuple[NDArray[Any], NDArray[Any], np.dtype[np.floating[Any]]]:
     f = _validate.as_array(scores, "scores")
     y = _validate.as_array(labels, "labels")
     _validate.check_same_shape(f, y, ("scores", "labels"))
@@ -41,7 +46,10 @@ def _is_multiclass(scores: Any, labels: Any) -> bool:
     return len(f.shape) == 2 and len(y.shape) == 1
 
 
-def _multiclass(scores: Any, labels: Any):
+def _multiclass(
+    scores: Any,
+    labels: Any,
+) -> tuple[NDArray[np.floating[Any]], NDArray[np.int64], np.dtype[np.floating[Any]]]:
     f = _validate.as_array(scores, "scores")
     if f.ndim != 2 or f.shape[1] < 2:
         raise ValueError(f"multiclass scores must have shape (N, C) with C >= 2, got {f.shape}")
@@ -52,7 +60,13 @@ def _multiclass(scores: Any, labels: Any):
     return f.astype(dt, copy=False), y, dt
 
 
-def zero_one_loss(scores: Any, labels: Any, *, reduction: str = "mean") -> LossResult:
+def zero_one_loss(
+    scores: ArrayLike,
+    labels: ArrayLike,
+    *,
+    reduction: Literal["none", "mean", "sum"] = "mean",
+) -> (NDArray[np.floating[Any]] | np.floating[Any]
+      | tuple[NDArray[np.floating[Any]] | np.floating[Any], NDArray[np.floating[Any]]]):
     """The 0-1 loss: 1 for a misclassified sample, else 0 (its mean is the error rate).
 
     Binary: ``scores`` and ``labels`` (in {-1, +1}) of the same shape; a sample is
@@ -89,8 +103,15 @@ def zero_one_loss(scores: Any, labels: Any, *, reduction: str = "mean") -> LossR
     return _common.reduce_values(wrong.astype(dt), reduction)
 
 
-def hinge_loss(scores: Any, labels: Any, *, margin: float = 1.0, reduction: str = "mean",
-               return_grad: bool = False) -> LossResult:
+def hinge_loss(
+    scores: ArrayLike,
+    labels: ArrayLike,
+    *,
+    margin: float = 1.0,
+    reduction: Literal["none", "mean", "sum"] = "mean",
+    return_grad: bool = False,
+) -> (NDArray[np.floating[Any]] | np.floating[Any]
+      | tuple[NDArray[np.floating[Any]] | np.floating[Any], NDArray[np.floating[Any]]]):
     """Hinge loss of SVMs: ``max(0, margin - y f)``; multiclass: Crammer-Singer.
 
     Binary: ``scores`` ``f`` and ``labels`` ``y`` in {-1, +1}, same shape.
@@ -142,8 +163,9 @@ def hinge_loss(scores: Any, labels: Any, *, margin: float = 1.0, reduction: str 
     return _common.result(_common.reduce_values(loss, reduction), grad, return_grad)
 
 
-def logistic_loss(scores: Any, labels: Any, *, reduction: str = "mean",
-                  return_grad: bool = False) -> LossResult:
+def logistic_loss(scores: ArrayLike, labels: ArrayLike, *, reduction: Literal["none", "mean", "sum"] = "mean",
+                  return_grad: bool = False) -> (NDArray[np.floating[Any]] | np.floating[Any]
+      | tuple[NDArray[np.floating[Any]] | np.floating[Any], NDArray[np.floating[Any]]]):
     """Logistic loss ``log(1 + exp(-y f))`` for labels in {-1, +1}.
 
     Computed as ``softplus(-y f) = max(-y f, 0) + log1p(exp(-|y f|))``: finite for
@@ -173,8 +195,14 @@ def logistic_loss(scores: Any, labels: Any, *, reduction: str = "mean",
     return _common.pointwise(K.LOGISTIC, f, y, dt, reduction, return_grad)
 
 
-def exponential_loss(scores: Any, labels: Any, *, reduction: str = "mean",
-                     return_grad: bool = False) -> LossResult:
+def exponential_loss(
+    scores: ArrayLike,
+    labels: ArrayLike,
+    *,
+    reduction: Literal["none", "mean", "sum"] = "mean",
+    return_grad: bool = False,
+) -> (NDArray[np.floating[Any]] | np.floating[Any]
+      | tuple[NDArray[np.floating[Any]] | np.floating[Any], NDArray[np.floating[Any]]]):
     """Exponential loss of AdaBoost, ``exp(-y f)`` for labels in {-1, +1}.
 
     The value itself is exponential: it overflows to ``inf`` where ``-y f``
@@ -207,12 +235,19 @@ def exponential_loss(scores: Any, labels: Any, *, reduction: str = "mean",
 # --- binary cross-entropy ----------------------------------------------------------------
 
 
-def _optional_weight(weight: Any, name: str) -> np.ndarray | None:
+def _optional_weight(weight: Any, name: str) -> NDArray[Any] | None:
     return None if weight is None else _validate.as_array(weight, name)
 
 
-def binary_cross_entropy(input: Any, target: Any, weight: Any = None, *, reduction: str = "mean",
-                         return_grad: bool = False) -> LossResult:
+def binary_cross_entropy(
+    input: ArrayLike,
+    target: ArrayLike,
+    weight: ArrayLike | None = None,
+    *,
+    reduction: Literal["none", "mean", "sum"] = "mean",
+    return_grad: bool = False,
+) -> (NDArray[np.floating[Any]] | np.floating[Any]
+      | tuple[NDArray[np.floating[Any]] | np.floating[Any], NDArray[np.floating[Any]]]):
     """Binary cross-entropy of probabilities (``torch.nn.functional.binary_cross_entropy``).
 
     ``-weight (t log p + (1 - t) log(1 - p))`` with PyTorch's clamps: each log is
@@ -252,9 +287,16 @@ def binary_cross_entropy(input: Any, target: Any, weight: Any = None, *, reducti
     return _common.pointwise(K.BCE, p, t, dt, reduction, return_grad, weight=w)
 
 
-def binary_cross_entropy_with_logits(input: Any, target: Any, weight: Any = None, *,
-                                     reduction: str = "mean", pos_weight: Any = None,
-                                     return_grad: bool = False) -> LossResult:
+def binary_cross_entropy_with_logits(
+    input: ArrayLike,
+    target: ArrayLike,
+    weight: ArrayLike | None = None,
+    *,
+    reduction: Literal["none", "mean", "sum"] = "mean",
+    pos_weight: ArrayLike | None = None,
+    return_grad: bool = False,
+) -> (NDArray[np.floating[Any]] | np.floating[Any]
+      | tuple[NDArray[np.floating[Any]] | np.floating[Any], NDArray[np.floating[Any]]]):
     """Binary cross-entropy on logits (``torch.nn.functional.binary_cross_entropy_with_logits``).
 
     ``weight (pos_weight t softplus(-x) + (1 - t) softplus(x))``, which is
@@ -297,8 +339,16 @@ def binary_cross_entropy_with_logits(input: Any, target: Any, weight: Any = None
     return _common.pointwise(K.BCE_LOGITS, x, t, dt, reduction, return_grad, weight=w, pos_weight=pw)
 
 
-def sigmoid_focal_loss(inputs: Any, targets: Any, alpha: float = 0.25, gamma: float = 2.0,
-                       reduction: str = "none", *, return_grad: bool = False) -> LossResult:
+def sigmoid_focal_loss(
+    inputs: ArrayLike,
+    targets: ArrayLike,
+    alpha: float = 0.25,
+    gamma: float = 2.0,
+    reduction: Literal["none", "mean", "sum"] = "none",
+    *,
+    return_grad: bool = False,
+) -> (NDArray[np.floating[Any]] | np.floating[Any]
+      | tuple[NDArray[np.floating[Any]] | np.floating[Any], NDArray[np.floating[Any]]]):
     """Focal loss of RetinaNet on logits (``torchvision.ops.sigmoid_focal_loss``).
 
     ``alpha_t (1 - p_t)^gamma BCE(inputs, targets)`` with ``p = sigmoid(inputs)``,
@@ -346,14 +396,14 @@ def sigmoid_focal_loss(inputs: Any, targets: Any, alpha: float = 0.25, gamma: fl
 # --- softmax losses ------------------------------------------------------------------------
 
 
-def _class_axis_input(input: Any):
+def _class_axis_input(input: Any) -> NDArray[Any]:
     x = _validate.as_array(input, "input")
     if x.ndim < 1 or x.shape[0 if x.ndim == 1 else 1] < 1:
         raise ValueError(f"input must have shape (C,), (N, C) or (N, C, d1, ...) with C >= 1, got {x.shape}")
     return x
 
 
-def _class_targets(x: np.ndarray, target: Any, ignore_index: int | None):
+def _class_targets(x: NDArray[Any], target: Any, ignore_index: int | None) -> NDArray[np.int64]:
     """Integer targets of the shape of ``x`` without its class axis."""
     n_classes = x.shape[0] if x.ndim == 1 else x.shape[1]
     y = _validate.as_class_indices(target, "target", n_classes, ignore_index)
@@ -363,7 +413,7 @@ def _class_targets(x: np.ndarray, target: Any, ignore_index: int | None):
     return y
 
 
-def _class_weight(weight: Any, name: str, n_classes: int, dt: np.dtype) -> np.ndarray | None:
+def _class_weight(weight: Any, name: str, n_classes: int, dt: np.dtype[_FloatT]) -> NDArray[_FloatT] | None:
     if weight is None:
         return None
     w = _validate.as_array(weight, name)
@@ -372,12 +422,24 @@ def _class_weight(weight: Any, name: str, n_classes: int, dt: np.dtype) -> np.nd
     return np.ascontiguousarray(w, dtype=dt)
 
 
-def _softmax_kernel(mode: int, x: np.ndarray, y: np.ndarray, dt: np.dtype, weight: np.ndarray | None,
-                    ignore_index: int, smoothing: float, gamma: float, reduction: str, count: float,
-                    return_grad: bool):
+def _softmax_kernel(
+    mode: int,
+    x: NDArray[Any],
+    y: NDArray[np.int64],
+    dt: np.dtype[np.floating[Any]],
+    weight: NDArray[np.floating[Any]] | None,
+    ignore_index: int,
+    smoothing: float,
+    gamma: float,
+    reduction: str,
+    count: float,
+    return_grad: bool,
+) -> LossResult:
     """Run the softmax kernel on ``x`` (C,), (N, C) or (N, C, ...) with class-index targets ``y``."""
     shape = x.shape
     n_classes = shape[0] if x.ndim == 1 else shape[1]
+    xk: NDArray[np.floating[Any]]
+    yk: NDArray[np.int64]
     if x.ndim <= 2:
         xk = np.ascontiguousarray(x, dtype=dt).reshape(-1, n_classes)
         yk = y.reshape(-1)
@@ -391,7 +453,7 @@ def _softmax_kernel(mode: int, x: np.ndarray, y: np.ndarray, dt: np.dtype, weigh
         module, parallel = _common.kernels(xk.size)
         has_weight = weight is not None
         wk = weight if has_weight else _common.empty(dt)
-        wsum = float(weight.sum(dtype=np.float64)) if has_weight else float(n_classes)
+        wsum = float(weight.sum(dtype=np.float64)) if weight is not None else float(n_classes)
         module.softmax_loss(mode, xk, yk, wk, has_weight, dt.type(wsum), ignore_index, dt.type(smoothing),
                             dt.type(smoothing / n_classes), dt.type(gamma), K.constants(dt), loss, grad,
                             dt.type(_common.scale_for(reduction, count)), parallel)
@@ -399,9 +461,17 @@ def _softmax_kernel(mode: int, x: np.ndarray, y: np.ndarray, dt: np.dtype, weigh
     return _common.result(value, grad.reshape(shape) if return_grad else None, return_grad)
 
 
-def cross_entropy(input: Any, target: Any, weight: Any = None, *, ignore_index: int = -100,
-                  reduction: str = "mean", label_smoothing: float = 0.0,
-                  return_grad: bool = False) -> LossResult:
+def cross_entropy(
+    input: ArrayLike,
+    target: ArrayLike,
+    weight: ArrayLike | None = None,
+    *,
+    ignore_index: int = -100,
+    reduction: Literal["none", "mean", "sum"] = "mean",
+    label_smoothing: float = 0.0,
+    return_grad: bool = False,
+) -> (NDArray[np.floating[Any]] | np.floating[Any]
+      | tuple[NDArray[np.floating[Any]] | np.floating[Any], NDArray[np.floating[Any]]]):
     """Cross-entropy of logits and class targets (``torch.nn.functional.cross_entropy``).
 
     ``input`` holds logits with the classes on axis 1: ``(N, C)``, ``(C,)``, or
@@ -476,7 +546,14 @@ def cross_entropy(input: Any, target: Any, weight: Any = None, *, ignore_index: 
     return _softmax_kernel(K.CE, x, y, dt, w, ignore_index, smoothing, 0.0, reduction, count, return_grad)
 
 
-def _cross_entropy_probabilities(x, t, w, smoothing, reduction, return_grad):
+def _cross_entropy_probabilities(
+    x: NDArray[np.floating[Any]],
+    t: NDArray[np.floating[Any]],
+    w: NDArray[np.floating[Any]] | None,
+    smoothing: float,
+    reduction: str,
+    return_grad: bool,
+) -> LossResult:
     axis = 0 if x.ndim == 1 else 1
     n_classes = x.shape[axis]
     if smoothing > 0:
@@ -494,9 +571,17 @@ def _cross_entropy_probabilities(x, t, w, smoothing, reduction, return_grad):
     return _common.result(value, grad, return_grad)
 
 
-def softmax_focal_loss(inputs: Any, targets: Any, alpha: Any = None, gamma: float = 2.0,
-                       reduction: str = "mean", *, ignore_index: int = -100,
-                       return_grad: bool = False) -> LossResult:
+def softmax_focal_loss(
+    inputs: ArrayLike,
+    targets: ArrayLike,
+    alpha: ArrayLike | None = None,
+    gamma: float = 2.0,
+    reduction: Literal["none", "mean", "sum"] = "mean",
+    *,
+    ignore_index: int = -100,
+    return_grad: bool = False,
+) -> (NDArray[np.floating[Any]] | np.floating[Any]
+      | tuple[NDArray[np.floating[Any]] | np.floating[Any], NDArray[np.floating[Any]]]):
     """Multiclass focal loss on logits: ``-alpha_y (1 - p_y)^gamma log p_y``, ``p = softmax``.
 
     The softmax counterpart of :func:`sigmoid_focal_loss` (Lin et al., 2017, as in
@@ -546,14 +631,15 @@ def softmax_focal_loss(inputs: Any, targets: Any, alpha: Any = None, gamma: floa
     return _softmax_kernel(K.FOCAL, x, y, dt, w, ignore_index, 0.0, gamma, reduction, count, return_grad)
 
 
-def _log_softmax(x: np.ndarray, axis: int) -> np.ndarray:
+def _log_softmax(x: NDArray[np.floating[Any]], axis: int) -> NDArray[np.floating[Any]]:
     if x.size == 0:
         return x.copy()
     z = x - x.max(axis=axis, keepdims=True)
-    return z - np.log(np.exp(z).sum(axis=axis, keepdims=True))
+    out: NDArray[np.floating[Any]] = z - np.log(np.exp(z).sum(axis=axis, keepdims=True))
+    return out
 
 
-def _softmax_input(input: Any, dim: int):
+def _softmax_input(input: Any, dim: int) -> tuple[NDArray[np.floating[Any]], int]:
     x = _validate.as_array(input, "input")
     dim = _validate.check_int(dim, "dim")
     if not -x.ndim <= dim < x.ndim:
@@ -561,7 +647,7 @@ def _softmax_input(input: Any, dim: int):
     return x.astype(_validate.loss_dtype(x), copy=False), dim
 
 
-def log_softmax(input: Any, dim: int = -1) -> np.ndarray:
+def log_softmax(input: ArrayLike, dim: int = -1) -> NDArray[np.floating[Any]]:
     """``log(softmax(input))`` along ``dim``, computed as ``x - max - log(sum(exp(x - max)))``.
 
     Stable for any finite logits (``torch.nn.functional.log_softmax``; the
@@ -587,7 +673,7 @@ def log_softmax(input: Any, dim: int = -1) -> np.ndarray:
     return _log_softmax(x, dim)
 
 
-def softmax(input: Any, dim: int = -1) -> np.ndarray:
+def softmax(input: ArrayLike, dim: int = -1) -> NDArray[np.floating[Any]]:
     """``exp(x) / sum(exp(x))`` along ``dim``, shifted by the maximum so nothing overflows.
 
     (``torch.nn.functional.softmax``; the default ``dim`` is the last axis.)
@@ -613,10 +699,17 @@ def softmax(input: Any, dim: int = -1) -> np.ndarray:
     if x.size == 0:
         return x.copy()
     e = np.exp(x - x.max(axis=dim, keepdims=True))
-    return e / e.sum(axis=dim, keepdims=True)
+    out: NDArray[np.floating[Any]] = e / e.sum(axis=dim, keepdims=True)
+    return out
 
 
-def smooth_labels(labels: Any, num_classes: int, epsilon: float = 0.1, *, dtype: Any = None) -> np.ndarray:
+def smooth_labels(
+    labels: ArrayLike,
+    num_classes: int,
+    epsilon: float = 0.1,
+    *,
+    dtype: DTypeLike = None,
+) -> NDArray[np.floating[Any]]:
     """Label smoothing: one-hot targets mixed with the uniform distribution.
 
     ``(1 - epsilon) onehot(labels) + epsilon / num_classes``, the convention of

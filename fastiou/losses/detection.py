@@ -32,7 +32,7 @@ derivatives, in :mod:`fastiou.backends.numba_cpu_losses`.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -41,9 +41,12 @@ from ..backends import numba_cpu_losses as K
 from . import _common
 from ._common import LossResult
 
+if TYPE_CHECKING:  # pragma: no cover
+    from numpy.typing import ArrayLike, NDArray
 
-def _box_loss(code: int, boxes1: Any, boxes2: Any, reduction: str, eps: float, return_grad: bool,
-              validate: bool):
+
+def _box_loss(code: int, boxes1: Any, boxes2: Any, reduction: str, eps: float | None, return_grad: bool,
+              validate: bool) -> LossResult:
     _validate.check_reduction(reduction)
     eps = 0.0 if eps is None else _validate.check_real(eps, "eps", 0)
     b1 = _validate.as_box_batch(boxes1, "boxes1")
@@ -102,8 +105,16 @@ _PARAMETERS = """\
 """
 
 
-def box_iou_loss(boxes1: Any, boxes2: Any, reduction: str = "none", eps: float = 1e-7, *,
-                 return_grad: bool = False, validate: bool = True) -> LossResult:
+def box_iou_loss(
+    boxes1: ArrayLike,
+    boxes2: ArrayLike,
+    reduction: Literal["none", "mean", "sum"] = "none",
+    eps: float | None = 1e-7,
+    *,
+    return_grad: bool = False,
+    validate: bool = True,
+) -> (NDArray[np.floating[Any]] | np.floating[Any]
+      | tuple[NDArray[np.floating[Any]] | np.floating[Any], NDArray[np.floating[Any]]]):
     """IoU loss ``1 - I / (U + eps)`` of aligned box pairs (no torchvision function).
 
 {parameters}
@@ -116,8 +127,16 @@ def box_iou_loss(boxes1: Any, boxes2: Any, reduction: str = "none", eps: float =
     return _box_loss(K.IOU_LOSS, boxes1, boxes2, reduction, eps, return_grad, validate)
 
 
-def generalized_box_iou_loss(boxes1: Any, boxes2: Any, reduction: str = "none", eps: float = 1e-7, *,
-                             return_grad: bool = False, validate: bool = True) -> LossResult:
+def generalized_box_iou_loss(
+    boxes1: ArrayLike,
+    boxes2: ArrayLike,
+    reduction: Literal["none", "mean", "sum"] = "none",
+    eps: float | None = 1e-7,
+    *,
+    return_grad: bool = False,
+    validate: bool = True,
+) -> (NDArray[np.floating[Any]] | np.floating[Any]
+      | tuple[NDArray[np.floating[Any]] | np.floating[Any], NDArray[np.floating[Any]]]):
     """GIoU loss ``1 - IoU + (C - U) / (C + eps)`` (``torchvision.ops.generalized_box_iou_loss``).
 
 {parameters}
@@ -130,8 +149,16 @@ def generalized_box_iou_loss(boxes1: Any, boxes2: Any, reduction: str = "none", 
     return _box_loss(K.GIOU_LOSS, boxes1, boxes2, reduction, eps, return_grad, validate)
 
 
-def distance_box_iou_loss(boxes1: Any, boxes2: Any, reduction: str = "none", eps: float = 1e-7, *,
-                          return_grad: bool = False, validate: bool = True) -> LossResult:
+def distance_box_iou_loss(
+    boxes1: ArrayLike,
+    boxes2: ArrayLike,
+    reduction: Literal["none", "mean", "sum"] = "none",
+    eps: float | None = 1e-7,
+    *,
+    return_grad: bool = False,
+    validate: bool = True,
+) -> (NDArray[np.floating[Any]] | np.floating[Any]
+      | tuple[NDArray[np.floating[Any]] | np.floating[Any], NDArray[np.floating[Any]]]):
     """DIoU loss ``1 - IoU + rho^2 / (c^2 + eps)`` (``torchvision.ops.distance_box_iou_loss``).
 
 {parameters}
@@ -144,8 +171,16 @@ def distance_box_iou_loss(boxes1: Any, boxes2: Any, reduction: str = "none", eps
     return _box_loss(K.DIOU_LOSS, boxes1, boxes2, reduction, eps, return_grad, validate)
 
 
-def complete_box_iou_loss(boxes1: Any, boxes2: Any, reduction: str = "none", eps: float = 1e-7, *,
-                          return_grad: bool = False, validate: bool = True) -> LossResult:
+def complete_box_iou_loss(
+    boxes1: ArrayLike,
+    boxes2: ArrayLike,
+    reduction: Literal["none", "mean", "sum"] = "none",
+    eps: float | None = 1e-7,
+    *,
+    return_grad: bool = False,
+    validate: bool = True,
+) -> (NDArray[np.floating[Any]] | np.floating[Any]
+      | tuple[NDArray[np.floating[Any]] | np.floating[Any], NDArray[np.floating[Any]]]):
     """CIoU loss: the DIoU loss ``+ alpha v`` (``torchvision.ops.complete_box_iou_loss``).
 
     ``v = 4 / pi^2 (atan(w2 / h2) - atan(w1 / h1))^2`` and
@@ -162,5 +197,6 @@ def complete_box_iou_loss(boxes1: Any, boxes2: Any, reduction: str = "none", eps
 
 
 for _f in (box_iou_loss, generalized_box_iou_loss, distance_box_iou_loss, complete_box_iou_loss):
-    _f.__doc__ = _f.__doc__.replace("{parameters}\n", _PARAMETERS)
+    if _f.__doc__ is not None:  # None under python -OO
+        _f.__doc__ = _f.__doc__.replace("{parameters}\n", _PARAMETERS)
 del _f

@@ -24,13 +24,16 @@ Conventions (SciPy's, where SciPy has the function):
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 import numpy as np
 
 from .. import _validate
 from . import _common
 from ._common import LossResult
+
+if TYPE_CHECKING:  # pragma: no cover
+    from numpy.typing import ArrayLike, NDArray
 
 
 def _log_base(base: Any) -> float:
@@ -42,7 +45,9 @@ def _log_base(base: Any) -> float:
     return math.log(b)
 
 
-def _distribution(x: Any, name: str, axes: tuple[int, ...], dt: np.dtype | None = None):
+def _distribution(
+    x: Any, name: str, axes: tuple[int, ...], dt: np.dtype[np.floating[Any]] | None = None,
+) -> tuple[NDArray[np.floating[Any]], NDArray[np.floating[Any]], np.dtype[np.floating[Any]]]:
     """``(p_hat, total, dt)``: ``x`` normalised over ``axes`` (non-negative, finite, positive sum)."""
     arr = _validate.as_array(x, name)
     if arr.ndim < len(axes):
@@ -64,25 +69,42 @@ def _axis(axis: Any, ndim: int) -> tuple[int, ...]:
     return (axis % max(ndim, 1),)
 
 
-def _xlogy(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+def _xlogy(x: NDArray[np.floating[Any]], y: NDArray[np.floating[Any]]) -> NDArray[np.floating[Any]]:
     """``x log y`` with ``0 log y = 0`` (``scipy.special.xlogy``), in ``x``'s dtype."""
     with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(x > 0, x * np.log(y), x.dtype.type(0))
+        out: NDArray[np.floating[Any]] = np.where(x > 0, x * np.log(y), x.dtype.type(0))
+        return out
 
 
-def _log(x: np.ndarray) -> np.ndarray:
+def _log(x: NDArray[np.floating[Any]]) -> NDArray[np.floating[Any]]:
     with np.errstate(divide="ignore", invalid="ignore"):
-        return np.log(x)
+        out: NDArray[np.floating[Any]] = np.log(x)
+        return out
 
 
-def _through_normalisation(g: np.ndarray, p_hat: np.ndarray, total: np.ndarray, axes) -> np.ndarray:
+def _through_normalisation(
+    g: NDArray[np.floating[Any]],
+    p_hat: NDArray[np.floating[Any]],
+    total: NDArray[np.floating[Any]],
+    axes: tuple[int, ...],
+) -> NDArray[np.floating[Any]]:
     """d f / d p from d f / d p_hat for ``p_hat = p / sum(p)`` (terms with ``p_hat = 0`` weigh 0)."""
     with np.errstate(invalid="ignore"):
         mean_g = np.where(p_hat > 0, p_hat * g, 0).sum(axis=axes, keepdims=True)
-        return (g - mean_g) / total
+        out: NDArray[np.floating[Any]] = (g - mean_g) / total
+        return out
 
 
-def _finish(values: np.ndarray, g_hat, p_hat, total, axes, reduction: str, return_grad: bool, ln_b: float):
+def _finish(
+    values: NDArray[np.floating[Any]],
+    g_hat: NDArray[np.floating[Any]] | None,
+    p_hat: NDArray[np.floating[Any]],
+    total: NDArray[np.floating[Any]],
+    axes: tuple[int, ...],
+    reduction: str,
+    return_grad: bool,
+    ln_b: float,
+) -> LossResult:
     dt = p_hat.dtype
     values = (values / dt.type(ln_b)).astype(dt, copy=False)
     value = _common.reduce_values(values, reduction if reduction != "batchmean" else "mean")
@@ -90,15 +112,23 @@ def _finish(values: np.ndarray, g_hat, p_hat, total, axes, reduction: str, retur
         return value
     count = values.size
     scale = _common.scale_for(reduction, count) / ln_b
-    grad = _through_normalisation(g_hat, p_hat, total, axes) * dt.type(scale)
+    g = cast("NDArray[np.floating[Any]]", g_hat)  # given with return_grad
+    grad = _through_normalisation(g, p_hat, total, axes) * dt.type(scale)
     infinite = np.isinf(values)
     if infinite.any():
         grad = np.where(np.expand_dims(infinite, axes), dt.type(np.nan), grad)
     return value, grad.astype(dt, copy=False)
 
 
-def entropy(p: Any, *, base: float | None = None, axis: int = -1, reduction: str = "none",
-            return_grad: bool = False) -> LossResult:
+def entropy(
+    p: ArrayLike,
+    *,
+    base: float | None = None,
+    axis: int = -1,
+    reduction: Literal["none", "mean", "sum"] = "none",
+    return_grad: bool = False,
+) -> (NDArray[np.floating[Any]] | np.floating[Any]
+      | tuple[NDArray[np.floating[Any]] | np.floating[Any], NDArray[np.floating[Any]]]):
     """Shannon entropy ``H(p) = -sum p log p`` of each distribution (``scipy.stats.entropy(p)``).
 
     Parameters
@@ -131,8 +161,16 @@ def entropy(p: Any, *, base: float | None = None, axis: int = -1, reduction: str
     return _finish(values, g, p_hat, total, axes, reduction, return_grad, ln_b)
 
 
-def kl_divergence(p: Any, q: Any, *, base: float | None = None, axis: int = -1, reduction: str = "none",
-                  return_grad: bool = False) -> LossResult:
+def kl_divergence(
+    p: ArrayLike,
+    q: ArrayLike,
+    *,
+    base: float | None = None,
+    axis: int = -1,
+    reduction: Literal["none", "mean", "sum", "batchmean"] = "none",
+    return_grad: bool = False,
+) -> (NDArray[np.floating[Any]] | np.floating[Any]
+      | tuple[NDArray[np.floating[Any]] | np.floating[Any], NDArray[np.floating[Any]]]):
     """Kullback-Leibler divergence ``KL(p || q) = sum p log(p / q)`` (``scipy.stats.entropy(p, q)``).
 
     ``+inf`` where some ``q = 0`` has ``p > 0``.  ``reduction='batchmean'`` is the
@@ -176,8 +214,16 @@ def kl_divergence(p: Any, q: Any, *, base: float | None = None, axis: int = -1, 
     return _finish(values, g, p_hat, total, axes, reduction, return_grad, ln_b)
 
 
-def js_divergence(p: Any, q: Any, *, base: float | None = None, axis: int = -1, reduction: str = "none",
-                  return_grad: bool = False) -> LossResult:
+def js_divergence(
+    p: ArrayLike,
+    q: ArrayLike,
+    *,
+    base: float | None = None,
+    axis: int = -1,
+    reduction: Literal["none", "mean", "sum"] = "none",
+    return_grad: bool = False,
+) -> (NDArray[np.floating[Any]] | np.floating[Any]
+      | tuple[NDArray[np.floating[Any]] | np.floating[Any], NDArray[np.floating[Any]]]):
     """Jensen-Shannon divergence ``(KL(p || m) + KL(q || m)) / 2`` with ``m = (p + q) / 2``.
 
     Symmetric, finite, in ``[0, log 2]`` (``[0, 1]`` with ``base=2``).  This is the
@@ -221,13 +267,20 @@ def js_divergence(p: Any, q: Any, *, base: float | None = None, axis: int = -1, 
     return _finish(values, g, p_hat, total, axes, reduction, return_grad, ln_b)
 
 
-def _joint(pxy: Any):
+def _joint(pxy: Any) -> tuple[NDArray[np.floating[Any]], NDArray[np.floating[Any]], NDArray[np.floating[Any]],
+                              NDArray[np.floating[Any]]]:
     p, total, dt = _distribution(pxy, "pxy", (-2, -1))
     return p, total, p.sum(axis=-1, keepdims=True), p.sum(axis=-2, keepdims=True)
 
 
-def joint_entropy(pxy: Any, *, base: float | None = None, reduction: str = "none",
-                  return_grad: bool = False) -> LossResult:
+def joint_entropy(
+    pxy: ArrayLike,
+    *,
+    base: float | None = None,
+    reduction: Literal["none", "mean", "sum"] = "none",
+    return_grad: bool = False,
+) -> (NDArray[np.floating[Any]] | np.floating[Any]
+      | tuple[NDArray[np.floating[Any]] | np.floating[Any], NDArray[np.floating[Any]]]):
     """Joint entropy ``H(X, Y) = -sum_ij P(i, j) log P(i, j)`` of ``pxy[..., i, j] = P(X=i, Y=j)``.
 
     Parameters
@@ -257,8 +310,14 @@ def joint_entropy(pxy: Any, *, base: float | None = None, reduction: str = "none
     return _finish(values, g, p, total, (-2, -1), reduction, return_grad, ln_b)
 
 
-def conditional_entropy(pxy: Any, *, base: float | None = None, reduction: str = "none",
-                        return_grad: bool = False) -> LossResult:
+def conditional_entropy(
+    pxy: ArrayLike,
+    *,
+    base: float | None = None,
+    reduction: Literal["none", "mean", "sum"] = "none",
+    return_grad: bool = False,
+) -> (NDArray[np.floating[Any]] | np.floating[Any]
+      | tuple[NDArray[np.floating[Any]] | np.floating[Any], NDArray[np.floating[Any]]]):
     """Conditional entropy ``H(Y | X) = H(X, Y) - H(X)`` of ``pxy[..., i, j] = P(X=i, Y=j)``.
 
     Computed as ``-sum_ij P(i, j) log(P(i, j) / P(i))``.
@@ -291,8 +350,14 @@ def conditional_entropy(pxy: Any, *, base: float | None = None, reduction: str =
     return _finish(values, g, p, total, (-2, -1), reduction, return_grad, ln_b)
 
 
-def mutual_information(pxy: Any, *, base: float | None = None, reduction: str = "none",
-                       return_grad: bool = False) -> LossResult:
+def mutual_information(
+    pxy: ArrayLike,
+    *,
+    base: float | None = None,
+    reduction: Literal["none", "mean", "sum"] = "none",
+    return_grad: bool = False,
+) -> (NDArray[np.floating[Any]] | np.floating[Any]
+      | tuple[NDArray[np.floating[Any]] | np.floating[Any], NDArray[np.floating[Any]]]):
     """Mutual information ``I(X; Y) = sum_ij P(i, j) log(P(i, j) / (P(i) P(j)))``.
 
     Equals ``H(X) + H(Y) - H(X, Y)`` and ``KL(P(X, Y) || P(X) P(Y))``; a
@@ -326,8 +391,14 @@ def mutual_information(pxy: Any, *, base: float | None = None, reduction: str = 
     return _finish(values, g, p, total, (-2, -1), reduction, return_grad, ln_b)
 
 
-def self_information(p: Any, *, base: float | None = None, reduction: str = "none",
-                     return_grad: bool = False) -> LossResult:
+def self_information(
+    p: ArrayLike,
+    *,
+    base: float | None = None,
+    reduction: Literal["none", "mean", "sum"] = "none",
+    return_grad: bool = False,
+) -> (NDArray[np.floating[Any]] | np.floating[Any]
+      | tuple[NDArray[np.floating[Any]] | np.floating[Any], NDArray[np.floating[Any]]]):
     """Self-information (surprisal) ``-log p`` of each probability, elementwise.
 
     ``+inf`` for ``p = 0``; not normalised (each entry is one event's probability).

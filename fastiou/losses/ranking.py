@@ -8,19 +8,22 @@ pairs on the diagonal.  Every loss takes ``reduction`` and ``return_grad`` (see
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
 from .. import _validate
 from ..backends import numba_cpu_losses as K
 from . import _common
-from ._common import LossResult
+from ._common import LossResult, LossValue
+
+if TYPE_CHECKING:  # pragma: no cover
+    from numpy.typing import ArrayLike, NDArray
 
 _NORM_EPS = 1e-12  # torch.nn.functional.normalize's default
 
 
-def _embeddings(x: Any, name: str, ndims=(2,)) -> np.ndarray:
+def _embeddings(x: Any, name: str, ndims: tuple[int, ...] = (2,)) -> NDArray[Any]:
     arr = _validate.as_array(x, name)
     if arr.ndim not in ndims:
         want = " or ".join({1: "(D,)", 2: "(N, D)", 3: "(N, M, D)"}[d] for d in ndims)
@@ -28,7 +31,10 @@ def _embeddings(x: Any, name: str, ndims=(2,)) -> np.ndarray:
     return arr
 
 
-def _p_distance(u: np.ndarray, p: float):
+def _p_distance(
+    u: NDArray[np.floating[Any]],
+    p: float,
+) -> tuple[NDArray[np.floating[Any]], NDArray[np.floating[Any]]]:
     """``||u||_p`` over the last axis and its gradient w.r.t. ``u`` (0 where the norm is 0)."""
     au = np.abs(u)
     if p == 2:
@@ -43,9 +49,19 @@ def _p_distance(u: np.ndarray, p: float):
     return d, np.where((d > 0)[..., None], g, 0).astype(u.dtype, copy=False)
 
 
-def triplet_margin_loss(anchor: Any, positive: Any, negative: Any, margin: float = 1.0, p: float = 2,
-                        eps: float = 1e-6, swap: bool = False, *, reduction: str = "mean",
-                        return_grad: bool = False) -> LossResult:
+def triplet_margin_loss(
+    anchor: ArrayLike,
+    positive: ArrayLike,
+    negative: ArrayLike,
+    margin: float = 1.0,
+    p: float = 2,
+    eps: float = 1e-6,
+    swap: bool = False,
+    *,
+    reduction: Literal["none", "mean", "sum"] = "mean",
+    return_grad: bool = False,
+) -> (NDArray[np.floating[Any]] | np.floating[Any]
+      | tuple[NDArray[np.floating[Any]] | np.floating[Any], NDArray[np.floating[Any]]]):
     """Triplet margin loss ``max(d(a, p) - d(a, n) + margin, 0)`` (PyTorch's ``triplet_margin_loss``).
 
     ``d(x, y) = ||x - y + eps||_p`` over the last axis, PyTorch's
@@ -106,8 +122,16 @@ def triplet_margin_loss(anchor: Any, positive: Any, negative: Any, margin: float
     return _common.result(_common.reduce_values(loss, reduction), grad, return_grad)
 
 
-def contrastive_hinge_loss(im: Any, s: Any, margin: float = 0.2, max_violation: bool = False, *,
-                           reduction: str = "sum", return_grad: bool = False) -> LossResult:
+def contrastive_hinge_loss(
+    im: ArrayLike,
+    s: ArrayLike,
+    margin: float = 0.2,
+    max_violation: bool = False,
+    *,
+    reduction: Literal["none", "mean", "sum"] = "sum",
+    return_grad: bool = False,
+) -> (NDArray[np.floating[Any]] | np.floating[Any]
+      | tuple[NDArray[np.floating[Any]] | np.floating[Any], NDArray[np.floating[Any]]]):
     """Bidirectional hinge ranking loss of image-text retrieval (VSE, VSE++).
 
     With similarities ``S = im @ s.T`` (``(N, N)``, matching pairs on the diagonal),
@@ -177,21 +201,35 @@ def contrastive_hinge_loss(im: Any, s: Any, margin: float = 0.2, max_violation: 
     return _common.result(_common.reduce_values(loss, reduction), grad, return_grad)
 
 
-def _normalize(x: np.ndarray):
+def _normalize(x: NDArray[np.floating[Any]]) -> tuple[NDArray[np.floating[Any]], NDArray[np.floating[Any]]]:
     norm = np.sqrt((x * x).sum(axis=-1, keepdims=True))
     norm = np.maximum(norm, x.dtype.type(_NORM_EPS))
     return x / norm, norm
 
 
-def _normalize_backward(g: np.ndarray, xn: np.ndarray, norm: np.ndarray) -> np.ndarray:
+def _normalize_backward(
+    g: NDArray[np.floating[Any]],
+    xn: NDArray[np.floating[Any]],
+    norm: NDArray[np.floating[Any]],
+) -> NDArray[np.floating[Any]]:
     """Gradient through ``x / max(||x||, eps)`` (the tangent projection of ``g``, over the norm)."""
     projected = g - xn * (xn * g).sum(axis=-1, keepdims=True)
-    return np.where(norm > _NORM_EPS, projected, g) / norm
+    grad: NDArray[np.floating[Any]] = np.where(norm > _NORM_EPS, projected, g) / norm
+    return grad
 
 
-def info_nce_loss(query: Any, positive_key: Any = None, negative_keys: Any = None, *,
-                  temperature: float = 0.1, reduction: str = "mean", negative_mode: str = "unpaired",
-                  normalize: bool = True, return_grad: bool = False) -> LossResult:
+def info_nce_loss(
+    query: ArrayLike,
+    positive_key: ArrayLike | None = None,
+    negative_keys: ArrayLike | None = None,
+    *,
+    temperature: float = 0.1,
+    reduction: Literal["none", "mean", "sum"] = "mean",
+    negative_mode: Literal["unpaired", "paired"] = "unpaired",
+    normalize: bool = True,
+    return_grad: bool = False,
+) -> (NDArray[np.floating[Any]] | np.floating[Any]
+      | tuple[NDArray[np.floating[Any]] | np.floating[Any], NDArray[np.floating[Any]]]):
     """InfoNCE (contrastive cross-entropy) loss, on similarities or on embeddings.
 
     The loss of query ``i`` is ``-log softmax(logits_i / temperature)[positive]``.
@@ -290,13 +328,18 @@ def info_nce_loss(query: Any, positive_key: Any = None, negative_keys: Any = Non
         grad = g[:, :1] * k
         grad += g[:, 1:] @ neg if negative_mode == "unpaired" else np.einsum("nm,nmd->nd", g[:, 1:], neg)
     grad *= dt.type(1 / temperature)
-    if normalize:
+    if norm is not None:  # normalize
         grad = _normalize_backward(grad, q, norm)
     return value, grad
 
 
-def _nce_cross_entropy(logits: np.ndarray, labels: np.ndarray, dt: np.dtype, reduction: str,
-                       return_grad: bool):
+def _nce_cross_entropy(
+    logits: NDArray[np.floating[Any]],
+    labels: NDArray[np.integer[Any]],
+    dt: np.dtype[np.floating[Any]],
+    reduction: str,
+    return_grad: bool,
+) -> tuple[LossValue, NDArray[np.floating[Any]]]:
     """Cross-entropy of each row of ``logits`` (N, L) with its class in ``labels``: (value, grad)."""
     logits = np.ascontiguousarray(logits, dtype=dt)
     n = logits.shape[0]

@@ -9,15 +9,20 @@ for the quantile loss) the gradient is 0, as ``torch.sign`` gives.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from .. import _validate
 from ..backends import numba_cpu_losses as K
 from . import _common
 from ._common import LossResult
 
+if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
+    from numpy.typing import ArrayLike, NDArray
 
-def _regression(code: int, input: Any, target: Any, reduction: str, return_grad: bool, p0: float = 0.0):
+
+def _regression(code: int, input: Any, target: Any, reduction: str, return_grad: bool,
+                p0: float = 0.0) -> LossResult:
     _validate.check_reduction(reduction)
     x = _validate.as_array(input, "input")
     t = _validate.as_array(target, "target")
@@ -26,7 +31,14 @@ def _regression(code: int, input: Any, target: Any, reduction: str, return_grad:
     return _common.pointwise(code, x, t, dt, reduction, return_grad, p0=p0)
 
 
-def mse_loss(input: Any, target: Any, *, reduction: str = "mean", return_grad: bool = False) -> LossResult:
+def mse_loss(
+    input: ArrayLike,
+    target: ArrayLike,
+    *,
+    reduction: Literal["none", "mean", "sum"] = "mean",
+    return_grad: bool = False,
+) -> (NDArray[np.floating[Any]] | np.floating[Any]
+      | tuple[NDArray[np.floating[Any]] | np.floating[Any], NDArray[np.floating[Any]]]):
     """Mean squared error ``(input - target)^2`` (``torch.nn.functional.mse_loss``).
 
     Parameters
@@ -53,7 +65,14 @@ def mse_loss(input: Any, target: Any, *, reduction: str = "mean", return_grad: b
     return _regression(K.MSE, input, target, reduction, return_grad)
 
 
-def l1_loss(input: Any, target: Any, *, reduction: str = "mean", return_grad: bool = False) -> LossResult:
+def l1_loss(
+    input: ArrayLike,
+    target: ArrayLike,
+    *,
+    reduction: Literal["none", "mean", "sum"] = "mean",
+    return_grad: bool = False,
+) -> (NDArray[np.floating[Any]] | np.floating[Any]
+      | tuple[NDArray[np.floating[Any]] | np.floating[Any], NDArray[np.floating[Any]]]):
     """Mean absolute error ``|input - target|`` (``torch.nn.functional.l1_loss``).
 
     Parameters
@@ -77,8 +96,15 @@ def l1_loss(input: Any, target: Any, *, reduction: str = "mean", return_grad: bo
     return _regression(K.L1, input, target, reduction, return_grad)
 
 
-def huber_loss(input: Any, target: Any, delta: float = 1.0, *, reduction: str = "mean",
-               return_grad: bool = False) -> LossResult:
+def huber_loss(
+    input: ArrayLike,
+    target: ArrayLike,
+    delta: float = 1.0,
+    *,
+    reduction: Literal["none", "mean", "sum"] = "mean",
+    return_grad: bool = False,
+) -> (NDArray[np.floating[Any]] | np.floating[Any]
+      | tuple[NDArray[np.floating[Any]] | np.floating[Any], NDArray[np.floating[Any]]]):
     """Huber loss (``torch.nn.functional.huber_loss``): quadratic near 0, linear beyond ``delta``.
 
     With ``d = input - target``: ``d^2 / 2`` where ``|d| < delta``, else
@@ -108,8 +134,15 @@ def huber_loss(input: Any, target: Any, delta: float = 1.0, *, reduction: str = 
     return _regression(K.HUBER, input, target, reduction, return_grad, delta)
 
 
-def smooth_l1_loss(input: Any, target: Any, beta: float = 1.0, *, reduction: str = "mean",
-                   return_grad: bool = False) -> LossResult:
+def smooth_l1_loss(
+    input: ArrayLike,
+    target: ArrayLike,
+    beta: float = 1.0,
+    *,
+    reduction: Literal["none", "mean", "sum"] = "mean",
+    return_grad: bool = False,
+) -> (NDArray[np.floating[Any]] | np.floating[Any]
+      | tuple[NDArray[np.floating[Any]] | np.floating[Any], NDArray[np.floating[Any]]]):
     """Smooth L1 loss of Fast R-CNN (``torch.nn.functional.smooth_l1_loss``).
 
     With ``d = input - target``: ``d^2 / (2 beta)`` where ``|d| < beta``, else
@@ -139,8 +172,9 @@ def smooth_l1_loss(input: Any, target: Any, beta: float = 1.0, *, reduction: str
     return _regression(K.SMOOTH_L1, input, target, reduction, return_grad, beta)
 
 
-def log_cosh_loss(input: Any, target: Any, *, reduction: str = "mean",
-                  return_grad: bool = False) -> LossResult:
+def log_cosh_loss(input: ArrayLike, target: ArrayLike, *, reduction: Literal["none", "mean", "sum"] = "mean",
+                  return_grad: bool = False) -> (NDArray[np.floating[Any]] | np.floating[Any]
+      | tuple[NDArray[np.floating[Any]] | np.floating[Any], NDArray[np.floating[Any]]]):
     """Log-cosh loss ``log(cosh(input - target))``, smooth everywhere and linear for large errors.
 
     Computed stably as ``|d| + log1p(exp(-2 |d|)) - log 2``, so errors of 1000 give
@@ -167,8 +201,15 @@ def log_cosh_loss(input: Any, target: Any, *, reduction: str = "mean",
     return _regression(K.LOG_COSH, input, target, reduction, return_grad)
 
 
-def quantile_loss(input: Any, target: Any, quantile: float = 0.5, *, reduction: str = "mean",
-                  return_grad: bool = False) -> LossResult:
+def quantile_loss(
+    input: ArrayLike,
+    target: ArrayLike,
+    quantile: float = 0.5,
+    *,
+    reduction: Literal["none", "mean", "sum"] = "mean",
+    return_grad: bool = False,
+) -> (NDArray[np.floating[Any]] | np.floating[Any]
+      | tuple[NDArray[np.floating[Any]] | np.floating[Any], NDArray[np.floating[Any]]]):
     """Quantile (pinball) loss: ``max(q r, (q - 1) r)`` with ``r = target - input``.
 
     Minimising it makes ``input`` the ``q``-quantile of the target; ``q = 0.5`` is

@@ -10,7 +10,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -18,11 +18,14 @@ from .. import _validate
 from ..masks import dice_loss
 from .classification import cross_entropy
 
+if TYPE_CHECKING:  # pragma: no cover
+    from numpy.typing import ArrayLike, DTypeLike, NDArray
+
 __all__ = ["class_weights", "cross_entropy", "dice_loss"]
 
 
-def class_weights(target: Any, num_classes: int, *, ignore_index: int = -100,
-                  dtype: Any = None) -> np.ndarray:
+def class_weights(target: ArrayLike, num_classes: int, *, ignore_index: int = -100,
+                  dtype: DTypeLike = None) -> NDArray[np.floating[Any]]:
     """Class weights from label frequencies: ``w_c = (N - N_c) / N``.
 
     ``N`` is the number of labelled pixels (those not equal to ``ignore_index``)
