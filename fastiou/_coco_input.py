@@ -20,6 +20,7 @@ import os
 from typing import Any
 
 import numpy as np
+from numpy.typing import DTypeLike, NDArray
 
 from . import _validate
 
@@ -29,7 +30,19 @@ class Table:
     (N, 4, xywh float64), ``iscrowd`` / ``ignore`` (bool), ``score`` (detections),
     ``segmentation`` (list of RLE dicts), ``keypoints`` (N, 3K float64)."""
 
-    def __init__(self, **fields):
+    # set by __init__ or later (a missing field has no attribute at all)
+    image_id: NDArray[np.int64]
+    category_id: NDArray[np.int64]
+    id: NDArray[np.int64]
+    area: NDArray[np.float64]
+    bbox: NDArray[np.float64]
+    iscrowd: NDArray[np.bool_]
+    ignore: NDArray[np.bool_]
+    score: NDArray[np.float64]
+    segmentation: list[Any]
+    keypoints: NDArray[np.float64]
+
+    def __init__(self, **fields: Any) -> None:
         self.__dict__.update(fields)
 
     def __len__(self) -> int:
@@ -46,7 +59,7 @@ def _load_json(path: Any, name: str) -> Any:
         raise ValueError(f"{name}: {os.fspath(path)!r} is not valid JSON ({exc})") from None
 
 
-def as_dataset(x: Any, name: str) -> dict:
+def as_dataset(x: Any, name: str) -> dict[str, Any]:
     """The COCO dataset dict of a ``COCO`` object, a dict or a JSON path."""
     if isinstance(x, (str, os.PathLike)):
         x = _load_json(x, name)
@@ -62,7 +75,7 @@ def _where(name: str, i: int, record: Any) -> str:
     return f"{name}[{i}]" + (f" (id {rid})" if rid is not None else "")
 
 
-def _field(records: list, key: str, name: str) -> list:
+def _field(records: list[Any], key: str, name: str) -> list[Any]:
     """``[r[key] for r in records]``, or ValueError naming the first record without it."""
     try:
         return [r[key] for r in records]
@@ -75,8 +88,8 @@ def _field(records: list, key: str, name: str) -> list:
         raise
 
 
-def _numbers(values: list, key: str, name: str, records: list, width: int | None = None,
-             dtype: Any = np.float64) -> np.ndarray:
+def _numbers(values: list[Any], key: str, name: str, records: list[Any], width: int | None = None,
+             dtype: DTypeLike = np.float64) -> NDArray[Any]:
     """``values`` as a finite array of ``dtype`` (rows of ``width``), naming the first bad record."""
     if len(values) == 0:
         return np.zeros((0,) if width is None else (0, width), dtype)
@@ -104,14 +117,16 @@ def _numbers(values: list, key: str, name: str, records: list, width: int | None
     return arr
 
 
-def _ids(values: list, key: str, name: str, records: list) -> np.ndarray:
+def _ids(values: list[Any], key: str, name: str, records: list[Any]) -> NDArray[np.int64]:
     try:
         arr = np.asarray(values)
     except (ValueError, TypeError):
         arr = None
     if arr is not None and arr.ndim == 1 and arr.dtype.kind in "iu":
         return arr.astype(np.int64)
-    out = np.empty(len(arr), np.int64)
+    # arr is None when np.asarray raised (ragged values): len(None) then raises TypeError, not the
+    # ValueError below naming the record (len(values) was meant; left as is by an annotation-only change)
+    out = np.empty(len(arr), np.int64)  # type: ignore[arg-type]
     for i, v in enumerate(values):
         if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer, float, np.floating)) \
                 or v != int(v):
@@ -120,7 +135,7 @@ def _ids(values: list, key: str, name: str, records: list) -> np.ndarray:
     return out
 
 
-def _check_boxes(bbox: np.ndarray, name: str, records: list) -> None:
+def _check_boxes(bbox: NDArray[np.float64], name: str, records: list[Any]) -> None:
     bad = (bbox[:, 2] < 0) | (bbox[:, 3] < 0)
     if bad.any():
         i = int(np.argmax(bad))
@@ -128,7 +143,7 @@ def _check_boxes(bbox: np.ndarray, name: str, records: list) -> None:
                          f"height: {records[i]['bbox']!r}")
 
 
-def _images(dataset: dict, name: str) -> tuple[np.ndarray, dict]:
+def _images(dataset: dict[str, Any], name: str) -> tuple[NDArray[np.int64], dict[int, int]]:
     images = dataset.get("images")
     if images is None:
         raise ValueError(f"{name} has no 'images'")
@@ -136,7 +151,8 @@ def _images(dataset: dict, name: str) -> tuple[np.ndarray, dict]:
     return ids, {int(i): k for k, i in enumerate(ids)}
 
 
-def _check_rles(segms: list, image_id: np.ndarray, sizes: dict, name: str, records: list) -> None:
+def _check_rles(segms: list[Any], image_id: NDArray[np.int64], sizes: dict[int, tuple[int, int]], name: str,
+                records: list[Any]) -> None:
     for i, s in enumerate(segms):
         if not isinstance(s, dict):
             raise ValueError(f"{_where(name, i, records[i])}: 'segmentation' must be a COCO RLE dict "
@@ -151,9 +167,9 @@ def _check_rles(segms: list, image_id: np.ndarray, sizes: dict, name: str, recor
                              f"image's [height, width] {list(want)}")
 
 
-def _image_sizes(dataset: dict, name: str) -> dict:
+def _image_sizes(dataset: dict[str, Any], name: str) -> dict[int, tuple[int, int]]:
     images = dataset.get("images", [])
-    out = {}
+    out: dict[int, tuple[int, int]] = {}
     for i, img in enumerate(images):
         if "height" not in img or "width" not in img:
             where = _where(name + "['images']", i, img)
@@ -162,11 +178,11 @@ def _image_sizes(dataset: dict, name: str) -> dict:
     return out
 
 
-def _keypoints(records: list, name: str, n_kp: int) -> np.ndarray:
+def _keypoints(records: list[Any], name: str, n_kp: int) -> NDArray[np.float64]:
     return _numbers(_field(records, "keypoints", name), "keypoints", name, records, width=3 * n_kp)
 
 
-def ground_truth(x: Any, iou_type: str, n_kp: int, name: str = "cocoGt") -> tuple[Table, dict]:
+def ground_truth(x: Any, iou_type: str, n_kp: int, name: str = "cocoGt") -> tuple[Table, dict[str, Any]]:
     """``(table, info)``: the annotations and ``info`` with ``img_ids``, ``cat_ids``, ``sizes``."""
     dataset = as_dataset(x, name)
     img_ids, _ = _images(dataset, name)
@@ -182,7 +198,7 @@ def ground_truth(x: Any, iou_type: str, n_kp: int, name: str = "cocoGt") -> tupl
         iscrowd=_numbers(_field(anns, "iscrowd", where), "iscrowd", where, anns) != 0,
     )
     table.ignore = table.iscrowd.copy()  # pycocotools overwrites 'ignore' with 'iscrowd'
-    sizes = {}
+    sizes: dict[int, tuple[int, int]] = {}
     if iou_type == "bbox":
         table.bbox = _numbers(_field(anns, "bbox", where), "bbox", where, anns, width=4)
         _check_boxes(table.bbox, where, anns)
@@ -198,7 +214,9 @@ def ground_truth(x: Any, iou_type: str, n_kp: int, name: str = "cocoGt") -> tupl
     return table, {"img_ids": img_ids, "cat_ids": cat_ids, "sizes": sizes}
 
 
-def _as_result_records(x: Any, name: str) -> tuple[list | None, dict | None, np.ndarray | None]:
+def _as_result_records(
+    x: Any, name: str
+) -> tuple[list[Any] | None, dict[str, Any] | None, NDArray[Any] | None]:
     """``(records, dataset, array)``: exactly one is not None."""
     if isinstance(x, (str, os.PathLike)):
         x = _load_json(x, name)
@@ -216,7 +234,7 @@ def _as_result_records(x: Any, name: str) -> tuple[list | None, dict | None, np.
                     f"array, got {type(x).__name__}")
 
 
-def _rle_area_and_box(segms: list, name: str) -> tuple[np.ndarray, np.ndarray]:
+def _rle_area_and_box(segms: list[Any], name: str) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """pycocotools' ``area`` and ``toBbox`` of RLE masks (float64)."""
     from . import backends
     from ._mask_formulas import AREA, X0, X1, Y0, Y1
@@ -224,9 +242,10 @@ def _rle_area_and_box(segms: list, name: str) -> tuple[np.ndarray, np.ndarray]:
 
     area = np.zeros(len(segms))
     box = np.zeros((len(segms), 4))
-    by_size: dict = {}
+    by_size: dict[tuple[int, ...], list[int]] = {}
     for i, s in enumerate(segms):
         by_size.setdefault(tuple(int(v) for v in s["size"]), []).append(i)
+    rows: list[int] | NDArray[np.intp]  # the list, then as an index array
     for _, rows in by_size.items():
         masks = _MaskSet([segms[i] for i in rows], name, None)
         info = masks.runs(*backends.select("numba", masks.work, family="masks"))[2]
@@ -239,7 +258,7 @@ def _rle_area_and_box(segms: list, name: str) -> tuple[np.ndarray, np.ndarray]:
     return area, box
 
 
-def detections(x: Any, iou_type: str, n_kp: int, gt_info: dict, name: str = "cocoDt") -> Table:
+def detections(x: Any, iou_type: str, n_kp: int, gt_info: dict[str, Any], name: str = "cocoDt") -> Table:
     """The detections as a :class:`Table`, checked against the ground truth's images and categories."""
     records, dataset, array = _as_result_records(x, name)
     if array is not None:
@@ -269,6 +288,7 @@ def detections(x: Any, iou_type: str, n_kp: int, gt_info: dict, name: str = "coc
         where = f"{name}['annotations']"
         loaded = True
     else:
+        assert records is not None  # exactly one of records, dataset, array is not None
         where = name
         loaded = False
     table = Table(
@@ -320,7 +340,7 @@ def detections(x: Any, iou_type: str, n_kp: int, gt_info: dict, name: str = "coc
     return table
 
 
-def _check_membership(table: Table, gt_info: dict, name: str, records: list | None) -> None:
+def _check_membership(table: Table, gt_info: dict[str, Any], name: str, records: list[Any] | None) -> None:
     for key, known, what in (("image_id", gt_info["img_ids"], "image"),
                              ("category_id", gt_info["cat_ids"], "category")):
         values = getattr(table, key)

@@ -35,9 +35,10 @@ from __future__ import annotations
 import copy
 import datetime
 import time
-from typing import Any
+from typing import Any, Literal, Mapping, Sequence, cast
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from . import _coco_input, _validate, backends
 
@@ -60,7 +61,19 @@ class Params:
     pycocotools builds them (other constructions move points by an ulp).
     """
 
-    def setDetParams(self):
+    imgIds: list[Any]
+    catIds: list[Any]
+    iouThrs: NDArray[np.float64]
+    recThrs: NDArray[np.float64]
+    maxDets: list[int]
+    areaRng: list[list[float]]
+    areaRngLbl: list[str]
+    useCats: int
+    kpt_oks_sigmas: NDArray[np.float64]  # keypoints only
+    iouType: Literal['segm', 'bbox', 'keypoints']
+    useSegm: int | None
+
+    def setDetParams(self) -> None:
         self.imgIds = []
         self.catIds = []
         self.iouThrs = np.linspace(.5, 0.95, int(np.round((0.95 - .5) / .05)) + 1, endpoint=True)
@@ -70,7 +83,7 @@ class Params:
         self.areaRngLbl = ['all', 'small', 'medium', 'large']
         self.useCats = 1
 
-    def setKpParams(self):
+    def setKpParams(self) -> None:
         self.imgIds = []
         self.catIds = []
         self.iouThrs = np.linspace(.5, 0.95, int(np.round((0.95 - .5) / .05)) + 1, endpoint=True)
@@ -81,7 +94,7 @@ class Params:
         self.useCats = 1
         self.kpt_oks_sigmas = COCO_KPT_SIGMAS.copy()
 
-    def __init__(self, iouType: str = 'segm'):
+    def __init__(self, iouType: Literal['segm', 'bbox', 'keypoints'] = 'segm') -> None:
         if iouType == 'segm' or iouType == 'bbox':
             self.setDetParams()
         elif iouType == 'keypoints':
@@ -97,11 +110,34 @@ class _Evaluated:
     index, image position, rank in its group and score; the matches and ignore flags
     per area range and threshold; per ground truth its category index and ignore flags."""
 
-    def __init__(self, **fields):
+    # per kept detection (in group order)
+    kidx: NDArray[np.intp]
+    img: NDArray[np.intp]
+    rank: NDArray[np.intp]
+    score: NDArray[np.float64]
+    dt_id: NDArray[np.int64]
+    # (area range, threshold, detection) / (area range, threshold, ground truth)
+    dt_match: NDArray[np.int32]
+    gt_match: NDArray[np.int32]
+    dt_ignore: NDArray[np.bool_]
+    # per ground truth (in group order); gt_ignore per (area range, ground truth)
+    gt_kidx: NDArray[np.intp]
+    gt_ignore: NDArray[np.bool_]
+    gt_id: NDArray[np.int64]
+    # per group
+    n_cats: int
+    groups: NDArray[np.int64]
+    g_start: NDArray[np.intp]
+    n_g: NDArray[np.intp]
+    d_start: NDArray[np.intp]
+    n_d: NDArray[np.intp]
+
+    def __init__(self, **fields: Any) -> None:
         self.__dict__.update(fields)
 
 
-def _positions(ids: np.ndarray, wanted: list, name: str) -> tuple[np.ndarray, np.ndarray]:
+def _positions(ids: NDArray[np.int64], wanted: ArrayLike, name: str
+               ) -> tuple[NDArray[np.bool_], NDArray[np.intp]]:
     """``(keep, pos)``: which ``ids`` are in ``wanted`` and their index in it."""
     wanted = np.asarray(wanted, dtype=np.int64).reshape(-1)
     if len(np.unique(wanted)) != len(wanted):
@@ -145,8 +181,9 @@ class COCOeval:
     ((12,), (10, 101, 80, 4, 3))
     """
 
-    def __init__(self, cocoGt: Any = None, cocoDt: Any = None, iouType: str = 'segm', *,
-                 backend: str = "auto"):
+    def __init__(self, cocoGt: Any = None, cocoDt: Any = None,
+                 iouType: Literal['segm', 'bbox', 'keypoints'] = 'segm', *,
+                 backend: Literal['auto', 'numba', 'cython'] = "auto") -> None:
         self.backend = _validate.check_backend(backend, ("auto", "numba", "cython"))
         if not iouType:
             print('iouType not specified. use default iouType segm')
@@ -154,12 +191,12 @@ class COCOeval:
         self.cocoGt = cocoGt
         self.cocoDt = cocoDt
         self.params = Params(iouType=iouType)
-        self.eval: dict = {}
-        self.stats: Any = []
-        self._paramsEval: Any = {}
+        self.eval: dict[str, Any] = {}
+        self.stats: NDArray[np.float64] | list[float] = []
+        self._paramsEval: Any = {}  # a Params once evaluate() has run
         self._result: _Evaluated | None = None
-        self._evalImgs: list | None = None
-        self._gt_dataset = None
+        self._evalImgs: list[dict[str, Any] | None] | None = None
+        self._gt_dataset: dict[str, Any] | None = None
         if cocoGt is not None:
             dataset = _coco_input.as_dataset(cocoGt, "cocoGt")
             self._gt_dataset = dataset
@@ -268,7 +305,7 @@ class COCOeval:
         )
 
     @property
-    def evalImgs(self) -> list:
+    def evalImgs(self) -> list[dict[str, Any] | None]:
         """pycocotools' per-(category, area range, image) results, built on first access
         (None where the image has neither ground truth nor detections of the category)."""
         if self._evalImgs is None:
@@ -277,11 +314,11 @@ class COCOeval:
         return self._evalImgs
 
     @evalImgs.setter
-    def evalImgs(self, value: list) -> None:
+    def evalImgs(self, value: list[dict[str, Any] | None]) -> None:
         self._evalImgs = value
 
     @staticmethod
-    def _build_eval_imgs(p: Params, r: _Evaluated) -> list:
+    def _build_eval_imgs(p: Params, r: _Evaluated) -> list[dict[str, Any] | None]:
         cat_ids = list(p.catIds) if p.useCats else [-1]
         img_ids = list(p.imgIds)
         n_img, K = len(img_ids), len(cat_ids)
@@ -289,7 +326,7 @@ class COCOeval:
         img_of, cat_of = r.groups // r.n_cats, r.groups % r.n_cats
         where[cat_of * n_img + img_of] = np.arange(len(r.groups))
         max_det = p.maxDets[-1]
-        out = []
+        out: list[dict[str, Any] | None] = []
         for k in range(K):
             for a, a_rng in enumerate(p.areaRng):
                 for i in range(n_img):
@@ -320,8 +357,11 @@ class COCOeval:
         return out
 
     @staticmethod
-    def _box_overlaps(gt, dt, gorder, dorder, d_start, n_d, g_start, n_g, offsets, total):
-        def columns(bbox):
+    def _box_overlaps(gt: _coco_input.Table, dt: _coco_input.Table, gorder: NDArray[np.intp],
+                      dorder: NDArray[np.intp], d_start: NDArray[np.intp], n_d: NDArray[np.intp],
+                      g_start: NDArray[np.intp], n_g: NDArray[np.intp], offsets: NDArray[np.int64],
+                      total: int) -> NDArray[np.float64]:
+        def columns(bbox: NDArray[np.float64]) -> NDArray[np.float64]:
             # pycocotools' bbIou: corners x + w, areas w * h (not (x2 - x1) * (y2 - y1))
             cols = np.zeros((8, len(bbox)))
             cols[0], cols[1] = bbox[:, 0], bbox[:, 1]
@@ -338,7 +378,10 @@ class COCOeval:
         return out
 
     @staticmethod
-    def _mask_overlaps(gt, dt, gorder, dorder, d_start, n_d, g_start, n_g, offsets, total):
+    def _mask_overlaps(gt: _coco_input.Table, dt: _coco_input.Table, gorder: NDArray[np.intp],
+                       dorder: NDArray[np.intp], d_start: NDArray[np.intp], n_d: NDArray[np.intp],
+                       g_start: NDArray[np.intp], n_g: NDArray[np.intp], offsets: NDArray[np.int64],
+                       total: int) -> NDArray[np.float64]:
         # fastiou.mask_iou's RLE kernel (crowd-aware), on masks decoded once per image
         # size and read per group through slices: no decoding or checking per group
         from ._mask_formulas import IOU as MASK_IOU
@@ -350,15 +393,16 @@ class COCOeval:
             return out
         module = backends.load("numba", "masks")
 
-        def decode(segms, order, name):
+        def decode(segms: list[Any], order: NDArray[np.intp], name: str
+                   ) -> tuple[list[tuple[int, ...]], NDArray[np.int64], dict[tuple[int, ...], Any]]:
             size_of = [tuple(int(v) for v in segms[i]["size"]) for i in order]
-            members: dict = {}
+            members: dict[tuple[int, ...], list[np.intp]] = {}
             position = np.empty(len(order), np.int64)
             for n, size in enumerate(size_of):
                 group = members.setdefault(size, [])
                 position[n] = len(group)
                 group.append(order[n])
-            runs = {}
+            runs: dict[tuple[int, ...], Any] = {}  # (runs, index, info, segments) of _MaskSet.runs
             for size, rows in members.items():
                 masks = _MaskSet([segms[i] for i in rows], name, None)
                 runs[size] = masks.runs(*backends.select("numba", masks.work, family="masks"))
@@ -379,7 +423,10 @@ class COCOeval:
         return out
 
     @staticmethod
-    def _oks(p, gt, dt, gorder, dorder, d_start, n_d, g_start, n_g, offsets, total):
+    def _oks(p: Params, gt: _coco_input.Table, dt: _coco_input.Table, gorder: NDArray[np.intp],
+             dorder: NDArray[np.intp], d_start: NDArray[np.intp], n_d: NDArray[np.intp],
+             g_start: NDArray[np.intp], n_g: NDArray[np.intp], offsets: NDArray[np.int64],
+             total: int) -> NDArray[np.float64]:
         sigmas = np.asarray(p.kpt_oks_sigmas, dtype=np.float64)
         variances = (sigmas * 2) ** 2
         gkp = gt.keypoints[gorder]
@@ -456,16 +503,17 @@ class COCOeval:
         print('DONE (t={:0.2f}s).'.format(time.time() - tic))
 
     # --- summarize --------------------------------------------------------------
-    def summarize(self) -> np.ndarray:
+    def summarize(self) -> NDArray[np.float64]:
         """Print pycocotools' 12-line summary (10 for keypoints); returns and stores ``stats``."""
         self.stats = self._summary()
         return self.stats
 
-    def _summary(self, cat: int | None = None, verbose: bool = True) -> np.ndarray:
+    def _summary(self, cat: int | None = None, verbose: bool = True) -> NDArray[np.float64]:
         """pycocotools' summary numbers, over every category or only category index ``cat``
         (what pycocotools gives with ``params.catIds = [that id]``)."""
 
-        def _summarize(ap=1, iouThr=None, areaRng='all', maxDets=100):
+        def _summarize(ap: int = 1, iouThr: float | None = None, areaRng: str = 'all',
+                       maxDets: int = 100) -> float | np.floating[Any]:
             p = self.params
             iStr = ' {:<18} {} @[ IoU={:<9} | area={:>6s} | maxDets={:>3d} ] = {:0.3f}'
             titleStr = 'Average Precision' if ap == 1 else 'Average Recall'
@@ -490,6 +538,7 @@ class COCOeval:
                     t = np.where(iouThr == p.iouThrs)[0]
                     s = s[t]
                 s = s[:, :, aind, mind]
+            mean_s: float | np.floating[Any]
             if len(s[s > -1]) == 0:
                 mean_s = -1
             else:
@@ -498,7 +547,7 @@ class COCOeval:
                 print(iStr.format(titleStr, typeStr, iouStr, areaRng, maxDets, mean_s))
             return mean_s
 
-        def _summarizeDets():
+        def _summarizeDets() -> NDArray[np.float64]:
             stats = np.zeros((12,))
             stats[0] = _summarize(1)
             stats[1] = _summarize(1, iouThr=.5, maxDets=self.params.maxDets[2])
@@ -514,7 +563,7 @@ class COCOeval:
             stats[11] = _summarize(0, areaRng='large', maxDets=self.params.maxDets[2])
             return stats
 
-        def _summarizeKps():
+        def _summarizeKps() -> NDArray[np.float64]:
             stats = np.zeros((10,))
             stats[0] = _summarize(1, maxDets=20)
             stats[1] = _summarize(1, maxDets=20, iouThr=.5)
@@ -534,7 +583,7 @@ class COCOeval:
         summarize = _summarizeKps if iouType == 'keypoints' else _summarizeDets
         return summarize()
 
-    def __str__(self):
+    def __str__(self) -> str:
         self.summarize()
         return ""
 
@@ -545,7 +594,8 @@ def _torch_linspace(start: float, end: float, steps: int) -> list[float]:
     step = np.float64(np.float32((end - start) / (steps - 1)))
     i = np.arange(steps, dtype=np.float64)
     values = np.where(i < steps // 2, start + step * i, end - step * (steps - 1 - i))
-    return values.astype(np.float32).astype(np.float64).tolist()
+    out: list[float] = values.astype(np.float32).astype(np.float64).tolist()
+    return out
 
 
 class MeanAveragePrecision:
@@ -582,14 +632,19 @@ class MeanAveragePrecision:
     (1.0, 0.8999999761581421)
     """
 
-    def __init__(self, box_format: str = "xyxy", iou_type: str = "bbox", iou_thresholds: list | None = None,
-                 rec_thresholds: list | None = None, max_detection_thresholds: list | None = None,
-                 class_metrics: bool = False, average: str = "macro", backend: str = "auto"):
+    def __init__(self, box_format: Literal["xyxy", "xywh", "cxcywh"] = "xyxy",
+                 iou_type: Literal["bbox", "segm"] = "bbox", iou_thresholds: Sequence[float] | None = None,
+                 rec_thresholds: Sequence[float] | None = None,
+                 max_detection_thresholds: Sequence[int] | None = None, class_metrics: bool = False,
+                 average: Literal["macro", "micro"] = "macro",
+                 backend: Literal["auto", "numba", "cython"] = "auto") -> None:
         self.box_format = _validate.check_choice(box_format, "box_format", ("xyxy", "xywh", "cxcywh"))
         self.iou_type = _validate.check_choice(iou_type, "iou_type", ("bbox", "segm"))
         self.average = _validate.check_choice(average, "average", ("macro", "micro"))
         self.class_metrics = _validate.check_bool(class_metrics, "class_metrics")
-        self.backend = _validate.check_backend(backend, ("auto", "numba", "cython"))
+        # check_backend returns its argument, one of the allowed names
+        self.backend = cast('Literal["auto", "numba", "cython"]',
+                            _validate.check_backend(backend, ("auto", "numba", "cython")))
         self.iou_thresholds = (list(iou_thresholds) if iou_thresholds is not None
                                else _torch_linspace(0.5, 0.95, 10))
         self.rec_thresholds = (list(rec_thresholds) if rec_thresholds is not None
@@ -602,16 +657,16 @@ class MeanAveragePrecision:
 
     def reset(self) -> None:
         """Forget every update."""
-        self._preds: list = []
-        self._targets: list = []
+        self._preds: list[dict[str, Any]] = []
+        self._targets: list[dict[str, Any]] = []
 
-    def _image(self, item: Any, name: str, pred: bool) -> dict:
+    def _image(self, item: Any, name: str, pred: bool) -> dict[str, Any]:
         from . import formats
         from .masks import rle_encode
 
         if not isinstance(item, dict):
             raise TypeError(f"{name} must be a dict of arrays, got {type(item).__name__}")
-        keys = ("labels", "scores") if pred else ("labels",)
+        keys: tuple[str, ...] = ("labels", "scores") if pred else ("labels",)
         keys += ("masks",) if self.iou_type == "segm" else ("boxes",)
         for key in keys:
             if key not in item:
@@ -620,7 +675,7 @@ class MeanAveragePrecision:
         if labels.dtype.kind not in "iu":
             raise ValueError(f"{name}['labels'] must be integers, got dtype {labels.dtype}")
         n = len(labels)
-        out = {"labels": labels.astype(np.int64)}
+        out: dict[str, Any] = {"labels": labels.astype(np.int64)}
         if self.iou_type == "bbox":
             boxes = _validate.as_box_array(item["boxes"], f"{name}['boxes']")
             if boxes.shape != (n, 4):
@@ -652,7 +707,8 @@ class MeanAveragePrecision:
                     raise ValueError(f"{name}[{key!r}] must have {n} values, got {len(out[key])}")
         return out
 
-    def update(self, preds: list, target: list) -> None:
+    def update(self, preds: Sequence[Mapping[str, ArrayLike]],
+               target: Sequence[Mapping[str, ArrayLike]]) -> None:
         """Add one batch: ``preds[i]`` and ``target[i]`` describe the same image."""
         if not isinstance(preds, (list, tuple)) or not isinstance(target, (list, tuple)):
             raise TypeError("preds and target must be lists of dicts")
@@ -664,22 +720,28 @@ class MeanAveragePrecision:
         self._preds += new_preds
         self._targets += new_targets
 
-    def _datasets(self, average: str) -> tuple[dict, list, list]:
+    def _datasets(self, average: str) -> tuple[dict[str, Any], list[dict[str, Any]], list[int]]:
         micro = average == "micro"
+        area: float | NDArray[np.float64]  # an annotation's, then the missing mask areas
         labels = [t["labels"] for t in self._targets] + [p["labels"] for p in self._preds]
-        classes = np.unique(np.concatenate(labels)).tolist() if labels and sum(map(len, labels)) else []
+        classes: list[int] = (np.unique(np.concatenate(labels)).tolist() if labels and sum(map(len, labels))
+                              else [])
+        images: list[dict[str, Any]]
+        anns: list[dict[str, Any]]
+        dets: list[dict[str, Any]]
         images, anns, dets = [], [], []
         segm = self.iou_type == "segm"
         for i, (p, t) in enumerate(zip(self._preds, self._targets)):
             if segm and not len(t["labels"]):
                 continue  # torchmetrics leaves out images without a target mask, and their detections
-            image = {"id": i}
+            image: dict[str, Any] = {"id": i}
             if segm:
                 image["height"], image["width"] = t["size"]
             images.append(image)
             for k in range(len(t["labels"])):
-                ann = {"id": len(anns) + 1, "image_id": i, "category_id": 0 if micro else int(t["labels"][k]),
-                       "iscrowd": int(t["iscrowd"][k])}
+                ann: dict[str, Any] = {"id": len(anns) + 1, "image_id": i,
+                                       "category_id": 0 if micro else int(t["labels"][k]),
+                                       "iscrowd": int(t["iscrowd"][k])}
                 if segm:
                     ann["segmentation"] = t["masks"][k]
                 else:
@@ -688,8 +750,8 @@ class MeanAveragePrecision:
                 ann["area"] = area if area > 0 else None
                 anns.append(ann)
             for k in range(len(p["labels"])):
-                det = {"image_id": i, "category_id": 0 if micro else int(p["labels"][k]),
-                       "score": float(p["scores"][k])}
+                det: dict[str, Any] = {"image_id": i, "category_id": 0 if micro else int(p["labels"][k]),
+                                       "score": float(p["scores"][k])}
                 if segm:
                     det["segmentation"] = p["masks"][k]
                 else:
@@ -723,10 +785,11 @@ class MeanAveragePrecision:
             E.stats = E._summary(verbose=False)
         return E
 
-    def compute(self) -> dict:
+    def compute(self) -> dict[str, np.float32 | NDArray[np.float32] | NDArray[np.int32]]:
         """torchmetrics' result dict for everything since :meth:`reset`."""
         mdt = self.max_detection_thresholds
         classes = self._datasets("macro")[2]
+        stats: NDArray[np.float64] | list[float]
         if not self._preds:
             stats = -np.ones(12)
         else:
@@ -734,7 +797,8 @@ class MeanAveragePrecision:
             stats = E.stats
         names = ["map", "map_50", "map_75", "map_small", "map_medium", "map_large", f"mar_{mdt[0]}",
                  f"mar_{mdt[1]}", f"mar_{mdt[2]}", "mar_small", "mar_medium", "mar_large"]
-        result = {name: np.float32(v) for name, v in zip(names, stats)}
+        result: dict[str, np.float32 | NDArray[np.float32] | NDArray[np.int32]] = {
+            name: np.float32(v) for name, v in zip(names, stats)}
         if self.class_metrics and self._preds:
             E = self._evaluate("macro")
             per_class = [E._summary(cat=k, verbose=False) for k in range(len(classes))]

@@ -24,16 +24,21 @@ quantile pass reads every chunk).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, Callable, Literal
 
 import dask
 import dask.array as da
 import numpy as np
 import scipy.sparse
+from numpy.typing import ArrayLike, DTypeLike, NDArray
 
 from . import _validate, pairwise
 from . import sparse as _sparse
 from ._columns import FORMATS, box_columns
+
+if TYPE_CHECKING:
+    #: A join's pairs: global rows, global columns and values.
+    _Pairs = tuple[NDArray[np.signedinteger[Any]], NDArray[np.signedinteger[Any]], NDArray[np.floating[Any]]]
 
 #: x1 values sampled per chunk to place the slab boundaries.
 QUANTILE_SAMPLES = 512
@@ -60,7 +65,7 @@ _KEYWORDS_DOC = """\
 # ------------------------------------------------------------------------------ inputs
 
 
-def _as_boxes(x: Any, name: str) -> da.Array:
+def _as_boxes(x: da.Array | ArrayLike, name: str) -> da.Array:
     """``(N, 4)`` boxes as a Dask array chunked along N only (a NumPy array: one chunk)."""
     if not isinstance(x, da.Array):
         x = da.from_array(_validate.as_array(x, name), chunks=-1)
@@ -73,8 +78,8 @@ def _as_boxes(x: Any, name: str) -> da.Array:
     return x.rechunk({1: 4}) if x.numblocks[1] != 1 else x
 
 
-def _check_block(block: np.ndarray, name: str, dt: np.dtype, fmt: str, offset: float,
-                 block_info: dict | None = None) -> np.ndarray:
+def _check_block(block: NDArray[Any], name: str, dt: np.dtype, fmt: str, offset: float,
+                 block_info: dict[Any, dict[str, Any]] | None = None) -> NDArray[Any]:
     """The block itself, after the box check of the validation boundary (global row in the error)."""
     start = block_info[0]["array-location"][0][0] if block_info else 0
     _, bad = box_columns(np.asarray(block).astype(dt, copy=False), fmt, offset, True, angle=False)
@@ -86,7 +91,8 @@ def _check_block(block: np.ndarray, name: str, dt: np.dtype, fmt: str, offset: f
     return block
 
 
-def _prepare(boxes1, boxes2, metric, fmt, offset, dtype, validate):
+def _prepare(boxes1: da.Array | ArrayLike, boxes2: da.Array | ArrayLike, metric: str, fmt: str, offset: float,
+             dtype: DTypeLike, validate: bool) -> tuple[da.Array, da.Array, np.dtype, dict[str, Any]]:
     """Checked options, the two box arrays (validated lazily, per chunk) and the compute dtype."""
     _validate.check_choice(metric, "metric", _sparse.SPARSE_METRICS)
     _validate.check_choice(fmt, "fmt", FORMATS)
@@ -100,19 +106,22 @@ def _prepare(boxes1, boxes2, metric, fmt, offset, dtype, validate):
     return b1, b2, dt, options
 
 
-def _starts(chunks: tuple) -> np.ndarray:
+def _starts(chunks: tuple[int, ...]) -> NDArray[np.int64]:
     return np.concatenate([[0], np.cumsum(chunks)]).astype(np.int64)
 
 
 # ------------------------------------------------------------------------------ dense
 
 
-def _pairwise_block(block1, block2, metric, options):
+def _pairwise_block(block1: NDArray[Any], block2: NDArray[Any], metric: str,
+                    options: dict[str, Any]) -> NDArray[np.floating[Any]]:
     return _METRIC_FUNCTIONS[metric](block1, block2, **options)
 
 
-def box_iou(boxes1: Any, boxes2: Any, *, metric: str = "iou", fmt: str = "xyxy", offset: float = 0,
-            dtype: Any = None, validate: bool = True) -> da.Array:
+def box_iou(boxes1: da.Array | ArrayLike, boxes2: da.Array | ArrayLike, *,
+            metric: Literal["iou", "ioa", "giou", "diou", "ciou"] = "iou",
+            fmt: Literal["xyxy", "xywh", "cxcywh"] = "xyxy", offset: float = 0, dtype: DTypeLike = None,
+            validate: bool = True) -> da.Array:
     """The dense ``(N, M)`` metric matrix, one block per pair of chunks.
 
     Parameters
@@ -143,26 +152,31 @@ def box_iou(boxes1: Any, boxes2: Any, *, metric: str = "iou", fmt: str = "xyxy",
 # ------------------------------------------------------------------------------ best match
 
 
-def _best_block(block1, block2, start, metric, options):
+def _best_block(block1: NDArray[Any], block2: NDArray[Any], start: int, metric: str,
+                options: dict[str, Any]) -> tuple[NDArray[np.floating[Any]], NDArray[np.int64]]:
     values, indices = _sparse.max_box_iou(block1, block2, metric=metric, **options)
     return values, np.where(indices >= 0, indices + start, -1)
 
 
-def _better(left, right):
+def _better(left: tuple[NDArray[np.floating[Any]], NDArray[np.int64]],
+            right: tuple[NDArray[np.floating[Any]], NDArray[np.int64]]
+            ) -> tuple[NDArray[np.floating[Any]], NDArray[np.int64]]:
     """Merge the best matches over two column ranges, ``left`` first (it wins ties, as argmax)."""
     take = right[0] > left[0]
     return np.where(take, right[0], left[0]), np.where(take, right[1], left[1])
 
 
-def _tree_reduce(parts: list, combine) -> Any:
+def _tree_reduce(parts: list[Any], combine: Callable[[Any, Any], Any]) -> Any:
     while len(parts) > 1:
         merged = [dask.delayed(combine, pure=True)(a, b) for a, b in zip(parts[::2], parts[1::2])]
         parts = merged + parts[len(merged) * 2:]
     return parts[0]
 
 
-def max_box_iou(boxes1: Any, boxes2: Any, *, metric: str = "iou", fmt: str = "xyxy", offset: float = 0,
-                dtype: Any = None, validate: bool = True) -> tuple[da.Array, da.Array]:
+def max_box_iou(boxes1: da.Array | ArrayLike, boxes2: da.Array | ArrayLike, *,
+                metric: Literal["iou", "ioa", "giou", "diou", "ciou"] = "iou",
+                fmt: Literal["xyxy", "xywh", "cxcywh"] = "xyxy", offset: float = 0, dtype: DTypeLike = None,
+                validate: bool = True) -> tuple[da.Array, da.Array]:
     """Each box's best match (max and first argmax of the metric row), over chunked inputs.
 
     Each task runs :func:`fastiou.max_box_iou` on a chunk of each input; the
@@ -196,6 +210,8 @@ def max_box_iou(boxes1: Any, boxes2: Any, *, metric: str = "iou", fmt: str = "xy
     blocks2 = list(b2.to_delayed().ravel())
     if not blocks2 or b2.shape[0] == 0:
         blocks2, starts2 = [np.empty((0, 4), b2.dtype)], np.zeros(1, np.int64)
+    values: list[da.Array]
+    indices: list[da.Array]
     values, indices = [], []
     for n_i, block1 in zip(b1.chunks[0], b1.to_delayed().ravel()):
         parts = [dask.delayed(_best_block, pure=True)(block1, block2, int(start), metric, options)
@@ -209,7 +225,7 @@ def max_box_iou(boxes1: Any, boxes2: Any, *, metric: str = "iou", fmt: str = "xy
 # ------------------------------------------------------------------------------ sparse join
 
 
-def _x_extent(block, fmt, offset):
+def _x_extent(block: ArrayLike, fmt: str, offset: float) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Float64 left and right edges of the boxes (xyxy with the legacy offset)."""
     b = np.asarray(block, dtype=np.float64)
     if fmt == "xyxy":
@@ -219,7 +235,7 @@ def _x_extent(block, fmt, offset):
     return b[:, 0] - b[:, 2] / 2, b[:, 0] + b[:, 2] / 2 + offset
 
 
-def _x_summary(block, fmt, offset):
+def _x_summary(block: ArrayLike, fmt: str, offset: float) -> tuple[NDArray[np.float64], float, float, float]:
     """A sorted sample of x1 and the widest box of a chunk (the eager quantile pass)."""
     x1, x2 = _x_extent(block, fmt, offset)
     if x1.size == 0:
@@ -228,7 +244,8 @@ def _x_summary(block, fmt, offset):
     return sample, float(np.max(x2 - x1)), float(np.min(x1)), float(np.max(x1))
 
 
-def _split(block, start, cuts, fmt, offset):
+def _split(block: ArrayLike, start: int, cuts: NDArray[np.float64], fmt: str, offset: float
+           ) -> tuple[tuple[NDArray[np.intp], NDArray[Any]], ...]:
     """The boxes of a chunk by slab of x1: a tuple of ``(global indices, boxes)`` per slab."""
     x1, _ = _x_extent(block, fmt, offset)
     slab = np.searchsorted(cuts, x1, side="right")  # NaN (validate=False) goes to the last slab
@@ -238,19 +255,21 @@ def _split(block, start, cuts, fmt, offset):
     return tuple((order[a:b] + start, block[order[a:b]]) for a, b in zip(edges[:-1], edges[1:]))
 
 
-def _gather(*parts):
+def _gather(*parts: tuple[NDArray[np.intp], NDArray[Any]]) -> tuple[NDArray[np.intp], NDArray[Any]]:
     """One slab from its parts in every chunk."""
     return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
 
-def _join(slab1, slab2, min_iou, metric, options, index_dtype):
+def _join(slab1: tuple[NDArray[np.intp], NDArray[Any]], slab2: tuple[NDArray[np.intp], NDArray[Any]],
+          min_iou: float, metric: str, options: dict[str, Any], index_dtype: type[np.int32] | type[np.int64]
+          ) -> _Pairs:
     """The pairs of two slabs above the threshold, as global ``(rows, cols, values)``."""
     (rows, boxes1), (cols, boxes2) = slab1, slab2
     pairs = _sparse.sparse_box_iou(boxes1, boxes2, min_iou, metric=metric, **options).tocoo()
     return rows[pairs.row].astype(index_dtype), cols[pairs.col].astype(index_dtype), pairs.data
 
 
-def _by_row_chunk(pairs, starts):
+def _by_row_chunk(pairs: _Pairs, starts: NDArray[np.int64]) -> tuple[_Pairs, ...]:
     """A join's pairs split by the row chunk of ``boxes1`` they fall in."""
     rows, cols, vals = pairs
     chunk = np.searchsorted(starts, rows, side="right") - 1
@@ -259,7 +278,7 @@ def _by_row_chunk(pairs, starts):
     return tuple((rows[order[a:b]], cols[order[a:b]], vals[order[a:b]]) for a, b in zip(edges[:-1], edges[1:]))
 
 
-def _assemble(start, n_rows, m, dt, *parts):
+def _assemble(start: int, n_rows: int, m: int, dt: np.dtype, *parts: _Pairs) -> scipy.sparse.csr_array:
     """The CSR block of rows ``start:start + n_rows`` from its pairs (sorted columns)."""
     rows = np.concatenate([p[0] for p in parts] + [np.empty(0, np.int64)]) - start
     cols = np.concatenate([p[1] for p in parts] + [np.empty(0, np.int32)])
@@ -269,7 +288,8 @@ def _assemble(start, n_rows, m, dt, *parts):
     return block
 
 
-def _slab_pairs(cuts, lo1, hi1, lo2, hi2, w1, w2, min_iou):
+def _slab_pairs(cuts: NDArray[np.float64], lo1: float, hi1: float, lo2: float, hi2: float, w1: float,
+                w2: float, min_iou: float) -> list[tuple[int, int]]:
     """The slab pairs ``(p, q)`` whose x-ranges can overlap (all of them for a negative threshold).
 
     A box of slab p has ``x1`` in ``[cut[p-1], cut[p]]`` (the set's extremes at the
@@ -282,7 +302,7 @@ def _slab_pairs(cuts, lo1, hi1, lo2, hi2, w1, w2, min_iou):
     if min_iou < 0:
         return [(p, q) for p in range(n_slabs) for q in range(n_slabs)]
     slack = 1e-5 * (max(w1, w2) + np.nanmax(np.abs([lo1, hi1, lo2, hi2, 1.0])))
-    pairs = []
+    pairs: list[tuple[int, int]] = []
     for p in range(n_slabs):
         for q in range(n_slabs):
             if edges1[p] <= edges2[q + 1] + w2 + slack and edges2[q] <= edges1[p + 1] + w1 + slack:
@@ -290,8 +310,10 @@ def _slab_pairs(cuts, lo1, hi1, lo2, hi2, w1, w2, min_iou):
     return pairs
 
 
-def sparse_box_iou(boxes1: Any, boxes2: Any, min_iou: float, *, metric: str = "iou", fmt: str = "xyxy",
-                   offset: float = 0, dtype: Any = None, validate: bool = True) -> da.Array:
+def sparse_box_iou(boxes1: da.Array | ArrayLike, boxes2: da.Array | ArrayLike, min_iou: float, *,
+                   metric: Literal["iou", "ioa", "giou", "diou", "ciou"] = "iou",
+                   fmt: Literal["xyxy", "xywh", "cxcywh"] = "xyxy", offset: float = 0,
+                   dtype: DTypeLike = None, validate: bool = True) -> da.Array:
     """The pairs with metric ``> min_iou``, as a Dask array of ``scipy.sparse`` blocks.
 
     Equal to :func:`fastiou.sparse_box_iou` on the whole inputs.  The call reads
@@ -370,5 +392,6 @@ def sparse_box_iou(boxes1: Any, boxes2: Any, min_iou: float, *, metric: str = "i
 
 
 for _f in (box_iou, max_box_iou, sparse_box_iou):
+    assert _f.__doc__ is not None  # written above (python -OO, which strips it, fails here either way)
     _f.__doc__ = _f.__doc__.replace("{keywords}\n", _KEYWORDS_DOC + "\n")  # blank line: next section
 del _f

@@ -11,12 +11,13 @@ becomes an OpenMP thread count (see :func:`fastiou.backends.threads`).
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import NDArray
 
 from .. import _cy_coco as _cy
 from . import numba_cpu_coco as _numba
 from . import threads as _threads
 
-def _u8(flags):
+def _u8(flags: NDArray[np.bool_]) -> NDArray[np.uint8]:
     """A bool array as uint8, without a copy (writes go through)."""
     return flags.view(np.uint8)
 
@@ -26,14 +27,21 @@ oks_exponents = _numba.oks_exponents
 oks_sums = _numba.oks_sums
 
 
-def greedy_match(ious, offsets, d_start, n_d, g_start, n_g, has_overlaps, gt_ignore, gt_crowd, gt_area, gt_id,
-                 dt_id, dt_area, area_lo, area_hi, thresholds, dt_match, gt_match, dt_ignore, gt_ignore_out,
-                 parallel):
+def greedy_match(ious: NDArray[np.float64], offsets: NDArray[np.int64], d_start: NDArray[np.intp],
+                 n_d: NDArray[np.intp], g_start: NDArray[np.intp], n_g: NDArray[np.intp],
+                 has_overlaps: NDArray[np.bool_], gt_ignore: NDArray[np.bool_], gt_crowd: NDArray[np.bool_],
+                 gt_area: NDArray[np.float64], gt_id: NDArray[np.int64], dt_id: NDArray[np.int64],
+                 dt_area: NDArray[np.float64], area_lo: NDArray[np.float64], area_hi: NDArray[np.float64],
+                 thresholds: NDArray[np.float64], dt_match: NDArray[np.int32], gt_match: NDArray[np.int32],
+                 dt_ignore: NDArray[np.bool_], gt_ignore_out: NDArray[np.bool_], parallel: bool) -> None:
     _cy.greedy_match(ious, offsets, d_start, n_d, g_start, n_g, _u8(has_overlaps), _u8(gt_ignore),
                      _u8(gt_crowd), gt_area, gt_id, dt_id, dt_area, area_lo, area_hi, thresholds, dt_match,
                      gt_match, _u8(dt_ignore), _u8(gt_ignore_out), _threads(parallel))
 
 
-def accumulate(matched, ignored, a, sel, seg_start, seg_len, npig, score, rec_thrs, q, s, rc_last, parallel):
+def accumulate(matched: NDArray[np.int32], ignored: NDArray[np.bool_], a: int, sel: NDArray[np.intp],
+               seg_start: NDArray[np.intp], seg_len: NDArray[np.intp], npig: NDArray[np.intp],
+               score: NDArray[np.float64], rec_thrs: NDArray[np.float64], q: NDArray[np.float64],
+               s: NDArray[np.float64], rc_last: NDArray[np.float64], parallel: bool) -> None:
     _cy.accumulate(matched, _u8(ignored), a, sel, seg_start, seg_len, npig, score, rec_thrs, q, s, rc_last,
                    _threads(parallel))

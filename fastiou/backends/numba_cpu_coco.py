@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 from numba import prange
+from numpy.typing import NDArray
 
 from .._config import njit, serial_and_parallel
 from .._formulas import IOA, IOU
@@ -35,7 +36,10 @@ GROUP_CHUNK = 8
 THRESHOLD_CAP = 1 - 1e-10
 
 
-def _box_overlaps(dcols, gcols, gcrowd, d_start, n_d, g_start, n_g, offsets, out, counter):
+def _box_overlaps(dcols: NDArray[np.float64], gcols: NDArray[np.float64], gcrowd: NDArray[np.uint8],
+                  d_start: NDArray[np.intp], n_d: NDArray[np.intp], g_start: NDArray[np.intp],
+                  n_g: NDArray[np.intp], offsets: NDArray[np.int64], out: NDArray[np.float64],
+                  counter: NDArray[np.int64]) -> None:
     n = n_d.shape[0]
     for _ in prange(workers(n, GROUP_CHUNK)):
         lo = claim(counter, GROUP_CHUNK)
@@ -49,9 +53,15 @@ def _box_overlaps(dcols, gcols, gcrowd, d_start, n_d, g_start, n_g, offsets, out
             lo = claim(counter, GROUP_CHUNK)
 
 
-def _greedy_match(ious, offsets, d_start, n_d, g_start, n_g, has_overlaps, gt_ignore, gt_crowd, gt_area,
-                  gt_id, dt_id, dt_area, area_lo, area_hi, thresholds, dt_match, gt_match, dt_ignore,
-                  gt_ignore_out, ig_all, order_all, taken_all, counter):
+def _greedy_match(ious: NDArray[np.float64], offsets: NDArray[np.int64], d_start: NDArray[np.intp],
+                  n_d: NDArray[np.intp], g_start: NDArray[np.intp], n_g: NDArray[np.intp],
+                  has_overlaps: NDArray[np.bool_], gt_ignore: NDArray[np.bool_], gt_crowd: NDArray[np.bool_],
+                  gt_area: NDArray[np.float64], gt_id: NDArray[np.int64], dt_id: NDArray[np.int64],
+                  dt_area: NDArray[np.float64], area_lo: NDArray[np.float64], area_hi: NDArray[np.float64],
+                  thresholds: NDArray[np.float64], dt_match: NDArray[np.int32], gt_match: NDArray[np.int32],
+                  dt_ignore: NDArray[np.bool_], gt_ignore_out: NDArray[np.bool_], ig_all: NDArray[np.bool_],
+                  order_all: NDArray[np.int64], taken_all: NDArray[np.int64],
+                  counter: NDArray[np.int64]) -> None:
     # scratch: each group uses its own slice of buffers of one entry per ground truth
     # (an array made inside the kernel would turn on reference counting in its loops)
     n = n_d.shape[0]
@@ -121,7 +131,7 @@ def _greedy_match(ious, offsets, d_start, n_d, g_start, n_g, has_overlaps, gt_ig
 
 
 @njit(inline="always")
-def _pairwise_sum(x, lo, n):
+def _pairwise_sum(x: NDArray[np.float64], lo: int, n: int) -> float:
     """NumPy's pairwise summation of ``x[lo:lo + n]`` (``n <= 128``, one block)."""
     if n < 8:
         res = 0.0
@@ -149,13 +159,16 @@ def _pairwise_sum(x, lo, n):
 
 
 @njit
-def numpy_sum(x):
+def numpy_sum(x: NDArray[np.float64]) -> float:
     """``np.sum`` of a short contiguous float64 vector, in NumPy's order (tests compare)."""
     return _pairwise_sum(x, 0, x.shape[0])
 
 
-def _oks_exponents(dkp, gkp, gvis_count, gbox, garea, variances, d_start, n_d, g_start, n_g, offsets,
-                   out, counter):
+def _oks_exponents(dkp: NDArray[np.float64], gkp: NDArray[np.float64], gvis_count: NDArray[np.intp],
+                   gbox: NDArray[np.float64], garea: NDArray[np.float64], variances: NDArray[np.float64],
+                   d_start: NDArray[np.intp], n_d: NDArray[np.intp], g_start: NDArray[np.intp],
+                   n_g: NDArray[np.intp], offsets: NDArray[np.int64], out: NDArray[np.float64],
+                   counter: NDArray[np.int64]) -> None:
     # out[(o + i * ng + j), k] = -e_k of pycocotools' computeOks, compacted to the
     # visible keypoints of the ground truth when it has any
     n = n_d.shape[0]
@@ -193,7 +206,8 @@ def _oks_exponents(dkp, gkp, gvis_count, gbox, garea, variances, d_start, n_d, g
             lo = claim(counter, GROUP_CHUNK)
 
 
-def _oks_sums(exps, counts, out, counter):
+def _oks_sums(exps: NDArray[np.float64], counts: NDArray[np.intp], out: NDArray[np.float64],
+              counter: NDArray[np.int64]) -> None:
     # out[p] = np.sum(exps[p, :counts[p]]) / counts[p]
     n = out.shape[0]
     step = 4096
@@ -207,8 +221,11 @@ def _oks_sums(exps, counts, out, counter):
             lo = claim(counter, step)
 
 
-def _accumulate(matched, ignored, a, sel, seg_start, seg_len, npig, score, rec_thrs, q, s, rc_last, rc_all,
-                pr_all, counter):
+def _accumulate(matched: NDArray[np.int32], ignored: NDArray[np.bool_], a: int, sel: NDArray[np.intp],
+                seg_start: NDArray[np.intp], seg_len: NDArray[np.intp], npig: NDArray[np.intp],
+                score: NDArray[np.float64], rec_thrs: NDArray[np.float64], q: NDArray[np.float64],
+                s: NDArray[np.float64], rc_last: NDArray[np.float64], rc_all: NDArray[np.float64],
+                pr_all: NDArray[np.float64], counter: NDArray[np.int64]) -> None:
     # pycocotools' accumulate for one (area range, maxDets) and every (threshold,
     # category): q, s (T, R, C) and rc_last (T, C) arrive filled with zeros
     n_thr = q.shape[0]
@@ -264,15 +281,22 @@ _oks_exponents_k = serial_and_parallel(_oks_exponents)
 _oks_sums_k = serial_and_parallel(_oks_sums)
 
 
-def box_overlaps(dcols, gcols, gcrowd, d_start, n_d, g_start, n_g, offsets, out, parallel):
+def box_overlaps(dcols: NDArray[np.float64], gcols: NDArray[np.float64], gcrowd: NDArray[np.uint8],
+                 d_start: NDArray[np.intp], n_d: NDArray[np.intp], g_start: NDArray[np.intp],
+                 n_g: NDArray[np.intp], offsets: NDArray[np.int64], out: NDArray[np.float64],
+                 parallel: bool) -> None:
     """Fill ``out`` with each group's detection x ground-truth box overlaps (float64)."""
     _box_overlaps_k[parallel](dcols, gcols, gcrowd, d_start, n_d, g_start, n_g, offsets, out,
                               new_counter())
 
 
-def greedy_match(ious, offsets, d_start, n_d, g_start, n_g, has_overlaps, gt_ignore, gt_crowd, gt_area, gt_id,
-                 dt_id, dt_area, area_lo, area_hi, thresholds, dt_match, gt_match, dt_ignore, gt_ignore_out,
-                 parallel):
+def greedy_match(ious: NDArray[np.float64], offsets: NDArray[np.int64], d_start: NDArray[np.intp],
+                 n_d: NDArray[np.intp], g_start: NDArray[np.intp], n_g: NDArray[np.intp],
+                 has_overlaps: NDArray[np.bool_], gt_ignore: NDArray[np.bool_], gt_crowd: NDArray[np.bool_],
+                 gt_area: NDArray[np.float64], gt_id: NDArray[np.int64], dt_id: NDArray[np.int64],
+                 dt_area: NDArray[np.float64], area_lo: NDArray[np.float64], area_hi: NDArray[np.float64],
+                 thresholds: NDArray[np.float64], dt_match: NDArray[np.int32], gt_match: NDArray[np.int32],
+                 dt_ignore: NDArray[np.bool_], gt_ignore_out: NDArray[np.bool_], parallel: bool) -> None:
     """pycocotools' greedy matching: ``dt_match (A, T, D)`` gets the index of the matched
     ground truth (-1: none), ``gt_match (A, T, G)`` the index of the detection that took
     it (-1: none; a crowd keeps the last), ``dt_ignore (A, T, D)`` the detections' ignore
@@ -283,19 +307,26 @@ def greedy_match(ious, offsets, d_start, n_d, g_start, n_g, has_overlaps, gt_ign
                               np.empty(len(gt_id), np.int64), np.empty(len(gt_id), np.int64), new_counter())
 
 
-def oks_exponents(dkp, gkp, gvis_count, gbox, garea, variances, d_start, n_d, g_start, n_g, offsets, out,
-                  parallel):
+def oks_exponents(dkp: NDArray[np.float64], gkp: NDArray[np.float64], gvis_count: NDArray[np.intp],
+                  gbox: NDArray[np.float64], garea: NDArray[np.float64], variances: NDArray[np.float64],
+                  d_start: NDArray[np.intp], n_d: NDArray[np.intp], g_start: NDArray[np.intp],
+                  n_g: NDArray[np.intp], offsets: NDArray[np.int64], out: NDArray[np.float64],
+                  parallel: bool) -> None:
     """``out[pair, :count]``: minus the OKS exponents of each (detection, ground truth) pair."""
     _oks_exponents_k[parallel](dkp, gkp, gvis_count, gbox, garea, variances, d_start, n_d, g_start, n_g,
                                offsets, out, new_counter())
 
 
-def oks_sums(exps, counts, out, parallel):
+def oks_sums(exps: NDArray[np.float64], counts: NDArray[np.intp], out: NDArray[np.float64],
+             parallel: bool) -> None:
     """``out[pair] = mean of exps[pair, :counts[pair]]`` summed in NumPy's order."""
     _oks_sums_k[parallel](exps, counts, out, new_counter())
 
 
-def accumulate(matched, ignored, a, sel, seg_start, seg_len, npig, score, rec_thrs, q, s, rc_last, parallel):
+def accumulate(matched: NDArray[np.int32], ignored: NDArray[np.bool_], a: int, sel: NDArray[np.intp],
+               seg_start: NDArray[np.intp], seg_len: NDArray[np.intp], npig: NDArray[np.intp],
+               score: NDArray[np.float64], rec_thrs: NDArray[np.float64], q: NDArray[np.float64],
+               s: NDArray[np.float64], rc_last: NDArray[np.float64], parallel: bool) -> None:
     """Precision ``q`` and scores ``s`` at each recall threshold and the last recall
     ``rc_last`` of every (threshold, category), from ``matched`` (greedy_match's
     ``dt_match``) and ``ignored`` for area range ``a`` and the sorted
