@@ -8,7 +8,8 @@ to widths and heights).  Nothing here is fast and nothing here is validated.
 from __future__ import annotations
 
 import math
-from typing import Any, Iterable, Literal, Mapping, Optional, Sequence, SupportsFloat, SupportsInt, Tuple, Union
+from typing import (Any, Iterable, Literal, Mapping, Optional, Sequence, SupportsFloat, SupportsInt, Tuple,
+                    Union)
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -60,7 +61,9 @@ def pair_metric(a: _Box, b: _Box, metric: _Metric = "iou", offset: float = 0) ->
     return diou - alpha * v
 
 
-def pairwise(boxes1: ArrayLike, boxes2: ArrayLike, metric: _Metric = "iou", offset: float = 0) -> NDArray[np.float64]:
+def pairwise(
+    boxes1: ArrayLike, boxes2: ArrayLike, metric: _Metric = "iou", offset: float = 0
+) -> NDArray[np.float64]:
     """``(N, M)`` float64 matrix of ``pair_metric`` over every pair."""
     boxes1 = np.asarray(boxes1, dtype=np.float64).reshape(-1, 4)
     boxes2 = np.asarray(boxes2, dtype=np.float64).reshape(-1, 4)
@@ -71,7 +74,9 @@ def pairwise(boxes1: ArrayLike, boxes2: ArrayLike, metric: _Metric = "iou", offs
     return out
 
 
-def aligned(boxes1: ArrayLike, boxes2: ArrayLike, metric: _Metric = "iou", offset: float = 0) -> NDArray[np.float64]:
+def aligned(
+    boxes1: ArrayLike, boxes2: ArrayLike, metric: _Metric = "iou", offset: float = 0
+) -> NDArray[np.float64]:
     """``(N,)`` float64 vector of ``pair_metric(boxes1[i], boxes2[i])``."""
     boxes1 = np.asarray(boxes1, dtype=np.float64).reshape(-1, 4)
     boxes2 = np.asarray(boxes2, dtype=np.float64).reshape(-1, 4)
@@ -275,7 +280,9 @@ def softmax_focal_loss(
     return np.array(out, dtype=np.float64)
 
 
-def sigmoid_focal_loss(inputs: ArrayLike, targets: ArrayLike, alpha: float = 0.25, gamma: float = 2.0) -> NDArray[np.float64]:
+def sigmoid_focal_loss(
+    inputs: ArrayLike, targets: ArrayLike, alpha: float = 0.25, gamma: float = 2.0
+) -> NDArray[np.float64]:
     """Elementwise RetinaNet focal loss, torchvision's formula written out."""
     out = []
     for x, t in zip(np.asarray(inputs, dtype=np.float64).ravel(), np.asarray(targets, dtype=np.float64).ravel()):
@@ -289,7 +296,9 @@ def sigmoid_focal_loss(inputs: ArrayLike, targets: ArrayLike, alpha: float = 0.2
     return np.array(out, dtype=np.float64).reshape(np.shape(inputs))
 
 
-def crammer_singer_hinge(scores: ArrayLike, labels: Iterable[SupportsInt], margin: float = 1.0) -> NDArray[np.float64]:
+def crammer_singer_hinge(
+    scores: ArrayLike, labels: Iterable[SupportsInt], margin: float = 1.0
+) -> NDArray[np.float64]:
     """Per-sample ``max(0, margin + max_{j != y} f_j - f_y)``."""
     out = []
     for row, y in zip(np.asarray(scores, dtype=np.float64), labels):
@@ -298,7 +307,9 @@ def crammer_singer_hinge(scores: ArrayLike, labels: Iterable[SupportsInt], margi
     return np.array(out, dtype=np.float64)
 
 
-def contrastive_hinge(im: ArrayLike, s: ArrayLike, margin: float = 0.2, max_violation: bool = False) -> NDArray[np.float64]:
+def contrastive_hinge(
+    im: ArrayLike, s: ArrayLike, margin: float = 0.2, max_violation: bool = False
+) -> NDArray[np.float64]:
     """Per-pair VSE / VSE++ hinge: row ``i`` and column ``i`` of ``im @ s.T`` against ``S[i, i]``."""
     sim = np.asarray(im, dtype=np.float64) @ np.asarray(s, dtype=np.float64).T
     n = sim.shape[0]
@@ -313,7 +324,9 @@ def contrastive_hinge(im: ArrayLike, s: ArrayLike, margin: float = 0.2, max_viol
     return np.array(out, dtype=np.float64)
 
 
-def box_loss(a: _Box, b: _Box, kind: Literal["iou", "giou", "diou", "ciou"] = "giou", eps: float = 1e-7) -> float:
+def box_loss(
+    a: _Box, b: _Box, kind: Literal["iou", "giou", "diou", "ciou"] = "giou", eps: float = 1e-7
+) -> float:
     """torchvision's IoU-family loss of one box pair, with ``eps`` in every denominator."""
     ax1, ay1, ax2, ay2 = (float(v) for v in a)
     bx1, by1, bx2, by2 = (float(v) for v in b)
