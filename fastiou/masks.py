@@ -94,7 +94,7 @@ class _MaskSet:
             # asked of a set that has masks, so it has a size (as_rles: None only for no masks)
             return _decode_rles(module, self.counts, cast(int, self.shape[1]), cast(int, self.shape[2]),
                                 self.name, self.single, parallel)
-        return _encode_runs(module, cast("NDArray[np.uint8]", self.dense), parallel, self.name)  # dense: set
+        return _encode_runs(module, cast("NDArray[np.uint8]", self.dense), parallel, self.name)  # not RLE
 
 
 def _pair(masks1: _MaskInput, masks2: _MaskInput, threshold: float | None,
