@@ -9,6 +9,7 @@ device function), so every backend divides the same way.
 from __future__ import annotations
 
 from types import SimpleNamespace
+from typing import Any, Callable
 
 # Metric codes shared by every mask backend.
 IOU, DICE = 0, 1
@@ -21,11 +22,11 @@ AREA, Y0, Y1, X0, X1, FIRST, LAST, TOTAL, SIMPLE = range(9)
 N_INFO = 9
 
 
-def build(jit):
+def build(jit: Callable[[Any], Any]) -> SimpleNamespace:
     """Compile the formula with ``jit`` and return it as a namespace."""
 
     @jit
-    def overlap(code, inter, area_a, area_b, crowd):
+    def overlap(code: int, inter: int, area_a: int, area_b: int, crowd: int) -> float:
         """IoU (``inter / union``), Dice (``2 inter / (|a| + |b|)``) or, for a crowd
         ``b``, pycocotools' ``inter / |a|``.  0 where the denominator is 0."""
         if code == DICE:

@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import numbers
 import warnings
-from typing import Any
+from types import ModuleType
+from typing import Any, Literal, Mapping, Optional, Sequence, Tuple, TypeVar, Union, cast, overload
 
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike, NDArray
 
 from . import _validate, backends
 from ._mask_formulas import AREA, DICE, IOU, N_INFO
@@ -35,14 +37,25 @@ MAX_RLE_PIXELS = 1 << 59
 #: (the codes are ``fastiou.backends.numba_cpu_masks.RLE_*``).
 _N_STATUS = 4
 
+_ScalarT = TypeVar("_ScalarT", bound=np.generic)
+_Shape = Union[int, Tuple[int, ...]]
+#: Dense masks (array_like) or COCO RLE: one dict or a sequence of them.
+_MaskInput = Union[ArrayLike, Mapping[str, Any], Sequence[Mapping[str, Any]]]
+#: ``(runs, index, info, segments)``: masks as COCO runs (see backends.numba_cpu_masks).
+_Runs = Tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64], NDArray[np.int32]]
+#: A score or loss: a scalar, or an array of them (``reduction='none'``, ``'mean_batch'``).
+_Score = Union[np.floating[Any], NDArray[np.floating[Any]]]
+_DiceReduction = Literal["mean", "none", "sum", "mean_batch"]
+_LossReduction = Literal["mean", "none", "sum"]
 
-def _empty(shape: tuple, dtype: Any) -> np.ndarray:
+
+def _empty(shape: _Shape, dtype: type[_ScalarT]) -> NDArray[_ScalarT]:
     """Every buffer that the RLE kernels write is allocated here or in :func:`_zeros`
     (the memory-safety tests replace both to put guard bytes after each buffer)."""
     return np.empty(shape, dtype=dtype)
 
 
-def _zeros(shape: tuple, dtype: Any) -> np.ndarray:
+def _zeros(shape: _Shape, dtype: type[_ScalarT]) -> NDArray[_ScalarT]:
     return np.zeros(shape, dtype=dtype)
 
 
@@ -52,7 +65,11 @@ def _zeros(shape: tuple, dtype: Any) -> np.ndarray:
 class _MaskSet:
     """One validated argument: dense 0/1 masks, or COCO RLEs (not yet decoded)."""
 
-    def __init__(self, x: Any, name: str, threshold: float | None):
+    dense: NDArray[np.uint8] | None  # None for RLE
+    counts: list[bytes | NDArray[np.int64]]  # RLE only
+    shape: tuple[int, int | None, int | None]  # (N, H, W); H and W are None for no RLE masks
+
+    def __init__(self, x: _MaskInput, name: str, threshold: float | None) -> None:
         self.name = name
         self.rle = _validate.is_rle(x)
         if self.rle:
@@ -71,15 +88,17 @@ class _MaskSet:
     def __len__(self) -> int:
         return self.shape[0]
 
-    def runs(self, module, parallel: bool):
+    def runs(self, module: ModuleType, parallel: bool) -> _Runs:
         """``(runs, index, info, segments)``: the masks as COCO runs (see backends.numba_cpu_masks)."""
         if self.rle:
-            return _decode_rles(module, self.counts, self.shape[1], self.shape[2], self.name, self.single,
-                                parallel)
-        return _encode_runs(module, self.dense, parallel, self.name)
+            # asked of a set that has masks, so it has a size (as_rles: None only for no masks)
+            return _decode_rles(module, self.counts, cast(int, self.shape[1]), cast(int, self.shape[2]),
+                                self.name, self.single, parallel)
+        return _encode_runs(module, cast("NDArray[np.uint8]", self.dense), parallel, self.name)  # not RLE
 
 
-def _pair(masks1: Any, masks2: Any, threshold: Any, aligned: bool) -> tuple[_MaskSet, _MaskSet]:
+def _pair(masks1: _MaskInput, masks2: _MaskInput, threshold: float | None,
+          aligned: bool) -> tuple[_MaskSet, _MaskSet]:
     threshold = _validate.check_threshold(threshold)
     a = _MaskSet(masks1, "masks1", threshold)
     b = _MaskSet(masks2, "masks2", threshold)
@@ -87,7 +106,8 @@ def _pair(masks1: Any, masks2: Any, threshold: Any, aligned: bool) -> tuple[_Mas
     return a, b
 
 
-def _pack(module, masks: np.ndarray, parallel: bool):
+def _pack(module: ModuleType, masks: NDArray[np.uint8],
+          parallel: bool) -> tuple[NDArray[np.uint64], NDArray[np.int64]]:
     k, h, w = masks.shape
     bits = _empty((k, h, (w + 63) // 64), np.uint64)
     info = _empty((k, N_INFO), np.int64)
@@ -95,7 +115,7 @@ def _pack(module, masks: np.ndarray, parallel: bool):
     return bits, info
 
 
-def _encode_runs(module, masks: np.ndarray, parallel: bool, name: str):
+def _encode_runs(module: ModuleType, masks: NDArray[np.uint8], parallel: bool, name: str) -> _Runs:
     k, h, _ = masks.shape
     nruns = _empty(k, np.int64)
     module.count_runs(masks, nruns, parallel)
@@ -107,8 +127,8 @@ def _encode_runs(module, masks: np.ndarray, parallel: bool, name: str):
     return _runs_info(module, runs, index, h, masks.shape[2], parallel, name, False)
 
 
-def _runs_info(module, runs: np.ndarray, index: np.ndarray, height: int, width: int, parallel: bool,
-               name: str, single: bool):
+def _runs_info(module: ModuleType, runs: NDArray[np.int64], index: NDArray[np.int64], height: int, width: int,
+               parallel: bool, name: str, single: bool) -> _Runs:
     """``(runs, index, info, segments)``: run ends, summaries and the column segments of simple masks.
 
     The kernel checks every count before it uses it (``ValueError`` for a mask
@@ -132,8 +152,8 @@ def _max_chars(total: int) -> int:
     return (total.bit_length() + 5) // 5
 
 
-def _raise_rle_fault(status: np.ndarray, mask_of_row: Any, height: int, width: int, name: str, single: bool,
-                     max_chars: int) -> None:
+def _raise_rle_fault(status: NDArray[np.int64], mask_of_row: Sequence[int] | None, height: int, width: int,
+                     name: str, single: bool, max_chars: int) -> None:
     """``ValueError`` for the first mask whose status row reports a fault (``mask_of_row[j]``:
     the mask of status row ``j``; None when row ``j`` is mask ``j``)."""
     if not status[:, 0].any():
@@ -163,7 +183,8 @@ def _raise_rle_fault(status: np.ndarray, mask_of_row: Any, height: int, width: i
     raise ValueError(f"{head}: {detail}")
 
 
-def _decode_rles(module, counts: list, height: int, width: int, name: str, single: bool, parallel: bool):
+def _decode_rles(module: ModuleType, counts: Sequence[bytes | NDArray[np.int64]], height: int, width: int,
+                 name: str, single: bool, parallel: bool) -> _Runs:
     """Runs of RLE ``counts`` (compressed bytes or int64 arrays), checked to cover ``h * w``.
 
     Counts are untrusted: the sizes and string lengths are checked here before
@@ -177,12 +198,15 @@ def _decode_rles(module, counts: list, height: int, width: int, name: str, singl
                          f"fewer than 2**59 pixels")
     # A mask has at most total + 1 runs (only the first may be empty), each of at most max_chars characters.
     max_chars = _max_chars(total)
+    strings: Sequence[bytes]
+    raw: list[tuple[int, bytes | NDArray[np.int64]]]  # the array items, by index
+    where: list[int] | None  # the indices of the strings (None: all of them)
     if set(map(type, counts)) <= {bytes}:
-        strings, raw = counts, []
+        strings, raw = cast("Sequence[bytes]", counts), []  # all bytes
         where = None
     else:
         where = [i for i, c in enumerate(counts) if isinstance(c, bytes)]
-        strings = [counts[i] for i in where]
+        strings = cast("list[bytes]", [counts[i] for i in where])  # the bytes items
         raw = [(i, counts[i]) for i in range(k) if not isinstance(counts[i], bytes)]
     lengths = np.fromiter(map(len, strings), dtype=np.int64, count=len(strings))
     limit = min((total + 1) * max_chars, np.iinfo(np.int64).max)
@@ -223,13 +247,16 @@ def _decode_rles(module, counts: list, height: int, width: int, name: str, singl
 # --- pairwise metrics --------------------------------------------------------------
 
 
-def _overlap(code: int, masks1: Any, masks2: Any, iscrowd: Any, aligned: Any, threshold: Any,
-             dtype: Any, out: np.ndarray | None, backend: str) -> np.ndarray:
+def _overlap(code: int, masks1: _MaskInput, masks2: _MaskInput, iscrowd: ArrayLike | None, aligned: bool,
+             threshold: float | None, dtype: DTypeLike, out: NDArray[np.floating[Any]] | None,
+             backend: str) -> NDArray[np.floating[Any]]:
     _validate.check_backend(backend)  # before any early return
     if _validate.is_cuda_array(masks1) or _validate.is_cuda_array(masks2):  # on the GPU, zero copy
         module, _ = backends.select(backend, 0, on_device=True, family="masks")
-        return module.overlap_on_device(code, masks1, masks2, iscrowd=iscrowd, aligned=aligned,
-                                        threshold=threshold, dtype=dtype, out=out)
+        # an array of the CUDA input's kind (typed as the host result)
+        on_device: NDArray[np.floating[Any]] = module.overlap_on_device(
+            code, masks1, masks2, iscrowd=iscrowd, aligned=aligned, threshold=threshold, dtype=dtype, out=out)
+        return on_device
     aligned = _validate.check_bool(aligned, "aligned")
     a, b = _pair(masks1, masks2, threshold, aligned)
     n, m = len(a), len(b)
@@ -248,15 +275,24 @@ def _overlap(code: int, masks1: Any, masks2: Any, iscrowd: Any, aligned: Any, th
         kernel = module.rle_aligned if aligned else module.rle_pairwise
         kernel(code, *r1, *r2, crowd, out, parallel)
     else:
-        p1, p2 = _pack(module, a.dense, parallel), _pack(module, b.dense, parallel)
+        dense1, dense2 = cast("NDArray[np.uint8]", a.dense), cast("NDArray[np.uint8]", b.dense)  # not RLE
+        p1, p2 = _pack(module, dense1, parallel), _pack(module, dense2, parallel)
         kernel = module.dense_aligned if aligned else module.dense_pairwise
         kernel(code, *p1, *p2, crowd, out, parallel)
     return out
 
 
-def mask_iou(masks1: Any, masks2: Any, *, iscrowd: Any = None, aligned: bool = False,
-             threshold: float | None = None, dtype: Any = None, out: np.ndarray | None = None,
-             backend: str = "auto") -> np.ndarray:
+def mask_iou(
+    masks1: ArrayLike | Mapping[str, Any] | Sequence[Mapping[str, Any]],
+    masks2: ArrayLike | Mapping[str, Any] | Sequence[Mapping[str, Any]],
+    *,
+    iscrowd: ArrayLike | None = None,
+    aligned: bool = False,
+    threshold: float | None = None,
+    dtype: DTypeLike = None,
+    out: NDArray[np.floating[Any]] | None = None,
+    backend: Literal["auto", "numba", "cython", "cuda"] = "auto",
+) -> NDArray[np.floating[Any]]:
     """Intersection over union of every pair of binary masks (pycocotools' ``iou`` for masks).
 
     Parameters
@@ -278,7 +314,7 @@ def mask_iou(masks1: Any, masks2: Any, *, iscrowd: Any = None, aligned: bool = F
         Output dtype; default float64 (float32 for float32 masks).
     out : ndarray, optional
         Preallocated output of the result's shape and dtype.
-    backend : {'auto', 'numba', 'cython'}, default 'auto'
+    backend : {'auto', 'numba', 'cython', 'cuda'}, default 'auto'
 
     Returns
     -------
@@ -308,8 +344,16 @@ def mask_iou(masks1: Any, masks2: Any, *, iscrowd: Any = None, aligned: bool = F
     return _overlap(IOU, masks1, masks2, iscrowd, aligned, threshold, dtype, out, backend)
 
 
-def mask_dice(masks1: Any, masks2: Any, *, aligned: bool = False, threshold: float | None = None,
-              dtype: Any = None, out: np.ndarray | None = None, backend: str = "auto") -> np.ndarray:
+def mask_dice(
+    masks1: ArrayLike | Mapping[str, Any] | Sequence[Mapping[str, Any]],
+    masks2: ArrayLike | Mapping[str, Any] | Sequence[Mapping[str, Any]],
+    *,
+    aligned: bool = False,
+    threshold: float | None = None,
+    dtype: DTypeLike = None,
+    out: NDArray[np.floating[Any]] | None = None,
+    backend: Literal["auto", "numba", "cython", "cuda"] = "auto",
+) -> NDArray[np.floating[Any]]:
     """Dice coefficient ``2 |a & b| / (|a| + |b|)`` of every pair of binary masks.
 
     Parameters
@@ -339,7 +383,12 @@ def mask_dice(masks1: Any, masks2: Any, *, aligned: bool = False, threshold: flo
 # --- COCO RLE ----------------------------------------------------------------------
 
 
-def rle_encode(masks: Any, *, threshold: float | None = None, backend: str = "auto"):
+def rle_encode(
+    masks: ArrayLike,
+    *,
+    threshold: float | None = None,
+    backend: Literal["auto", "numba", "cython", "cuda"] = "auto",
+) -> dict[str, Any] | list[dict[str, Any]]:
     """COCO RLE of binary masks, byte-identical to ``pycocotools.mask.encode``.
 
     Parameters
@@ -348,7 +397,7 @@ def rle_encode(masks: Any, *, threshold: float | None = None, backend: str = "au
         Binary masks (see the module notes; ``threshold`` binarises others).
         Unlike pycocotools, no Fortran-ordered ``(H, W, N)`` uint8 copy is needed.
     threshold : float, optional
-    backend : {'auto', 'numba', 'cython'}, default 'auto'
+    backend : {'auto', 'numba', 'cython', 'cuda'}, default 'auto'
 
     Returns
     -------
@@ -386,7 +435,11 @@ def rle_encode(masks: Any, *, threshold: float | None = None, backend: str = "au
     return rles[0] if single else rles
 
 
-def rle_decode(rles: Any, *, backend: str = "auto") -> np.ndarray:
+def rle_decode(
+    rles: Mapping[str, Any] | Sequence[Mapping[str, Any]],
+    *,
+    backend: Literal["auto", "numba", "cython", "cuda"] = "auto",
+) -> NDArray[np.bool_]:
     """Binary masks from COCO RLE (pycocotools' ``decode``, as ``(N, H, W)`` bool).
 
     Parameters
@@ -394,7 +447,7 @@ def rle_decode(rles: Any, *, backend: str = "auto") -> np.ndarray:
     rles : dict or list of dict
         ``{'size': [h, w], 'counts': ...}``: compressed bytes or str, or
         uncompressed integer counts.  Every mask must have the same size.
-    backend : {'auto', 'numba', 'cython'}, default 'auto'
+    backend : {'auto', 'numba', 'cython', 'cuda'}, default 'auto'
 
     Returns
     -------
@@ -424,7 +477,7 @@ def rle_decode(rles: Any, *, backend: str = "auto") -> np.ndarray:
     if not _validate.is_rle(rles):
         raise TypeError(f"rles must be a COCO RLE dict or a list of them, got {type(rles).__name__}")
     h, w, counts, single = _validate.as_rles(rles, "rles")
-    h, w = (0, 0) if h is None else (h, w)
+    h, w = (0, 0) if h is None else (h, cast(int, w))  # h and w are None together (no masks)
     if len(counts):
         module, parallel = backends.select(backend, len(counts) * h * w, family="masks", kind="mask_pixels")
         # Checked before the output is allocated: a bad size or count costs no memory.
@@ -434,14 +487,14 @@ def rle_decode(rles: Any, *, backend: str = "auto") -> np.ndarray:
             module.rle_to_dense(runs[0], index, out, parallel)
     else:
         out = _zeros((0, h, w), np.uint8)
-    out = out.view(bool)
-    return out[0] if single else out
+    decoded: NDArray[np.bool_] = out.view(bool)
+    return decoded[0] if single else decoded
 
 
 # --- Dice ----------------------------------------------------------------------------
 
 
-def _dice_operand(arr: np.ndarray) -> np.ndarray:
+def _dice_operand(arr: NDArray[Any]) -> NDArray[np.uint8] | NDArray[np.float32] | NDArray[np.float64]:
     """``arr`` as uint8 (bools), float32 or float64, C-contiguous: what the sum kernels read."""
     if arr.dtype.kind == "b" or arr.dtype == np.uint8:
         return np.ascontiguousarray(arr).view(np.uint8)
@@ -450,8 +503,8 @@ def _dice_operand(arr: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(arr, dtype=np.float64)
 
 
-def _row_sums(pred: np.ndarray, target: np.ndarray, threshold: float | None, squared: bool,
-              backend: str) -> np.ndarray:
+def _row_sums(pred: NDArray[Any], target: NDArray[Any], threshold: float | None, squared: bool,
+              backend: str) -> NDArray[np.float64]:
     """``(R, 3)`` float64: per row, ``sum p t``, ``sum p`` and ``sum t`` (squares with ``squared``)."""
     rows = pred.shape[0]
     size = pred.size // rows if rows else 0
@@ -462,12 +515,13 @@ def _row_sums(pred: np.ndarray, target: np.ndarray, threshold: float | None, squ
     if rows and size:
         module, parallel = backends.select(backend, rows * size, family="masks", kind="mask_pixels")
         binarize = threshold is not None
-        module.row_sums(p, t, float(threshold) if binarize else 0.0, binarize, squared, DICE_CHUNK,
-                        partial, parallel)
-    return partial.sum(axis=1)
+        module.row_sums(p, t, float(threshold) if threshold is not None else 0.0, binarize, squared,
+                        DICE_CHUNK, partial, parallel)
+    sums: NDArray[np.float64] = partial.sum(axis=1)
+    return sums
 
 
-def _one_hot(labels: np.ndarray, num_classes: int, name: str) -> np.ndarray:
+def _one_hot(labels: NDArray[Any], num_classes: int, name: str) -> NDArray[np.uint8]:
     """``(N, H, W)`` (or ``(N, 1, ...)``) class indices -> ``(N, num_classes, ...)`` uint8."""
     if labels.dtype.kind == "f":
         if labels.size and not np.all(np.floor(labels) == labels):
@@ -475,7 +529,8 @@ def _one_hot(labels: np.ndarray, num_classes: int, name: str) -> np.ndarray:
         labels = labels.astype(np.int64)
     labels = _validate.as_class_indices(labels, name, num_classes)
     classes = np.arange(num_classes).reshape((1, num_classes) + (1,) * (labels.ndim - 1))
-    return (labels[:, None] == classes).view(np.uint8)
+    one_hot: NDArray[np.uint8] = (labels[:, None] == classes).view(np.uint8)
+    return one_hot
 
 
 def _check_empty_score(value: Any) -> float:
@@ -484,7 +539,8 @@ def _check_empty_score(value: Any) -> float:
     return float(value)
 
 
-def _reduce_scores(scores: np.ndarray, keep: np.ndarray, reduction: str, dt: np.dtype):
+def _reduce_scores(scores: NDArray[np.float64], keep: NDArray[np.bool_], reduction: str,
+                   dt: np.dtype[np.floating[Any]]) -> _Score:
     """Mean / sum of ``scores`` over the entries ``keep`` (``'mean_batch'``: over axis 0)."""
     if reduction == "none":
         return scores.astype(dt) if scores.ndim else dt.type(scores)
@@ -498,9 +554,19 @@ def _reduce_scores(scores: np.ndarray, keep: np.ndarray, reduction: str, dt: np.
     return mean.astype(dt) if axis is not None else dt.type(mean)
 
 
-def dice(pred: Any, target: Any, *, smooth: float = 0.0, threshold: float | None = None,
-         reduction: str = "mean", num_classes: int | None = None, include_background: bool = True,
-         empty_score: float = 1.0, dtype: Any = None, backend: str = "auto"):
+def dice(
+    pred: ArrayLike,
+    target: ArrayLike,
+    *,
+    smooth: float = 0.0,
+    threshold: float | None = None,
+    reduction: _DiceReduction = "mean",
+    num_classes: int | None = None,
+    include_background: bool = True,
+    empty_score: float = 1.0,
+    dtype: DTypeLike = None,
+    backend: Literal["auto", "numba", "cython", "cuda"] = "auto",
+) -> np.floating[Any] | NDArray[np.floating[Any]]:
     """Dice coefficient ``(2 sum(p t) + smooth) / (sum(p) + sum(t) + smooth)`` of masks or probabilities.
 
     Parameters
@@ -533,7 +599,7 @@ def dice(pred: Any, target: Any, *, smooth: float = 0.0, threshold: float | None
     dtype : float32 or float64, optional
         Output dtype; default float64, float32 when ``pred`` is float32 (integer
         or bool targets do not promote it).  Sums accumulate in float64.
-    backend : {'auto', 'numba', 'cython'}, default 'auto'
+    backend : {'auto', 'numba', 'cython', 'cuda'}, default 'auto'
 
     Returns
     -------
@@ -548,7 +614,7 @@ def dice(pred: Any, target: Any, *, smooth: float = 0.0, threshold: float | None
     array([[1.        , 0.66666667, 0.66666667]])
     """
     _validate.check_backend(backend)
-    reduction = _validate.check_reduction(reduction, DICE_REDUCTIONS)
+    reduction = cast(_DiceReduction, _validate.check_reduction(reduction, DICE_REDUCTIONS))  # one of them
     smooth = _validate.check_real(smooth, "smooth", 0.0)
     threshold = _validate.check_threshold(threshold)
     empty_score = _check_empty_score(empty_score)
@@ -585,7 +651,7 @@ def dice(pred: Any, target: Any, *, smooth: float = 0.0, threshold: float | None
     return _reduce_scores(scores, keep, reduction, dt)
 
 
-def _class_axis(arr: np.ndarray, num_classes: int, name: str) -> np.ndarray:
+def _class_axis(arr: NDArray[Any], num_classes: int, name: str) -> NDArray[Any]:
     """With ``num_classes``: ``(N, C, H, W)`` as it is, label maps one-hot encoded."""
     if arr.ndim == 4 and arr.shape[1] == num_classes:
         return arr
@@ -597,10 +663,85 @@ def _class_axis(arr: np.ndarray, num_classes: int, name: str) -> np.ndarray:
     )
 
 
-def dice_loss(input: Any, target: Any, *, sigmoid: bool = False, softmax: bool = False,
-              to_onehot_y: bool = False, include_background: bool = True, squared_pred: bool = False,
-              jaccard: bool = False, smooth_nr: float = 1e-5, smooth_dr: float = 1e-5, batch: bool = False,
-              weight: Any = None, reduction: str = "mean", return_grad: bool = False):
+@overload
+def dice_loss(
+    input: ArrayLike,
+    target: ArrayLike,
+    *,
+    sigmoid: bool = ...,
+    softmax: bool = ...,
+    to_onehot_y: bool = ...,
+    include_background: bool = ...,
+    squared_pred: bool = ...,
+    jaccard: bool = ...,
+    smooth_nr: float = ...,
+    smooth_dr: float = ...,
+    batch: bool = ...,
+    weight: ArrayLike | None = ...,
+    reduction: _LossReduction = ...,
+    return_grad: Literal[False] = ...,
+) -> np.floating[Any] | NDArray[np.floating[Any]]: ...
+
+
+@overload
+def dice_loss(
+    input: ArrayLike,
+    target: ArrayLike,
+    *,
+    sigmoid: bool = ...,
+    softmax: bool = ...,
+    to_onehot_y: bool = ...,
+    include_background: bool = ...,
+    squared_pred: bool = ...,
+    jaccard: bool = ...,
+    smooth_nr: float = ...,
+    smooth_dr: float = ...,
+    batch: bool = ...,
+    weight: ArrayLike | None = ...,
+    reduction: _LossReduction = ...,
+    return_grad: Literal[True],
+) -> tuple[np.floating[Any] | NDArray[np.floating[Any]], NDArray[np.floating[Any]]]: ...
+
+
+@overload
+def dice_loss(
+    input: ArrayLike,
+    target: ArrayLike,
+    *,
+    sigmoid: bool = ...,
+    softmax: bool = ...,
+    to_onehot_y: bool = ...,
+    include_background: bool = ...,
+    squared_pred: bool = ...,
+    jaccard: bool = ...,
+    smooth_nr: float = ...,
+    smooth_dr: float = ...,
+    batch: bool = ...,
+    weight: ArrayLike | None = ...,
+    reduction: _LossReduction = ...,
+    return_grad: bool = ...,
+) -> (np.floating[Any] | NDArray[np.floating[Any]]
+      | tuple[np.floating[Any] | NDArray[np.floating[Any]], NDArray[np.floating[Any]]]): ...
+
+
+def dice_loss(
+    input: ArrayLike,
+    target: ArrayLike,
+    *,
+    sigmoid: bool = False,
+    softmax: bool = False,
+    to_onehot_y: bool = False,
+    include_background: bool = True,
+    squared_pred: bool = False,
+    jaccard: bool = False,
+    smooth_nr: float = 1e-5,
+    smooth_dr: float = 1e-5,
+    batch: bool = False,
+    weight: ArrayLike | None = None,
+    reduction: _LossReduction = "mean",
+    return_grad: bool = False,
+) -> (np.floating[Any] | NDArray[np.floating[Any]]
+      | tuple[np.floating[Any] | NDArray[np.floating[Any]], NDArray[np.floating[Any]]]):
     """Dice loss ``1 - (2 sum(p t) + smooth_nr) / (sum(p) + sum(t) + smooth_dr)`` (MONAI's ``DiceLoss``).
 
     Parameters
@@ -657,12 +798,12 @@ def dice_loss(input: Any, target: Any, *, sigmoid: bool = False, softmax: bool =
     >>> grad.shape
     (1, 1, 2, 2)
     """
-    flags = dict(sigmoid=sigmoid, softmax=softmax, to_onehot_y=to_onehot_y,
+    flags: dict[str, object] = dict(sigmoid=sigmoid, softmax=softmax, to_onehot_y=to_onehot_y,
                  include_background=include_background, squared_pred=squared_pred, jaccard=jaccard,
                  batch=batch, return_grad=return_grad)
     for name, value in flags.items():
         _validate.check_bool(value, name)
-    reduction = _validate.check_reduction(reduction)
+    reduction = cast(_LossReduction, _validate.check_reduction(reduction))  # one of them
     smooth_nr = _validate.check_real(smooth_nr, "smooth_nr", 0.0)
     smooth_dr = _validate.check_real(smooth_dr, "smooth_dr", 0.0)
     if sigmoid and softmax:
@@ -753,7 +894,7 @@ def dice_loss(input: Any, target: Any, *, sigmoid: bool = False, softmax: bool =
     return value, grad_p.astype(dt)
 
 
-def _reduce_losses(loss: np.ndarray, reduction: str, dt: np.dtype):
+def _reduce_losses(loss: NDArray[np.float64], reduction: str, dt: np.dtype[np.floating[Any]]) -> _Score:
     if reduction == "none":
         return loss.astype(dt)
     total = float(loss.sum())

@@ -8,20 +8,28 @@ to widths and heights).  Nothing here is fast and nothing here is validated.
 from __future__ import annotations
 
 import math
+from typing import (Any, Iterable, Literal, Mapping, Optional, Sequence, SupportsFloat, SupportsInt, Tuple,
+                    Union)
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+# One box's four numbers (a row of an array, a tuple, a list), read with float().
+_Box = Iterable[SupportsFloat]
+_BoxTuple = Tuple[float, float, float, float]
+_Metric = Literal["iou", "ioa", "giou", "diou", "ciou"]
 
 
-def _box(b, offset=0):
+def _box(b: _Box, offset: float = 0) -> _BoxTuple:
     x1, y1, x2, y2 = (float(v) for v in b)
     return x1, y1, x2 + offset, y2 + offset
 
 
-def _div(num, den):
+def _div(num: float, den: float) -> float:
     return num / den if den > 0 else 0.0
 
 
-def pair_metric(a, b, metric="iou", offset=0):
+def pair_metric(a: _Box, b: _Box, metric: _Metric = "iou", offset: float = 0) -> float:
     """One metric between two xyxy boxes: 'iou', 'ioa', 'giou', 'diou' or 'ciou'."""
     ax1, ay1, ax2, ay2 = _box(a, offset)
     bx1, by1, bx2, by2 = _box(b, offset)
@@ -53,7 +61,9 @@ def pair_metric(a, b, metric="iou", offset=0):
     return diou - alpha * v
 
 
-def pairwise(boxes1, boxes2, metric="iou", offset=0):
+def pairwise(
+    boxes1: ArrayLike, boxes2: ArrayLike, metric: _Metric = "iou", offset: float = 0
+) -> NDArray[np.float64]:
     """``(N, M)`` float64 matrix of ``pair_metric`` over every pair."""
     boxes1 = np.asarray(boxes1, dtype=np.float64).reshape(-1, 4)
     boxes2 = np.asarray(boxes2, dtype=np.float64).reshape(-1, 4)
@@ -64,16 +74,22 @@ def pairwise(boxes1, boxes2, metric="iou", offset=0):
     return out
 
 
-def aligned(boxes1, boxes2, metric="iou", offset=0):
+def aligned(
+    boxes1: ArrayLike, boxes2: ArrayLike, metric: _Metric = "iou", offset: float = 0
+) -> NDArray[np.float64]:
     """``(N,)`` float64 vector of ``pair_metric(boxes1[i], boxes2[i])``."""
     boxes1 = np.asarray(boxes1, dtype=np.float64).reshape(-1, 4)
     boxes2 = np.asarray(boxes2, dtype=np.float64).reshape(-1, 4)
     return np.array([pair_metric(a, b, metric, offset) for a, b in zip(boxes1, boxes2)], dtype=np.float64)
 
 
-def box_convert(boxes, in_fmt, out_fmt):
+def box_convert(
+    boxes: ArrayLike,
+    in_fmt: Literal["xyxy", "xywh", "cxcywh"],
+    out_fmt: Literal["xyxy", "xywh", "cxcywh"],
+) -> NDArray[np.float64]:
     """Convert between 'xyxy', 'xywh' and 'cxcywh', one box at a time, in float64."""
-    rows = []
+    rows: list[_BoxTuple] = []
     for b in np.asarray(boxes, dtype=np.float64).reshape(-1, 4):
         if in_fmt == "xyxy":
             x1, y1, x2, y2 = b
@@ -93,7 +109,12 @@ def box_convert(boxes, in_fmt, out_fmt):
 # --- masks -------------------------------------------------------------------
 
 
-def mask_overlap(masks1, masks2, metric="iou", iscrowd=None):
+def mask_overlap(
+    masks1: ArrayLike,
+    masks2: ArrayLike,
+    metric: Literal["iou", "dice"] = "iou",
+    iscrowd: Optional[Union[Sequence[object], NDArray[Any]]] = None,
+) -> NDArray[np.float64]:
     """``(N, M)`` float64 'iou' or 'dice' of every pair of binary masks, pixel by pixel.
 
     ``iscrowd[j]`` (pycocotools) makes pair ``(i, j)`` an intersection over the
@@ -119,9 +140,10 @@ def mask_overlap(masks1, masks2, metric="iou", iscrowd=None):
     return out
 
 
-def rle_runs(mask):
+def rle_runs(mask: ArrayLike) -> list[int]:
     """COCO's runs of one ``(H, W)`` mask: column-major, starting with a (maybe empty) background run."""
-    runs, current, length = [], 0, 0
+    runs: list[int] = []
+    current, length = 0, 0
     for value in np.asarray(mask).astype(bool).T.ravel().tolist():
         if value != current:
             runs.append(length)
@@ -131,7 +153,7 @@ def rle_runs(mask):
     return runs
 
 
-def rle_string(runs):
+def rle_string(runs: Sequence[int]) -> bytes:
     """COCO's compressed counts (pycocotools' ``rleToString``), one character at a time."""
     chars = []
     for i, x in enumerate(runs):
@@ -148,10 +170,12 @@ def rle_string(runs):
     return bytes(chars)
 
 
-def rle_string_runs(counts):
+def rle_string_runs(counts: bytes) -> list[int]:
     """Inverse of :func:`rle_string` (pycocotools' ``rleFrString``)."""
-    runs, p = [], 0
+    runs: list[int] = []
+    p = 0
     while p < len(counts):
+        more: int  # a flag bit, tested for truth
         x, k, more = 0, 0, True
         while more:
             c = counts[p] - 48
@@ -167,20 +191,20 @@ def rle_string_runs(counts):
     return runs
 
 
-def rle_decode(rle):
+def rle_decode(rle: Mapping[str, Any]) -> NDArray[np.bool_]:
     """One ``(H, W)`` bool mask from a COCO RLE dict (compressed or uncompressed)."""
     h, w = rle["size"]
     counts = rle["counts"]
     if isinstance(counts, str):
         counts = counts.encode("ascii")
     runs = rle_string_runs(counts) if isinstance(counts, bytes) else list(counts)
-    flat = []
+    flat: list[bool] = []
     for i, n in enumerate(runs):
         flat.extend([i % 2 == 1] * n)
     return np.array(flat, dtype=bool).reshape(w, h).T
 
 
-def masks_to_boxes(masks):
+def masks_to_boxes(masks: Union[NDArray[Any], Sequence[ArrayLike]]) -> NDArray[np.float64]:
     """``(N, 4)`` float64 xyxy boxes of binary masks (inclusive last row/column); empty -> zeros."""
     boxes = np.zeros((len(masks), 4))
     for k, mask in enumerate(np.asarray(masks).astype(bool)):
@@ -191,7 +215,7 @@ def masks_to_boxes(masks):
     return boxes
 
 
-def dice(pred, target, smooth=0.0, empty_score=1.0):
+def dice(pred: ArrayLike, target: ArrayLike, smooth: float = 0.0, empty_score: float = 1.0) -> float:
     """The Dice coefficient of two arrays of the same shape: ``(2 sum(p t) + s) / (sum(p) + sum(t) + s)``."""
     inter = psum = tsum = 0.0
     for p, t in zip(np.asarray(pred, dtype=np.float64).ravel().tolist(),
@@ -206,13 +230,19 @@ def dice(pred, target, smooth=0.0, empty_score=1.0):
 # --- losses (per-sample loops in float64) ------------------------------------------
 
 
-def _log_softmax_row(row):
+def _log_softmax_row(row: Sequence[float]) -> list[float]:
     m = max(row)
     lse = m + math.log(sum(math.exp(v - m) for v in row))
     return [v - lse for v in row]
 
 
-def cross_entropy_loss(logits, target, weight=None, ignore_index=-100, label_smoothing=0.0):
+def cross_entropy_loss(
+    logits: ArrayLike,
+    target: Iterable[SupportsInt],
+    weight: Optional[Iterable[SupportsFloat]] = None,
+    ignore_index: int = -100,
+    label_smoothing: float = 0.0,
+) -> NDArray[np.float64]:
     """Per-sample cross-entropy of ``(N, C)`` logits and class indices (PyTorch's formula)."""
     logits = np.asarray(logits, dtype=np.float64)
     n_classes = logits.shape[1]
@@ -229,7 +259,13 @@ def cross_entropy_loss(logits, target, weight=None, ignore_index=-100, label_smo
     return np.array(out, dtype=np.float64)
 
 
-def softmax_focal_loss(logits, target, alpha=None, gamma=2.0, ignore_index=-100):
+def softmax_focal_loss(
+    logits: ArrayLike,
+    target: Iterable[SupportsInt],
+    alpha: Optional[ArrayLike] = None,
+    gamma: float = 2.0,
+    ignore_index: int = -100,
+) -> NDArray[np.float64]:
     """Per-sample ``-alpha_y (1 - p_y)^gamma log p_y`` of ``(N, C)`` logits."""
     logits = np.asarray(logits, dtype=np.float64)
     out = []
@@ -244,7 +280,9 @@ def softmax_focal_loss(logits, target, alpha=None, gamma=2.0, ignore_index=-100)
     return np.array(out, dtype=np.float64)
 
 
-def sigmoid_focal_loss(inputs, targets, alpha=0.25, gamma=2.0):
+def sigmoid_focal_loss(
+    inputs: ArrayLike, targets: ArrayLike, alpha: float = 0.25, gamma: float = 2.0
+) -> NDArray[np.float64]:
     """Elementwise RetinaNet focal loss, torchvision's formula written out."""
     out = []
     for x, t in zip(np.asarray(inputs, dtype=np.float64).ravel(), np.asarray(targets, dtype=np.float64).ravel()):
@@ -258,7 +296,9 @@ def sigmoid_focal_loss(inputs, targets, alpha=0.25, gamma=2.0):
     return np.array(out, dtype=np.float64).reshape(np.shape(inputs))
 
 
-def crammer_singer_hinge(scores, labels, margin=1.0):
+def crammer_singer_hinge(
+    scores: ArrayLike, labels: Iterable[SupportsInt], margin: float = 1.0
+) -> NDArray[np.float64]:
     """Per-sample ``max(0, margin + max_{j != y} f_j - f_y)``."""
     out = []
     for row, y in zip(np.asarray(scores, dtype=np.float64), labels):
@@ -267,7 +307,9 @@ def crammer_singer_hinge(scores, labels, margin=1.0):
     return np.array(out, dtype=np.float64)
 
 
-def contrastive_hinge(im, s, margin=0.2, max_violation=False):
+def contrastive_hinge(
+    im: ArrayLike, s: ArrayLike, margin: float = 0.2, max_violation: bool = False
+) -> NDArray[np.float64]:
     """Per-pair VSE / VSE++ hinge: row ``i`` and column ``i`` of ``im @ s.T`` against ``S[i, i]``."""
     sim = np.asarray(im, dtype=np.float64) @ np.asarray(s, dtype=np.float64).T
     n = sim.shape[0]
@@ -282,7 +324,9 @@ def contrastive_hinge(im, s, margin=0.2, max_violation=False):
     return np.array(out, dtype=np.float64)
 
 
-def box_loss(a, b, kind="giou", eps=1e-7):
+def box_loss(
+    a: _Box, b: _Box, kind: Literal["iou", "giou", "diou", "ciou"] = "giou", eps: float = 1e-7
+) -> float:
     """torchvision's IoU-family loss of one box pair, with ``eps`` in every denominator."""
     ax1, ay1, ax2, ay2 = (float(v) for v in a)
     bx1, by1, bx2, by2 = (float(v) for v in b)
@@ -309,13 +353,15 @@ def box_loss(a, b, kind="giou", eps=1e-7):
 # --- NMS family ---------------------------------------------------------------------
 
 
-def _rank(scores):
+def _rank(scores: ArrayLike) -> tuple[list[int], list[float]]:
     """Indices by decreasing score, ties by lower index."""
     scores = [float(s) for s in np.asarray(scores).reshape(-1)]
     return sorted(range(len(scores)), key=lambda i: (-scores[i], i)), scores
 
 
-def nms(boxes, scores, iou_threshold, metric="iou", offset=0):
+def nms(
+    boxes: ArrayLike, scores: ArrayLike, iou_threshold: float, metric: _Metric = "iou", offset: float = 0
+) -> NDArray[np.int64]:
     """Greedy NMS over every pair: keep the best box, drop those with metric > threshold, repeat."""
     boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
     order, _ = _rank(scores)
@@ -331,20 +377,35 @@ def nms(boxes, scores, iou_threshold, metric="iou", offset=0):
     return np.array(keep, dtype=np.int64)
 
 
-def batched_nms(boxes, scores, idxs, iou_threshold, metric="iou", offset=0):
+def batched_nms(
+    boxes: ArrayLike,
+    scores: ArrayLike,
+    idxs: ArrayLike,
+    iou_threshold: float,
+    metric: _Metric = "iou",
+    offset: float = 0,
+) -> NDArray[np.int64]:
     """:func:`nms` on each class separately, merged by decreasing score (ties: lower index)."""
     boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
     scores = np.asarray(scores, dtype=np.float64).reshape(-1)
     idxs = np.asarray(idxs).reshape(-1)
-    kept = []
+    kept: list[np.intp] = []
     for c in np.unique(idxs):
         members = np.flatnonzero(idxs == c)
         kept.extend(members[nms(boxes[members], scores[members], iou_threshold, metric, offset)])
     return np.array(sorted(kept, key=lambda i: (-scores[i], i)), dtype=np.int64)
 
 
-def soft_nms(boxes, scores, iou_threshold=0.3, sigma=0.5, score_threshold=1e-3, method="linear",
-             idxs=None, offset=0):
+def soft_nms(
+    boxes: ArrayLike,
+    scores: ArrayLike,
+    iou_threshold: float = 0.3,
+    sigma: float = 0.5,
+    score_threshold: float = 1e-3,
+    method: Literal["linear", "gaussian", "hard"] = "linear",
+    idxs: Optional[ArrayLike] = None,
+    offset: float = 0,
+) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
     """Soft-NMS per class: pick the best, decay the others by their IoU with it, drop low scores.
 
     Returns (indices, decayed scores) by decreasing decayed score (ties: lower index).
@@ -371,8 +432,16 @@ def soft_nms(boxes, scores, iou_threshold=0.3, sigma=0.5, score_threshold=1e-3, 
     return np.array(picks, dtype=np.int64), np.array([s[i] for i in picks], dtype=np.float64)
 
 
-def weighted_boxes_fusion(boxes_list, scores_list, labels_list, weights=None, iou_thr=0.55,
-                          skip_box_thr=0.0, conf_type="avg", allows_overflow=False):
+def weighted_boxes_fusion(
+    boxes_list: Sequence[Iterable[_Box]],
+    scores_list: Sequence[Iterable[SupportsFloat]],
+    labels_list: Sequence[Iterable[SupportsInt]],
+    weights: Optional[Iterable[float]] = None,
+    iou_thr: float = 0.55,
+    skip_box_thr: float = 0.0,
+    conf_type: Literal["avg", "max", "box_and_model_avg", "absent_model_aware_avg"] = "avg",
+    allows_overflow: bool = False,
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.int64]]:
     """ensemble-boxes' weighted boxes fusion, in float64 loops (normalised xyxy boxes).
 
     Returns (boxes, scores, labels) by decreasing score (ties: in label order, then
@@ -391,6 +460,8 @@ def weighted_boxes_fusion(boxes_list, scores_list, labels_list, weights=None, io
     for label in sorted({e[0] for e in entries}):
         members = [e for e in entries if e[0] == label]
         members = [members[i] for i in sorted(range(len(members)), key=lambda i: -members[i][1])]
+        clusters: list[list[tuple[int, float, int, _BoxTuple]]]
+        fused: list[tuple[float, ...]]
         clusters, fused = [], []
         for e in members:
             best, best_iou = -1, iou_thr
@@ -427,7 +498,13 @@ def weighted_boxes_fusion(boxes_list, scores_list, labels_list, weights=None, io
             np.array([fused_all[i][1] for i in order], dtype=np.int64))
 
 
-def greedy_match(pred_boxes, pred_scores, gt_boxes, iou_threshold, gt_ignore=None):
+def greedy_match(
+    pred_boxes: ArrayLike,
+    pred_scores: Union[Sequence[SupportsFloat], NDArray[Any]],
+    gt_boxes: ArrayLike,
+    iou_threshold: float,
+    gt_ignore: Optional[Iterable[object]] = None,
+) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
     """COCO's greedy matching, one prediction at a time: ``(pred indices, gt indices)``.
 
     Predictions by decreasing score (ties: lower index) each take the free, not
@@ -441,7 +518,7 @@ def greedy_match(pred_boxes, pred_scores, gt_boxes, iou_threshold, gt_ignore=Non
     taken = [False] * m
     pairs = []
     for p in order:
-        best = None
+        best: Optional[int] = None
         for wanted in (False, True):  # not ignored first
             for g in range(m):
                 if ignore[g] != wanted or taken[g] or iou[p, g] < iou_threshold:

@@ -13,14 +13,25 @@ given dtype, :func:`clustered_masks` returns ``(N, H, W)`` bool masks.
 
 from __future__ import annotations
 
+from typing import Any, Literal
+
 import numpy as np
+from numpy.typing import DTypeLike, NDArray
 
 
-def _rng(seed):
+def _rng(seed: int) -> np.random.Generator:
     return np.random.default_rng(seed)
 
 
-def clustered_boxes(n, *, n_objects=None, image_size=1024.0, jitter=0.15, seed=0, dtype=np.float32):
+def clustered_boxes(
+    n: int,
+    *,
+    n_objects: int | None = None,
+    image_size: float = 1024.0,
+    jitter: float = 0.15,
+    seed: int = 0,
+    dtype: DTypeLike = np.float32,
+) -> tuple[NDArray[np.floating[Any]], NDArray[np.floating[Any]], NDArray[np.int64]]:
     """``n`` detector-like proposals around ``n_objects`` objects (default ``max(1, n // 50)``).
 
     Returns
@@ -51,7 +62,15 @@ def clustered_boxes(n, *, n_objects=None, image_size=1024.0, jitter=0.15, seed=0
     return boxes.astype(dtype), scores.astype(dtype), classes[owner].astype(np.int64)
 
 
-def scattered_boxes(n, *, image_size=1024.0, min_size=4.0, max_size=64.0, seed=0, dtype=np.float32):
+def scattered_boxes(
+    n: int,
+    *,
+    image_size: float = 1024.0,
+    min_size: float = 4.0,
+    max_size: float = 64.0,
+    seed: int = 0,
+    dtype: DTypeLike = np.float32,
+) -> tuple[NDArray[np.floating[Any]], NDArray[np.floating[Any]], NDArray[np.int64]]:
     """``n`` independent boxes uniformly over a square image; returns (boxes, scores, labels).
 
     Examples
@@ -67,7 +86,9 @@ def scattered_boxes(n, *, image_size=1024.0, min_size=4.0, max_size=64.0, seed=0
     return boxes.astype(dtype), rng.uniform(0, 1, n).astype(dtype), rng.integers(0, 80, n).astype(np.int64)
 
 
-def degenerate_boxes(n, *, image_size=64.0, seed=0, dtype=np.float32):
+def degenerate_boxes(
+    n: int, *, image_size: float = 64.0, seed: int = 0, dtype: DTypeLike = np.float32
+) -> tuple[NDArray[np.floating[Any]], NDArray[np.floating[Any]], NDArray[np.int64]]:
     """``n`` boxes, most of them degenerate; returns (boxes, scores, labels).
 
     A fifth each: zero width, zero height, points, exact duplicates of earlier
@@ -95,7 +116,7 @@ def degenerate_boxes(n, *, image_size=64.0, seed=0, dtype=np.float32):
 
 
 def clustered_masks(n: int, *, height: int = 512, width: int = 512, n_objects: int | None = None,
-                    seed: int = 0) -> np.ndarray:
+                    seed: int = 0) -> NDArray[np.bool_]:
     """``n`` detector-like masks: an ellipse inside each of ``n`` clustered boxes.
 
     Like :func:`clustered_boxes`, many masks overlap around a few objects; the
@@ -143,7 +164,9 @@ def clustered_masks(n: int, *, height: int = 512, width: int = 512, n_objects: i
 _COCO_SIZE_MIX = (0.41, 0.34, 0.25)
 
 
-def _coco_sides(rng, n, image_h, image_w):
+def _coco_sides(
+    rng: np.random.Generator, n: int, image_h: int, image_w: int
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Box sides (n, 2) whose areas fall small / medium / large in COCO's proportions."""
     kind = rng.choice(3, size=n, p=_COCO_SIZE_MIX)
     lo = np.array([4.0, 32.0, 96.0])[kind]
@@ -156,13 +179,16 @@ def _coco_sides(rng, n, image_h, image_w):
     return w, h
 
 
-def _place(rng, w, h, image_h, image_w):
+def _place(
+    rng: np.random.Generator, w: NDArray[np.float64], h: NDArray[np.float64], image_h: int, image_w: int
+) -> NDArray[np.float64]:
     x = rng.uniform(0, 1, len(w)) * (image_w - w)
     y = rng.uniform(0, 1, len(h)) * (image_h - h)
-    return np.round(np.stack([x, y, w, h], axis=1), 2)
+    xywh: NDArray[np.float64] = np.stack([x, y, w, h], axis=1)
+    return np.round(xywh, 2)
 
 
-def _ellipse_masks(boxes, image_h, image_w):
+def _ellipse_masks(boxes: NDArray[np.float64], image_h: int, image_w: int) -> NDArray[np.bool_]:
     """(n, H, W) bool: the ellipse inscribed in each xywh box (at least its centre pixel)."""
     out = np.zeros((len(boxes), image_h, image_w), dtype=bool)
     yy = np.arange(image_h)[:, None] + 0.5
@@ -174,8 +200,18 @@ def _ellipse_masks(boxes, image_h, image_w):
     return out
 
 
-def coco_like(n_images=100, *, n_categories=80, gt_per_image=7.3, dets_per_image=100, crowd_fraction=0.01,
-              iou_type="bbox", image_size=None, n_keypoints=17, seed=0):
+def coco_like(
+    n_images: int = 100,
+    *,
+    n_categories: int = 80,
+    gt_per_image: float = 7.3,
+    dets_per_image: int = 100,
+    crowd_fraction: float = 0.01,
+    iou_type: Literal["bbox", "segm", "keypoints"] = "bbox",
+    image_size: tuple[int, int] | None = None,
+    n_keypoints: int = 17,
+    seed: int = 0,
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """A COCO-val-like ground truth and detector results, for :mod:`fastiou.coco`.
 
     Ground truth: ``n_images`` images with a Poisson number of objects (mean
@@ -217,8 +253,10 @@ def coco_like(n_images=100, *, n_categories=80, gt_per_image=7.3, dets_per_image
     categories = [{"id": c + 1, "name": names[c], "supercategory": "thing"} for c in range(n_categories)]
     if iou_type == "keypoints":
         categories[0]["keypoints"] = [f"kp_{k}" for k in range(n_keypoints)]
+    annotations: list[dict[str, Any]]
+    dets: list[dict[str, Any]]
     annotations, dets = [], []
-    encode = None
+    encode: Any = None  # masks.rle_encode, imported for 'segm' only
     if iou_type == "segm":
         from .masks import rle_encode as encode
     for image in images:
@@ -248,10 +286,10 @@ def coco_like(n_images=100, *, n_categories=80, gt_per_image=7.3, dets_per_image
         base = len(annotations)
         if iou_type == "segm":
             gmasks = _ellipse_masks(boxes, image_h, image_w)
-            grles = encode(gmasks)
-            drles = encode(_ellipse_masks(dboxes, image_h, image_w))
+            grles: list[dict[str, Any]] = encode(gmasks)
+            drles: list[dict[str, Any]] = encode(_ellipse_masks(dboxes, image_h, image_w))
         for k in range(n_gt):
-            ann = {"id": base + k + 1, "image_id": image["id"], "category_id": int(cats[k]),
+            ann: dict[str, Any] = {"id": base + k + 1, "image_id": image["id"], "category_id": int(cats[k]),
                    "bbox": boxes[k].tolist(), "iscrowd": int(crowd[k])}
             if iou_type == "segm":
                 rle = grles[k]
@@ -270,7 +308,8 @@ def coco_like(n_images=100, *, n_categories=80, gt_per_image=7.3, dets_per_image
                 ann["_kp"] = (kx, ky, v)
             annotations.append(ann)
         for d in range(len(dboxes)):
-            det = {"image_id": image["id"], "category_id": int(dcats[d]), "score": float(dscores[d])}
+            det: dict[str, Any] = {"image_id": image["id"], "category_id": int(dcats[d]),
+                                   "score": float(dscores[d])}
             if iou_type == "bbox":
                 det["bbox"] = dboxes[d].tolist()
             elif iou_type == "segm":

@@ -19,16 +19,22 @@ Coordinates are image coordinates: ``x`` to the right, ``y`` downwards.
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Literal, Sequence, Tuple, Union
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from . import _validate, pairwise
 from ._columns import FORMATS
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
+
+#: A colour as matplotlib takes it: a name or hex string, or RGBA floats.
+_Colour = Union[str, Tuple[float, float, float, float]]
+_MetricName = Literal["iou", "ioa", "giou", "diou", "ciou"]
 
 INSTALL_HINT = "pip install 'fastiou[plot]'"
 
@@ -58,7 +64,7 @@ _CENTRE_LINE = "#d62728"
 _DIAGONAL = "#9467bd"
 
 
-def _matplotlib():
+def _matplotlib() -> tuple[type[Figure], type[FigureCanvasAgg]]:
     """matplotlib's ``Figure`` and Agg canvas, or an ImportError saying how to install them."""
     try:
         import matplotlib  # noqa: F401 - imported first so that a missing package fails here
@@ -83,8 +89,8 @@ def _figure(width: int, height: int, **kwargs: Any) -> Figure:
 
 
 def _render(
-    fig: Figure, path: str | os.PathLike | None, palette: bool = False
-) -> str | os.PathLike | np.ndarray:
+    fig: Figure, path: str | os.PathLike[str] | None, palette: bool = False
+) -> str | os.PathLike[str] | NDArray[np.uint8]:
     """Write ``fig`` to ``path`` and return the path, or return it as an RGBA array.
 
     ``palette=True`` writes PNGs with a 256-colour palette (drawings with flat
@@ -92,7 +98,8 @@ def _render(
     """
     if path is None:
         fig.canvas.draw()
-        return np.asarray(fig.canvas.buffer_rgba()).copy()
+        # _figure's Agg canvas (buffer_rgba is not in FigureCanvasBase's type)
+        return np.asarray(fig.canvas.buffer_rgba()).copy()  # type: ignore[attr-defined]
     extension = os.path.splitext(os.fspath(path))[1].lower()
     if extension not in ("", ".png"):
         fig.savefig(path, dpi=_DPI)
@@ -100,7 +107,8 @@ def _render(
         from PIL import Image
 
         fig.canvas.draw()
-        rgb = Image.fromarray(np.asarray(fig.canvas.buffer_rgba())).convert("RGB")
+        rgba = fig.canvas.buffer_rgba()  # type: ignore[attr-defined]  # _figure's Agg canvas, as above
+        rgb = Image.fromarray(np.asarray(rgba)).convert("RGB")
         rgb.quantize(256).save(path, format="PNG", optimize=True)
     else:
         fig.savefig(path, dpi=_DPI, format="png", pil_kwargs={"optimize": True})
@@ -108,18 +116,18 @@ def _render(
 
 
 def _metric_names(metrics: str | Iterable[str]) -> list[str]:
-    names = [metrics] if isinstance(metrics, str) else list(metrics)
+    names: list[str] = [metrics] if isinstance(metrics, str) else list(metrics)
     for name in names:
         _validate.check_choice(name, "metrics", METRICS)
     return names
 
 
-def _pair_values(b1: np.ndarray, b2: np.ndarray, names: list[str], fmt: str) -> dict[str, float]:
+def _pair_values(b1: NDArray[Any], b2: NDArray[Any], names: list[str], fmt: str) -> dict[str, float]:
     """Each metric of the pair, computed by fastiou's own functions."""
     return {name: float(METRICS[name][1](b1, b2, fmt=fmt, aligned=True)[0]) for name in names}
 
 
-def _xyxy(arr: np.ndarray, name: str, fmt: str) -> np.ndarray:
+def _xyxy(arr: NDArray[Any], name: str, fmt: str) -> NDArray[np.float64]:
     """Validated boxes ``arr`` (N, 4) in ``fmt``, as float64 ``xyxy`` rows."""
     cols = _validate.as_box_columns(arr, name, np.dtype(np.float64), fmt, 0, True)
     return np.ascontiguousarray(cols[:4].T)
@@ -138,11 +146,11 @@ def format_value(label: str, value: float) -> str:
 
 
 def box_pair_figure(
-    box1: Any,
-    box2: Any,
+    box1: ArrayLike,
+    box2: ArrayLike,
     *,
-    metrics: str | Iterable[str] = ("iou", "giou", "diou", "ciou"),
-    fmt: str = "xyxy",
+    metrics: _MetricName | Iterable[_MetricName] = ("iou", "giou", "diou", "ciou"),
+    fmt: Literal["xyxy", "xywh", "cxcywh"] = "xyxy",
     width: int = 640,
     height: int = 480,
 ) -> Figure:
@@ -217,7 +225,8 @@ def box_pair_figure(
     order = [k for k in ("box1", "box2", "intersection", "enclosing box C", r"centre distance $\rho$",
                          "enclosing diagonal c") if k in handles]
     info.legend([handles[k] for k in order], order, loc="upper left", fontsize=8, frameon=False)
-    text = {"transform": info.transAxes, "va": "top", "ha": "left", "family": "monospace", "fontsize": 8.5}
+    text: dict[str, Any] = {"transform": info.transAxes, "va": "top", "ha": "left", "family": "monospace",
+                            "fontsize": 8.5}
     info.text(0.0, 0.66, f"box1 = {_coords(a1)}\nbox2 = {_coords(a2)}", **text)
     if names:
         info.text(0.0, 0.555, "computed by fastiou:", transform=info.transAxes, va="top", ha="left",
@@ -232,20 +241,20 @@ def box_pair_figure(
     return fig
 
 
-def _coords(box: np.ndarray) -> str:
+def _coords(box: NDArray[Any]) -> str:
     return "[" + ", ".join(f"{v:g}" for v in box.reshape(-1).tolist()) + "]"
 
 
 def draw_box_pair(
-    box1: Any,
-    box2: Any,
+    box1: ArrayLike,
+    box2: ArrayLike,
     *,
-    metrics: str | Iterable[str] = ("iou", "giou", "diou", "ciou"),
-    path: str | os.PathLike | None = None,
-    fmt: str = "xyxy",
+    metrics: _MetricName | Iterable[_MetricName] = ("iou", "giou", "diou", "ciou"),
+    path: str | os.PathLike[str] | None = None,
+    fmt: Literal["xyxy", "xywh", "cxcywh"] = "xyxy",
     width: int = 640,
     height: int = 480,
-) -> str | os.PathLike | np.ndarray:
+) -> str | os.PathLike[str] | NDArray[np.uint8]:
     """Draw two boxes with the geometry of their IoU variants and the values fastiou computes.
 
     The picture shows both boxes, their intersection (filled), the smallest
@@ -289,7 +298,7 @@ def draw_box_pair(
     return _render(fig, path, palette=True)
 
 
-def _label_colours(labels: list | None, n: int) -> list:
+def _label_colours(labels: Sequence[Any] | None, n: int) -> list[_Colour]:
     """One colour per box: by label (first appearance order) when given, else a single colour."""
     if labels is None:
         return [_BOX_COLOURS[0]] * n
@@ -305,17 +314,17 @@ def _hashable(value: Any) -> Any:
 
 
 def draw_boxes(
-    image_or_size: Any,
-    boxes: Any,
-    labels: Sequence | None = None,
-    scores: Any = None,
+    image_or_size: ArrayLike,
+    boxes: ArrayLike,
+    labels: Sequence[Any] | None = None,
+    scores: ArrayLike | None = None,
     *,
-    fmt: str = "xyxy",
+    fmt: Literal["xyxy", "xywh", "cxcywh"] = "xyxy",
     title: str | None = None,
     ax: Axes | None = None,
-    path: str | os.PathLike | None = None,
+    path: str | os.PathLike[str] | None = None,
     width: int = 640,
-) -> str | os.PathLike | np.ndarray | Axes:
+) -> str | os.PathLike[str] | NDArray[np.uint8] | Axes:
     """Draw detections over an image (or a blank canvas of the image's size).
 
     Boxes are coloured by label; each is tagged with its label and score when given.
@@ -373,7 +382,9 @@ def draw_boxes(
     return _render(fig, path)
 
 
-def _draw_detections(ax: Axes, image, img_h, img_w, xyxy, labels, scores, colours, title) -> None:
+def _draw_detections(ax: Axes, image: NDArray[Any] | None, img_h: int, img_w: int, xyxy: NDArray[np.float64],
+                     labels: Sequence[Any] | None, scores: NDArray[Any] | None, colours: Sequence[_Colour],
+                     title: str | None) -> None:
     from matplotlib.patches import Rectangle
 
     if image is not None:
@@ -404,16 +415,16 @@ def _draw_detections(ax: Axes, image, img_h, img_w, xyxy, labels, scores, colour
 
 
 def draw_nms_comparison(
-    image_or_size: Any,
-    boxes: Any,
-    scores: Any,
-    keep: Any,
-    labels: Sequence | None = None,
+    image_or_size: ArrayLike,
+    boxes: ArrayLike,
+    scores: ArrayLike,
+    keep: ArrayLike,
+    labels: Sequence[Any] | None = None,
     *,
-    fmt: str = "xyxy",
-    path: str | os.PathLike | None = None,
+    fmt: Literal["xyxy", "xywh", "cxcywh"] = "xyxy",
+    path: str | os.PathLike[str] | None = None,
     width: int = 960,
-) -> str | os.PathLike | np.ndarray:
+) -> str | os.PathLike[str] | NDArray[np.uint8]:
     """All boxes (left) and the boxes an NMS kept (right), side by side.
 
     Parameters
@@ -463,16 +474,16 @@ def draw_nms_comparison(
 # --- evaluation ----------------------------------------------------------------
 
 
-def _palette() -> list:
+def _palette() -> list[_Colour]:
     from matplotlib import colormaps
 
     return [colormaps[name](i) for name, n in (("tab10", 10), ("Dark2", 8)) for i in range(n)]
 
 
 def plot_pr_curves(
-    result: Any, path: str | os.PathLike | None = None, *, iou_thresholds: Sequence[float] = (0.5, 0.75),
+    result: Any, path: str | os.PathLike[str] | None = None, *, iou_thresholds: Sequence[float] = (0.5, 0.75),
     category: int | None = None, area: str = "all", max_dets: int | None = None,
-) -> str | os.PathLike | np.ndarray:
+) -> str | os.PathLike[str] | NDArray[np.uint8]:
     """Precision against recall from a COCO evaluation: one curve per IoU threshold.
 
     Parameters

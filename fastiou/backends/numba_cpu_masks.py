@@ -33,8 +33,11 @@ from __future__ import annotations
 
 import sys
 
+from typing import Any
+
 import numpy as np
 from numba import prange, types
+from numpy.typing import NDArray
 from numba.extending import intrinsic
 
 from .. import _mask_formulas
@@ -275,9 +278,9 @@ def _decode_string(text, total, max_chars, out, status):
     end = text.shape[0]
     p = 0
     m = 0
-    pos = 0
-    back1 = 0
-    back2 = 0
+    pos: int | np.int64 = 0
+    back1: int | np.int64 = 0  # the counts one and two back
+    back2: int | np.int64 = 0
     while p < end:
         if m > total:
             _report(status, RLE_TOO_MANY, m, 0, p)
@@ -286,7 +289,8 @@ def _decode_string(text, total, max_chars, out, status):
         x = np.int64(0)
         shift = 0
         more = True
-        chars = 0  # the OR of the characters - 48: above 63 (unsigned) if one is outside 48-111
+        # the OR of the characters - 48: above 63 (unsigned) if one is outside 48-111
+        chars: int | np.int64 = 0
         while more and p < end:
             c = np.int64(text[p]) - 48
             chars |= c
@@ -635,7 +639,7 @@ def _sums_loop(p, t, lo, hi, threshold, binarize, squared, out):
     s_p = 0.0
     s_t = 0.0
     for i in range(p.shape[0]):
-        a = np.float64(p[i])
+        a: float = np.float64(p[i])
         if binarize:
             a = 1.0 if a > threshold else 0.0
         b = np.float64(t[i])
@@ -704,23 +708,55 @@ _row_sums_k = serial_and_parallel(_row_sums)
 # --- the backend interface ---------------------------------------------------------
 
 
-def pack_dense(masks, bits, info, parallel):
+def pack_dense(
+    masks: NDArray[np.uint8],
+    bits: NDArray[np.uint64],
+    info: NDArray[np.int64],
+    parallel: bool,
+) -> None:
     """Pack dense masks ``(K, H, W)`` uint8 0/1 into ``bits (K, H, ceil(W / 64))``
     uint64 (pixel x of a row is bit x % 64 of word x // 64) and fill ``info (K, 9)``."""
     _pack_dense_k[parallel](masks, bits, info, new_counter())
 
 
-def dense_pairwise(code, bits1, info1, bits2, info2, crowd, out, parallel):
+def dense_pairwise(
+    code: int,
+    bits1: NDArray[np.uint64],
+    info1: NDArray[np.int64],
+    bits2: NDArray[np.uint64],
+    info2: NDArray[np.int64],
+    crowd: NDArray[np.uint8],
+    out: NDArray[np.floating[Any]],
+    parallel: bool,
+) -> None:
     """``out[i, j] = overlap(code, ...)`` of packed masks; ``crowd (M,)`` uint8."""
     _dense_pairwise_k[parallel](code, bits1, info1, bits2, info2, crowd, out, new_counter())
 
 
-def dense_aligned(code, bits1, info1, bits2, info2, crowd, out, parallel):
+def dense_aligned(
+    code: int,
+    bits1: NDArray[np.uint64],
+    info1: NDArray[np.int64],
+    bits2: NDArray[np.uint64],
+    info2: NDArray[np.int64],
+    crowd: NDArray[np.uint8],
+    out: NDArray[np.floating[Any]],
+    parallel: bool,
+) -> None:
     """``out[i] = overlap(code, ...)`` of packed masks ``i`` and ``i``."""
     _dense_aligned_k[parallel](code, bits1, info1, bits2, info2, crowd, out, new_counter())
 
 
-def rle_from_strings(buf, offsets, total, max_chars, counts, nruns, status, parallel):
+def rle_from_strings(
+    buf: NDArray[np.uint8],
+    offsets: NDArray[np.int64],
+    total: int,
+    max_chars: int,
+    counts: NDArray[np.int64],
+    nruns: NDArray[np.int64],
+    status: NDArray[np.int64],
+    parallel: bool,
+) -> None:
     """Decode and check compressed COCO counts of masks of ``total`` pixels; string k
     (``buf[offsets[k]:offsets[k + 1]]``) gives ``nruns[k]`` counts written from
     ``counts[offsets[k]]`` and ``status[k]`` (RLE_OK, or the first fault); a count
@@ -728,7 +764,15 @@ def rle_from_strings(buf, offsets, total, max_chars, counts, nruns, status, para
     _rle_from_strings_k[parallel](buf, offsets, total, max_chars, counts, nruns, status, new_counter())
 
 
-def rle_info(runs, index, height, info, segments, status, parallel):
+def rle_info(
+    runs: NDArray[np.int64],
+    index: NDArray[np.int64],
+    height: int,
+    info: NDArray[np.int64],
+    segments: NDArray[np.int32],
+    status: NDArray[np.int64],
+    parallel: bool,
+) -> None:
     """Check the counts ``runs[0]`` (masks of ``height * W < 2**59`` pixels) into
     ``status (K, 4)`` and fill ``runs[1]`` (run ends), ``info (K, 9)`` (FIRST/LAST
     column-major) and, for simple masks, ``segments (2, K, W)`` int32 (each column's
@@ -736,43 +780,93 @@ def rle_info(runs, index, height, info, segments, status, parallel):
     _rle_info_k[parallel](runs, index, height, info, segments, status, new_counter())
 
 
-def rle_pairwise(code, runs1, index1, info1, segments1, runs2, index2, info2, segments2, crowd, out,
-                 parallel):
+def rle_pairwise(
+    code: int,
+    runs1: NDArray[np.int64],
+    index1: NDArray[np.int64],
+    info1: NDArray[np.int64],
+    segments1: NDArray[np.int32],
+    runs2: NDArray[np.int64],
+    index2: NDArray[np.int64],
+    info2: NDArray[np.int64],
+    segments2: NDArray[np.int32],
+    crowd: NDArray[np.uint8],
+    out: NDArray[np.floating[Any]],
+    parallel: bool,
+) -> None:
     """``out[i, j] = overlap(code, ...)`` of RLE masks; ``crowd (M,)`` uint8."""
     _rle_pairwise_k[parallel](code, runs1, index1, info1, segments1, runs2, index2, info2, segments2,
                               crowd, out, new_counter())
 
 
-def rle_aligned(code, runs1, index1, info1, segments1, runs2, index2, info2, segments2, crowd, out,
-                parallel):
+def rle_aligned(
+    code: int,
+    runs1: NDArray[np.int64],
+    index1: NDArray[np.int64],
+    info1: NDArray[np.int64],
+    segments1: NDArray[np.int32],
+    runs2: NDArray[np.int64],
+    index2: NDArray[np.int64],
+    info2: NDArray[np.int64],
+    segments2: NDArray[np.int32],
+    crowd: NDArray[np.uint8],
+    out: NDArray[np.floating[Any]],
+    parallel: bool,
+) -> None:
     """``out[i] = overlap(code, ...)`` of RLE masks ``i`` and ``i``."""
     _rle_aligned_k[parallel](code, runs1, index1, info1, segments1, runs2, index2, info2, segments2,
                              crowd, out, new_counter())
 
 
-def count_runs(masks, nruns, parallel):
+def count_runs(masks: NDArray[np.uint8], nruns: NDArray[np.int64], parallel: bool) -> None:
     """Number of COCO runs of each dense mask ``(K, H, W)`` uint8."""
     _count_runs_k[parallel](masks, nruns, new_counter())
 
 
-def write_runs(masks, index, counts, parallel):
+def write_runs(
+    masks: NDArray[np.uint8],
+    index: NDArray[np.int64],
+    counts: NDArray[np.int64],
+    parallel: bool,
+) -> None:
     """Write each mask's runs into ``counts`` from ``index[k, 0]``."""
     _write_runs_k[parallel](masks, index, counts, new_counter())
 
 
-def rle_to_strings(counts, index, stride, buf, lengths, parallel):
+def rle_to_strings(
+    counts: NDArray[np.int64],
+    index: NDArray[np.int64],
+    stride: int,
+    buf: NDArray[np.uint8],
+    lengths: NDArray[np.int64],
+    parallel: bool,
+) -> None:
     """Compress counts; mask k's ``lengths[k]`` characters start at ``buf[stride * index[k, 0]]``
     (``stride``: the most characters a count of these masks takes)."""
     _rle_to_strings_k[parallel](counts, index, stride, buf, lengths, new_counter())
 
 
-def rle_to_dense(counts, index, out, parallel):
+def rle_to_dense(
+    counts: NDArray[np.int64],
+    index: NDArray[np.int64],
+    out: NDArray[np.uint8],
+    parallel: bool,
+) -> None:
     """Paint the foreground runs into ``out (K, H, W)`` uint8, zero on entry; the
     counts must have passed :func:`rle_info`."""
     _rle_to_dense_k[parallel](counts, index, out, new_counter())
 
 
-def row_sums(pred, target, threshold, binarize, squared, chunk, partial, parallel):
+def row_sums(
+    pred: NDArray[np.uint8] | NDArray[np.float32] | NDArray[np.float64],
+    target: NDArray[np.uint8] | NDArray[np.float32] | NDArray[np.float64],
+    threshold: float,
+    binarize: bool,
+    squared: bool,
+    chunk: int,
+    partial: NDArray[np.float64],
+    parallel: bool,
+) -> None:
     """Per-chunk float64 sums ``(sum p t, sum p, sum t)`` (squares with ``squared``)
     of rows ``pred (R, S)``, ``target (R, S)``, into ``partial (R, ceil(S / chunk), 3)``."""
     _row_sums_k[parallel](pred, target, threshold, binarize, squared, chunk, partial, new_counter())

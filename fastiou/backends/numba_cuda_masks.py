@@ -25,8 +25,11 @@ for CUDA arrays (zero copy, result of the caller's kind).
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from numba import cuda
+from numpy.typing import DTypeLike, NDArray
 
 from .. import _config, _mask_formulas, _validate
 from .._mask_formulas import AREA, FIRST, LAST, N_INFO, SIMPLE, TOTAL, X0, X1, Y0, Y1
@@ -163,7 +166,7 @@ def _row_sums_kernel(pred, target, threshold, binarize, squared, chunk, partial)
         s_p = 0.0
         s_t = 0.0
         for i in range(lo + tid, hi, nthreads):
-            a = np.float64(pred[r, i])
+            a: float = np.float64(pred[r, i])
             if binarize:
                 a = 1.0 if a > threshold else 0.0
             b = np.float64(target[r, i])
@@ -194,7 +197,7 @@ def _row_sums_kernel(pred, target, threshold, binarize, squared, chunk, partial)
 # ---------------------------------------------------------------------------- launches
 
 
-def pack(lib: Library, masks, threshold, check: bool):
+def pack(lib: Library, masks: Any, threshold: float | None, check: bool) -> tuple[Any, Any, Any]:
     """``(bits, info, flags)`` of device masks ``(K, H, W)`` (Numba device arrays)."""
     k, height, width = masks.shape
     _, bits = lib.empty((k, height, blocks(width, WORD)), np.int64)
@@ -213,7 +216,8 @@ def pack(lib: Library, masks, threshold, check: bool):
     return bits, info, flags
 
 
-def launch_overlap(lib: Library, code, p1, p2, crowd, out, aligned: bool) -> None:
+def launch_overlap(lib: Library, code: int, p1: tuple[Any, Any], p2: tuple[Any, Any], crowd: Any, out: Any,
+                   aligned: bool) -> None:
     if out.size == 0:
         return
     args = (code, p1[0], p1[1], p2[0], p2[1], crowd, out)
@@ -228,7 +232,12 @@ def launch_overlap(lib: Library, code, p1, p2, crowd, out, aligned: bool) -> Non
 # ----------------------------------------------------------------- the backend interface
 
 
-def pack_dense(masks, bits, info, parallel):
+def pack_dense(
+    masks: NDArray[np.uint8],
+    bits: NDArray[np.uint64],
+    info: NDArray[np.int64],
+    parallel: bool,
+) -> None:
     """As ``numba_cpu_masks.pack_dense``, on the GPU (host arrays in and out)."""
     lib = Library()
     d_bits, d_info, _ = pack(lib, lib.to_device(masks), None, False)
@@ -236,7 +245,16 @@ def pack_dense(masks, bits, info, parallel):
     info[...] = lib.to_host(d_info) if info.size else info
 
 
-def _host_overlap(code, bits1, info1, bits2, info2, crowd, out, aligned):
+def _host_overlap(
+    code: int,
+    bits1: NDArray[np.uint64],
+    info1: NDArray[np.int64],
+    bits2: NDArray[np.uint64],
+    info2: NDArray[np.int64],
+    crowd: NDArray[np.uint8],
+    out: NDArray[np.floating[Any]],
+    aligned: bool,
+) -> None:
     lib = Library()
     d_out = lib.empty(out.shape, out.dtype)[1]
     p1 = (lib.to_device(bits1), lib.to_device(info1))
@@ -245,17 +263,44 @@ def _host_overlap(code, bits1, info1, bits2, info2, crowd, out, aligned):
     out[...] = lib.to_host(d_out)
 
 
-def dense_pairwise(code, bits1, info1, bits2, info2, crowd, out, parallel):
+def dense_pairwise(
+    code: int,
+    bits1: NDArray[np.uint64],
+    info1: NDArray[np.int64],
+    bits2: NDArray[np.uint64],
+    info2: NDArray[np.int64],
+    crowd: NDArray[np.uint8],
+    out: NDArray[np.floating[Any]],
+    parallel: bool,
+) -> None:
     """As ``numba_cpu_masks.dense_pairwise``, on the GPU (host arrays in and out)."""
     _host_overlap(code, bits1, info1, bits2, info2, crowd, out, False)
 
 
-def dense_aligned(code, bits1, info1, bits2, info2, crowd, out, parallel):
+def dense_aligned(
+    code: int,
+    bits1: NDArray[np.uint64],
+    info1: NDArray[np.int64],
+    bits2: NDArray[np.uint64],
+    info2: NDArray[np.int64],
+    crowd: NDArray[np.uint8],
+    out: NDArray[np.floating[Any]],
+    parallel: bool,
+) -> None:
     """As ``numba_cpu_masks.dense_aligned``, on the GPU (host arrays in and out)."""
     _host_overlap(code, bits1, info1, bits2, info2, crowd, out, True)
 
 
-def row_sums(pred, target, threshold, binarize, squared, chunk, partial, parallel):
+def row_sums(
+    pred: NDArray[np.uint8] | NDArray[np.float32] | NDArray[np.float64],
+    target: NDArray[np.uint8] | NDArray[np.float32] | NDArray[np.float64],
+    threshold: float,
+    binarize: bool,
+    squared: bool,
+    chunk: int,
+    partial: NDArray[np.float64],
+    parallel: bool,
+) -> None:
     """As ``numba_cpu_masks.row_sums`` (float64 sums per row and chunk), on the GPU."""
     lib = Library()
     rows, nchunks = partial.shape[:2]
@@ -282,7 +327,9 @@ rle_to_dense = _cpu.rle_to_dense
 # ------------------------------------------------------------------ the CUDA-array path
 
 
-def _device_masks(lib: Library, x, name: str, threshold):
+def _device_masks(
+    lib: Library, x: Any, name: str, threshold: float | None
+) -> tuple[tuple[Any, Any], tuple[int, ...], np.dtype[Any]]:
     """Packed ``(bits, info)`` and shape of masks ``x`` (a CUDA array, or host masks copied over)."""
     if _validate.is_rle(x):
         raise TypeError(f"{name} is COCO RLE: with CUDA arrays, pass dense masks "
@@ -303,8 +350,8 @@ def _device_masks(lib: Library, x, name: str, threshold):
     return (bits, info), tuple(masks.shape), dtype
 
 
-def overlap_on_device(code, masks1, masks2, *, iscrowd=None, aligned=False, threshold=None, dtype=None,
-                      out=None):
+def overlap_on_device(code: int, masks1: Any, masks2: Any, *, iscrowd: Any = None, aligned: bool = False,
+                      threshold: float | None = None, dtype: DTypeLike = None, out: Any = None) -> Any:
     """Pairwise (or aligned) mask IoU / Dice of dense CUDA masks, on the GPU.
 
     Returns an array of the kind of the first CUDA input, on its device (or the

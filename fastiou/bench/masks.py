@@ -11,7 +11,10 @@ memory-read bandwidth measured in the same run.
 
 from __future__ import annotations
 
+from typing import Any, Callable
+
 import numpy as np
+from numpy.typing import NDArray
 
 from .. import masks, synthetic
 from .runner import Case, has_backend, modes, optional
@@ -20,7 +23,7 @@ from .runner import Case, has_backend, modes, optional
 BROADCAST_LIMIT = 3 * 2**30
 
 
-def numpy_mask_iou(masks_true: np.ndarray, masks_detection: np.ndarray) -> np.ndarray:
+def numpy_mask_iou(masks_true: NDArray[np.bool_], masks_detection: NDArray[np.bool_]) -> NDArray[np.float64]:
     """supervision's documented ``mask_iou_batch`` algorithm in NumPy: one broadcast logical-and.
 
     Allocates the ``N x M x H x W`` boolean intersection (supervision splits it in
@@ -33,9 +36,14 @@ def numpy_mask_iou(masks_true: np.ndarray, masks_detection: np.ndarray) -> np.nd
     return np.divide(intersection, union, out=np.zeros(intersection.shape), where=union != 0)
 
 
-def _fastiou_impls(call) -> dict:
-    """fastiou per CPU backend, and auto with its forced serial and parallel twins."""
-    impls = {f"fastiou[{b}]": (lambda b=b: call(b)) for b in ("numba", "cython") if has_backend(b)}
+def _fastiou_impls(call: Callable[[Any], Any]) -> dict[str, Callable[[], Any]]:
+    """fastiou per CPU backend, and auto with its forced serial and parallel twins.
+
+    ``call(backend)`` takes a backend name (typed Any: ``runner.modes`` passes them as ``str``).
+    """
+    impls: dict[str, Callable[..., Any]] = {
+        f"fastiou[{b}]": (lambda b=b: call(b)) for b in ("numba", "cython") if has_backend(b)
+    }
     impls.update(modes(call))
     return impls
 
@@ -43,16 +51,16 @@ def _fastiou_impls(call) -> dict:
 def _mask_iou_cases(n: int, size: int) -> list[Case]:
     """Two cases on the same masks: dense input (vs NumPy / supervision) and RLE input (vs pycocotools)."""
     label = f"{n}x{n} masks {size}x{size} clustered"
-    data = {}
+    data: dict[str, tuple[Any, Any]] = {}  # 'dense': bool arrays, 'rle': lists of RLE dicts
 
-    def masks_pair():
+    def masks_pair() -> dict[str, tuple[Any, Any]]:
         if not data:
             both = synthetic.clustered_masks(2 * n, height=size, width=size, seed=3)
             data["dense"] = both[:n], both[n:]
             data["rle"] = masks.rle_encode(both[:n]), masks.rle_encode(both[n:])
         return data
 
-    def dense_setup():
+    def dense_setup() -> dict[str, Callable[[], Any]]:
         dt, gt = masks_pair()["dense"]
         impls = _fastiou_impls(lambda backend: masks.mask_iou(dt, gt, backend=backend))
         sv = optional("supervision")
@@ -64,7 +72,7 @@ def _mask_iou_cases(n: int, size: int) -> list[Case]:
             impls["supervision-style NumPy (broadcast)"] = lambda: numpy_mask_iou(gt, dt)
         return impls
 
-    def rle_setup():
+    def rle_setup() -> dict[str, Callable[[], Any]]:
         dt, gt = masks_pair()["rle"]
         impls = _fastiou_impls(lambda backend: masks.mask_iou(dt, gt, backend=backend))
         cocomask = optional("pycocotools.mask")
@@ -77,11 +85,11 @@ def _mask_iou_cases(n: int, size: int) -> list[Case]:
             Case("mask_iou", label + " RLE", n, n * n, "pairs", rle_setup, repeat=51)]
 
 
-def _dice_case(shape: tuple) -> Case:
+def _dice_case(shape: tuple[int, ...]) -> Case:
     elements = int(np.prod(shape))
     label = "x".join(map(str, shape)) + " float32 probabilities vs float32 one-hot"
 
-    def setup():
+    def setup() -> dict[str, Callable[[], Any]]:
         rng = np.random.default_rng(4)
         pred = rng.random(shape, dtype=np.float32)
         target = (rng.random(shape, dtype=np.float32) < 0.3).astype(np.float32)
@@ -96,17 +104,17 @@ def _dice_case(shape: tuple) -> Case:
     return Case("dice", label, elements, elements, "elements", setup, bytes_read=2 * 4 * elements)
 
 
-def _numpy_dice(pred, target):
+def _numpy_dice(pred: NDArray[np.float32], target: NDArray[np.float32]) -> NDArray[np.floating[Any]]:
     inter = (pred * target).sum(axis=(-2, -1))
     return 2 * inter / (pred.sum(axis=(-2, -1)) + target.sum(axis=(-2, -1)))
 
 
-def _torch_dice(torch, pred, target):
+def _torch_dice(torch: Any, pred: Any, target: Any) -> Any:  # torch (optional, untyped here) and tensors
     inter = (pred * target).sum(dim=(-2, -1))
     return 2 * inter / (pred.sum(dim=(-2, -1)) + target.sum(dim=(-2, -1)))
 
 
-def cases(quick: bool, sizes: list[int] | None):
+def cases(quick: bool, sizes: list[int] | None) -> list[Case]:
     """The mask cases; ``sizes`` (box counts of the other families) does not apply to masks."""
     out = [case for n in ([50] if quick else [100, 300]) for case in _mask_iou_cases(n, 512)]
     out.append(_dice_case((16, 4, 512, 512)))
