@@ -122,7 +122,7 @@ def metric(kernel: MetricKernel, boxes1: NDArray[Any], boxes2: NDArray[Any], fmt
         return _scaled_columns(a2[rows], shift, fmt2, offset2, None if angles2 is None else angles2[rows],
                                clip=first_scale)
 
-    def block(rows: np.ndarray, cols: np.ndarray, shift: int, result: np.ndarray) -> None:
+    def block(rows: NDArray[np.intp], cols: NDArray[np.intp], shift: int, result: NDArray[np.float64]) -> None:
         kernel(columns1(rows, shift), columns2(cols, shift), result)
 
     by_scale(block, bins1, bins2, aligned, out)

@@ -28,6 +28,8 @@ if TYPE_CHECKING:  # pragma: no cover
     #: Every box format, axis-aligned and rotated (for the annotations of private helpers:
     #: public signatures spell their ``Literal`` out, which the API reference shows).
     AnyFormat = Literal["xyxy", "xywh", "cxcywh", "cxcywhr", "xywhr", "xyxyxyxy"]
+    #: The pairwise metrics by name.
+    MetricName = Literal["iou", "ioa", "giou", "diou", "ciou"]
 
 _ScalarT = TypeVar("_ScalarT", bound=np.generic)
 _FloatT = TypeVar("_FloatT", bound="np.floating[Any]")
@@ -99,7 +101,7 @@ def check_backend(backend: Any, allowed: tuple[str, ...] = BACKENDS) -> str:
 
 def check_choice(value: Any, name: str, choices: Collection[str]) -> str:
     if not isinstance(value, str) or value not in choices:
-        raise ValueError(f"{name} must be one of {sorted(choices)}, got {value!r}")
+        raise ValueError(f"Invalid {name}: {name} must be one of {sorted(choices)}, got {value!r}")
     return value
 
 

@@ -638,8 +638,10 @@ class MeanAveragePrecision:
                  max_detection_thresholds: Sequence[int] | None = None, class_metrics: bool = False,
                  average: Literal["macro", "micro"] = "macro",
                  backend: Literal["auto", "numba", "cython"] = "auto") -> None:
-        self.box_format = _validate.check_choice(box_format, "box_format", ("xyxy", "xywh", "cxcywh"))
-        self.iou_type = _validate.check_choice(iou_type, "iou_type", ("bbox", "segm"))
+        _validate.check_choice(box_format, "box_format", ("xyxy", "xywh", "cxcywh"))
+        self.box_format = box_format
+        _validate.check_choice(iou_type, "iou_type", ("bbox", "segm"))
+        self.iou_type = iou_type
         self.average = _validate.check_choice(average, "average", ("macro", "micro"))
         self.class_metrics = _validate.check_bool(class_metrics, "class_metrics")
         # check_backend returns its argument, one of the allowed names

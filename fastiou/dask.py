@@ -37,6 +37,7 @@ from . import sparse as _sparse
 from ._columns import FORMATS, box_columns
 
 if TYPE_CHECKING:
+    from ._validate import MetricName
     #: A join's pairs: global rows, global columns and values.
     _Pairs = tuple[NDArray[np.signedinteger[Any]], NDArray[np.signedinteger[Any]], NDArray[np.floating[Any]]]
 
@@ -152,7 +153,7 @@ def box_iou(boxes1: da.Array | ArrayLike, boxes2: da.Array | ArrayLike, *,
 # ------------------------------------------------------------------------------ best match
 
 
-def _best_block(block1: NDArray[Any], block2: NDArray[Any], start: int, metric: str,
+def _best_block(block1: NDArray[Any], block2: NDArray[Any], start: int, metric: MetricName,
                 options: dict[str, Any]) -> tuple[NDArray[np.floating[Any]], NDArray[np.int64]]:
     values, indices = _sparse.max_box_iou(block1, block2, metric=metric, **options)
     return values, np.where(indices >= 0, indices + start, -1)
@@ -261,7 +262,7 @@ def _gather(*parts: tuple[NDArray[np.intp], NDArray[Any]]) -> tuple[NDArray[np.i
 
 
 def _join(slab1: tuple[NDArray[np.intp], NDArray[Any]], slab2: tuple[NDArray[np.intp], NDArray[Any]],
-          min_iou: float, metric: str, options: dict[str, Any], index_dtype: type[np.int32] | type[np.int64]
+          min_iou: float, metric: MetricName, options: dict[str, Any], index_dtype: type[np.int32] | type[np.int64]
           ) -> _Pairs:
     """The pairs of two slabs above the threshold, as global ``(rows, cols, values)``."""
     (rows, boxes1), (cols, boxes2) = slab1, slab2

@@ -267,6 +267,9 @@ def batched_nms(
     >>> fastiou.batched_nms(boxes, [0.9, 0.8, 0.7], [0, 0, 1], 0.5)
     array([0, 2])
     """
+    no_boxes = not _validate.is_cuda_array(boxes) and np.size(boxes) == 0
+    if no_boxes and (scores is None or idxs is None or iou_threshold is None):
+        return _EMPTY.copy()  # as torchvision: no boxes give no indices before the rest is read
     if idxs is None:  # torchvision requires idxs too; silently running plain nms hides a bug
         raise TypeError("idxs must be the category of each box, shape (N,), got None "
                         "(use nms for one category)")

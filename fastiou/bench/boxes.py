@@ -5,13 +5,18 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
 from .. import pairwise, reference, synthetic
 from .runner import Case, has_backend, modes, optional
 
-METRIC_FUNCTIONS = {
+if TYPE_CHECKING:
+    from .._validate import MetricName
+
+#: op -> (fastiou function, torchvision name, the reference metric)
+METRIC_FUNCTIONS: dict[str, tuple[Callable[..., Any], str, MetricName]] = {
     "box_iou": (pairwise.box_iou, "box_iou", "iou"),
     "generalized_box_iou": (pairwise.generalized_box_iou, "generalized_box_iou", "giou"),
     "distance_box_iou": (pairwise.distance_box_iou, "distance_box_iou", "diou"),
