@@ -1,7 +1,7 @@
-"""The README's Dask example: a sparse IoU join of two sets of boxes on a ``distributed.LocalCluster``.
+"""The Dask example of docs/sparse.md: a sparse IoU join of two sets of boxes on a ``distributed.LocalCluster``.
 
 Run: ``python benchmarks/dask_join.py --images 10000`` joins 10M x 10M boxes (the
-README's figure); the default, 1000 images, joins 1M x 1M in minutes on a laptop.
+figure of docs/sparse.md); the default, 1000 images, joins 1M x 1M in minutes on a laptop.
 Each image holds 1000 detector-like proposals per set around 20 objects
 (``fastiou.synthetic.clustered_boxes``); the images lie on a square grid of
 1024-pixel tiles, and the boxes are chunked by 1000 images, so every chunk spans

@@ -16,7 +16,7 @@ excluded: :func:`time_cell`), medians of:
 - ``serial`` and ``parallel``: the same call with ``fastiou.backends.FORCE_PARALLEL``
   False / True (the parallel one names the default CPU backend, so that small
   ``box_iou`` runs the parallel kernel rather than the serial small-input path);
-- the third-party implementations the README compares with, where installed
+- the third-party implementations the benchmark pages compare with, where installed
   (torchvision and powerboxes for ``box_iou``; torchvision, lsnms and powerboxes for
   ``nms``; pycocotools for ``mask_iou``; PyTorch for ``cross_entropy``; shapely 2 for
   ``sparse_box_iou``), given the same thread count where they take one (those whose

@@ -1,4 +1,4 @@
-"""The sparse-join figures of the README: 1M x 1M boxes at min_iou 0.5, and best matches of 100k x 100k.
+"""The sparse-join figures of docs/sparse.md: 1M x 1M boxes at min_iou 0.5, and best matches of 100k x 100k.
 
 Run: ``python benchmarks/sparse_1m.py`` (a few minutes; ``--n`` for another size).
 

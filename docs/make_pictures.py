@@ -1,4 +1,4 @@
-"""Regenerate the README's pictures from saved runs (needs ``fastiou[plot]``).
+"""Regenerate the pictures of the README and the docs site from saved runs (needs ``fastiou[plot]``).
 
     python docs/make_pictures.py [BENCH_JSON [LOAD_JSON]] [--out DIR]
 

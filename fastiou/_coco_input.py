@@ -124,9 +124,7 @@ def _ids(values: list[Any], key: str, name: str, records: list[Any]) -> NDArray[
         arr = None
     if arr is not None and arr.ndim == 1 and arr.dtype.kind in "iu":
         return arr.astype(np.int64)
-    # arr is None when np.asarray raised (ragged values): len(None) then raises TypeError, not the
-    # ValueError below naming the record (len(values) was meant; left as is by an annotation-only change)
-    out = np.empty(len(arr), np.int64)  # type: ignore[arg-type]
+    out = np.empty(len(values), np.int64)  # the loop names the first record that is not an integer
     for i, v in enumerate(values):
         if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer, float, np.floating)) \
                 or v != int(v):

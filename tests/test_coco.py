@@ -363,6 +363,8 @@ def _bad(gt, dets, iou_type="bbox"):
     (lambda d: d[1].update(bbox=[0, 0, -1, 1]), r"cocoDt\[1\].*negative width"),
     (lambda d: d[2].pop("score"), r"cocoDt\[2\] has no 'score'"),
     (lambda d: d[1].update(bbox=[0, 0, 1]), r"cocoDt\[1\].*'bbox' must be 4 numbers"),
+    # ids that NumPy cannot make one array of: the record is named, not a TypeError raised
+    (lambda d: d[1].update(image_id=[1, 2]), r"cocoDt\[1\].*'image_id' must be an integer, got \[1, 2\]"),
 ])
 def test_bad_detections(change, match):
     gt = dataset([(1, 1, [0, 0, 10, 10])], n_images=2)

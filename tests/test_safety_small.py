@@ -248,7 +248,7 @@ def test_zero_area_boxes_below_zero_differ_from_torchvision():
     ops = pytest.importorskip("torchvision.ops", reason="torchvision is not installed")
     boxes = torch.tensor([[3.0, 3.0, 3.0, 3.0]] * 2, dtype=torch.float64)
     scores = torch.tensor([0.9, 0.8], dtype=torch.float64)
-    # torchvision's 0/0 = NaN never suppresses; fastiou's IoU 0 does below 0 (README)
+    # torchvision's 0/0 = NaN never suppresses; fastiou's IoU 0 does below 0 (docs/numeric-policy.md)
     assert ops.nms(boxes, scores, -0.1).tolist() == [0, 1]
     assert fastiou.nms(boxes.numpy(), scores.numpy(), -0.1).tolist() == [0]
 
