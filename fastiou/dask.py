@@ -37,7 +37,6 @@ from . import sparse as _sparse
 from ._columns import FORMATS, box_columns
 
 if TYPE_CHECKING:
-    from ._validate import MetricName
     #: A join's pairs: global rows, global columns and values.
     _Pairs = tuple[NDArray[np.signedinteger[Any]], NDArray[np.signedinteger[Any]], NDArray[np.floating[Any]]]
 
@@ -119,7 +118,7 @@ def _pairwise_block(block1: NDArray[Any], block2: NDArray[Any], metric: str,
     return _METRIC_FUNCTIONS[metric](block1, block2, **options)
 
 
-def box_iou(boxes1: da.Array | ArrayLike, boxes2: da.Array | ArrayLike, *,
+def box_iou(boxes1: ArrayLike, boxes2: ArrayLike, *,
             metric: Literal["iou", "ioa", "giou", "diou", "ciou"] = "iou",
             fmt: Literal["xyxy", "xywh", "cxcywh"] = "xyxy", offset: float = 0, dtype: DTypeLike = None,
             validate: bool = True) -> da.Array:
@@ -153,7 +152,7 @@ def box_iou(boxes1: da.Array | ArrayLike, boxes2: da.Array | ArrayLike, *,
 # ------------------------------------------------------------------------------ best match
 
 
-def _best_block(block1: NDArray[Any], block2: NDArray[Any], start: int, metric: MetricName,
+def _best_block(block1: NDArray[Any], block2: NDArray[Any], start: int, metric: Literal["iou", "ioa", "giou", "diou", "ciou"],
                 options: dict[str, Any]) -> tuple[NDArray[np.floating[Any]], NDArray[np.int64]]:
     values, indices = _sparse.max_box_iou(block1, block2, metric=metric, **options)
     return values, np.where(indices >= 0, indices + start, -1)
@@ -174,7 +173,7 @@ def _tree_reduce(parts: list[Any], combine: Callable[[Any, Any], Any]) -> Any:
     return parts[0]
 
 
-def max_box_iou(boxes1: da.Array | ArrayLike, boxes2: da.Array | ArrayLike, *,
+def max_box_iou(boxes1: ArrayLike, boxes2: ArrayLike, *,
                 metric: Literal["iou", "ioa", "giou", "diou", "ciou"] = "iou",
                 fmt: Literal["xyxy", "xywh", "cxcywh"] = "xyxy", offset: float = 0, dtype: DTypeLike = None,
                 validate: bool = True) -> tuple[da.Array, da.Array]:
@@ -262,7 +261,8 @@ def _gather(*parts: tuple[NDArray[np.intp], NDArray[Any]]) -> tuple[NDArray[np.i
 
 
 def _join(slab1: tuple[NDArray[np.intp], NDArray[Any]], slab2: tuple[NDArray[np.intp], NDArray[Any]],
-          min_iou: float, metric: MetricName, options: dict[str, Any], index_dtype: type[np.int32] | type[np.int64]
+          min_iou: float, metric: Literal["iou", "ioa", "giou", "diou", "ciou"],
+          options: dict[str, Any], index_dtype: type[np.int32] | type[np.int64]
           ) -> _Pairs:
     """The pairs of two slabs above the threshold, as global ``(rows, cols, values)``."""
     (rows, boxes1), (cols, boxes2) = slab1, slab2
@@ -311,7 +311,7 @@ def _slab_pairs(cuts: NDArray[np.float64], lo1: float, hi1: float, lo2: float, h
     return pairs
 
 
-def sparse_box_iou(boxes1: da.Array | ArrayLike, boxes2: da.Array | ArrayLike, min_iou: float, *,
+def sparse_box_iou(boxes1: ArrayLike, boxes2: ArrayLike, min_iou: float, *,
                    metric: Literal["iou", "ioa", "giou", "diou", "ciou"] = "iou",
                    fmt: Literal["xyxy", "xywh", "cxcywh"] = "xyxy", offset: float = 0,
                    dtype: DTypeLike = None, validate: bool = True) -> da.Array:

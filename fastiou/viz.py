@@ -28,7 +28,6 @@ from . import _validate, pairwise
 from ._columns import FORMATS
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ._validate import AnyFormat
     from matplotlib.axes import Axes
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -123,7 +122,8 @@ def _metric_names(metrics: str | Iterable[str]) -> list[str]:
     return names
 
 
-def _pair_values(b1: NDArray[Any], b2: NDArray[Any], names: list[str], fmt: AnyFormat) -> dict[str, float]:
+def _pair_values(b1: NDArray[Any], b2: NDArray[Any], names: list[str],
+                 fmt: Literal["xyxy", "xywh", "cxcywh", "cxcywhr", "xywhr", "xyxyxyxy"]) -> dict[str, float]:
     """Each metric of the pair, computed by fastiou's own functions."""
     return {name: float(METRICS[name][1](b1, b2, fmt=fmt, aligned=True)[0]) for name in names}
 
