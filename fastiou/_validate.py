@@ -169,11 +169,32 @@ def batch_shape(shape1: tuple[int, ...], shape2: tuple[int, ...],
 
 
 def as_batch(arr: NDArray[_ScalarT], lead: tuple[int, ...]) -> NDArray[_ScalarT]:
-    """Boxes ``(..., N, 4)`` broadcast to the leading dimensions ``lead``, as ``(B * N, 4)``
+    """Boxes ``(..., N, K)`` broadcast to the leading dimensions ``lead``, as ``(B * N, K)``
     (a view when no broadcasting is needed and the layout allows)."""
     if tuple(arr.shape[:-2]) != lead:
         arr = np.broadcast_to(arr, lead + arr.shape[-2:])
-    return arr.reshape(-1, 4)
+    return arr.reshape(-1, arr.shape[-1])
+
+
+def row_index(flat_row: int, shape: tuple[int, ...]) -> int | tuple[int, ...]:
+    """The index of row ``flat_row`` of boxes of shape ``shape + (K,)`` flattened to rows:
+    the row itself for one set of boxes, the full index tuple for batched boxes."""
+    if len(shape) <= 1:
+        return flat_row
+    return tuple(int(k) for k in np.unravel_index(flat_row, shape))
+
+
+def flat_view(out: NDArray[_ScalarT], shape: tuple[int, ...]) -> NDArray[_ScalarT] | None:
+    """``out`` seen as ``shape`` without a copy (a kernel's 2-D or 1-D output), or None
+    where its strides do not allow it (the result then goes through a fresh array)."""
+    if out.shape == shape:
+        return out
+    view = out.view()
+    try:
+        view.shape = shape
+    except AttributeError:
+        return None
+    return view
 
 
 def check_aligned(shape1: tuple[int, ...], shape2: tuple[int, ...],
@@ -186,13 +207,18 @@ def check_aligned(shape1: tuple[int, ...], shape2: tuple[int, ...],
         )
 
 
+def _row_text(row: int | tuple[Any, ...] | str) -> str:
+    """A row as errors name it: ``7``, or ``[1, 7]`` for batched boxes."""
+    if isinstance(row, tuple):
+        return "[" + ", ".join(str(int(k)) for k in row) + "]"
+    return str(row)
+
+
 def invalid_box_error(name: str, row: int | tuple[Any, ...] | str, values: list[Any], fmt: str) -> ValueError:
     """The error for the first invalid box ``row`` of ``name`` (host and device paths);
     ``row`` is an index tuple for batched boxes."""
-    if isinstance(row, tuple):
-        row = "[" + ", ".join(str(int(k)) for k in row) + "]"
     return ValueError(
-        f"{name} has an invalid box at row {row}: {values} "
+        f"{name} has an invalid box at row {_row_text(row)}: {values} "
         f"(coordinates must be finite with x2 >= x1 and y2 >= y1 in {fmt!r} format)"
     )
 
@@ -285,10 +311,7 @@ def box_batch(
         native = flat.astype(dt, copy=False)  # also makes byte-swapped input native
         c, bad = box_columns(native, fmt, offset, validate, angle)
         if bad >= 0:
-            rows = arr.shape[-2]
-            where: int | tuple[Any, ...] = (
-                bad if not lead else np.unravel_index(bad // rows, lead) + (bad % rows,))
-            raise invalid_box_error(name, where, flat[bad].tolist(), fmt)
+            raise invalid_box_error(name, row_index(bad, lead + arr.shape[-2:-1]), flat[bad].tolist(), fmt)
         cols.append(c)
         extreme = extreme or bad == EXTREME
     return cols[0], cols[1], dt, extreme, (lead, a1.shape[-2], a2.shape[-2])
@@ -722,17 +745,26 @@ ROTATED_FORMATS = {"cxcywhr": 5, "xywhr": 5, "xyxyxyxy": 8}
 
 
 
-def as_rotated_array(x: Any, name: str, fmt: str) -> NDArray[Any]:
-    """An ``(N, K)`` array of real numbers, K the number of coordinates of rotated ``fmt``."""
+def as_rotated_array(x: Any, name: str, fmt: str,
+                     lead: Literal["none", "batch", "any"] = "none") -> NDArray[Any]:
+    """Real numbers of rotated ``fmt`` (K coordinates per box): ``(N, K)``; with
+    ``lead='batch'`` ``(..., N, K)`` (the pairwise metrics), with ``lead='any'``
+    ``(..., K)`` (conversions).  ``(0,)`` is ``(0, K)``, as torchvision takes it."""
     arr = as_array(x, name)
     k = ROTATED_FORMATS[fmt]
-    if arr.ndim != 2 or arr.shape[1] != k:
-        raise ValueError(f"{name} must have shape (N, {k}) for fmt={fmt!r}, got {tuple(arr.shape)}")
+    if arr.shape == (0,):
+        arr = arr.reshape(0, k)
+    least = {"none": 2, "batch": 2, "any": 1}[lead]
+    if arr.ndim < least or (lead == "none" and arr.ndim != 2) or arr.shape[-1] != k:
+        wanted = {"none": f"(N, {k})", "batch": f"(..., N, {k})", "any": f"(..., {k})"}[lead]
+        raise ValueError(f"{name} must have shape {wanted} for fmt={fmt!r}, got {tuple(arr.shape)}")
     return arr
 
 
-def check_rotated_values(arr: NDArray[Any], name: str, fmt: str) -> None:
-    """Finite coordinates and angles, and (for ``'cxcywhr'`` / ``'xywhr'``) ``w >= 0``, ``h >= 0``.
+def check_rotated_values(arr: NDArray[Any], name: str, fmt: str, shape: tuple[int, ...] = ()) -> None:
+    """Finite coordinates and angles, and (for ``'cxcywhr'`` / ``'xywhr'``) ``w >= 0``, ``h >= 0``,
+    of rotated boxes ``arr`` ``(R, K)``, the rows of boxes of shape ``shape + (K,)`` (for
+    the error's index; default: ``arr``'s own rows).
 
     ``ValueError`` naming ``name`` and the first bad row.
     """
@@ -742,5 +774,5 @@ def check_rotated_values(arr: NDArray[Any], name: str, fmt: str) -> None:
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
         rule = "finite corners" if fmt == "xyxyxyxy" else "finite values, w >= 0 and h >= 0"
-        raise ValueError(f"{name} has an invalid rotated box at row {row}: {arr[row].tolist()} "
-                         f"({rule} in {fmt!r} format)")
+        raise ValueError(f"{name} has an invalid rotated box at row {_row_text(row_index(row, shape))}: "
+                         f"{arr[row].tolist()} ({rule} in {fmt!r} format)")

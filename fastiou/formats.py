@@ -28,14 +28,15 @@ def _float_boxes(boxes: Any, name: str = "boxes") -> NDArray[np.floating[Any]]:
     return arr.astype(_validate.compute_dtype(arr), copy=True)
 
 
-def _rotated_boxes(boxes: Any, fmt: str,
-                   name: str = "boxes") -> tuple[NDArray[np.float64], np.dtype[np.floating[Any]]]:
-    """Validated rotated boxes (float64) and their compute dtype."""
-    arr = _validate.as_rotated_array(boxes, name, fmt)
+def _rotated_boxes(boxes: Any, fmt: str, name: str = "boxes"
+                   ) -> tuple[NDArray[np.float64], np.dtype[np.floating[Any]], tuple[int, ...]]:
+    """Validated rotated boxes ``(..., K)`` as float64 rows ``(-1, K)``, their compute dtype
+    and their leading shape."""
+    arr = _validate.as_rotated_array(boxes, name, fmt, lead="any")
     dt = _validate.compute_dtype(arr)
-    a = arr.astype(np.float64)
-    _validate.check_rotated_values(a, name, fmt)
-    return a, dt
+    a = arr.astype(np.float64).reshape(-1, arr.shape[-1])
+    _validate.check_rotated_values(a, name, fmt, arr.shape[:-1])
+    return a, dt, arr.shape[:-1]
 
 
 def _float_box_batch(boxes: Any, name: str = "boxes") -> tuple[NDArray[np.floating[Any]], tuple[int, ...]]:
@@ -50,7 +51,7 @@ def box_convert(
     out_fmt: Literal["xyxy", "xywh", "cxcywh", "cxcywhr", "xywhr", "xyxyxyxy"],
 ) -> NDArray[np.floating[Any]]:
     """Convert ``(..., 4)`` boxes between ``'xyxy'``, ``'xywh'`` and ``'cxcywh'``, and
-    ``(N, K)`` boxes to and from the rotated ``'cxcywhr'``, ``'xywhr'`` (``K = 5``) and
+    ``(..., K)`` boxes to and from the rotated ``'cxcywhr'``, ``'xywhr'`` (``K = 5``) and
     ``'xyxyxyxy'`` (``K = 8``).
 
     Rotated formats follow torchvision: angles in degrees, counter-clockwise in
@@ -61,7 +62,7 @@ def box_convert(
     box converted to a rotated format gets angle 0.  Rotated input must be finite
     with ``w >= 0`` and ``h >= 0`` (``ValueError`` naming the first bad row).
 
-    Returns a new float array of the input's shape (float32 stays float32, float64
+    Returns a new float array of the input's leading shape (float32 stays float32, float64
     stays float64, integers become float64); the input is never modified.
 
     Examples
@@ -77,14 +78,15 @@ def box_convert(
         _validate.check_choice(out_fmt, "out_fmt", ALL_FORMATS)
         a: NDArray[np.floating[Any]]
         if in_fmt in ROTATED_FORMATS:
-            a, dt = _rotated_boxes(boxes, in_fmt)
+            a, dt, lead = _rotated_boxes(boxes, in_fmt)
         else:
-            a = _float_boxes(boxes)
+            a, lead = _float_box_batch(boxes)
             dt = a.dtype
             a = a.astype(np.float64, copy=False)
-        if in_fmt == out_fmt:
-            return a.astype(dt)
-        return _rotated_columns.convert(a, in_fmt, out_fmt).astype(dt, copy=False)
+            lead = lead[:-1]
+        if in_fmt != out_fmt:
+            a = _rotated_columns.convert(a, in_fmt, out_fmt)
+        return a.astype(dt, copy=False).reshape(lead + a.shape[-1:])
     _validate.check_choice(in_fmt, "in_fmt", FORMATS)
     _validate.check_choice(out_fmt, "out_fmt", FORMATS)
     b, shape = _float_box_batch(boxes)
@@ -120,7 +122,7 @@ def box_area(
     """Area of each box, ``(x2 - x1 + offset) * (y2 - y1 + offset)`` (torchvision's ``box_area``).
 
     Boxes ``(..., 4)`` give areas ``(...)``; rotated formats (``'cxcywhr'``, ``'xywhr'``,
-    ``'xyxyxyxy'``, boxes ``(N, K)``) give ``w * h`` (``offset`` must then be 0).
+    ``'xyxyxyxy'``, boxes ``(..., K)``) give ``w * h`` (``offset`` must then be 0).
 
     Examples
     --------
@@ -133,8 +135,8 @@ def box_area(
     if fmt in ROTATED_FORMATS:
         if _validate.check_offset(offset) != 0:
             raise ValueError(f"offset must be 0 for the rotated format {fmt!r}, got {offset!r}")
-        a, dt = _rotated_boxes(boxes, fmt)
-        return _rotated_columns.area(a, fmt).astype(dt)
+        a, dt, lead = _rotated_boxes(boxes, fmt)
+        return _rotated_columns.area(a, fmt).astype(dt).reshape(lead)
     _validate.check_choice(fmt, "fmt", ALL_FORMATS)
     _validate.check_offset(offset)
     b = box_convert(boxes, fmt, "xyxy")

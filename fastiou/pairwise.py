@@ -38,7 +38,8 @@ if TYPE_CHECKING:  # pragma: no cover
 _KEYWORDS_DOC = """\
     fmt : {'xyxy', 'xywh', 'cxcywh', 'cxcywhr', 'xywhr', 'xyxyxyxy'}, default 'xyxy'
         Box format of both inputs.  The rotated formats (torchvision's: degrees,
-        counter-clockwise in image axes; shapes (N, 5), (N, 5), (N, 8)) are taken by
+        counter-clockwise in image axes; boxes (..., N, 5), (..., N, 5), (..., N, 8), batched
+        as the axis-aligned ones) are taken by
         box_iou, box_ioa and generalized_box_iou (whose enclosing shape is then the
         axis-aligned box around both boxes, as powerboxes' ``rotated_giou_distance``);
         see :mod:`fastiou.rotated`.
@@ -121,7 +122,7 @@ def _metric(
             boxes1, boxes2, fmt=fmt, offset=offset, dtype=np.float64, validate=False,
             aligned=aligned, angle=code == CIOU)
     kt = c1.dtype.type
-    flat = _flat_view(out, (out.size,) if aligned else (batches * n, m))
+    flat = _validate.flat_view(out, (out.size,) if aligned else (batches * n, m))
     target = flat if flat is not None and flat.dtype == c1.dtype else np.empty(
         (out.size,) if aligned else (batches * n, m), c1.dtype)
     e = None if eps is None else kt(eps)
@@ -132,19 +133,6 @@ def _metric(
     if target is not flat:
         out[...] = target.reshape(shape)
     return out
-
-
-def _flat_view(out: NDArray[np.floating[Any]], shape: tuple[int, ...]) -> NDArray[np.floating[Any]] | None:
-    """``out`` seen as ``shape`` without a copy (the kernels' 2-D or 1-D output), or None
-    where its strides do not allow it (the result then goes through a fresh array)."""
-    if out.shape == shape:
-        return out
-    view = out.view()
-    try:
-        view.shape = shape
-    except AttributeError:
-        return None
-    return view
 
 
 def _extreme_metric(module: ModuleType, code: int, boxes1: Any, boxes2: Any, lead: tuple[int, ...], fmt: str,

@@ -33,6 +33,8 @@ from ._formulas import GIOU, IOA, IOU, METRICS, SAFE_HI32, SAFE_HI64, SAFE_LO32,
 from ._validate import ROTATED_FORMATS
 
 if TYPE_CHECKING:  # pragma: no cover
+    from types import ModuleType
+
     from numpy.typing import ArrayLike, DTypeLike, NDArray
 
 _FloatT = TypeVar("_FloatT", bound="np.floating[Any]")
@@ -41,20 +43,16 @@ _F64 = np.dtype(np.float64)
 _NAMES = {IOU: "box_iou", IOA: "box_ioa", GIOU: "generalized_box_iou"}
 
 
-def rotated_values(boxes: Any, name: str, fmt: str, validate: bool) -> NDArray[np.float64]:
-    """Validated rotated boxes of ``fmt`` as a float64 ``(N, K)`` array (a copy)."""
-    arr = _validate.as_rotated_array(boxes, name, fmt)
+def rotated_values(arr: NDArray[Any], name: str, fmt: str, validate: bool,
+                   shape: tuple[int, ...] = ()) -> NDArray[np.float64]:
+    """Rotated boxes ``arr`` ``(R, K)`` of ``fmt``, validated, as a float64 copy; ``shape``:
+    the leading shape they were flattened from (for the error's index)."""
     a = arr.astype(np.float64)
     if validate:
-        _validate.check_rotated_values(a, name, fmt)
+        _validate.check_rotated_values(a, name, fmt, shape)
     else:  # unspecified results, but no NaN-driven crash: non-finite rows become empty boxes
         a[~np.isfinite(a).all(axis=1)] = 0.0
     return a
-
-
-def rotated_columns(boxes: Any, name: str, fmt: str, dt: np.dtype[_FloatT], validate: bool) -> NDArray[_FloatT]:
-    """Validated ``(9, N)`` columns of rotated boxes in ``dt``."""
-    return _rotated_columns.columns(rotated_values(boxes, name, fmt, validate), fmt, dt)
 
 
 def _lengths(fmt: str) -> slice:
@@ -92,40 +90,60 @@ def check_rotated_options(code: int, fmt: str, offset: float) -> None:
 
 def metric(code: int, boxes1: Any, boxes2: Any, fmt: str, offset: float, aligned: bool, dtype: DTypeLike,
            out: NDArray[np.floating[Any]] | None, validate: bool, backend: str) -> NDArray[np.floating[Any]]:
-    """The host path of the pairwise metrics for rotated ``fmt``."""
+    """The host path of the pairwise metrics for rotated ``fmt``: boxes ``(..., N, K)`` and
+    ``(..., M, K)`` with equal or broadcasting leading dimensions, as the axis-aligned ones."""
     _validate.check_backend(backend)
     check_rotated_options(code, fmt, offset)
     if _validate.is_cuda_array(boxes1) or _validate.is_cuda_array(boxes2):
         raise TypeError(f"rotated boxes (fmt={fmt!r}) take host arrays; copy CUDA arrays to the host")
-    a1 = _validate.as_rotated_array(boxes1, "boxes1", fmt)
-    a2 = _validate.as_rotated_array(boxes2, "boxes2", fmt)
+    a1 = _validate.as_rotated_array(boxes1, "boxes1", fmt, lead="batch")
+    a2 = _validate.as_rotated_array(boxes2, "boxes2", fmt, lead="batch")
     if aligned:
         _validate.check_aligned(a1.shape, a2.shape)
+    lead = _validate.batch_shape(a1.shape, a2.shape)
     dt = _validate.compute_dtype(a1, a2, dtype=dtype)
-    v1 = rotated_values(a1, "boxes1", fmt, validate)
-    v2 = rotated_values(a2, "boxes2", fmt, validate)
-    n, m = v1.shape[0], v2.shape[0]
-    out = _validate.as_out(out, (n,) if aligned else (n, m), dt)
+    n, m = a1.shape[-2], a2.shape[-2]
+    v1 = rotated_values(_validate.as_batch(a1, lead), "boxes1", fmt, validate, lead + (n,))
+    v2 = rotated_values(_validate.as_batch(a2, lead), "boxes2", fmt, validate, lead + (m,))
+    out = _validate.as_out(out, lead + ((n,) if aligned else (n, m)), dt)
     if not out.size:
         return out
     module, parallel = backends.select(backend, out.size, family="rotated", kind="rotated_pairs")
-    kernel = module.aligned if aligned else module.pairwise
     if not _outside_safe_range([v1, v2], fmt, dt):
+        shape = (out.size,) if aligned else (out.size // m, m)
+        flat = _validate.flat_view(out, shape)
+        target = flat if flat is not None else np.empty(shape, dt)
         c1, c2 = _rotated_columns.columns(v1, fmt, dt), _rotated_columns.columns(v2, fmt, dt)
-        kernel(code, c1, c2, dt.type(0.5), out, parallel)
+        if aligned:
+            module.aligned(code, c1, c2, dt.type(0.5), target, parallel)
+        else:  # one flat problem: row i of target meets the boxes of c2 of its batch, i // n
+            module.pairwise(code, c1, c2, dt.type(0.5), target, parallel, rows=n)
+        if target is not flat:
+            out[...] = target.reshape(out.shape)
         return out
+    for index in np.ndindex(*lead):  # one batch item at a time (rare: split by scale anyway)
+        b = int(np.ravel_multi_index(index, lead)) if lead else 0
+        _by_scale(module, code, v1[b * n:(b + 1) * n], v2[b * m:(b + 1) * m], fmt, aligned, parallel,
+                  out[index])
+    return out
 
-    # sizes that would overflow or underflow: float64, each pair of boxes scaled together
-    # by a power of two (as the axis-aligned metrics, fastiou._extreme)
+
+def _by_scale(module: ModuleType, code: int, v1: NDArray[np.float64], v2: NDArray[np.float64], fmt: str,
+              aligned: bool, parallel: bool, out: NDArray[np.floating[Any]]) -> None:
+    """The metric of boxes whose sizes would overflow or underflow the kernels: in float64,
+    each pair of boxes scaled together by a power of two (as the axis-aligned metrics,
+    :mod:`fastiou._extreme`)."""
     def block(rows: NDArray[np.intp], cols: NDArray[np.intp], shift: int, result: NDArray[np.float64]) -> None:
-        kernel(code, _scaled_columns(v1, rows, shift, fmt), _scaled_columns(v2, cols, shift, fmt),
-               np.float64(0.5), result, parallel)
+        c1, c2 = _scaled_columns(v1, rows, shift, fmt), _scaled_columns(v2, cols, shift, fmt)
+        if aligned:
+            module.aligned(code, c1, c2, np.float64(0.5), result, parallel)
+        else:
+            module.pairwise(code, c1, c2, np.float64(0.5), result, parallel, rows=result.shape[0])
 
     bins1, bins2 = _extreme.scale_bins(v1[:, _lengths(fmt)]), _extreme.scale_bins(v2[:, _lengths(fmt)])
     if code == IOA:
         _check_ioa_scales(bins1, bins2, aligned)
     _extreme.by_scale(block, bins1, bins2, aligned, out)
-    return out
 
 
 def _check_ioa_scales(bins1: NDArray[np.intc], bins2: NDArray[np.intc], aligned: bool) -> None:

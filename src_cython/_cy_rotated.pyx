@@ -140,16 +140,17 @@ cdef inline floating metric(int code, const floating[:, ::1] a, Py_ssize_t i,
 
 
 def pairwise(int code, const floating[:, ::1] c1, const floating[:, ::1] c2, floating half,
-             floating[:, :] out, int threads):
-    cdef Py_ssize_t n = c1.shape[1], m = c2.shape[1], i, j
+             Py_ssize_t rows, floating[:, :] out, int threads):
+    # Batches: out is (B * rows, M), and row i meets the boxes (i // rows) * M ... of c2.
+    cdef Py_ssize_t n = out.shape[0], m = out.shape[1], i, j
     if threads <= 1:
         for i in range(n):
             for j in range(m):
-                out[i, j] = metric(code, c1, i, c2, j, half)
+                out[i, j] = metric(code, c1, i, c2, (i // rows) * m + j, half)
         return
     for i in prange(n, nogil=True, schedule="dynamic", chunksize=4, num_threads=threads):
         for j in range(m):
-            out[i, j] = metric(code, c1, i, c2, j, half)
+            out[i, j] = metric(code, c1, i, c2, (i // rows) * m + j, half)
 
 
 def aligned(int code, const floating[:, ::1] c1, const floating[:, ::1] c2, floating half,

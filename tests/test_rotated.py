@@ -352,10 +352,18 @@ def test_box_convert_all_directions_and_bounding_box():
 
 def test_bad_input_names_the_argument():
     good = np.array([[0, 0, 2, 2, 0.0]])
-    with pytest.raises(ValueError, match=r"boxes2 must have shape \(N, 5\)"):
+    with pytest.raises(ValueError, match=r"boxes2 must have shape \(\.\.\., N, 5\)"):
         fastiou.box_iou(good, [[0, 0, 1, 1]], fmt="cxcywhr")
-    with pytest.raises(ValueError, match=r"boxes1 must have shape \(N, 8\)"):
+    with pytest.raises(ValueError, match=r"boxes1 must have shape \(\.\.\., N, 8\)"):
         fastiou.box_iou(good, good, fmt="xyxyxyxy")
+    with pytest.raises(ValueError, match=r"boxes1 must have shape \(\.\.\., N, 5\)"):
+        fastiou.box_iou(good[0], good, fmt="cxcywhr")
+    with pytest.raises(ValueError, match=r"boxes must have shape \(\.\.\., 5\)"):
+        fastiou.box_area(np.zeros((2, 4)), fmt="cxcywhr")
+    with pytest.raises(ValueError, match=r"boxes must have shape \(N, 5\)"):
+        fastiou.nms(good[None], [[1.0]], 0.5, fmt="cxcywhr")
+    with pytest.raises(ValueError, match="leading"):
+        fastiou.box_iou(np.zeros((2, 3, 5)), np.zeros((3, 3, 5)), fmt="cxcywhr")
     with pytest.raises(ValueError, match="boxes1 has an invalid rotated box at row 1"):
         fastiou.box_iou([[0, 0, 1, 1, 0], [0, 0, 1, 1, np.nan]], good, fmt="cxcywhr")
     with pytest.raises(ValueError, match="boxes2 has an invalid rotated box at row 0.*w >= 0"):
@@ -392,6 +400,51 @@ def test_input_not_modified_and_layouts():
     assert fastiou.box_iou(b, b, fmt="cxcywhr", out=out) is out
     assert fastiou.box_iou(np.empty((0, 5)), b, fmt="cxcywhr").shape == (0, 30)
     assert fastiou.box_iou(b.astype(np.int64), b.astype(np.int64), fmt="cxcywhr").dtype == np.float64
+
+
+@pytest.mark.parametrize("fmt", ["cxcywhr", "xyxyxyxy"])
+def test_batched_boxes_are_one_flat_problem(rbackend, force_parallel, fmt):
+    """``(..., N, K) x (..., M, K)``: each batch item as its own call (and torchvision's,
+    which takes one item at a time), broadcast leading dimensions, ``aligned``, ``out``."""
+    rng = np.random.default_rng(16)
+    b1 = fastiou.box_convert(clustered(rng, 2 * 3 * 9).reshape(2, 3, 9, 5), "cxcywhr", fmt)
+    b2 = fastiou.box_convert(clustered(rng, 3 * 6).reshape(3, 6, 5), "cxcywhr", fmt)
+    for f in (fastiou.box_iou, fastiou.box_ioa, fastiou.generalized_box_iou):
+        got = f(b1, b2, fmt=fmt, backend=rbackend)
+        assert got.shape == (2, 3, 9, 6)
+        for i, j in np.ndindex(2, 3):
+            np.testing.assert_array_equal(got[i, j], f(b1[i, j], b2[j], fmt=fmt, backend=rbackend))
+    aligned = fastiou.box_iou(b1, b1[:, :, ::-1], fmt=fmt, aligned=True, backend=rbackend)
+    assert aligned.shape == (2, 3, 9)
+    np.testing.assert_array_equal(aligned[1, 2], fastiou.box_iou(b1[1, 2], b1[1, 2, ::-1], fmt=fmt,
+                                                                 aligned=True, backend=rbackend))
+    out = np.empty((6, 3, 2, 9)).transpose(2, 1, 3, 0)  # a layout the kernel cannot write directly
+    assert fastiou.box_iou(b1, b2, fmt=fmt, out=out, backend=rbackend) is out
+    np.testing.assert_array_equal(out, fastiou.box_iou(b1, b2, fmt=fmt, backend=rbackend))
+    areas = fastiou.box_area(b1, fmt=fmt)
+    assert areas.shape == (2, 3, 9)
+    np.testing.assert_allclose(areas[1, 0], fastiou.box_area(b1[1, 0], fmt=fmt), rtol=1e-12)
+    if fmt == "cxcywhr":
+        torch = pytest.importorskip("torch")
+        ops = pytest.importorskip("torchvision.ops")
+        want = ops.box_iou(torch.from_numpy(b1[1, 2]), torch.from_numpy(b2[2]), fmt=fmt).numpy()
+        np.testing.assert_allclose(fastiou.box_iou(b1, b2, fmt=fmt)[1, 2], want,
+                                   atol=1e-6)
+    bad = b1.copy()
+    bad[1, 2, 4, 0] = np.nan
+    with pytest.raises(ValueError, match=r"boxes1 has an invalid rotated box at row \[1, 2, 4\]"):
+        fastiou.box_iou(bad, b2, fmt=fmt, backend=rbackend)
+
+
+def test_batched_boxes_at_extreme_scales(rbackend):
+    rng = np.random.default_rng(17)
+    b = clustered(rng, 2 * 8).reshape(2, 8, 5)
+    tiny, huge = b.copy(), b.copy()
+    tiny[..., :4] *= 2.0**-700
+    huge[1, ..., :4] *= 2.0**700  # batch 1 beyond the safe range, batch 0 not
+    for x in (tiny, huge):
+        np.testing.assert_array_equal(fastiou.box_iou(x, x, fmt="cxcywhr", backend=rbackend),
+                                      fastiou.box_iou(b, b, fmt="cxcywhr", backend=rbackend))
 
 
 def test_mmcv_box_iou_rotated():

@@ -35,31 +35,35 @@ def pair_metric(code, c1, i, c2, j, half, buf, base):
 
 
 @njit(inline="always")
-def _row(code, c1, i, c2, half, buf, base, out):
-    """Row ``i`` of ``out``.  Written as ``out[i, j]``: through a row view ``out[i]`` the
-    loop reloads every column after each store (measured 30x slower on early exits)."""
+def _row(code, c1, i, c2, first, half, buf, base, out):
+    """Row ``i`` of ``out``: box ``i`` of ``c1`` against boxes ``first, first + 1, ...`` of
+    ``c2``.  Written as ``out[i, j]``: through a row view ``out[i]`` the loop reloads
+    every column after each store (measured 30x slower on early exits)."""
     acx, acy, aux, auy, avx, avy = c1[0, i], c1[1, i], c1[2, i], c1[3, i], c1[4, i], c1[5, i]
     aarea, aex, aey = c1[6, i], c1[7, i], c1[8, i]
     for j in range(out.shape[1]):
+        k = first + j
         out[i, j] = metric(code, acx, acy, aux, auy, avx, avy, aarea, aex, aey,
-                        c2[0, j], c2[1, j], c2[2, j], c2[3, j], c2[4, j], c2[5, j], c2[6, j],
-                        c2[7, j], c2[8, j], half, buf, base)
+                        c2[0, k], c2[1, k], c2[2, k], c2[3, k], c2[4, k], c2[5, k], c2[6, k],
+                        c2[7, k], c2[8, k], half, buf, base)
 
 
-def _pairwise(code, c1, c2, half, out, scratch, counter):
-    n = c1.shape[1]
-    step = max(1, PAIR_CHUNK // max(1, c2.shape[1]))  # rows per claim
+def _pairwise(code, c1, c2, half, rows, out, scratch, counter):
+    # Batches: out is (B * rows, M), and row i meets the boxes (i // rows) * M ... of c2.
+    n, m = out.shape[0], out.shape[1]
+    step = max(1, PAIR_CHUNK // max(1, m))  # rows per claim
     for w in prange(workers(n, step)):
         base = w * SCRATCH
         lo = claim(counter, step)
         while lo < n:
             for i in range(lo, min(lo + step, n)):
+                first = (i // rows) * m
                 if code == IOU:
-                    _row(IOU, c1, i, c2, half, scratch, base, out)
+                    _row(IOU, c1, i, c2, first, half, scratch, base, out)
                 elif code == IOA:
-                    _row(IOA, c1, i, c2, half, scratch, base, out)
+                    _row(IOA, c1, i, c2, first, half, scratch, base, out)
                 else:
-                    _row(GIOU, c1, i, c2, half, scratch, base, out)
+                    _row(GIOU, c1, i, c2, first, half, scratch, base, out)
             lo = claim(counter, step)
 
 
@@ -83,8 +87,12 @@ def scratch_for(dt) -> np.ndarray:
     return np.empty(MAX_WORKERS * SCRATCH, dt)
 
 
-def pairwise(code, c1, c2, half, out, parallel):
-    _pairwise_kernels[parallel](code, c1, c2, half, out, scratch_for(out.dtype), new_counter())
+def pairwise(code, c1, c2, half, out, parallel, rows=None):
+    """``out`` ``(B * rows, M)``: row i holds box i of ``c1`` against the ``M`` boxes of its
+    batch in ``c2``, ``(i // rows) * M + j`` (``rows`` None: one batch)."""
+    rows = out.shape[0] if rows is None else rows
+    _pairwise_kernels[parallel](code, c1, c2, half, max(rows, 1), out, scratch_for(out.dtype),
+                                new_counter())
 
 
 def aligned(code, c1, c2, half, out, parallel):

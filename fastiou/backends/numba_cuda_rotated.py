@@ -37,7 +37,8 @@ def _make_kernels(scalar):
     """The pairwise and aligned kernels whose local scratch has Numba type ``scalar``."""
 
     @cuda.jit
-    def pairwise_kernel(code, c1, c2, half, out):
+    def pairwise_kernel(code, c1, c2, half, rows, out):
+        # Batches: out is (B * rows, M), and row i meets the boxes (i // rows) * M ... of c2.
         buf = cuda.local.array(SCRATCH, scalar)
         j = cuda.blockIdx.x * cuda.blockDim.x + cuda.threadIdx.x
         if j >= out.shape[1]:
@@ -45,7 +46,7 @@ def _make_kernels(scalar):
         i = cuda.blockIdx.y * cuda.blockDim.y + cuda.threadIdx.y
         step = cuda.gridDim.y * cuda.blockDim.y
         while i < out.shape[0]:  # consecutive threads write consecutive columns
-            out[i, j] = pair_metric(code, c1, i, c2, j, half, buf)
+            out[i, j] = pair_metric(code, c1, i, c2, (i // rows) * out.shape[1] + j, half, buf)
             i += step
 
     @cuda.jit
@@ -60,33 +61,34 @@ def _make_kernels(scalar):
 _KERNELS = {np.dtype(np.float32): _make_kernels(float32), np.dtype(np.float64): _make_kernels(float64)}
 
 
-def launch_metric(lib: Library, code: int, c1, c2, out, aligned: bool) -> None:
-    """``out`` (a Numba device array) = the rotated metric of the device columns ``c1``, ``c2``."""
+def launch_metric(lib: Library, code: int, c1, c2, out, aligned: bool, rows: int = 0) -> None:
+    """``out`` (a Numba device array) = the rotated metric of the device columns ``c1``, ``c2``
+    (``rows``: boxes of ``c1`` per batch, as the CPU ``pairwise``; 0: one batch)."""
     if out.size == 0:
         return
     dt = np.dtype(out.dtype)
     pairwise_kernel, aligned_kernel = _KERNELS[dt]
-    args = (code, c1, c2, dt.type(0.5), out)
     if aligned:
-        aligned_kernel[grid_1d(out.shape[0]) + (lib.stream,)](*args)
+        aligned_kernel[grid_1d(out.shape[0]) + (lib.stream,)](code, c1, c2, dt.type(0.5), out)
     else:
-        rows, columns = _config.CUDA_TILE
+        args = (code, c1, c2, dt.type(0.5), rows or out.shape[0], out)
+        tile_rows, columns = _config.CUDA_TILE
         from . import numba_cuda  # MAX_BLOCKS read at launch time (tests patch it)
 
-        grid = (blocks(out.shape[1], columns), min(blocks(out.shape[0], rows), numba_cuda.MAX_BLOCKS))
-        pairwise_kernel[grid, (columns, rows), lib.stream](*args)
+        grid = (blocks(out.shape[1], columns), min(blocks(out.shape[0], tile_rows), numba_cuda.MAX_BLOCKS))
+        pairwise_kernel[grid, (columns, tile_rows), lib.stream](*args)
 
 
-def _on_host_arrays(code, c1, c2, out, aligned):
+def _on_host_arrays(code, c1, c2, out, aligned, rows=0):
     lib = Library()
     d_out = lib.empty(out.shape, out.dtype)[1]
-    launch_metric(lib, code, lib.to_device(c1), lib.to_device(c2), d_out, aligned)
+    launch_metric(lib, code, lib.to_device(c1), lib.to_device(c2), d_out, aligned, rows)
     out[...] = lib.to_host(d_out)
 
 
-def pairwise(code, c1, c2, half, out, parallel):
-    """Host columns in, host ``out`` filled."""
-    _on_host_arrays(code, c1, c2, out, aligned=False)
+def pairwise(code, c1, c2, half, out, parallel, rows=None):
+    """Host columns in, host ``out`` filled (``rows``: boxes per batch, None: one batch)."""
+    _on_host_arrays(code, c1, c2, out, aligned=False, rows=max(rows or out.shape[0], 1))
 
 
 def aligned(code, c1, c2, half, out, parallel):

@@ -40,6 +40,16 @@ def test_pairwise_and_aligned_match_cpu(metric, dtype):
     np.testing.assert_allclose(a, np.diagonal(want[:9]), rtol=0, atol=TOL[np.dtype(dtype)])
 
 
+def test_batched_boxes_match_cpu():
+    b1 = rotated(2 * 7, 5, np.float32).reshape(2, 7, 5)
+    b2 = rotated(2 * 5, 6, np.float32).reshape(2, 5, 5)
+    got = fastiou.box_iou(b1, b2, fmt="cxcywhr", backend="cuda")
+    assert got.shape == (2, 7, 5)
+    for k in range(2):  # each batch item meets only its own boxes
+        np.testing.assert_allclose(got[k], fastiou.box_iou(b1[k], b2[k], fmt="cxcywhr", backend="numba"),
+                                   rtol=0, atol=TOL[np.dtype(np.float32)])
+
+
 def test_edge_cases_on_the_gpu():
     b = rotated(8, 3, np.float64)
     got = fastiou.box_iou(b, b, fmt="cxcywhr", backend="cuda")
