@@ -9,7 +9,9 @@ columns of :mod:`fastiou._rotated_columns`:
 - ``UX, UY``: half the width vector, ``(w/2 cos r, -w/2 sin r)``;
 - ``VX, VY``: half the height vector, ``(h/2 sin r, h/2 cos r)``
   (torchvision's convention: degrees, counter-clockwise in image axes, y down);
-- ``AREA = w h``; ``EX, EY``: half the sides of the axis-aligned bounding box.
+- ``AREA = w h``; ``EX, EY``: half the sides of the axis-aligned bounding box;
+- ``HW, HH``: ``w / 2`` and ``h / 2`` (the lengths of ``u`` and ``v``); ``IHW, IHH``:
+  their inverses (infinite for a zero side).
 
 The corners ``c - u - v, c + u - v, c + u + v, c - u + v`` are in counter-clockwise
 order (``cross(u, v) = w h / 4 >= 0``).  The intersection of two boxes:
@@ -47,8 +49,12 @@ from . import _formulas
 from ._formulas import GIOU, IOA, IOU
 
 # Rows of the per-box column array built by fastiou._rotated_columns.
-CX, CY, UX, UY, VX, VY, AREA, EX, EY = range(9)
-N_COLUMNS = 9
+CX, CY, UX, UY, VX, VY, AREA, EX, EY, HW, HH, IHW, IHH = range(13)
+N_COLUMNS = 13
+#: The rounding margin of :func:`build`'s ``may_exceed``, in units of the dtype's epsilon
+#: times the squared reach of the pair's corners from its midpoint (the clipping's
+#: absolute error is a few tens of those units; see there).
+MARGIN_EPS = 1024
 #: Numbers of the scratch array one intersection needs.
 SCRATCH = 32
 #: Metrics of rotated boxes.
@@ -146,6 +152,40 @@ def build(jit):
                 or abs(dcx * bvx + dcy * bvy) > vv2 + u_v2 + v_v2)
 
     @jit
+    def slab(offset, half_a, half_b):
+        """The overlap of ``[-half_a, half_a]`` and ``[offset - half_b, offset + half_b]``."""
+        return min(half_a, offset + half_b) - max(-half_a, offset - half_b)
+
+    @jit
+    def frame_bound(dcx, dcy, ux, uy, vx, vy, hw, hh, ihw, ihh, oux, ouy, ovx, ovy):
+        """An upper bound of the intersection area: the box (half vectors ``u``, ``v`` of
+        lengths ``hw``, ``hh``, their inverses ``ihw``, ``ihh``) meets the other box (``ou``, ``ov``, its centre at ``dc``
+        from this one's) within its own rectangle cut to the other's extent along ``u``
+        and ``v``; NaN for a box of zero width or height (an infinite inverse)."""
+        lu = slab((dcx * ux + dcy * uy) * ihw, hw, (abs(oux * ux + ouy * uy) + abs(ovx * ux + ovy * uy)) * ihw)
+        lv = slab((dcx * vx + dcy * vy) * ihh, hh, (abs(oux * vx + ouy * vy) + abs(ovx * vx + ovy * vy)) * ihh)
+        return max(lu, lu - lu) * max(lv, lv - lv)
+
+    @jit
+    def may_exceed(threshold, margin, acx, acy, aux, auy, avx, avy, aarea, ahw, ahh, aihw, aihh,
+                   bcx, bcy, bux, buy, bvx, bvy, barea, bhw, bhh, bihw, bihh):
+        """False only where the IoU of boxes a and b, as :func:`metric` computes it, is
+        certainly ``<= threshold`` (>= 0): a test without clipping for NMS.
+
+        IoU > t needs ``inter (1 + t) > t (area_a + area_b)``.  ``inter`` is at most each
+        box's :func:`frame_bound`; the clipping's rounding error is below ``margin * R^2``
+        (``margin``: ``MARGIN_EPS`` times the dtype's epsilon; ``R``: the reach of the
+        corners from the pair's midpoint, whose products the clipping rounds).  Any NaN
+        (a box of zero width or height) answers True: the exact path decides.
+        """
+        dcx = acx - bcx
+        dcy = acy - bcy
+        bound = min(frame_bound(dcx, dcy, aux, auy, avx, avy, ahw, ahh, aihw, aihh, bux, buy, bvx, bvy),
+                    frame_bound(-dcx, -dcy, bux, buy, bvx, bvy, bhw, bhh, bihw, bihh, aux, auy, avx, avy))
+        reach = (abs(dcx) + abs(dcy)) * 0.5 + (ahw + ahh) + (bhw + bhh)
+        return not ((bound + margin * reach * reach) * (1 + threshold) < threshold * (aarea + barea))
+
+    @jit
     def clamped_intersection(acx, acy, aux, auy, avx, avy, aarea, aex, aey,
                              bcx, bcy, bux, buy, bvx, bvy, barea, bex, bey, half, buf, base):
         """The intersection area in ``[0, min(area_a, area_b)]``; exactly 0 for pairs whose
@@ -192,6 +232,7 @@ def build(jit):
         intersection=intersection,
         overlap=overlap,
         separated=separated,
+        may_exceed=may_exceed,
         clamped_intersection=clamped_intersection,
         metric=metric,
         guarded_div=guarded_div,

@@ -501,6 +501,62 @@ def test_nms_matches_naive_greedy(rbackend, scene, threshold):
         naive_nms(b.astype(np.float32), scores, threshold))
 
 
+def thin_and_odd(rng, n):
+    """Needles, slivers, squares and near-copies of each other: where bounds are loosest."""
+    base = clustered(rng, n // 2)
+    thin = base.copy()
+    thin[:, 2] *= rng.choice([1e-3, 1, 50.0], n // 2)
+    copies = thin + rng.normal(0, 1e-4, thin.shape) * [1, 1, 0, 0, 1]
+    return np.abs(np.r_[thin, copies]) * [1, 1, 1, 1, np.sign(rng.normal())]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_bound_never_rules_out_a_suppression(dtype):
+    """NMS skips the clipping where a bound says IoU <= threshold: on every pair whose
+    computed IoU is above the threshold, the bound must leave it open."""
+    from fastiou._rotated_columns import columns
+    from fastiou._rotated_formulas import MARGIN_EPS
+    from fastiou.backends.numba_cpu_rotated import may_exceed
+
+    rng = np.random.default_rng(18)
+    b = np.r_[clustered(rng, 60), scattered(rng, 40, spread=30), thin_and_odd(rng, 60)]
+    iou = fastiou.box_iou(b.astype(dtype), b.astype(dtype), fmt="cxcywhr")
+    c = columns(b, "cxcywhr", np.dtype(dtype))
+    margin = dtype(MARGIN_EPS * np.finfo(dtype).eps)
+    thresholds = np.unique(np.r_[np.quantile(iou[iou > 0], [0.1, 0.5, 0.9]), 0.5, 1e-6]).astype(dtype)
+    checked = ruled_out = 0
+    for t in thresholds:
+        for t in (np.nextafter(t, dtype(0)), t):  # a threshold just below a pair's IoU too
+            for i, j in zip(*np.nonzero(iou > 0)):
+                open_ = may_exceed(t, margin, *c[[0, 1, 2, 3, 4, 5, 6, 9, 10, 11, 12], i],
+                                   *c[[0, 1, 2, 3, 4, 5, 6, 9, 10, 11, 12], j])
+                assert open_ or not iou[i, j] > t, (i, j, t, iou[i, j])
+                checked += 1
+                ruled_out += not open_
+    assert ruled_out > checked // 4  # and it does rule most pairs out
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_nms_is_greedy_over_its_own_iou(rbackend, dtype):
+    """Thresholds equal to (and one ulp below) IoUs of the set: the suppressions are
+    exactly the pairs whose IoU, as box_iou computes it, is above the threshold."""
+    rng = np.random.default_rng(19)
+    b = np.r_[clustered(rng, 300), thin_and_odd(rng, 100)].astype(dtype)
+    scores = rng.random(len(b))
+    iou = fastiou.box_iou(b, b, fmt="cxcywhr")
+    order = np.argsort(-scores, kind="stable")
+    for t in np.r_[np.quantile(iou[iou > 0], [0.2, 0.6, 0.95]), 0.0].astype(dtype):
+        for t in (np.nextafter(t, dtype(-1)) if t > 0 else t, t):
+            dead = np.zeros(len(b), bool)
+            want = []
+            for p in order:
+                if not dead[p]:
+                    want.append(p)
+                    dead |= iou[p] > t
+            got = fastiou.nms(b, scores, float(t), fmt="cxcywhr", backend=rbackend)
+            np.testing.assert_array_equal(got, want)
+
+
 def test_nms_options_and_batched(rbackend):
     rng = np.random.default_rng(17)
     b = clustered(rng, 150)

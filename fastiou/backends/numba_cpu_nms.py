@@ -133,7 +133,7 @@ def _first_above(x, lo, hi, bound):
 
 
 @njit(inline="always")
-def _first_at_least(x, lo, hi, bound):
+def first_at_least(x, lo, hi, bound):
     """The first position in ``[lo, hi)`` of sorted ``x`` with ``x >= bound`` (or hi)."""
     while lo < hi:
         mid = (lo + hi) >> 1
@@ -177,7 +177,7 @@ def _greedy(code, c, orig, rank_at, lo, hi, pos_of_rank, dead, hit, threshold, m
         left, right = window(x1[p], c[2, p], threshold, wmax)
         n_dead += 1 + _suppress(code, c, p, p + 1, _first_above(x1, p + 1, end, right), threshold,
                                 dead, hit, one)
-        n_dead += _suppress(code, c, p, _first_at_least(x1, lo, p, left), p, threshold, dead, hit, one)
+        n_dead += _suppress(code, c, p, first_at_least(x1, lo, p, left), p, threshold, dead, hit, one)
         if n_dead + n_dead > end - lo and end - lo >= COMPACT_MIN:
             end = _compact(c, orig, rank_at, pos_of_rank, dead, lo, end)
             n_dead = 0
@@ -416,7 +416,7 @@ def _soft_group(method, c, orig, lo, hi, s, live, bound, ious, near, threshold, 
         left, right = soft_window(method, x1[p], c[2, p], threshold, wmax)
         _decay_span(method, c, p, p + 1, _first_above(x1, p + 1, hi, right), s, live, bound, lo, size,
                     threshold, sigma, score_threshold, one, ious, near)
-        _decay_span(method, c, p, _first_at_least(x1, lo, p, left), p, s, live, bound, lo, size,
+        _decay_span(method, c, p, first_at_least(x1, lo, p, left), p, s, live, bound, lo, size,
                     threshold, sigma, score_threshold, one, ious, near)
 
 

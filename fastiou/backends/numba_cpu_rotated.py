@@ -15,11 +15,14 @@ from numba import prange
 from .. import _rotated_formulas
 from .._config import njit, serial_and_parallel
 from .._formulas import GIOU, IOA, IOU
-from .._rotated_formulas import SCRATCH
+from .._rotated_formulas import MARGIN_EPS, N_COLUMNS, SCRATCH
 from .numba_cpu import MAX_WORKERS, claim, new_counter, workers
+from .numba_cpu_nms import first_at_least
 
 R = _rotated_formulas.build(njit(inline="always"))
 metric = R.metric
+may_exceed = R.may_exceed
+overlap = R.overlap
 
 #: Pairs of rotated boxes per claim.
 PAIR_CHUNK = 4096
@@ -103,69 +106,100 @@ def aligned(code, c1, c2, half, out, parallel):
 
 
 @njit(inline="always")
-def first_at_least(x, bound):
-    """The first position of sorted ``x`` with ``x[k] >= bound``."""
-    lo, hi = 0, x.shape[0]
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if x[mid] < bound:
-            lo = mid + 1
-        else:
-            hi = mid
-    return lo
+def suppresses(c, p, box, t, threshold, margin, half, buf):
+    """Whether box ``p`` (of the columns ``c``) suppresses candidate ``t`` (row ``t`` of the
+    row-major copy ``box``), whose bounding boxes meet: IoU > ``threshold`` (>= 0).  Only
+    the pairs that the clipping-free bound leaves open are clipped."""
+    if not may_exceed(threshold, margin, c[0, p], c[1, p], c[2, p], c[3, p], c[4, p], c[5, p], c[6, p],
+                      c[9, p], c[10, p], c[11, p], c[12, p], box[t, 0], box[t, 1], box[t, 2], box[t, 3],
+                      box[t, 4], box[t, 5], box[t, 6], box[t, 9], box[t, 10], box[t, 11], box[t, 12]):
+        return False
+    return metric(IOU, c[0, p], c[1, p], c[2, p], c[3, p], c[4, p], c[5, p], c[6, p], c[7, p], c[8, p],
+                  box[t, 0], box[t, 1], box[t, 2], box[t, 3], box[t, 4], box[t, 5], box[t, 6], box[t, 7],
+                  box[t, 8], half, buf, 0) > threshold
 
 
 @njit
-def _greedy(c, by_score, labels, has_labels, threshold, all_pairs, max_output, half, buf, kept):
+def _greedy(c, by_score, labels, has_labels, threshold, all_pairs, max_output, half, margin, buf, kept):
     """Greedy NMS over the candidates ``by_score`` (by decreasing score, ties by index).
 
     A kept box suppresses the later boxes (of its class) whose IoU with it is
     strictly above ``threshold``.  Only boxes whose bounding boxes meet can have a
     positive IoU: unless ``all_pairs`` (a negative threshold), a kept box scans the
-    boxes whose bounding box's left edge lies within its reach, found by binary
-    search in the candidates sorted by that edge.
+    candidates whose bounding box's left edge lies within its reach, found by binary
+    search in the candidates sorted by that edge.  The scan is branch-free: it lists
+    the live candidates (of its class) whose bounding boxes meet the kept box's, by
+    the metric's own test; only those are tested further (:func:`suppresses`).  The
+    candidates are compacted whenever half of them are suppressed or visited.
     """
     m = by_score.shape[0]
-    rank = np.full(c.shape[1], -1, np.int64)
-    for k in range(m):
-        rank[by_score[k]] = k
     left = np.empty(m, c.dtype)
     for k in range(m):
         p = by_score[k]
         left[k] = c[0, p] - c[7, p]
-    by_left = np.argsort(left, kind="mergesort")
-    xs = left[by_left]
-    ids = by_score[by_left]
+    rank = np.argsort(left, kind="mergesort")  # the score rank of candidate t
+    xs = left[rank]
+    # the candidates in that order: their columns row-major, and the scan's fields
+    box = np.empty((m, N_COLUMNS), c.dtype)
+    lab = np.empty(m, np.int64)
+    pos = np.empty(m, np.int64)  # candidate t of score rank r
+    for t in range(m):
+        q = by_score[rank[t]]
+        for r in range(N_COLUMNS):
+            box[t, r] = c[r, q]
+        lab[t] = labels[q] if has_labels else 0
+        pos[rank[t]] = t
+    cx, cy, ex, ey = box[:, 0].copy(), box[:, 1].copy(), box[:, 7].copy(), box[:, 8].copy()
+    live = np.ones(m, np.bool_)  # not yet suppressed or visited
+    hits = np.empty(m, np.int64)
     wmax = c.dtype.type(0)
     for k in range(m):
-        p = by_score[k]
-        wmax = max(wmax, c[7, p] + c[7, p])
-    dead = np.zeros(c.shape[1], np.bool_)
+        wmax = max(wmax, c[7, by_score[k]] + c[7, by_score[k]])
+    dead = np.zeros(m, np.bool_)  # by score rank
+    size = m  # entries of the candidate arrays in use
+    gone = 0  # of those, the ones suppressed or visited since the last compaction
     count = 0
     for k in range(m):
-        p = by_score[k]
-        if dead[p]:
+        if dead[k]:
             continue
+        p = by_score[k]
         kept[count] = p
         count += 1
         if count == max_output:
             break
+        live[pos[k]] = False
+        gone += 1
+        if 2 * gone > size:  # compact: keep the live candidates
+            n_live = 0
+            for t in range(size):
+                if live[t]:
+                    for a in (xs, cx, cy, ex, ey):
+                        a[n_live] = a[t]
+                    rank[n_live], lab[n_live], live[n_live] = rank[t], lab[t], True
+                    box[n_live] = box[t]
+                    pos[rank[t]] = n_live
+                    n_live += 1
+            size, gone = n_live, 0
+        pcx, pcy, pex, pey, plab = c[0, p], c[1, p], c[7, p], c[8, p], lab[pos[k]] if has_labels else 0
         if all_pairs:
-            lo, hi = 0, m
+            lo, hi = 0, size
         else:  # q's box meets p's when left_q in [left_p - wmax, right_p] (with rounding slack)
-            slack = (abs(c[0, p]) + c[7, p] + wmax) * 1e-6
-            lo = first_at_least(xs, c[0, p] - c[7, p] - wmax - slack)
-            hi = first_at_least(xs, c[0, p] + c[7, p] + slack)
-            while hi < m and xs[hi] <= c[0, p] + c[7, p] + slack:
+            slack = (abs(pcx) + pex + wmax) * 1e-6
+            lo = first_at_least(xs, 0, size, pcx - pex - wmax - slack)
+            hi = first_at_least(xs, 0, size, pcx + pex + slack)
+            while hi < size and xs[hi] <= pcx + pex + slack:
                 hi += 1
-        for t in range(lo, hi):
-            q = ids[t]
-            if rank[q] <= k or dead[q]:
-                continue
-            if has_labels and labels[q] != labels[p]:
-                continue
-            if pair_metric(IOU, c, p, c, q, half, buf, 0) > threshold:
-                dead[q] = True
+        n_hits = 0
+        for t in range(lo, hi):  # branch-free: the bounding-box test of the metric (overlap)
+            hits[n_hits] = t
+            n_hits += (live[t] & (lab[t] == plab) & (all_pairs | ((abs(pcx - cx[t]) <= pex + ex[t])
+                                                                  & (abs(pcy - cy[t]) <= pey + ey[t]))))
+        for h in range(n_hits):
+            t = hits[h]
+            if all_pairs or suppresses(c, p, box, t, threshold, margin, half, buf):
+                dead[rank[t]] = True
+                live[t] = False
+                gone += 1
     return count
 
 
@@ -179,6 +213,7 @@ def nms(cols, by_score, labels, threshold, max_output):
     has = labels is not None
     lab = labels if has else np.zeros(1, np.int64)
     half = cols.dtype.type(0.5)
-    count = _greedy(cols, by_score, lab, has, threshold, threshold < 0, max_output, half,
+    margin = cols.dtype.type(MARGIN_EPS * np.finfo(cols.dtype).eps)
+    count = _greedy(cols, by_score, lab, has, threshold, threshold < 0, max_output, half, margin,
                     np.empty(SCRATCH, cols.dtype), kept)
     return kept[:count]
