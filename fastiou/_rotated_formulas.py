@@ -227,12 +227,31 @@ def build(jit):
         ch = max(hy + aey, bey - hy) - min(hy - aey, -hy - bey)
         return giou_term(iou, union, cw, ch, half - half)  # no eps floor: a zero of the dtype
 
+    @jit
+    def suppresses(threshold, margin, a, i, b, j, half, buf, base):
+        """Whether box ``i`` of the columns ``a`` suppresses box ``j`` of the columns ``b`` in
+        NMS: their IoU, as :func:`metric` computes it, is above ``threshold`` (>= 0).  Pairs
+        whose bounding boxes do not meet, then pairs that :func:`may_exceed` rules out, are
+        answered without clipping.  (Columns, not scalars: a call of 30 or more arguments
+        compiles to one Numba cannot inline.)"""
+        if not overlap(a[CX, i] - b[CX, j], a[CY, i] - b[CY, j], a[EX, i], a[EY, i], b[EX, j], b[EY, j]):
+            return False
+        if not may_exceed(threshold, margin, a[CX, i], a[CY, i], a[UX, i], a[UY, i], a[VX, i], a[VY, i],
+                          a[AREA, i], a[HW, i], a[HH, i], a[IHW, i], a[IHH, i],
+                          b[CX, j], b[CY, j], b[UX, j], b[UY, j], b[VX, j], b[VY, j],
+                          b[AREA, j], b[HW, j], b[HH, j], b[IHW, j], b[IHH, j]):
+            return False
+        return metric(IOU, a[CX, i], a[CY, i], a[UX, i], a[UY, i], a[VX, i], a[VY, i], a[AREA, i],
+                      a[EX, i], a[EY, i], b[CX, j], b[CY, j], b[UX, j], b[UY, j], b[VX, j], b[VY, j],
+                      b[AREA, j], b[EX, j], b[EY, j], half, buf, base) > threshold
+
     return SimpleNamespace(
         clip=clip,
         intersection=intersection,
         overlap=overlap,
         separated=separated,
         may_exceed=may_exceed,
+        suppresses=suppresses,
         clamped_intersection=clamped_intersection,
         metric=metric,
         guarded_div=guarded_div,

@@ -133,9 +133,9 @@ def _rotated_greedy(boxes: Any, scores: Any, idxs: Any, threshold: float, score_
         raise ValueError(f"metric must be 'iou' for the rotated format {fmt!r}, got 'diou'")
     if _validate.check_offset(offset) != 0:
         raise ValueError(f"offset must be 0 for the rotated format {fmt!r}, got {offset!r}")
-    if any(_validate.is_cuda_array(x) for x in (boxes, scores, idxs)) or backend == "cuda":
-        raise TypeError(f"rotated NMS (fmt={fmt!r}) runs on the CPU backends; pass host arrays "
-                        f"and backend 'auto', 'numba' or 'cython'")
+    if any(_validate.is_cuda_array(x) for x in (boxes, scores, idxs)):
+        raise TypeError(f"rotated NMS (fmt={fmt!r}) takes host arrays (backend='cuda' computes "
+                        f"on the GPU); copy CUDA arrays to the host")
     cols, s, dt = rotated.nms_arrays(boxes, scores, fmt, validate)
     n = cols.shape[1]
     labels = None if idxs is None else _validate.as_labels(idxs, "idxs", n)

@@ -516,7 +516,7 @@ def test_bound_never_rules_out_a_suppression(dtype):
     computed IoU is above the threshold, the bound must leave it open."""
     from fastiou._rotated_columns import columns
     from fastiou._rotated_formulas import MARGIN_EPS
-    from fastiou.backends.numba_cpu_rotated import may_exceed
+    from fastiou.backends.numba_cpu_rotated import R
 
     rng = np.random.default_rng(18)
     b = np.r_[clustered(rng, 60), scattered(rng, 40, spread=30), thin_and_odd(rng, 60)]
@@ -528,7 +528,7 @@ def test_bound_never_rules_out_a_suppression(dtype):
     for t in thresholds:
         for t in (np.nextafter(t, dtype(0)), t):  # a threshold just below a pair's IoU too
             for i, j in zip(*np.nonzero(iou > 0)):
-                open_ = may_exceed(t, margin, *c[[0, 1, 2, 3, 4, 5, 6, 9, 10, 11, 12], i],
+                open_ = R.may_exceed(t, margin, *c[[0, 1, 2, 3, 4, 5, 6, 9, 10, 11, 12], i],
                                    *c[[0, 1, 2, 3, 4, 5, 6, 9, 10, 11, 12], j])
                 assert open_ or not iou[i, j] > t, (i, j, t, iou[i, j])
                 checked += 1
@@ -543,18 +543,23 @@ def test_nms_is_greedy_over_its_own_iou(rbackend, dtype):
     rng = np.random.default_rng(19)
     b = np.r_[clustered(rng, 300), thin_and_odd(rng, 100)].astype(dtype)
     scores = rng.random(len(b))
+    labels = rng.integers(0, 3, len(b))
     iou = fastiou.box_iou(b, b, fmt="cxcywhr")
     order = np.argsort(-scores, kind="stable")
     for t in np.r_[np.quantile(iou[iou > 0], [0.2, 0.6, 0.95]), 0.0].astype(dtype):
         for t in (np.nextafter(t, dtype(-1)) if t > 0 else t, t):
-            dead = np.zeros(len(b), bool)
-            want = []
-            for p in order:
-                if not dead[p]:
-                    want.append(p)
-                    dead |= iou[p] > t
-            got = fastiou.nms(b, scores, float(t), fmt="cxcywhr", backend=rbackend)
-            np.testing.assert_array_equal(got, want)
+            for classes in (np.zeros_like(labels), labels):
+                dead = np.zeros(len(b), bool)
+                want = []
+                for p in order:
+                    if not dead[p]:
+                        want.append(p)
+                        dead |= (iou[p] > t) & (classes == classes[p])
+                got = fastiou.batched_nms(b, scores, classes, float(t), fmt="cxcywhr", backend=rbackend)
+                np.testing.assert_array_equal(got, want)
+            np.testing.assert_array_equal(fastiou.nms(b, scores, float(t), fmt="cxcywhr", backend=rbackend),
+                                          fastiou.batched_nms(b, scores, np.zeros_like(labels), float(t),
+                                                              fmt="cxcywhr", backend=rbackend))
 
 
 def test_nms_options_and_batched(rbackend):

@@ -21,8 +21,7 @@ from .numba_cpu_nms import first_at_least
 
 R = _rotated_formulas.build(njit(inline="always"))
 metric = R.metric
-may_exceed = R.may_exceed
-overlap = R.overlap
+suppresses = R.suppresses
 
 #: Pairs of rotated boxes per claim.
 PAIR_CHUNK = 4096
@@ -105,20 +104,6 @@ def aligned(code, c1, c2, half, out, parallel):
 # --- NMS ---------------------------------------------------------------------------
 
 
-@njit(inline="always")
-def suppresses(c, p, box, t, threshold, margin, half, buf):
-    """Whether box ``p`` (of the columns ``c``) suppresses candidate ``t`` (row ``t`` of the
-    row-major copy ``box``), whose bounding boxes meet: IoU > ``threshold`` (>= 0).  Only
-    the pairs that the clipping-free bound leaves open are clipped."""
-    if not may_exceed(threshold, margin, c[0, p], c[1, p], c[2, p], c[3, p], c[4, p], c[5, p], c[6, p],
-                      c[9, p], c[10, p], c[11, p], c[12, p], box[t, 0], box[t, 1], box[t, 2], box[t, 3],
-                      box[t, 4], box[t, 5], box[t, 6], box[t, 9], box[t, 10], box[t, 11], box[t, 12]):
-        return False
-    return metric(IOU, c[0, p], c[1, p], c[2, p], c[3, p], c[4, p], c[5, p], c[6, p], c[7, p], c[8, p],
-                  box[t, 0], box[t, 1], box[t, 2], box[t, 3], box[t, 4], box[t, 5], box[t, 6], box[t, 7],
-                  box[t, 8], half, buf, 0) > threshold
-
-
 @njit
 def _greedy(c, by_score, labels, has_labels, threshold, all_pairs, max_output, half, margin, buf, kept):
     """Greedy NMS over the candidates ``by_score`` (by decreasing score, ties by index).
@@ -129,7 +114,7 @@ def _greedy(c, by_score, labels, has_labels, threshold, all_pairs, max_output, h
     candidates whose bounding box's left edge lies within its reach, found by binary
     search in the candidates sorted by that edge.  The scan is branch-free: it lists
     the live candidates (of its class) whose bounding boxes meet the kept box's, by
-    the metric's own test; only those are tested further (:func:`suppresses`).  The
+    the metric's own test; only those are tested further (the shared formula ``suppresses``).  The
     candidates are compacted whenever half of them are suppressed or visited.
     """
     m = by_score.shape[0]
@@ -139,17 +124,17 @@ def _greedy(c, by_score, labels, has_labels, threshold, all_pairs, max_output, h
         left[k] = c[0, p] - c[7, p]
     rank = np.argsort(left, kind="mergesort")  # the score rank of candidate t
     xs = left[rank]
-    # the candidates in that order: their columns row-major, and the scan's fields
-    box = np.empty((m, N_COLUMNS), c.dtype)
+    # the candidates in that order: their columns, and the scan's fields
+    box = np.empty((N_COLUMNS, m), c.dtype)
     lab = np.empty(m, np.int64)
     pos = np.empty(m, np.int64)  # candidate t of score rank r
     for t in range(m):
         q = by_score[rank[t]]
         for r in range(N_COLUMNS):
-            box[t, r] = c[r, q]
+            box[r, t] = c[r, q]
         lab[t] = labels[q] if has_labels else 0
         pos[rank[t]] = t
-    cx, cy, ex, ey = box[:, 0].copy(), box[:, 1].copy(), box[:, 7].copy(), box[:, 8].copy()
+    cx, cy, ex, ey = box[0].copy(), box[1].copy(), box[7].copy(), box[8].copy()
     live = np.ones(m, np.bool_)  # not yet suppressed or visited
     hits = np.empty(m, np.int64)
     wmax = c.dtype.type(0)
@@ -176,11 +161,11 @@ def _greedy(c, by_score, labels, has_labels, threshold, all_pairs, max_output, h
                     for a in (xs, cx, cy, ex, ey):
                         a[n_live] = a[t]
                     rank[n_live], lab[n_live], live[n_live] = rank[t], lab[t], True
-                    box[n_live] = box[t]
+                    box[:, n_live] = box[:, t]
                     pos[rank[t]] = n_live
                     n_live += 1
             size, gone = n_live, 0
-        pcx, pcy, pex, pey, plab = c[0, p], c[1, p], c[7, p], c[8, p], lab[pos[k]] if has_labels else 0
+        pcx, pcy, pex, pey, plab = c[0, p], c[1, p], c[7, p], c[8, p], labels[p] if has_labels else 0
         if all_pairs:
             lo, hi = 0, size
         else:  # q's box meets p's when left_q in [left_p - wmax, right_p] (with rounding slack)
@@ -196,7 +181,7 @@ def _greedy(c, by_score, labels, has_labels, threshold, all_pairs, max_output, h
                                                                   & (abs(pcy - cy[t]) <= pey + ey[t]))))
         for h in range(n_hits):
             t = hits[h]
-            if all_pairs or suppresses(c, p, box, t, threshold, margin, half, buf):
+            if all_pairs or suppresses(threshold, margin, c, p, box, t, half, buf, 0):
                 dead[rank[t]] = True
                 live[t] = False
                 gone += 1

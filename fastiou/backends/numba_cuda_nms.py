@@ -30,6 +30,8 @@ kernels; :func:`nms_on_device` is the CUDA-array path.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from numba import cuda
 
@@ -126,17 +128,34 @@ def greedy(lib: Library, code: int, cols, labels, batched: bool, n: int, iou_thr
     ``cols`` (8, >= n) are the columns in visiting order, ``labels`` the visiting
     order's labels (grouped, only read when ``batched``), ``n`` the candidates.
     """
-    keep = lib.empty((max(n, 1),), np.int64)[1]
     if n == 0:
-        return keep, 0
-    n_words = blocks(n, WORD)
-    mask = lib.empty((n, n_words), np.int64)[1].view(np.uint64)
+        return lib.empty((1,), np.int64)[1], 0
+    mask = new_mask(lib, n)
     dt = np.dtype(cols.dtype)
-    threads = min(WORD, _config.CUDA_THREADS_PER_BLOCK)
-    _mask_kernel[(n_words, n_words), threads, lib.stream](
+    _mask_kernel[mask_launch(lib, n)](
         code, cols, labels, batched, n, np.float64(iou_threshold), dt.type(FOUR_OVER_PI2), dt.type(1), mask
     )
-    removed = lib.zeros((n_words,), np.int64).view(np.uint64)
+    return scan(lib, mask, n, labels, batched, max_output, order)
+
+
+def new_mask(lib: Library, n: int):
+    """The ``(n, ceil(n / 64))`` uint64 suppression mask of ``n`` candidates (uninitialised:
+    the mask kernel writes every word the scan reads)."""
+    return lib.empty((n, blocks(n, WORD)), np.int64)[1].view(np.uint64)
+
+
+def mask_launch(lib: Library, n: int) -> tuple[Any, ...]:
+    """The launch configuration of a mask kernel over ``n`` candidates: a block per 64 x 64
+    tile, a thread per row, on ``lib``'s stream."""
+    n_words = blocks(n, WORD)
+    return (n_words, n_words), min(WORD, _config.CUDA_THREADS_PER_BLOCK), lib.stream
+
+
+def scan(lib: Library, mask, n: int, labels, batched: bool, max_output: int, order):
+    """The greedy loop over a filled suppression ``mask`` of ``n`` > 0 candidates, on the
+    device: the kept entries of ``order`` (device int64, the visiting order) and their count."""
+    keep = lib.empty((n,), np.int64)[1]
+    removed = lib.zeros((mask.shape[1],), np.int64).view(np.uint64)
     count = lib.empty((1,), np.int64)[1]
     _scan_kernel[1, _config.CUDA_THREADS_PER_BLOCK, lib.stream](
         mask, n, labels, batched, max_output, order, removed, keep, count

@@ -1,14 +1,15 @@
-"""Numba CUDA kernels of rotated boxes: pairwise and aligned IoU / IoA / GIoU.
+"""Numba CUDA kernels of rotated boxes: pairwise and aligned IoU / IoA / GIoU, and NMS.
 
 The formulas are :mod:`fastiou._rotated_formulas` compiled as CUDA device
 functions (the same clipping as the CPU kernels); each thread's scratch is a
 local array of ``SCRATCH`` numbers, so the kernels are made once per dtype.
 The backend interface of :mod:`fastiou.backends.numba_cpu_rotated`: ``pairwise``
 and ``aligned`` on host columns (``backend='cuda'`` with host input: copy in,
-compute, copy out).  Rotated NMS has no CUDA kernel: ``backend='cuda'`` raises
-there (see :func:`fastiou.nms`).  On a real GPU the compiler fuses multiplies and
-adds, so values can differ from the CPU's in the last bits; identical boxes still
-give exactly 1 (they take the equal-boxes branch, not the clipping).
+compute, copy out), and ``nms``: the suppression mask and device scan of the
+axis-aligned CUDA NMS (:mod:`fastiou.backends.numba_cuda_nms`) over rotated pairs.
+On a real GPU the compiler fuses multiplies and adds, so values can differ from
+the CPU's in the last bits; identical boxes still give exactly 1 (they take the
+equal-boxes branch, not the clipping).
 """
 
 from __future__ import annotations
@@ -17,12 +18,15 @@ import numpy as np
 from numba import cuda, float32, float64
 
 from .. import _config, _rotated_formulas
-from .._rotated_formulas import SCRATCH
+from .._rotated_formulas import MARGIN_EPS, SCRATCH
+from . import numba_cuda_nms as _nms
 from ._cuda_arrays import Library
 from .numba_cuda import MAX_BLOCKS, blocks, grid_1d, require_gpu  # noqa: F401 (require_gpu: backends.load)
+from .numba_cuda_nms import WORD
 
 R = _rotated_formulas.build(cuda.jit(device=True, inline="always"))
 metric = R.metric
+suppresses = R.suppresses
 
 
 @cuda.jit(device=True, inline="always")
@@ -55,7 +59,33 @@ def _make_kernels(scalar):
         for i in range(cuda.grid(1), out.shape[0], cuda.gridsize(1)):
             out[i] = pair_metric(code, c1, i, c2, i, half, buf)
 
-    return pairwise_kernel, aligned_kernel
+    @cuda.jit
+    def nms_mask_kernel(c, labels, batched, n, threshold, margin, half, mask):
+        # Tile (row block y, column block x) of the suppression mask, as the axis-aligned
+        # kernel (numba_cuda_nms): bit c % 64 of mask[r, c // 64] says that box r suppresses
+        # the later box c of its class; only tiles on or above the diagonal.
+        buf = cuda.local.array(SCRATCH, scalar)
+        row_block = cuda.blockIdx.y
+        col_block = cuda.blockIdx.x
+        if col_block < row_block:
+            return
+        row_start = row_block * WORD
+        row_stop = min(n, row_start + WORD)
+        col_start = col_block * WORD
+        col_stop = min(n, col_start + WORD)
+        if batched and labels[col_start] > labels[row_stop - 1]:
+            return  # no class in common: the scan never reads this word
+        for r in range(row_start + cuda.threadIdx.x, row_stop, cuda.blockDim.x):
+            label = labels[r] if batched else labels[0]
+            word = np.uint64(0)
+            for q in range(max(col_start, r + 1), col_stop):
+                if batched and labels[q] != label:
+                    continue
+                if suppresses(threshold, margin, c, r, c, q, half, buf, 0):
+                    word |= np.uint64(1) << np.uint64(q - col_start)
+            mask[r, col_block] = word
+
+    return pairwise_kernel, aligned_kernel, nms_mask_kernel
 
 
 _KERNELS = {np.dtype(np.float32): _make_kernels(float32), np.dtype(np.float64): _make_kernels(float64)}
@@ -67,7 +97,7 @@ def launch_metric(lib: Library, code: int, c1, c2, out, aligned: bool, rows: int
     if out.size == 0:
         return
     dt = np.dtype(out.dtype)
-    pairwise_kernel, aligned_kernel = _KERNELS[dt]
+    pairwise_kernel, aligned_kernel, _ = _KERNELS[dt]
     if aligned:
         aligned_kernel[grid_1d(out.shape[0]) + (lib.stream,)](code, c1, c2, dt.type(0.5), out)
     else:
@@ -94,3 +124,33 @@ def pairwise(code, c1, c2, half, out, parallel, rows=None):
 def aligned(code, c1, c2, half, out, parallel):
     """Host columns in, host ``out`` filled."""
     _on_host_arrays(code, c1, c2, out, aligned=True)
+
+
+def nms(cols, by_score, labels, threshold, max_output):
+    """Greedy rotated NMS on the GPU, host arrays in and out: the interface and result of
+    :func:`fastiou.backends.numba_cpu_rotated.nms`.
+
+    The classes (``labels``) are visited one after the other, each best first; the
+    suppression mask and the greedy scan are the axis-aligned CUDA NMS's
+    (:mod:`fastiou.backends.numba_cuda_nms`), the pair test the CPU kernel's formula.
+    """
+    n = by_score.shape[0]
+    batched = labels is not None
+    visit = by_score[np.argsort(labels[by_score], kind="stable")] if batched else by_score
+    lib = Library()
+    dt = np.dtype(cols.dtype)
+    d_cols = lib.to_device(np.ascontiguousarray(cols[:, visit]))
+    grouped = lib.to_device(np.ascontiguousarray(labels[visit])) if batched else lib.zeros((1,), np.int64)
+    mask = _nms.new_mask(lib, n)
+    _KERNELS[dt][2][_nms.mask_launch(lib, n)](d_cols, grouped, batched, n, dt.type(threshold),
+                                              dt.type(MARGIN_EPS * np.finfo(dt).eps), dt.type(0.5), mask)
+    keep, count = _nms.scan(lib, mask, n, grouped, batched, -1 if batched else max_output,
+                            lib.to_device(np.ascontiguousarray(visit, np.int64)))
+    kept = lib.to_host(keep)[:count]
+    if batched:  # back to score order
+        rank = np.empty(cols.shape[1], np.int64)
+        rank[by_score] = np.arange(n)
+        kept = kept[np.argsort(rank[kept], kind="stable")]
+        if max_output >= 0:
+            kept = kept[:max_output]
+    return kept

@@ -60,6 +60,29 @@ def test_edge_cases_on_the_gpu():
     assert fastiou.box_iou(b[:0], b, fmt="cxcywhr", backend="cuda").shape == (0, 8)
 
 
-def test_rotated_nms_says_it_runs_on_the_cpu():
-    with pytest.raises(TypeError, match="CPU backends"):
-        fastiou.nms(rotated(8, 4, np.float64), np.arange(8.0), 0.5, fmt="cxcywhr", backend="cuda")
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_nms_matches_cpu(dtype):
+    """Rotated NMS and batched NMS on the GPU: the CPU kernel's indices (ties, max_output,
+    score_threshold, classes spread over the 64-box tiles).  The GPU's IoU may differ from
+    the CPU's in the last bits (fused multiply-adds), so no pair's IoU is near a threshold."""
+    b = rotated(150, 4, dtype)
+    rng = np.random.default_rng(5)
+    scores = np.round(rng.random(150), 1)  # ties: lower index first
+    labels = rng.integers(0, 3, 150)
+    iou = np.unique(fastiou.box_iou(b, b, fmt="cxcywhr", backend="numba"))
+    for near in (1e-2, 0.3, 0.7):  # the midpoint of the gap between IoUs around each
+        lo, hi = iou[iou < near].max(), iou[iou > near].min()
+        t = (lo + hi) / 2
+        assert hi - lo > 2e-5
+        want = fastiou.nms(b, scores, t, fmt="cxcywhr", backend="numba")
+        np.testing.assert_array_equal(fastiou.nms(b, scores, t, fmt="cxcywhr", backend="cuda"), want)
+        want = fastiou.batched_nms(b, scores, labels, t, fmt="cxcywhr", backend="numba")
+        np.testing.assert_array_equal(
+            fastiou.batched_nms(b, scores, labels, t, fmt="cxcywhr", backend="cuda"), want)
+    np.testing.assert_array_equal(
+        fastiou.batched_nms(b, scores, labels, 0.4, fmt="cxcywhr", max_output=7, backend="cuda"),
+        fastiou.batched_nms(b, scores, labels, 0.4, fmt="cxcywhr", backend="numba")[:7])
+    np.testing.assert_array_equal(
+        fastiou.nms(b, scores, 0.4, fmt="cxcywhr", score_threshold=0.5, max_output=5, backend="cuda"),
+        fastiou.nms(b, scores, 0.4, fmt="cxcywhr", score_threshold=0.5, max_output=5, backend="numba"))
+    assert fastiou.nms(b[:0], scores[:0], 0.5, fmt="cxcywhr", backend="cuda").shape == (0,)
