@@ -160,6 +160,31 @@ def _rotated_case(n, scene):
                 bytes_written=n * n * 4)
 
 
+def _batched_case(batch, n):
+    """``box_iou`` of ``(batch, n, 4) x (batch, n, 4)``: one flat kernel call, against
+    torchvision's batched call and fastiou's unbatched call of the same pair count."""
+    def setup():
+        b1 = synthetic.clustered_boxes(batch * n, seed=1)[0].reshape(batch, n, 4)
+        b2 = synthetic.clustered_boxes(batch * n, seed=2)[0].reshape(batch, n, 4)
+        out = np.empty((batch, n, n), np.float32)
+        impls = modes(lambda backend: pairwise.box_iou(b1, b2, out=out, backend=backend))
+        side = int(round(n * batch**0.5))  # side x side = batch * n * n pairs, one batch
+        f1, f2 = b1.reshape(-1, 4)[:side], b2.reshape(-1, 4)[:side]
+        flat = np.empty((side, side), np.float32)
+        impls[f"fastiou, one {side}x{side} call"] = lambda: pairwise.box_iou(f1, f2, out=flat)
+        torch = optional("torch")
+        ops = optional("torchvision.ops")
+        if torch is not None and ops is not None:
+            _torch_threads(torch)
+            t1, t2 = torch.from_numpy(b1), torch.from_numpy(b2)
+            impls["torchvision"] = lambda: ops.box_iou(t1, t2)
+        return impls
+
+    # ratios over the batched call (the unbatched one is a reference, not the baseline)
+    return Case("box_iou (batched)", f"({batch}, {n}, 4) x ({batch}, {n}, 4) clustered float32", batch * n,
+                batch * n * n, "pairs", setup, bytes_written=batch * n * n * 4, baseline="fastiou[auto]")
+
+
 def cases(quick: bool, sizes: list[int] | None):
     if sizes is None:
         sizes = [2000] if quick else [1000, 4000, 10000]
@@ -168,5 +193,6 @@ def cases(quick: bool, sizes: list[int] | None):
     for n in sizes:
         for op in METRIC_FUNCTIONS:
             out.append(_metric_case(op, n))
-    out += [_rotated_case(1000, scene) for scene in ("scattered", "clustered")]
+    out.append(_batched_case(64, 1000))
+    out += [_rotated_case(2000, scene) for scene in ("scattered", "clustered")]
     return out

@@ -132,6 +132,25 @@ def _wbf_case(n_models=3, n=1000):
                 n_models * n, "boxes", setup, repeat=5)
 
 
+def _rotated_case(n, repeat=5):
+    """Rotated NMS (``'cxcywhr'``) of ``n`` clustered proposals (fastiou.bench.boxes'
+    rotated scene) with uniform random scores, against powerboxes' ``rotated_nms``."""
+    def setup():
+        from .boxes import rotated_boxes
+
+        boxes = rotated_boxes(n, 1, "clustered")
+        scores = np.random.default_rng(1).random(n).astype(np.float32)
+        # one fastiou row: rotated NMS is one serial kernel (Numba's, for either CPU backend)
+        impls = {"fastiou[auto]": lambda: nms(boxes, scores, THRESHOLD, fmt="cxcywhr")}
+        pb = optional("powerboxes")
+        if pb is not None and n <= 20_000:  # float64 only; minutes beyond
+            b64, s64 = boxes.astype(np.float64), scores.astype(np.float64)
+            impls["powerboxes (float64)"] = lambda: pb.rotated_nms(b64, s64, THRESHOLD, 0.0)
+        return impls
+
+    return Case("nms (rotated)", f"{n} clustered float32 cxcywhr", n, n, "boxes", setup, repeat=repeat)
+
+
 def cases(quick: bool, sizes: list[int] | None):
     if sizes is None:
         sizes = [10_000] if quick else [10_000, 50_000]
@@ -145,4 +164,6 @@ def cases(quick: bool, sizes: list[int] | None):
         out.append(_batched_case(n))
     out.append(_soft_case())
     out.append(_wbf_case())
+    out.append(_rotated_case(10_000))
+    out.append(_rotated_case(100_000, repeat=3))
     return out
