@@ -12,6 +12,7 @@ fastiou/_rotated_columns.py.  The scratch is a stack array per call.
 from cython cimport floating
 from cython.parallel cimport prange
 from libc.math cimport fabs
+from libc.stdlib cimport free, malloc
 
 cdef extern from *:
     """
@@ -139,18 +140,37 @@ cdef inline floating metric(int code, const floating[:, ::1] a, Py_ssize_t i,
     return iou - guarded_div(cw * ch - union, cw * ch)
 
 
+cdef void metric_row(int code, const floating[:, ::1] a, Py_ssize_t i, const floating[:, ::1] b,
+                     Py_ssize_t first, floating half, floating[:, :] out) noexcept nogil:
+    # Row i of out: box i of a against boxes first, first + 1, ... of b.  IoU and IoA are 0
+    # where the bounding boxes do not meet: a first pass marks the pairs that meet (the
+    # metric's own test) and only those take the metric (as the Numba kernel).
+    cdef Py_ssize_t m = out.shape[1], j
+    cdef floating acx = a[0, i], acy = a[1, i], aex = a[7, i], aey = a[8, i]
+    cdef int* meets
+    if code == GIOU:
+        for j in range(m):
+            out[i, j] = metric(code, a, i, b, first + j, half)
+        return
+    meets = <int*>malloc(max(m, 1) * sizeof(int))
+    for j in range(m):
+        meets[j] = ((fabs(acx - b[0, first + j]) <= aex + b[7, first + j])
+                    & (fabs(acy - b[1, first + j]) <= aey + b[8, first + j]))
+    for j in range(m):
+        out[i, j] = metric(code, a, i, b, first + j, half) if meets[j] else 0
+    free(meets)
+
+
 def pairwise(int code, const floating[:, ::1] c1, const floating[:, ::1] c2, floating half,
              Py_ssize_t rows, floating[:, :] out, int threads):
     # Batches: out is (B * rows, M), and row i meets the boxes (i // rows) * M ... of c2.
-    cdef Py_ssize_t n = out.shape[0], m = out.shape[1], i, j
+    cdef Py_ssize_t n = out.shape[0], m = out.shape[1], i
     if threads <= 1:
         for i in range(n):
-            for j in range(m):
-                out[i, j] = metric(code, c1, i, c2, (i // rows) * m + j, half)
+            metric_row(code, c1, i, c2, (i // rows) * m, half, out)
         return
     for i in prange(n, nogil=True, schedule="dynamic", chunksize=4, num_threads=threads):
-        for j in range(m):
-            out[i, j] = metric(code, c1, i, c2, (i // rows) * m + j, half)
+        metric_row(code, c1, i, c2, (i // rows) * m, half, out)
 
 
 def aligned(int code, const floating[:, ::1] c1, const floating[:, ::1] c2, floating half,
