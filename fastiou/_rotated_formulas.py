@@ -159,11 +159,14 @@ def build(jit):
     @jit
     def frame_bound(dcx, dcy, ux, uy, vx, vy, hw, hh, ihw, ihh, oux, ouy, ovx, ovy):
         """An upper bound of the intersection area: the box (half vectors ``u``, ``v`` of
-        lengths ``hw``, ``hh``, their inverses ``ihw``, ``ihh``) meets the other box (``ou``, ``ov``, its centre at ``dc``
-        from this one's) within its own rectangle cut to the other's extent along ``u``
-        and ``v``; NaN for a box of zero width or height (an infinite inverse)."""
-        lu = slab((dcx * ux + dcy * uy) * ihw, hw, (abs(oux * ux + ouy * uy) + abs(ovx * ux + ovy * uy)) * ihw)
-        lv = slab((dcx * vx + dcy * vy) * ihh, hh, (abs(oux * vx + ouy * vy) + abs(ovx * vx + ovy * vy)) * ihh)
+        lengths ``hw``, ``hh``, their inverses ``ihw``, ``ihh``) meets the other box (half
+        vectors ``ou``, ``ov``, its centre at ``dc`` from this one's) within its own
+        rectangle cut to the other's extent along ``u`` and ``v``; NaN for a box of zero
+        width or height (an infinite inverse)."""
+        reach_u = (abs(oux * ux + ouy * uy) + abs(ovx * ux + ovy * uy)) * ihw  # the other's half extent
+        reach_v = (abs(oux * vx + ouy * vy) + abs(ovx * vx + ovy * vy)) * ihh
+        lu = slab((dcx * ux + dcy * uy) * ihw, hw, reach_u)
+        lv = slab((dcx * vx + dcy * vy) * ihh, hh, reach_v)
         return max(lu, lu - lu) * max(lv, lv - lv)
 
     @jit

@@ -152,7 +152,7 @@ def _rotated_greedy(boxes: Any, scores: Any, idxs: Any, threshold: float, score_
         keep = np.zeros(n, np.bool_)
         keep[cand] = True
         ranked = ranked[keep[ranked]]
-    module, _ = backends.select(backend, 0, family="rotated", kind="nms")  # serial: work 0 skips the cost model
+    module, _ = backends.select(backend, 0, family="rotated", kind="nms")  # serial: no cost model
     kept: NDArray[np.int64] = module.nms(cols, ranked, labels, _threshold_below(threshold, dt), max_output)
     return kept
 

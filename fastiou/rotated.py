@@ -203,6 +203,9 @@ def box_iou_rotated(
     sign = -1.0 if _validate.check_bool(clockwise, "clockwise") else 1.0
     b1 = _validate.as_rotated_array(bboxes1, "bboxes1", "cxcywhr")
     b2 = _validate.as_rotated_array(bboxes2, "bboxes2", "cxcywhr")
+    if validate:  # (here, to name mmcv's arguments)
+        _validate.check_rotated_values(b1.astype(np.float64), "bboxes1", "cxcywhr")
+        _validate.check_rotated_values(b2.astype(np.float64), "bboxes2", "cxcywhr")
     dt = _validate.compute_dtype(b1, b2, dtype=dtype)
     scale = np.array([1.0, 1.0, 1.0, 1.0, sign * 180.0 / math.pi])
     return metric(code, b1 * scale, b2 * scale, "cxcywhr", 0, aligned, dt, out, validate, backend)

@@ -463,6 +463,10 @@ def test_mmcv_box_iou_rotated():
     np.testing.assert_allclose(fastiou.box_iou_rotated(rad1, rad2, mode="iof", aligned=False),
                                fastiou.box_ioa(neg1, neg2, fmt="cxcywhr"), atol=1e-12)
     assert fastiou.box_iou_rotated(rad1[:15], rad2, aligned=True).shape == (15,)
+    with pytest.raises(ValueError, match="bboxes1 has an invalid rotated box at row 0"):
+        fastiou.box_iou_rotated([[0, 0, 1, 1, np.nan]], rad2)
+    with pytest.raises(ValueError, match="bboxes2 has an invalid rotated box at row 1"):
+        fastiou.box_iou_rotated(rad1, [[0, 0, 1, 1, 0], [0, 0, -1, 1, 0]])
 
 
 # --- NMS -----------------------------------------------------------------------------

@@ -130,8 +130,9 @@ def _greedy(c, by_score, labels, has_labels, threshold, all_pairs, max_output, h
     candidates whose bounding box's left edge lies within its reach, found by binary
     search in the candidates sorted by that edge.  The scan is branch-free: it lists
     the live candidates (of its class) whose bounding boxes meet the kept box's, by
-    the metric's own test; only those are tested further (the shared formula ``suppresses``).  The
-    candidates are compacted whenever half of them are suppressed or visited.
+    the metric's own test; only those are tested further (the shared formula
+    ``suppresses``).  The candidates are compacted whenever half of them are
+    suppressed or visited.
     """
     m = by_score.shape[0]
     left = np.empty(m, c.dtype)
