@@ -161,8 +161,8 @@ def build(jit):
         """An upper bound of the intersection area: the box (half vectors ``u``, ``v`` of
         lengths ``hw``, ``hh``, their inverses ``ihw``, ``ihh``) meets the other box (half
         vectors ``ou``, ``ov``, its centre at ``dc`` from this one's) within its own
-        rectangle cut to the other's extent along ``u`` and ``v``; NaN for a box of zero
-        width or height (an infinite inverse)."""
+        rectangle cut to the other's extent along ``u`` and ``v`` (both boxes of positive
+        area, so that the inverses are finite)."""
         reach_u = (abs(oux * ux + ouy * uy) + abs(ovx * ux + ovy * uy)) * ihw  # the other's half extent
         reach_v = (abs(oux * vx + ouy * vy) + abs(ovx * vx + ovy * vy)) * ihh
         lu = slab((dcx * ux + dcy * uy) * ihw, hw, reach_u)
@@ -178,9 +178,12 @@ def build(jit):
         IoU > t needs ``inter (1 + t) > t (area_a + area_b)``.  ``inter`` is at most each
         box's :func:`frame_bound`; the clipping's rounding error is below ``margin * R^2``
         (``margin``: ``MARGIN_EPS`` times the dtype's epsilon; ``R``: the reach of the
-        corners from the pair's midpoint, whose products the clipping rounds).  Any NaN
-        (a box of zero width or height) answers True: the exact path decides.
+        corners from the pair's midpoint, whose products the clipping rounds).  A box of
+        zero area has IoU 0 with every box: False.  Any NaN answers True: the exact path
+        decides.
         """
+        if not (aarea > 0 and barea > 0):
+            return False
         dcx = acx - bcx
         dcy = acy - bcy
         bound = min(frame_bound(dcx, dcy, aux, auy, avx, avy, ahw, ahh, aihw, aihh, bux, buy, bvx, bvy),
