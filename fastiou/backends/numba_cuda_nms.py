@@ -47,19 +47,25 @@ from .numba_cuda import device_name, require_gpu  # noqa: F401  (the family inte
 WORD = 64
 
 
+@cuda.jit(device=True, inline="always")
+def mask_tile(n, labels, batched):
+    """``(row_start, row_stop, col_start, col_stop)`` of this block's tile of a mask kernel
+    (row block y, column block x), with no rows where the tile is not needed: below the
+    diagonal, or (grouped classes) rows and columns with no class in common, a word the
+    scan never reads."""
+    row_start = cuda.blockIdx.y * WORD
+    row_stop = min(n, row_start + WORD)
+    col_start = cuda.blockIdx.x * WORD
+    col_stop = min(n, col_start + WORD)
+    if cuda.blockIdx.x < cuda.blockIdx.y or (batched and labels[col_start] > labels[row_stop - 1]):
+        row_stop = row_start
+    return row_start, row_stop, col_start, col_stop
+
+
 @cuda.jit(cache=True)
 def _mask_kernel(code, cols, labels, batched, n, threshold, four_over_pi2, one, mask):
-    # Tile (row block y, column block x); only tiles on or above the diagonal.
-    row_block = cuda.blockIdx.y
+    row_start, row_stop, col_start, col_stop = mask_tile(n, labels, batched)
     col_block = cuda.blockIdx.x
-    if col_block < row_block:
-        return
-    row_start = row_block * WORD
-    row_stop = min(n, row_start + WORD)
-    col_start = col_block * WORD
-    col_stop = min(n, col_start + WORD)
-    if batched and labels[col_start] > labels[row_stop - 1]:
-        return  # no class in common: the scan never reads this word
     for r in range(row_start + cuda.threadIdx.x, row_stop, cuda.blockDim.x):
         ax1, ay1, ax2, ay2 = cols[0, r], cols[1, r], cols[2, r], cols[3, r]
         aarea, acx2, acy2, aangle = cols[4, r], cols[5, r], cols[6, r], cols[7, r]

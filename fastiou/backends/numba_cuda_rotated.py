@@ -22,7 +22,7 @@ from .._rotated_formulas import MARGIN_EPS, SCRATCH
 from . import numba_cuda_nms as _nms
 from ._cuda_arrays import Library
 from .numba_cuda import MAX_BLOCKS, blocks, grid_1d, require_gpu  # noqa: F401 (require_gpu: backends.load)
-from .numba_cuda_nms import WORD
+from .numba_cuda_nms import mask_tile
 
 R = _rotated_formulas.build(cuda.jit(device=True, inline="always"))
 metric = R.metric
@@ -61,20 +61,11 @@ def _make_kernels(scalar):
 
     @cuda.jit
     def nms_mask_kernel(c, labels, batched, n, threshold, margin, half, mask):
-        # Tile (row block y, column block x) of the suppression mask, as the axis-aligned
-        # kernel (numba_cuda_nms): bit c % 64 of mask[r, c // 64] says that box r suppresses
-        # the later box c of its class; only tiles on or above the diagonal.
+        # A tile of the suppression mask, as the axis-aligned kernel (numba_cuda_nms): bit
+        # c % 64 of mask[r, c // 64] says that box r suppresses the later box c of its class.
         buf = cuda.local.array(SCRATCH, scalar)
-        row_block = cuda.blockIdx.y
+        row_start, row_stop, col_start, col_stop = mask_tile(n, labels, batched)
         col_block = cuda.blockIdx.x
-        if col_block < row_block:
-            return
-        row_start = row_block * WORD
-        row_stop = min(n, row_start + WORD)
-        col_start = col_block * WORD
-        col_stop = min(n, col_start + WORD)
-        if batched and labels[col_start] > labels[row_stop - 1]:
-            return  # no class in common: the scan never reads this word
         for r in range(row_start + cuda.threadIdx.x, row_stop, cuda.blockDim.x):
             label = labels[r] if batched else labels[0]
             word = np.uint64(0)
@@ -135,6 +126,8 @@ def nms(cols, by_score, labels, threshold, max_output):
     (:mod:`fastiou.backends.numba_cuda_nms`), the pair test the CPU kernel's formula.
     """
     n = by_score.shape[0]
+    if n == 0:  # (every score below score_threshold: no kernel to launch)
+        return np.empty(0, np.int64)
     batched = labels is not None
     visit = by_score[np.argsort(labels[by_score], kind="stable")] if batched else by_score
     lib = Library()

@@ -86,3 +86,5 @@ def test_nms_matches_cpu(dtype):
         fastiou.nms(b, scores, 0.4, fmt="cxcywhr", score_threshold=0.5, max_output=5, backend="cuda"),
         fastiou.nms(b, scores, 0.4, fmt="cxcywhr", score_threshold=0.5, max_output=5, backend="numba"))
     assert fastiou.nms(b[:0], scores[:0], 0.5, fmt="cxcywhr", backend="cuda").shape == (0,)
+    assert fastiou.batched_nms(b, scores, labels, 0.5, fmt="cxcywhr", score_threshold=2.0,
+                               backend="cuda").shape == (0,)
