@@ -120,6 +120,7 @@ class _Evaluated:
     dt_match: NDArray[np.int32]
     gt_match: NDArray[np.int32]
     dt_ignore: NDArray[np.bool_]
+    status: NDArray[np.uint8]  # (detection, area range, threshold): IGNORED / TRUE_POSITIVE / FALSE_POSITIVE
     # per ground truth (in group order); gt_ignore per (area range, ground truth)
     gt_kidx: NDArray[np.intp]
     gt_ignore: NDArray[np.bool_]
@@ -287,6 +288,7 @@ class COCOeval:
         gt_match = np.empty((n_area, n_thr, n_gt), np.int32)
         dt_ignore = np.empty((n_area, n_thr, n_det), np.bool_)
         gt_ignore = np.empty((n_area, n_gt), np.bool_)
+        status = np.empty((n_det, n_area, n_thr), np.uint8)
         if len(groups):
             work = (total + n_det + n_gt) * n_area * n_thr
             module, parallel = backends.select(self.backend, work, family="coco", kind="coco")
@@ -294,11 +296,11 @@ class COCOeval:
                                 gt.ignore[gorder], gt.iscrowd[gorder], gt.area[gorder], gt.id[gorder],
                                 dt.id[dorder], dt.area[dorder], area_rng[:, 0].copy(),
                                 area_rng[:, 1].copy(), thresholds, dt_match, gt_match, dt_ignore, gt_ignore,
-                                parallel)
+                                status, parallel)
         return _Evaluated(
             kidx=(dcat[dorder] if use_cats else np.zeros(n_det, np.int64)),
             img=dimg[dorder], rank=rank, score=dt.score[dorder],
-            dt_match=dt_match, gt_match=gt_match, dt_ignore=dt_ignore,
+            dt_match=dt_match, gt_match=gt_match, dt_ignore=dt_ignore, status=status,
             gt_kidx=(gcat[gorder] if use_cats else np.zeros(n_gt, np.int64)), gt_ignore=gt_ignore,
             n_cats=n_cats, groups=groups, g_start=g_start, n_g=n_g, d_start=d_start, n_d=n_d,
             gt_id=gt.id[gorder], dt_id=dt.id[dorder],
@@ -470,28 +472,11 @@ class COCOeval:
         recall = -np.ones((T, K, A, M))
         scores = -np.ones((T, R, K, A, M))
         rec_thrs = np.asarray(p.recThrs, dtype=np.float64)
-        # one stable order for every (area, maxDets): category, then pycocotools'
-        # mergesort of the scores over the images' detections concatenated in image
-        # order; the running counts, precision envelope and recall points are compiled
-        order = np.lexsort((r.rank, r.img, -r.score, r.kidx))
-        npig_all = np.stack([np.bincount(r.gt_kidx[~r.gt_ignore[a]], minlength=K) for a in range(A)])
-        module, parallel = backends.select(self.backend, r.dt_match.size * M, family="coco", kind="coco")
-        for m, max_det in enumerate(p.maxDets):
-            sel_m = order[r.rank[order] < max_det]
-            kidx = r.kidx[sel_m]
-            for a in range(A):
-                npig = npig_all[a]
-                cats = np.flatnonzero(npig > 0)
-                seg_start = np.searchsorted(kidx, cats, side="left")
-                seg_len = np.searchsorted(kidx, cats, side="right") - seg_start
-                q = np.zeros((T, R, len(cats)))
-                s = np.zeros((T, R, len(cats)))
-                rc_last = np.zeros((T, len(cats)))
-                module.accumulate(r.dt_match, r.dt_ignore, a, sel_m, seg_start, seg_len, npig[cats], r.score,
-                                  rec_thrs, q, s, rc_last, parallel)
-                precision[:, :, cats, a, m] = q
-                scores[:, :, cats, a, m] = s
-                recall[:, cats, a, m] = rc_last
+        # regular ground truth per (area range, category)
+        npig = np.stack([np.bincount(r.gt_kidx[~r.gt_ignore[a]], minlength=K) for a in range(A)])
+        module, parallel = backends.select(self.backend, r.status.size * M, family="coco", kind="coco")
+        module.accumulate(r.status, r.kidx, K, r.rank, r.score, npig, np.asarray(p.maxDets, np.intp),
+                          rec_thrs, precision, scores, recall, parallel)
         self.eval = {
             'params': p,
             'counts': [T, R, K, A, M],

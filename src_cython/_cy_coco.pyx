@@ -8,7 +8,7 @@ and many give identical results.  The kernels contain no validation.
 """
 
 from cython.parallel cimport prange
-from libc.stdlib cimport free, malloc
+from libc.stdlib cimport free, malloc, qsort
 
 cimport numpy as cnp
 
@@ -18,6 +18,32 @@ cnp.import_array()
 cdef double THRESHOLD_CAP = 1 - 1e-10
 # np.spacing(1.0)
 cdef double EPS = 2.220446049250313e-16
+# what greedy matching makes of a detection (numba_cpu_coco's IGNORED, TRUE_POSITIVE, FALSE_POSITIVE)
+cdef enum:
+    IGNORED = 0
+    TRUE_POSITIVE = 1
+    FALSE_POSITIVE = 2
+
+
+cdef struct Keyed:  # a detection and its sort key
+    double neg_score
+    Py_ssize_t pos
+
+
+cdef int _by_score(const void* x, const void* y) noexcept nogil:
+    # decreasing score, ties in input order: the same order as a stable sort of -score
+    cdef const Keyed* a = <const Keyed*>x
+    cdef const Keyed* b = <const Keyed*>y
+    if a.neg_score < b.neg_score:
+        return -1
+    if a.neg_score > b.neg_score:
+        return 1
+    return (a.pos > b.pos) - (a.pos < b.pos)
+
+
+cdef inline bint _less(double x, double v) noexcept nogil:
+    # NumPy's searchsorted order: NaN after every number
+    return x < v or (v != v and x == x)
 
 
 cdef void _match_group(Py_ssize_t k, const double[::1] ious, const cnp.int64_t[::1] offsets,
@@ -29,7 +55,7 @@ cdef void _match_group(Py_ssize_t k, const double[::1] ious, const cnp.int64_t[:
                        const double[::1] dt_area, const double[::1] area_lo, const double[::1] area_hi,
                        const double[::1] thresholds, cnp.int32_t[:, :, ::1] dt_match,
                        cnp.int32_t[:, :, ::1] gt_match, cnp.uint8_t[:, :, ::1] dt_ignore,
-                       cnp.uint8_t[:, ::1] gt_ignore_out) noexcept nogil:
+                       cnp.uint8_t[:, ::1] gt_ignore_out, cnp.uint8_t[:, :, ::1] status) noexcept nogil:
     cdef Py_ssize_t nd = n_d[k], ng = n_g[k], d0 = d_start[k], g0 = g_start[k], o = offsets[k]
     cdef Py_ssize_t ng_match = ng if has_overlaps[k] else 0
     cdef Py_ssize_t a, t, i, j, jj, pos, m, d
@@ -87,6 +113,7 @@ cdef void _match_group(Py_ssize_t k, const double[::1] ious, const cnp.int64_t[:
                     ignored = True
                 dt_match[a, t, d] = matched
                 dt_ignore[a, t, d] = ignored
+                status[d, a, t] = IGNORED if ignored else (TRUE_POSITIVE if matched >= 0 else FALSE_POSITIVE)
     free(ig)
     free(order)
     free(taken)
@@ -99,76 +126,134 @@ def greedy_match(const double[::1] ious, const cnp.int64_t[::1] offsets, const c
                  const cnp.int64_t[::1] dt_id, const double[::1] dt_area, const double[::1] area_lo,
                  const double[::1] area_hi, const double[::1] thresholds, cnp.int32_t[:, :, ::1] dt_match,
                  cnp.int32_t[:, :, ::1] gt_match, cnp.uint8_t[:, :, ::1] dt_ignore,
-                 cnp.uint8_t[:, ::1] gt_ignore_out, int num_threads):
+                 cnp.uint8_t[:, ::1] gt_ignore_out, cnp.uint8_t[:, :, ::1] status, int num_threads):
     cdef Py_ssize_t k, n = n_d.shape[0]
     if num_threads <= 1:  # a plain loop, no OpenMP call
         with nogil:
             for k in range(n):
                 _match_group(k, ious, offsets, d_start, n_d, g_start, n_g, has_overlaps, gt_ignore, gt_crowd,
                              gt_area, gt_id, dt_id, dt_area, area_lo, area_hi, thresholds, dt_match, gt_match,
-                             dt_ignore, gt_ignore_out)
+                             dt_ignore, gt_ignore_out, status)
         return
     for k in prange(n, nogil=True, schedule="dynamic", chunksize=8, num_threads=num_threads):
         _match_group(k, ious, offsets, d_start, n_d, g_start, n_g, has_overlaps, gt_ignore, gt_crowd,
                      gt_area, gt_id, dt_id, dt_area, area_lo, area_hi, thresholds, dt_match, gt_match,
-                     dt_ignore, gt_ignore_out)
+                     dt_ignore, gt_ignore_out, status)
 
 
-cdef void _accumulate_item(Py_ssize_t w, const cnp.int32_t[:, :, ::1] matched,
-                           const cnp.uint8_t[:, :, ::1] ignored, Py_ssize_t a, const cnp.int64_t[::1] sel,
-                           const cnp.int64_t[::1] seg_start, const cnp.int64_t[::1] seg_len,
-                           const cnp.int64_t[::1] npig, const double[::1] score, const double[::1] rec_thrs,
-                           double[:, :, ::1] q, double[:, :, ::1] s, double[:, ::1] rc_last) noexcept nogil:
-    cdef Py_ssize_t n_cat = seg_start.shape[0]
-    cdef Py_ssize_t t = w // n_cat, c = w % n_cat
-    cdef Py_ssize_t start = seg_start[c], nd = seg_len[c], i, d, r, lo, hi, mid
-    cdef double count = <double>npig[c], tpf, v
-    cdef cnp.int64_t tp = 0, fp = 0
-    cdef double* rc = <double*>malloc(max(nd, 1) * sizeof(double))
-    cdef double* pr = <double*>malloc(max(nd, 1) * sizeof(double))
-    for i in range(nd):
-        d = sel[start + i]
-        if not ignored[a, t, d]:
-            if matched[a, t, d] >= 0:
-                tp += 1
-            else:
-                fp += 1
-        tpf = <double>tp
-        rc[i] = tpf / count
-        pr[i] = tpf / ((<double>fp + tpf) + EPS)
-    if nd:
-        rc_last[t, c] = rc[nd - 1]
-    for i in range(nd - 1, 0, -1):  # precision made monotone from the right
-        if pr[i] > pr[i - 1]:
-            pr[i - 1] = pr[i]
-    for r in range(rec_thrs.shape[0]):  # np.searchsorted(rc, rec_thrs, side='left')
-        lo = 0
-        hi = nd
-        v = rec_thrs[r]
-        while lo < hi:
-            mid = (lo + hi) >> 1
-            if rc[mid] < v:
-                lo = mid + 1
-            else:
-                hi = mid
-        if lo < nd:
-            q[t, r, c] = pr[lo]
-            s[t, r, c] = score[sel[start + lo]]
-    free(rc)
-    free(pr)
+cdef void _accumulate_category(Py_ssize_t c, const cnp.uint8_t[:, :, ::1] status,
+                               const cnp.int64_t[::1] by_cat, const cnp.int64_t[::1] cat_start,
+                               const cnp.int64_t[::1] cat_len, const cnp.int64_t[::1] rank,
+                               const double[::1] score, const cnp.int64_t[:, ::1] npig,
+                               const cnp.int64_t[::1] max_dets, const double[::1] rec_thrs,
+                               double[:, :, :, :, ::1] precision, double[:, :, :, :, ::1] scores,
+                               double[:, :, :, ::1] recall) noexcept nogil:
+    # numba_cpu_coco._accumulate for category c
+    cdef Py_ssize_t n_area = status.shape[1], n_thr = status.shape[2], n_rec = rec_thrs.shape[0]
+    cdef Py_ssize_t nd_all = cat_len[c], i, d, a, t, m, k, r, lo, hi, mid, nd, first, ntp, at
+    cdef bint wanted = False, first_tp
+    cdef double count, tpf, v
+    cdef Keyed* keyed
+    cdef cnp.int64_t* tp
+    cdef cnp.int64_t* fp
+    cdef double* tp_pr
+    cdef double* tp_score
+    cdef double* pr
+    cdef Py_ssize_t cap = max(nd_all, 1)
+    cdef cnp.uint8_t st
+    for a in range(n_area):
+        wanted = wanted or npig[a, c] > 0
+    if not wanted:
+        return
+    keyed = <Keyed*>malloc(cap * sizeof(Keyed))
+    for i in range(nd_all):
+        keyed[i].pos = by_cat[cat_start[c] + i]
+        keyed[i].neg_score = -score[keyed[i].pos]
+    qsort(keyed, nd_all, sizeof(Keyed), _by_score)
+    tp = <cnp.int64_t*>malloc(n_area * n_thr * sizeof(cnp.int64_t))
+    fp = <cnp.int64_t*>malloc(n_area * n_thr * sizeof(cnp.int64_t))
+    tp_pr = <double*>malloc(n_area * n_thr * cap * sizeof(double))
+    tp_score = <double*>malloc(n_area * n_thr * cap * sizeof(double))
+    for m in range(max_dets.shape[0]):
+        for at in range(n_area * n_thr):
+            tp[at] = 0
+            fp[at] = 0
+        nd = 0
+        first = 0
+        for i in range(nd_all):
+            d = keyed[i].pos
+            if rank[d] >= max_dets[m]:
+                continue
+            if nd == 0:
+                first = d
+            nd += 1
+            for a in range(n_area):
+                for t in range(n_thr):
+                    st = status[d, a, t]
+                    at = a * n_thr + t
+                    if st == TRUE_POSITIVE:
+                        k = tp[at]
+                        tpf = <double>(k + 1)
+                        tp_pr[at * cap + k] = tpf / ((<double>fp[at] + tpf) + EPS)
+                        tp_score[at * cap + k] = score[d]
+                        tp[at] = k + 1
+                    elif st == FALSE_POSITIVE:
+                        fp[at] += 1
+        for a in range(n_area):
+            count = <double>npig[a, c]
+            if count == 0:
+                continue
+            for t in range(n_thr):
+                at = a * n_thr + t
+                ntp = tp[at]
+                recall[t, c, a, m] = ntp / count if nd else 0.0
+                pr = tp_pr + at * cap
+                for k in range(ntp - 1, 0, -1):
+                    if pr[k] > pr[k - 1]:
+                        pr[k - 1] = pr[k]
+                for r in range(n_rec):
+                    precision[t, r, c, a, m] = 0.0
+                    scores[t, r, c, a, m] = 0.0
+                for r in range(n_rec):
+                    v = rec_thrs[r]
+                    if nd == 0:
+                        break
+                    first_tp = status[first, a, t] == TRUE_POSITIVE
+                    if not _less((1.0 if first_tp else 0.0) / count, v):
+                        precision[t, r, c, a, m] = pr[0] if ntp else 0.0
+                        scores[t, r, c, a, m] = score[first]
+                        continue
+                    lo = 0
+                    hi = ntp
+                    while lo < hi:
+                        mid = (lo + hi) >> 1
+                        if _less(<double>(mid + 1) / count, v):
+                            lo = mid + 1
+                        else:
+                            hi = mid
+                    if lo == ntp:
+                        break
+                    precision[t, r, c, a, m] = pr[lo]
+                    scores[t, r, c, a, m] = tp_score[at * cap + lo]
+    free(keyed)
+    free(tp)
+    free(fp)
+    free(tp_pr)
+    free(tp_score)
 
 
-def accumulate(const cnp.int32_t[:, :, ::1] matched, const cnp.uint8_t[:, :, ::1] ignored, Py_ssize_t a,
-               const cnp.int64_t[::1] sel, const cnp.int64_t[::1] seg_start, const cnp.int64_t[::1] seg_len,
-               const cnp.int64_t[::1] npig, const double[::1] score, const double[::1] rec_thrs,
-               double[:, :, ::1] q, double[:, :, ::1] s, double[:, ::1] rc_last, int num_threads):
-    cdef Py_ssize_t w, n = q.shape[0] * seg_start.shape[0]
+def accumulate(const cnp.uint8_t[:, :, ::1] status, const cnp.int64_t[::1] by_cat,
+               const cnp.int64_t[::1] cat_start, const cnp.int64_t[::1] cat_len, const cnp.int64_t[::1] rank,
+               const double[::1] score, const cnp.int64_t[:, ::1] npig, const cnp.int64_t[::1] max_dets,
+               const double[::1] rec_thrs, double[:, :, :, :, ::1] precision, double[:, :, :, :, ::1] scores,
+               double[:, :, :, ::1] recall, int num_threads):
+    cdef Py_ssize_t c, n = cat_start.shape[0]
     if num_threads <= 1:
         with nogil:
-            for w in range(n):
-                _accumulate_item(w, matched, ignored, a, sel, seg_start, seg_len, npig, score, rec_thrs, q, s,
-                                 rc_last)
+            for c in range(n):
+                _accumulate_category(c, status, by_cat, cat_start, cat_len, rank, score, npig, max_dets,
+                                     rec_thrs, precision, scores, recall)
         return
-    for w in prange(n, nogil=True, schedule="dynamic", chunksize=1, num_threads=num_threads):
-        _accumulate_item(w, matched, ignored, a, sel, seg_start, seg_len, npig, score, rec_thrs, q, s,
-                         rc_last)
+    for c in prange(n, nogil=True, schedule="dynamic", chunksize=1, num_threads=num_threads):
+        _accumulate_category(c, status, by_cat, cat_start, cat_len, rank, score, npig, max_dets, rec_thrs,
+                             precision, scores, recall)

@@ -55,9 +55,9 @@ def run_pycocotools(gt, dets, iou_type="bbox", setup=None):
     return E
 
 
-def run_fastiou(gt, dets, iou_type="bbox", setup=None):
+def run_fastiou(gt, dets, iou_type="bbox", setup=None, backend="auto"):
     with _quiet():
-        E = coco.COCOeval(gt, dets, iou_type)
+        E = coco.COCOeval(gt, dets, iou_type, backend=backend)
         if setup:
             setup(E.params)
         E.evaluate()
@@ -66,9 +66,9 @@ def run_fastiou(gt, dets, iou_type="bbox", setup=None):
     return E
 
 
-def assert_same(gt, dets, iou_type="bbox", setup=None):
+def assert_same(gt, dets, iou_type="bbox", setup=None, backend="auto"):
     ref = run_pycocotools(gt, dets, iou_type, setup)
-    got = run_fastiou(gt, dets, iou_type, setup)
+    got = run_fastiou(gt, dets, iou_type, setup, backend)
     for key in ("precision", "recall", "scores"):
         assert got.eval[key].shape == ref.eval[key].shape, key
         assert np.array_equal(got.eval[key], ref.eval[key]), key
@@ -241,6 +241,15 @@ def test_custom_params():
         p.areaRngLbl = ["all", "small", "large"]
         p.recThrs = np.linspace(0, 1, 11)
     assert_same(gt, dets, setup=setup)
+
+
+@pytest.mark.parametrize("rec_thrs", [[0.5, 0.0, 1.0, 0.25], [-0.5, 0.0, 0.3, 2.0, 0.1], [0.2, np.nan, 0.4]],
+                         ids=["unsorted", "outside [0, 1]", "nan"])
+def test_recall_points_in_any_order(backend, rec_thrs):
+    # pycocotools reads each recall point in order and stops at the first one that
+    # no detection reaches: later reachable points stay 0
+    gt, dets = synthetic.coco_like(15, n_categories=5, seed=7)
+    assert_same(gt, dets, setup=lambda p: setattr(p, "recThrs", np.array(rec_thrs)), backend=backend)
 
 
 def test_img_ids_subset_and_cat_ids_subset():

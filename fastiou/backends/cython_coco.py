@@ -33,15 +33,17 @@ def greedy_match(ious: NDArray[np.float64], offsets: NDArray[np.int64], d_start:
                  gt_area: NDArray[np.float64], gt_id: NDArray[np.int64], dt_id: NDArray[np.int64],
                  dt_area: NDArray[np.float64], area_lo: NDArray[np.float64], area_hi: NDArray[np.float64],
                  thresholds: NDArray[np.float64], dt_match: NDArray[np.int32], gt_match: NDArray[np.int32],
-                 dt_ignore: NDArray[np.bool_], gt_ignore_out: NDArray[np.bool_], parallel: bool) -> None:
+                 dt_ignore: NDArray[np.bool_], gt_ignore_out: NDArray[np.bool_], status: NDArray[np.uint8],
+                 parallel: bool) -> None:
     _cy.greedy_match(ious, offsets, d_start, n_d, g_start, n_g, _u8(has_overlaps), _u8(gt_ignore),
                      _u8(gt_crowd), gt_area, gt_id, dt_id, dt_area, area_lo, area_hi, thresholds, dt_match,
-                     gt_match, _u8(dt_ignore), _u8(gt_ignore_out), _threads(parallel))
+                     gt_match, _u8(dt_ignore), _u8(gt_ignore_out), status, _threads(parallel))
 
 
-def accumulate(matched: NDArray[np.int32], ignored: NDArray[np.bool_], a: int, sel: NDArray[np.intp],
-               seg_start: NDArray[np.intp], seg_len: NDArray[np.intp], npig: NDArray[np.intp],
-               score: NDArray[np.float64], rec_thrs: NDArray[np.float64], q: NDArray[np.float64],
-               s: NDArray[np.float64], rc_last: NDArray[np.float64], parallel: bool) -> None:
-    _cy.accumulate(matched, _u8(ignored), a, sel, seg_start, seg_len, npig, score, rec_thrs, q, s, rc_last,
-                   _threads(parallel))
+def accumulate(status: NDArray[np.uint8], kidx: NDArray[np.intp], n_cats: int, rank: NDArray[np.intp],
+               score: NDArray[np.float64], npig: NDArray[np.intp], max_dets: NDArray[np.intp],
+               rec_thrs: NDArray[np.float64], precision: NDArray[np.float64], scores: NDArray[np.float64],
+               recall: NDArray[np.float64], parallel: bool) -> None:
+    by_cat, cat_start, cat_len = _numba.group_by(kidx, n_cats)
+    _cy.accumulate(status, by_cat, cat_start, cat_len, rank, score, npig, max_dets, rec_thrs, precision, scores,
+                   recall, _threads(parallel))

@@ -34,6 +34,8 @@ from .numba_cpu import claim, new_counter, pair_metric, workers
 GROUP_CHUNK = 8
 #: pycocotools caps every IoU threshold at ``1 - 1e-10``.
 THRESHOLD_CAP = 1 - 1e-10
+#: What greedy matching makes of a detection, per area range and threshold (``status``).
+IGNORED, TRUE_POSITIVE, FALSE_POSITIVE = 0, 1, 2
 
 
 def _box_overlaps(dcols: NDArray[np.float64], gcols: NDArray[np.float64], gcrowd: NDArray[np.uint8],
@@ -59,8 +61,8 @@ def _greedy_match(ious: NDArray[np.float64], offsets: NDArray[np.int64], d_start
                   gt_area: NDArray[np.float64], gt_id: NDArray[np.int64], dt_id: NDArray[np.int64],
                   dt_area: NDArray[np.float64], area_lo: NDArray[np.float64], area_hi: NDArray[np.float64],
                   thresholds: NDArray[np.float64], dt_match: NDArray[np.int32], gt_match: NDArray[np.int32],
-                  dt_ignore: NDArray[np.bool_], gt_ignore_out: NDArray[np.bool_], ig_all: NDArray[np.bool_],
-                  order_all: NDArray[np.int64], taken_all: NDArray[np.int64],
+                  dt_ignore: NDArray[np.bool_], gt_ignore_out: NDArray[np.bool_], status: NDArray[np.uint8],
+                  ig_all: NDArray[np.bool_], order_all: NDArray[np.int64], taken_all: NDArray[np.int64],
                   counter: NDArray[np.int64]) -> None:
     # scratch: each group uses its own slice of buffers of one entry per ground truth
     # (an array made inside the kernel would turn on reference counting in its loops)
@@ -127,6 +129,8 @@ def _greedy_match(ious: NDArray[np.float64], offsets: NDArray[np.int64], d_start
                                 ignored = True
                             dt_match[a, t, d] = matched
                             dt_ignore[a, t, d] = ignored
+                            status[d, a, t] = IGNORED if ignored else (
+                                TRUE_POSITIVE if matched >= 0 else FALSE_POSITIVE)
             lo = claim(counter, GROUP_CHUNK)
 
 
@@ -221,57 +225,109 @@ def _oks_sums(exps: NDArray[np.float64], counts: NDArray[np.intp], out: NDArray[
             lo = claim(counter, step)
 
 
-def _accumulate(matched: NDArray[np.int32], ignored: NDArray[np.bool_], a: int, sel: NDArray[np.intp],
-                seg_start: NDArray[np.intp], seg_len: NDArray[np.intp], npig: NDArray[np.intp],
-                score: NDArray[np.float64], rec_thrs: NDArray[np.float64], q: NDArray[np.float64],
-                s: NDArray[np.float64], rc_last: NDArray[np.float64], rc_all: NDArray[np.float64],
-                pr_all: NDArray[np.float64], counter: NDArray[np.int64]) -> None:
-    # pycocotools' accumulate for one (area range, maxDets) and every (threshold,
-    # category): q, s (T, R, C) and rc_last (T, C) arrive filled with zeros
-    n_thr = q.shape[0]
+@njit(inline="always")
+def _less(x: float, v: float) -> bool:
+    """NumPy's ``searchsorted`` order: NaN after every number."""
+    return x < v or (v != v and x == x)
+
+
+def _accumulate(status: NDArray[np.uint8], by_cat: NDArray[np.intp], cat_start: NDArray[np.intp],
+                cat_len: NDArray[np.intp], rank: NDArray[np.intp], score: NDArray[np.float64],
+                npig: NDArray[np.intp], max_dets: NDArray[np.intp], rec_thrs: NDArray[np.float64],
+                precision: NDArray[np.float64], scores: NDArray[np.float64], recall: NDArray[np.float64],
+                counter: NDArray[np.int64]) -> None:
+    # one category per work item: its detections (by_cat[cat_start[c]:][:cat_len[c]],
+    # in group order) sorted by decreasing score, stably (pycocotools' mergesort over
+    # the images' detections concatenated in image order), then for each maxDets one
+    # pass over them counting every (area range, threshold) at once.  Only the true
+    # positives are kept (precision and score at each): the precision envelope is
+    # their suffix maximum, and a recall point is reached at a true positive
+    n_cat = cat_start.shape[0]
+    n_area, n_thr = status.shape[1], status.shape[2]
     n_rec = rec_thrs.shape[0]
-    n_cat = seg_start.shape[0]
-    n = n_thr * n_cat
     eps = np.spacing(1.0)
-    for _ in prange(workers(n, 1)):
-        w = claim(counter, 1)
-        while w < n:
-            t = w // n_cat
-            c = w % n_cat
-            start, nd = seg_start[c], seg_len[c]
-            count = np.float64(npig[c])
-            rc = rc_all[t, start:start + nd]  # this item's slice of the scratch (see _greedy_match)
-            pr = pr_all[t, start:start + nd]
-            tp = 0
-            fp = 0
-            for i in range(nd):
-                d = sel[start + i]
-                if not ignored[a, t, d]:
-                    if matched[a, t, d] >= 0:
-                        tp += 1
-                    else:
-                        fp += 1
-                tpf = np.float64(tp)
-                rc[i] = tpf / count
-                pr[i] = tpf / ((np.float64(fp) + tpf) + eps)
-            if nd:
-                rc_last[t, c] = rc[nd - 1]
-            for i in range(nd - 1, 0, -1):  # precision made monotone from the right
-                if pr[i] > pr[i - 1]:
-                    pr[i - 1] = pr[i]
-            for r in range(n_rec):  # np.searchsorted(rc, rec_thrs, side='left')
-                lo, hi = 0, nd
-                v = rec_thrs[r]
-                while lo < hi:
-                    mid = (lo + hi) >> 1
-                    if rc[mid] < v:
-                        lo = mid + 1
-                    else:
-                        hi = mid
-                if lo < nd:
-                    q[t, r, c] = pr[lo]
-                    s[t, r, c] = score[sel[start + lo]]
-            w = claim(counter, 1)
+    for _ in prange(workers(n_cat, 1)):
+        c = claim(counter, 1)
+        while c < n_cat:
+            wanted = False
+            for a in range(n_area):
+                wanted = wanted or npig[a, c] > 0
+            nd_all = cat_len[c]
+            if wanted:
+                mine = by_cat[cat_start[c]:cat_start[c] + nd_all]
+                neg = np.empty(nd_all)
+                for i in range(nd_all):
+                    neg[i] = -score[mine[i]]
+                by_score = np.argsort(neg, kind="mergesort")
+                dets = np.empty(nd_all, np.intp)
+                for i in range(nd_all):
+                    dets[i] = mine[by_score[i]]
+                tp = np.empty((n_area, n_thr), np.int64)
+                fp = np.empty((n_area, n_thr), np.int64)
+                tp_pr = np.empty((n_area, n_thr, max(nd_all, 1)))  # precision at each true positive
+                tp_score = np.empty((n_area, n_thr, max(nd_all, 1)))
+                for m in range(max_dets.shape[0]):
+                    for a in range(n_area):
+                        for t in range(n_thr):
+                            tp[a, t] = 0
+                            fp[a, t] = 0
+                    nd = 0
+                    first = 0  # the first detection kept
+                    for i in range(nd_all):
+                        d = dets[i]
+                        if rank[d] >= max_dets[m]:
+                            continue
+                        if nd == 0:
+                            first = d
+                        nd += 1
+                        for a in range(n_area):
+                            for t in range(n_thr):
+                                st = status[d, a, t]
+                                if st == TRUE_POSITIVE:
+                                    k = tp[a, t]
+                                    tpf = np.float64(k + 1)
+                                    tp_pr[a, t, k] = tpf / ((np.float64(fp[a, t]) + tpf) + eps)
+                                    tp_score[a, t, k] = score[d]
+                                    tp[a, t] = k + 1
+                                elif st == FALSE_POSITIVE:
+                                    fp[a, t] += 1
+                    for a in range(n_area):
+                        count = np.float64(npig[a, c])
+                        if count == 0:
+                            continue  # pycocotools leaves -1
+                        for t in range(n_thr):
+                            ntp = tp[a, t]
+                            recall[t, c, a, m] = ntp / count if nd else 0.0
+                            pr = tp_pr[a, t]
+                            for k in range(ntp - 1, 0, -1):  # the envelope from the right
+                                if pr[k] > pr[k - 1]:
+                                    pr[k - 1] = pr[k]
+                            for r in range(n_rec):
+                                precision[t, r, c, a, m] = 0.0
+                                scores[t, r, c, a, m] = 0.0
+                            for r in range(n_rec):
+                                # np.searchsorted(rc, v, side='left') for rc = tp / npig
+                                # at each detection; past the end pycocotools stops
+                                v = rec_thrs[r]
+                                if nd == 0:
+                                    break
+                                first_tp = status[first, a, t] == TRUE_POSITIVE
+                                if not _less((1.0 if first_tp else 0.0) / count, v):
+                                    precision[t, r, c, a, m] = pr[0] if ntp else 0.0
+                                    scores[t, r, c, a, m] = score[first]
+                                    continue
+                                lo, hi = 0, ntp  # the first true positive k with rc >= v
+                                while lo < hi:
+                                    mid = (lo + hi) >> 1
+                                    if _less(np.float64(mid + 1) / count, v):
+                                        lo = mid + 1
+                                    else:
+                                        hi = mid
+                                if lo == ntp:
+                                    break
+                                precision[t, r, c, a, m] = pr[lo]
+                                scores[t, r, c, a, m] = tp_score[a, t, lo]
+            c = claim(counter, 1)
 
 
 _box_overlaps_k = serial_and_parallel(_box_overlaps)
@@ -296,14 +352,16 @@ def greedy_match(ious: NDArray[np.float64], offsets: NDArray[np.int64], d_start:
                  gt_area: NDArray[np.float64], gt_id: NDArray[np.int64], dt_id: NDArray[np.int64],
                  dt_area: NDArray[np.float64], area_lo: NDArray[np.float64], area_hi: NDArray[np.float64],
                  thresholds: NDArray[np.float64], dt_match: NDArray[np.int32], gt_match: NDArray[np.int32],
-                 dt_ignore: NDArray[np.bool_], gt_ignore_out: NDArray[np.bool_], parallel: bool) -> None:
+                 dt_ignore: NDArray[np.bool_], gt_ignore_out: NDArray[np.bool_], status: NDArray[np.uint8],
+                 parallel: bool) -> None:
     """pycocotools' greedy matching: ``dt_match (A, T, D)`` gets the index of the matched
     ground truth (-1: none), ``gt_match (A, T, G)`` the index of the detection that took
     it (-1: none; a crowd keeps the last), ``dt_ignore (A, T, D)`` the detections' ignore
-    flags and ``gt_ignore_out (A, G)`` the ground truth's (int32 indices, bool flags)."""
+    flags, ``gt_ignore_out (A, G)`` the ground truth's (int32 indices, bool flags), and
+    ``status (D, A, T)`` what accumulation counts: IGNORED, TRUE_POSITIVE or FALSE_POSITIVE."""
     _greedy_match_k[parallel](ious, offsets, d_start, n_d, g_start, n_g, has_overlaps, gt_ignore, gt_crowd,
                               gt_area, gt_id, dt_id, dt_area, area_lo, area_hi, thresholds, dt_match,
-                              gt_match, dt_ignore, gt_ignore_out, np.empty(len(gt_id), np.bool_),
+                              gt_match, dt_ignore, gt_ignore_out, status, np.empty(len(gt_id), np.bool_),
                               np.empty(len(gt_id), np.int64), np.empty(len(gt_id), np.int64), new_counter())
 
 
@@ -323,14 +381,32 @@ def oks_sums(exps: NDArray[np.float64], counts: NDArray[np.intp], out: NDArray[n
     _oks_sums_k[parallel](exps, counts, out, new_counter())
 
 
-def accumulate(matched: NDArray[np.int32], ignored: NDArray[np.bool_], a: int, sel: NDArray[np.intp],
-               seg_start: NDArray[np.intp], seg_len: NDArray[np.intp], npig: NDArray[np.intp],
-               score: NDArray[np.float64], rec_thrs: NDArray[np.float64], q: NDArray[np.float64],
-               s: NDArray[np.float64], rc_last: NDArray[np.float64], parallel: bool) -> None:
-    """Precision ``q`` and scores ``s`` at each recall threshold and the last recall
-    ``rc_last`` of every (threshold, category), from ``matched`` (greedy_match's
-    ``dt_match``) and ``ignored`` for area range ``a`` and the sorted
-    detections ``sel`` (category ``c``'s are ``sel[seg_start[c]:][:seg_len[c]]``)."""
-    scratch = (q.shape[0], len(sel))
-    _accumulate_k[parallel](matched, ignored, a, sel, seg_start, seg_len, npig, score, rec_thrs, q, s,
-                            rc_last, np.empty(scratch), np.empty(scratch), new_counter())
+def accumulate(status: NDArray[np.uint8], kidx: NDArray[np.intp], n_cats: int, rank: NDArray[np.intp],
+               score: NDArray[np.float64], npig: NDArray[np.intp], max_dets: NDArray[np.intp],
+               rec_thrs: NDArray[np.float64], precision: NDArray[np.float64], scores: NDArray[np.float64],
+               recall: NDArray[np.float64], parallel: bool) -> None:
+    """pycocotools' accumulate: ``precision`` and ``scores`` (T, R, K, A, M) and
+    ``recall`` (T, K, A, M), filled with -1, get every category with ground truth
+    (``npig (A, K)`` regular ground truth), from greedy_match's ``status``, the
+    detections' category index ``kidx``, rank in their group and score."""
+    by_cat, cat_start, cat_len = group_by(kidx, n_cats)
+    _accumulate_k[parallel](status, by_cat, cat_start, cat_len, rank, score, npig, max_dets, rec_thrs,
+                            precision, scores, recall, new_counter())
+
+
+@njit
+def group_by(keys: NDArray[np.intp], n_keys: int) -> tuple[NDArray[np.intp], NDArray[np.intp], NDArray[np.intp]]:
+    """``(order, start, length)``: a stable counting sort of ``keys`` in ``[0, n_keys)``;
+    key ``k``'s positions are ``order[start[k]:start[k] + length[k]]``."""
+    length = np.zeros(n_keys, np.intp)
+    for k in keys:
+        length[k] += 1
+    start = np.zeros(n_keys, np.intp)
+    for k in range(1, n_keys):
+        start[k] = start[k - 1] + length[k - 1]
+    fill = start.copy()
+    order = np.empty(keys.shape[0], np.intp)
+    for i in range(keys.shape[0]):
+        order[fill[keys[i]]] = i
+        fill[keys[i]] += 1
+    return order, start, length
