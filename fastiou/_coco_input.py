@@ -110,11 +110,15 @@ def _numbers(values: list[Any], key: str, name: str, records: list[Any], width: 
                 raise ValueError(f"{_where(name, i, records[i])}: {key!r} must be {shape}, got {v!r}")
         raise ValueError(f"{name}: {key!r} must be numbers")
     if arr.dtype.kind == "f":
-        bad = ~np.isfinite(arr) if width is None else ~np.isfinite(arr).all(axis=1)
-        if bad.any():
-            i = int(np.argmax(bad))
-            raise ValueError(f"{_where(name, i, records[i])}: {key!r} is not finite: {values[i]!r}")
+        _check_finite(arr, key, name, records)
     return arr
+
+
+def _check_finite(arr: NDArray[np.floating[Any]], key: str, name: str, records: list[Any]) -> None:
+    bad = ~np.isfinite(arr) if arr.ndim == 1 else ~np.isfinite(arr).all(axis=1)
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise ValueError(f"{_where(name, i, records[i])}: {key!r} is not finite: {records[i][key]!r}")
 
 
 def _ids(values: list[Any], key: str, name: str, records: list[Any]) -> NDArray[np.int64]:
@@ -131,6 +135,48 @@ def _ids(values: list[Any], key: str, name: str, records: list[Any]) -> NDArray[
             raise ValueError(f"{_where(name, i, records[i])}: {key!r} must be an integer, got {v!r}")
         out[i] = int(v)
     return out
+
+
+class _Records:
+    """The records of one argument, read one field at a time as checked arrays.
+
+    :meth:`prefetch` reads several plain fields of every record in one compiled
+    pass (``fastiou._cy_coco.record_columns``) when each record is a dict of
+    Python numbers; any other record, or a build without the compiled module,
+    leaves each field to the checked path, which names the first bad record.
+    Both give the same arrays.
+    """
+
+    def __init__(self, records: list[Any], name: str) -> None:
+        self.records = records
+        self.name = name
+        self._read: dict[str, NDArray[Any]] = {}
+
+    def prefetch(self, widths: dict[str, int]) -> None:
+        """Read the fields ``widths`` names (0: id, 1: number, 4: four numbers) in one pass."""
+        try:
+            from ._cy_coco import record_columns
+        except ImportError:
+            return
+        if type(self.records) is list and len(widths) <= 8:
+            columns = record_columns(self.records, tuple(widths), tuple(widths.values()))
+            if columns is not None:
+                self._read.update(zip(widths, columns))
+
+    def field(self, key: str) -> list[Any]:
+        return _field(self.records, key, self.name)
+
+    def ids(self, key: str) -> NDArray[np.int64]:
+        if key in self._read:
+            return self._read[key]
+        return _ids(self.field(key), key, self.name, self.records)
+
+    def numbers(self, key: str, width: int | None = None) -> NDArray[np.float64]:
+        if key in self._read:
+            arr = self._read[key]
+            _check_finite(arr, key, self.name, self.records)
+            return arr
+        return _numbers(self.field(key), key, self.name, self.records, width)
 
 
 def _check_boxes(bbox: NDArray[np.float64], name: str, records: list[Any]) -> None:
@@ -176,10 +222,6 @@ def _image_sizes(dataset: dict[str, Any], name: str) -> dict[int, tuple[int, int
     return out
 
 
-def _keypoints(records: list[Any], name: str, n_kp: int) -> NDArray[np.float64]:
-    return _numbers(_field(records, "keypoints", name), "keypoints", name, records, width=3 * n_kp)
-
-
 def ground_truth(x: Any, iou_type: str, n_kp: int, name: str = "cocoGt") -> tuple[Table, dict[str, Any]]:
     """``(table, info)``: the annotations and ``info`` with ``img_ids``, ``cat_ids``, ``sizes``."""
     dataset = as_dataset(x, name)
@@ -188,26 +230,24 @@ def ground_truth(x: Any, iou_type: str, n_kp: int, name: str = "cocoGt") -> tupl
     cat_ids = _ids(_field(cats, "id", f"{name}['categories']"), "id", f"{name}['categories']", cats)
     anns = dataset.get("annotations", [])
     where = f"{name}['annotations']"
-    table = Table(
-        image_id=_ids(_field(anns, "image_id", where), "image_id", where, anns),
-        category_id=_ids(_field(anns, "category_id", where), "category_id", where, anns),
-        id=_ids(_field(anns, "id", where), "id", where, anns),
-        area=_numbers(_field(anns, "area", where), "area", where, anns),
-        iscrowd=_numbers(_field(anns, "iscrowd", where), "iscrowd", where, anns) != 0,
-    )
+    read = _Records(anns, where)
+    boxes = {"bbox": 4} if iou_type != "segm" else {}
+    read.prefetch({"image_id": 0, "category_id": 0, "id": 0, "area": 1, "iscrowd": 1, **boxes})
+    table = Table(image_id=read.ids("image_id"), category_id=read.ids("category_id"), id=read.ids("id"),
+                  area=read.numbers("area"), iscrowd=read.numbers("iscrowd") != 0)
     table.ignore = table.iscrowd.copy()  # pycocotools overwrites 'ignore' with 'iscrowd'
     sizes: dict[int, tuple[int, int]] = {}
     if iou_type == "bbox":
-        table.bbox = _numbers(_field(anns, "bbox", where), "bbox", where, anns, width=4)
+        table.bbox = read.numbers("bbox", 4)
         _check_boxes(table.bbox, where, anns)
     elif iou_type == "segm":
         sizes = _image_sizes(dataset, name)
-        table.segmentation = _field(anns, "segmentation", where)
+        table.segmentation = read.field("segmentation")
         _check_rles(table.segmentation, table.image_id, sizes, where, anns)
     else:
-        table.bbox = _numbers(_field(anns, "bbox", where), "bbox", where, anns, width=4)
-        table.keypoints = _keypoints(anns, where, n_kp)
-        num = _numbers(_field(anns, "num_keypoints", where), "num_keypoints", where, anns)
+        table.bbox = read.numbers("bbox", 4)
+        table.keypoints = read.numbers("keypoints", 3 * n_kp)
+        num = read.numbers("num_keypoints")
         table.ignore |= num == 0
     return table, {"img_ids": img_ids, "cat_ids": cat_ids, "sizes": sizes}
 
@@ -289,16 +329,21 @@ def detections(x: Any, iou_type: str, n_kp: int, gt_info: dict[str, Any], name: 
         assert records is not None  # exactly one of records, dataset, array is not None
         where = name
         loaded = False
-    table = Table(
-        image_id=_ids(_field(records, "image_id", where), "image_id", where, records),
-        category_id=_ids(_field(records, "category_id", where), "category_id", where, records),
-        score=_numbers(_field(records, "score", where), "score", where, records),
-    )
+    read = _Records(records, where)
+    first = records[0] if len(records) and isinstance(records[0], dict) else {}
+    plain: dict[str, int] = {"image_id": 0, "category_id": 0, "score": 1}
+    if loaded:
+        plain.update(id=0, area=1)
+    if iou_type == "bbox" or (not loaded and "bbox" in first):
+        plain["bbox"] = 4
+    read.prefetch(plain)
+    table = Table(image_id=read.ids("image_id"), category_id=read.ids("category_id"),
+                  score=read.numbers("score"))
     _check_membership(table, gt_info, where, records)
     n = len(records)
     if loaded:
-        table.id = _ids(_field(records, "id", where), "id", where, records)
-        table.area = _numbers(_field(records, "area", where), "area", where, records)
+        table.id = read.ids("id")
+        table.area = read.numbers("area")
         branch = None
     else:
         table.id = np.arange(1, n + 1, dtype=np.int64)
@@ -318,19 +363,19 @@ def detections(x: Any, iou_type: str, n_kp: int, gt_info: dict[str, Any], name: 
             table.area = np.zeros(0)
     if iou_type == "bbox" or branch == "bbox":
         if not (branch == "segm" and not all("bbox" in r for r in records)):  # else: from the masks
-            table.bbox = _numbers(_field(records, "bbox", where), "bbox", where, records, width=4)
+            table.bbox = read.numbers("bbox", 4)
             _check_boxes(table.bbox, where, records)
         if branch == "bbox":
             table.area = table.bbox[:, 2] * table.bbox[:, 3]
     if iou_type == "segm" or branch == "segm":
-        table.segmentation = _field(records, "segmentation", where)
+        table.segmentation = read.field("segmentation")
         _check_rles(table.segmentation, table.image_id, gt_info["sizes"], where, records)
         if branch == "segm":
             table.area, box = _rle_area_and_box(table.segmentation, where)
             if not hasattr(table, "bbox"):
                 table.bbox = box
     if iou_type == "keypoints" or branch == "keypoints":
-        table.keypoints = _keypoints(records, where, n_kp)
+        table.keypoints = read.numbers("keypoints", 3 * n_kp)
         if branch == "keypoints":
             x, y = table.keypoints[:, 0::3], table.keypoints[:, 1::3]
             x0, x1, y0, y1 = x.min(axis=1), x.max(axis=1), y.min(axis=1), y.max(axis=1)

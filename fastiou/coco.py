@@ -107,8 +107,9 @@ class Params:
 
 class _Evaluated:
     """What ``evaluate`` leaves for ``accumulate``: per kept detection its category
-    index, image position, rank in its group and score; the matches and ignore flags
-    per area range and threshold; per ground truth its category index and ignore flags."""
+    index, image position, rank in its group, score and what matching made of it per
+    area range and threshold; per ground truth its category index and ignore flags; and
+    matching's inputs, from which evalImgs' matches are rebuilt when asked for."""
 
     # per kept detection (in group order)
     kidx: NDArray[np.intp]
@@ -116,10 +117,7 @@ class _Evaluated:
     rank: NDArray[np.intp]
     score: NDArray[np.float64]
     dt_id: NDArray[np.int64]
-    # (area range, threshold, detection) / (area range, threshold, ground truth)
-    dt_match: NDArray[np.int32]
-    gt_match: NDArray[np.int32]
-    dt_ignore: NDArray[np.bool_]
+    match_inputs: tuple[Any, ...]  # greedy matching's, for evalImgs
     status: NDArray[np.uint8]  # (detection, area range, threshold): IGNORED / TRUE_POSITIVE / FALSE_POSITIVE
     # per ground truth (in group order); gt_ignore per (area range, ground truth)
     gt_kidx: NDArray[np.intp]
@@ -284,27 +282,31 @@ class COCOeval:
         area_rng = np.asarray(p.areaRng, dtype=np.float64).reshape(-1, 2)
         thresholds = np.asarray(p.iouThrs, dtype=np.float64).reshape(-1)
         n_area, n_thr, n_det, n_gt = len(area_rng), len(thresholds), len(dorder), len(gorder)
-        dt_match = np.empty((n_area, n_thr, n_det), np.int32)
-        gt_match = np.empty((n_area, n_thr, n_gt), np.int32)
-        dt_ignore = np.empty((n_area, n_thr, n_det), np.bool_)
         gt_ignore = np.empty((n_area, n_gt), np.bool_)
         status = np.empty((n_det, n_area, n_thr), np.uint8)
+        # greedy matching's inputs, kept to rebuild evalImgs' matches on demand
+        match_inputs = (ious, offsets, d_start, n_d, g_start, n_g, has_overlaps, gt.ignore[gorder],
+                        gt.iscrowd[gorder], gt.area[gorder], gt.id[gorder], dt.id[dorder], dt.area[dorder],
+                        area_rng[:, 0].copy(), area_rng[:, 1].copy(), thresholds)
         if len(groups):
-            work = (total + n_det + n_gt) * n_area * n_thr
-            module, parallel = backends.select(self.backend, work, family="coco", kind="coco")
-            module.greedy_match(ious, offsets, d_start, n_d, g_start, n_g, has_overlaps,
-                                gt.ignore[gorder], gt.iscrowd[gorder], gt.area[gorder], gt.id[gorder],
-                                dt.id[dorder], dt.area[dorder], area_rng[:, 0].copy(),
-                                area_rng[:, 1].copy(), thresholds, dt_match, gt_match, dt_ignore, gt_ignore,
-                                status, parallel)
+            self._greedy_match(match_inputs, gt_ignore, status)
         return _Evaluated(
             kidx=(dcat[dorder] if use_cats else np.zeros(n_det, np.int64)),
-            img=dimg[dorder], rank=rank, score=dt.score[dorder],
-            dt_match=dt_match, gt_match=gt_match, dt_ignore=dt_ignore, status=status,
+            img=dimg[dorder], rank=rank, score=dt.score[dorder], status=status, match_inputs=match_inputs,
             gt_kidx=(gcat[gorder] if use_cats else np.zeros(n_gt, np.int64)), gt_ignore=gt_ignore,
             n_cats=n_cats, groups=groups, g_start=g_start, n_g=n_g, d_start=d_start, n_d=n_d,
             gt_id=gt.id[gorder], dt_id=dt.id[dorder],
         )
+
+    def _greedy_match(self, inputs: tuple[Any, ...], gt_ignore: NDArray[np.bool_], status: NDArray[np.uint8],
+                      matches: tuple[NDArray[np.int32], NDArray[np.int32], NDArray[np.bool_]] | None = None
+                      ) -> None:
+        """Greedy matching of every group into ``gt_ignore`` and ``status``, and, if
+        given, the ``matches`` (dt_match, gt_match, dt_ignore) that evalImgs shows."""
+        n_area, n_thr = status.shape[1:]
+        work = (len(inputs[0]) + len(inputs[11]) + len(inputs[10])) * n_area * n_thr
+        module, parallel = backends.select(self.backend, work, family="coco", kind="coco")
+        module.greedy_match(*inputs, gt_ignore, status, matches, parallel)
 
     @property
     def evalImgs(self) -> list[dict[str, Any] | None]:
@@ -312,15 +314,29 @@ class COCOeval:
         (None where the image has neither ground truth nor detections of the category)."""
         if self._evalImgs is None:
             r = self._result
-            self._evalImgs = [] if r is None else self._build_eval_imgs(self._paramsEval, r)
+            self._evalImgs = [] if r is None else self._build_eval_imgs(self._paramsEval, r, self._matches(r))
         return self._evalImgs
 
     @evalImgs.setter
     def evalImgs(self, value: list[dict[str, Any] | None]) -> None:
         self._evalImgs = value
 
+    def _matches(self, r: _Evaluated) -> tuple[NDArray[np.int32], NDArray[np.int32], NDArray[np.bool_]]:
+        """greedy matching again, for ``(dt_match, gt_match, dt_ignore)``: (area range,
+        threshold, detection or ground truth) index of the match (-1: none) and ignore flags."""
+        n_det, n_area, n_thr = r.status.shape
+        n_gt = r.gt_ignore.shape[1]
+        matches = (np.empty((n_area, n_thr, n_det), np.int32), np.empty((n_area, n_thr, n_gt), np.int32),
+                   np.empty((n_area, n_thr, n_det), np.bool_))
+        if len(r.groups):
+            self._greedy_match(r.match_inputs, np.empty_like(r.gt_ignore), np.empty_like(r.status), matches)
+        return matches
+
     @staticmethod
-    def _build_eval_imgs(p: Params, r: _Evaluated) -> list[dict[str, Any] | None]:
+    def _build_eval_imgs(p: Params, r: _Evaluated, matches: tuple[NDArray[np.int32], NDArray[np.int32],
+                                                                  NDArray[np.bool_]]
+                         ) -> list[dict[str, Any] | None]:
+        dt_match, gt_match, dt_ignore = matches
         cat_ids = list(p.catIds) if p.useCats else [-1]
         img_ids = list(p.imgIds)
         n_img, K = len(img_ids), len(cat_ids)
@@ -341,8 +357,8 @@ class COCOeval:
                     gt_ig = r.gt_ignore[a, gs]
                     sort = np.argsort(gt_ig, kind="mergesort")  # regular ground truth first
                     gs = gs[sort]
-                    dtm = r.dt_match[a][:, ds]
-                    gtm = r.gt_match[a][:, gs]
+                    dtm = dt_match[a][:, ds]
+                    gtm = gt_match[a][:, gs]
                     out.append({
                         'image_id': img_ids[i],
                         'category_id': cat_ids[k],
@@ -354,7 +370,7 @@ class COCOeval:
                         'gtMatches': np.where(gtm >= 0, r.dt_id[np.maximum(gtm, 0)], 0).astype(float),
                         'dtScores': r.score[ds].tolist(),
                         'gtIgnore': gt_ig[sort].astype(int),
-                        'dtIgnore': r.dt_ignore[a][:, ds],
+                        'dtIgnore': dt_ignore[a][:, ds],
                     })
         return out
 

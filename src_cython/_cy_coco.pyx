@@ -11,6 +11,7 @@ from cython.parallel cimport prange
 from libc.stdlib cimport free, malloc, qsort
 
 cimport numpy as cnp
+import numpy as np
 
 cnp.import_array()
 
@@ -53,9 +54,9 @@ cdef void _match_group(Py_ssize_t k, const double[::1] ious, const cnp.int64_t[:
                        const cnp.uint8_t[::1] gt_crowd, const double[::1] gt_area,
                        const cnp.int64_t[::1] gt_id, const cnp.int64_t[::1] dt_id,
                        const double[::1] dt_area, const double[::1] area_lo, const double[::1] area_hi,
-                       const double[::1] thresholds, cnp.int32_t[:, :, ::1] dt_match,
-                       cnp.int32_t[:, :, ::1] gt_match, cnp.uint8_t[:, :, ::1] dt_ignore,
-                       cnp.uint8_t[:, ::1] gt_ignore_out, cnp.uint8_t[:, :, ::1] status) noexcept nogil:
+                       const double[::1] thresholds, cnp.uint8_t[:, ::1] gt_ignore_out,
+                       cnp.uint8_t[:, :, ::1] status, bint detail, cnp.int32_t[:, :, ::1] dt_match,
+                       cnp.int32_t[:, :, ::1] gt_match, cnp.uint8_t[:, :, ::1] dt_ignore) noexcept nogil:
     cdef Py_ssize_t nd = n_d[k], ng = n_g[k], d0 = d_start[k], g0 = g_start[k], o = offsets[k]
     cdef Py_ssize_t ng_match = ng if has_overlaps[k] else 0
     cdef Py_ssize_t a, t, i, j, jj, pos, m, d
@@ -84,7 +85,8 @@ cdef void _match_group(Py_ssize_t k, const double[::1] ious, const cnp.int64_t[:
         for t in range(thresholds.shape[0]):
             for j in range(ng):
                 taken[j] = 0
-                gt_match[a, t, g0 + j] = -1
+                if detail:
+                    gt_match[a, t, g0 + j] = -1
             for i in range(nd):
                 best = min(thresholds[t], THRESHOLD_CAP)
                 m = -1
@@ -107,12 +109,13 @@ cdef void _match_group(Py_ssize_t k, const double[::1] ious, const cnp.int64_t[:
                     if gt_id[g0 + m] != 0:
                         matched = <int>(g0 + m)
                     taken[m] = dt_id[d]
-                    if dt_id[d] > 0:
+                    if detail and dt_id[d] > 0:
                         gt_match[a, t, g0 + m] = <int>d
                 if matched < 0 and (dt_area[d] < alo or dt_area[d] > ahi):
                     ignored = True
-                dt_match[a, t, d] = matched
-                dt_ignore[a, t, d] = ignored
+                if detail:
+                    dt_match[a, t, d] = matched
+                    dt_ignore[a, t, d] = ignored
                 status[d, a, t] = IGNORED if ignored else (TRUE_POSITIVE if matched >= 0 else FALSE_POSITIVE)
     free(ig)
     free(order)
@@ -124,21 +127,21 @@ def greedy_match(const double[::1] ious, const cnp.int64_t[::1] offsets, const c
                  const cnp.uint8_t[::1] has_overlaps, const cnp.uint8_t[::1] gt_ignore,
                  const cnp.uint8_t[::1] gt_crowd, const double[::1] gt_area, const cnp.int64_t[::1] gt_id,
                  const cnp.int64_t[::1] dt_id, const double[::1] dt_area, const double[::1] area_lo,
-                 const double[::1] area_hi, const double[::1] thresholds, cnp.int32_t[:, :, ::1] dt_match,
-                 cnp.int32_t[:, :, ::1] gt_match, cnp.uint8_t[:, :, ::1] dt_ignore,
-                 cnp.uint8_t[:, ::1] gt_ignore_out, cnp.uint8_t[:, :, ::1] status, int num_threads):
+                 const double[::1] area_hi, const double[::1] thresholds, cnp.uint8_t[:, ::1] gt_ignore_out,
+                 cnp.uint8_t[:, :, ::1] status, bint detail, cnp.int32_t[:, :, ::1] dt_match,
+                 cnp.int32_t[:, :, ::1] gt_match, cnp.uint8_t[:, :, ::1] dt_ignore, int num_threads):
     cdef Py_ssize_t k, n = n_d.shape[0]
     if num_threads <= 1:  # a plain loop, no OpenMP call
         with nogil:
             for k in range(n):
                 _match_group(k, ious, offsets, d_start, n_d, g_start, n_g, has_overlaps, gt_ignore, gt_crowd,
-                             gt_area, gt_id, dt_id, dt_area, area_lo, area_hi, thresholds, dt_match, gt_match,
-                             dt_ignore, gt_ignore_out, status)
+                             gt_area, gt_id, dt_id, dt_area, area_lo, area_hi, thresholds, gt_ignore_out, status,
+                             detail, dt_match, gt_match, dt_ignore)
         return
     for k in prange(n, nogil=True, schedule="dynamic", chunksize=8, num_threads=num_threads):
         _match_group(k, ious, offsets, d_start, n_d, g_start, n_g, has_overlaps, gt_ignore, gt_crowd,
-                     gt_area, gt_id, dt_id, dt_area, area_lo, area_hi, thresholds, dt_match, gt_match,
-                     dt_ignore, gt_ignore_out, status)
+                     gt_area, gt_id, dt_id, dt_area, area_lo, area_hi, thresholds, gt_ignore_out, status,
+                     detail, dt_match, gt_match, dt_ignore)
 
 
 cdef void _accumulate_category(Py_ssize_t c, const cnp.uint8_t[:, :, ::1] status,
@@ -257,3 +260,90 @@ def accumulate(const cnp.uint8_t[:, :, ::1] status, const cnp.int64_t[::1] by_ca
     for c in prange(n, nogil=True, schedule="dynamic", chunksize=1, num_threads=num_threads):
         _accumulate_category(c, status, by_cat, cat_start, cat_len, rank, score, npig, max_dets, rec_thrs,
                              precision, scores, recall)
+
+
+cdef extern from "Python.h":
+    ctypedef struct PyObject
+    PyObject* PyDict_GetItem(object d, object key)  # borrowed, NULL when absent
+    bint PyFloat_Check(PyObject* o)
+    double PyFloat_AS_DOUBLE(PyObject* o)
+    bint PyLong_CheckExact(PyObject* o)
+    long long PyLong_AsLongLongAndOverflow(PyObject* o, int* overflow) except? -1
+    double PyLong_AsDouble(PyObject* o) except? -1.0
+    bint PyList_CheckExact(PyObject* o)
+    bint PyTuple_CheckExact(PyObject* o)
+    Py_ssize_t PyList_GET_SIZE(PyObject* o)
+    Py_ssize_t PyTuple_GET_SIZE(PyObject* o)
+    PyObject* PyList_GET_ITEM(PyObject* o, Py_ssize_t i)
+    PyObject* PyTuple_GET_ITEM(PyObject* o, Py_ssize_t i)
+
+
+cdef inline bint _as_double(PyObject* v, double* out):
+    # a Python float (or subclass) or int, as NumPy converts it; False for anything else
+    if PyFloat_Check(v):
+        out[0] = PyFloat_AS_DOUBLE(v)
+        return True
+    if PyLong_CheckExact(v):
+        try:
+            out[0] = PyLong_AsDouble(v)
+        except OverflowError:
+            return False
+        return True
+    return False
+
+
+def record_columns(list records, tuple keys, tuple widths):
+    """The fields ``keys`` of every record, one pass over the records, or None.
+
+    ``widths[k]`` is 0 for an int64 id (a Python int, not a bool), 1 for a float64
+    number (a Python float or int) and 4 for four float64 numbers (a list or tuple
+    of four).  Any record that is not a dict holding such values gives None: the
+    caller then reads the records field by field, which names the bad record.
+    """
+    cdef Py_ssize_t n = len(records), nk = len(keys), i, k, j
+    cdef int overflow
+    cdef long long x
+    cdef double value
+    cdef PyObject* v
+    cdef object record
+    cdef void* data[8]
+    cdef int width[8]
+    if nk > 8:
+        raise ValueError("record_columns reads at most 8 keys")
+    cdef object rows_shape = (n, 4), shape = (n,)
+    out = [np.empty(rows_shape if w == 4 else shape, np.int64 if w == 0 else np.float64) for w in widths]
+    for k in range(nk):
+        width[k] = widths[k]
+        data[k] = cnp.PyArray_DATA(out[k])
+    for i in range(n):  # each record once: its dict is read while in cache
+        record = records[i]
+        if type(record) is not dict:
+            return None
+        for k in range(nk):
+            v = PyDict_GetItem(record, keys[k])
+            if v == NULL:
+                return None
+            if width[k] == 0:
+                if not PyLong_CheckExact(v):
+                    return None
+                x = PyLong_AsLongLongAndOverflow(v, &overflow)
+                if overflow:
+                    return None
+                (<cnp.int64_t*>data[k])[i] = x
+            elif width[k] == 1:
+                if not _as_double(v, &value):
+                    return None
+                (<double*>data[k])[i] = value
+            elif PyList_CheckExact(v) and PyList_GET_SIZE(v) == 4:
+                for j in range(4):
+                    if not _as_double(PyList_GET_ITEM(v, j), &value):
+                        return None
+                    (<double*>data[k])[4 * i + j] = value
+            elif PyTuple_CheckExact(v) and PyTuple_GET_SIZE(v) == 4:
+                for j in range(4):
+                    if not _as_double(PyTuple_GET_ITEM(v, j), &value):
+                        return None
+                    (<double*>data[k])[4 * i + j] = value
+            else:
+                return None
+    return out

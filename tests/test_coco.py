@@ -383,6 +383,43 @@ def test_bad_detections(change, match):
         _bad(gt, dets)
 
 
+@pytest.mark.parametrize("iou_type", ["bbox", "keypoints"])
+def test_one_pass_reading_equals_the_checked_path(monkeypatch, iou_type):
+    # the compiled pass over the records (fastiou._cy_coco.record_columns) and the
+    # field-by-field path give the same arrays; records it cannot read (a NumPy
+    # score, a tuple box, a bool id) leave every field to the checked path
+    pytest.importorskip("fastiou._cy_coco", reason="the compiled module is not built")
+    from fastiou import _coco_input
+
+    gt, dets = synthetic.coco_like(30, n_categories=6, iou_type=iou_type, seed=9)
+    loaded = run_pycocotools(gt, dets, iou_type).cocoDt
+    tupled = copy.deepcopy(dets)
+    for d in tupled:
+        if "bbox" in d:
+            d["bbox"] = tuple(d["bbox"])
+    odd = copy.deepcopy(dets)
+    odd[5]["score"] = np.float32(odd[5]["score"])
+    n_kp = 17 if iou_type == "keypoints" else 0
+
+    def tables():
+        g, info = _coco_input.ground_truth(gt, iou_type, n_kp)
+        return [g] + [_coco_input.detections(x, iou_type, n_kp, info) for x in (dets, loaded, tupled, odd)]
+
+    fast = tables()
+    monkeypatch.setattr(_coco_input._Records, "prefetch", lambda self, widths: None)
+    slow = tables()
+    for a, b in zip(fast, slow):
+        assert sorted(vars(a)) == sorted(vars(b))
+        for key, value in vars(a).items():
+            if isinstance(value, np.ndarray):
+                assert value.dtype == vars(b)[key].dtype and np.array_equal(value, vars(b)[key]), key
+    from fastiou._cy_coco import record_columns
+    assert record_columns(dets, ("image_id", "score"), (0, 1)) is not None
+    assert record_columns(odd, ("image_id", "score"), (0, 1)) is None
+    assert record_columns([{"id": True}], ("id",), (0,)) is None
+    assert record_columns([{"id": 2 ** 70}], ("id",), (0,)) is None
+
+
 def test_bad_ground_truth():
     gt = dataset([(1, 1, [0, 0, 10, 10]), (1, 1, [0, 0, 10, 10])])
     del gt["annotations"][1]["iscrowd"]

@@ -32,12 +32,13 @@ def greedy_match(ious: NDArray[np.float64], offsets: NDArray[np.int64], d_start:
                  has_overlaps: NDArray[np.bool_], gt_ignore: NDArray[np.bool_], gt_crowd: NDArray[np.bool_],
                  gt_area: NDArray[np.float64], gt_id: NDArray[np.int64], dt_id: NDArray[np.int64],
                  dt_area: NDArray[np.float64], area_lo: NDArray[np.float64], area_hi: NDArray[np.float64],
-                 thresholds: NDArray[np.float64], dt_match: NDArray[np.int32], gt_match: NDArray[np.int32],
-                 dt_ignore: NDArray[np.bool_], gt_ignore_out: NDArray[np.bool_], status: NDArray[np.uint8],
+                 thresholds: NDArray[np.float64], gt_ignore_out: NDArray[np.bool_], status: NDArray[np.uint8],
+                 matches: tuple[NDArray[np.int32], NDArray[np.int32], NDArray[np.bool_]] | None,
                  parallel: bool) -> None:
+    detail, (dt_match, gt_match, dt_ignore) = _numba._detail(matches)
     _cy.greedy_match(ious, offsets, d_start, n_d, g_start, n_g, _u8(has_overlaps), _u8(gt_ignore),
-                     _u8(gt_crowd), gt_area, gt_id, dt_id, dt_area, area_lo, area_hi, thresholds, dt_match,
-                     gt_match, _u8(dt_ignore), _u8(gt_ignore_out), status, _threads(parallel))
+                     _u8(gt_crowd), gt_area, gt_id, dt_id, dt_area, area_lo, area_hi, thresholds,
+                     _u8(gt_ignore_out), status, detail, dt_match, gt_match, _u8(dt_ignore), _threads(parallel))
 
 
 def accumulate(status: NDArray[np.uint8], kidx: NDArray[np.intp], n_cats: int, rank: NDArray[np.intp],

@@ -60,9 +60,9 @@ def _greedy_match(ious: NDArray[np.float64], offsets: NDArray[np.int64], d_start
                   has_overlaps: NDArray[np.bool_], gt_ignore: NDArray[np.bool_], gt_crowd: NDArray[np.bool_],
                   gt_area: NDArray[np.float64], gt_id: NDArray[np.int64], dt_id: NDArray[np.int64],
                   dt_area: NDArray[np.float64], area_lo: NDArray[np.float64], area_hi: NDArray[np.float64],
-                  thresholds: NDArray[np.float64], dt_match: NDArray[np.int32], gt_match: NDArray[np.int32],
-                  dt_ignore: NDArray[np.bool_], gt_ignore_out: NDArray[np.bool_], status: NDArray[np.uint8],
-                  ig_all: NDArray[np.bool_], order_all: NDArray[np.int64], taken_all: NDArray[np.int64],
+                  thresholds: NDArray[np.float64], gt_ignore_out: NDArray[np.bool_], status: NDArray[np.uint8],
+                  detail: bool, dt_match: NDArray[np.int32], gt_match: NDArray[np.int32],
+                  dt_ignore: NDArray[np.bool_], ig_all: NDArray[np.bool_], order_all: NDArray[np.int64], taken_all: NDArray[np.int64],
                   counter: NDArray[np.int64]) -> None:
     # scratch: each group uses its own slice of buffers of one entry per ground truth
     # (an array made inside the kernel would turn on reference counting in its loops)
@@ -97,7 +97,8 @@ def _greedy_match(ious: NDArray[np.float64], offsets: NDArray[np.int64], d_start
                     for t in range(n_thr):
                         for j in range(ng):
                             taken[j] = 0
-                            gt_match[a, t, g0 + j] = -1
+                            if detail:
+                                gt_match[a, t, g0 + j] = -1
                         cap = min(thresholds[t], THRESHOLD_CAP)
                         for i in range(nd):
                             best = cap
@@ -123,12 +124,13 @@ def _greedy_match(ious: NDArray[np.float64], offsets: NDArray[np.int64], d_start
                                 if gt_id[g0 + m] != 0:
                                     matched = g0 + m
                                 taken[m] = dt_id[d]
-                                if dt_id[d] > 0:
+                                if detail and dt_id[d] > 0:
                                     gt_match[a, t, g0 + m] = d
                             if matched < 0 and (dt_area[d] < alo or dt_area[d] > ahi):
                                 ignored = True
-                            dt_match[a, t, d] = matched
-                            dt_ignore[a, t, d] = ignored
+                            if detail:
+                                dt_match[a, t, d] = matched
+                                dt_ignore[a, t, d] = ignored
                             status[d, a, t] = IGNORED if ignored else (
                                 TRUE_POSITIVE if matched >= 0 else FALSE_POSITIVE)
             lo = claim(counter, GROUP_CHUNK)
@@ -351,18 +353,29 @@ def greedy_match(ious: NDArray[np.float64], offsets: NDArray[np.int64], d_start:
                  has_overlaps: NDArray[np.bool_], gt_ignore: NDArray[np.bool_], gt_crowd: NDArray[np.bool_],
                  gt_area: NDArray[np.float64], gt_id: NDArray[np.int64], dt_id: NDArray[np.int64],
                  dt_area: NDArray[np.float64], area_lo: NDArray[np.float64], area_hi: NDArray[np.float64],
-                 thresholds: NDArray[np.float64], dt_match: NDArray[np.int32], gt_match: NDArray[np.int32],
-                 dt_ignore: NDArray[np.bool_], gt_ignore_out: NDArray[np.bool_], status: NDArray[np.uint8],
+                 thresholds: NDArray[np.float64], gt_ignore_out: NDArray[np.bool_], status: NDArray[np.uint8],
+                 matches: tuple[NDArray[np.int32], NDArray[np.int32], NDArray[np.bool_]] | None,
                  parallel: bool) -> None:
-    """pycocotools' greedy matching: ``dt_match (A, T, D)`` gets the index of the matched
-    ground truth (-1: none), ``gt_match (A, T, G)`` the index of the detection that took
-    it (-1: none; a crowd keeps the last), ``dt_ignore (A, T, D)`` the detections' ignore
-    flags, ``gt_ignore_out (A, G)`` the ground truth's (int32 indices, bool flags), and
-    ``status (D, A, T)`` what accumulation counts: IGNORED, TRUE_POSITIVE or FALSE_POSITIVE."""
+    """pycocotools' greedy matching: ``gt_ignore_out (A, G)`` gets the ground truth's
+    ignore flags and ``status (D, A, T)`` what accumulation counts (IGNORED,
+    TRUE_POSITIVE or FALSE_POSITIVE).  ``matches``, if given, is ``(dt_match (A, T, D),
+    gt_match (A, T, G), dt_ignore (A, T, D))``: the index of the matched ground truth
+    (-1: none), of the detection that took it (-1: none; a crowd keeps the last) and
+    the detections' ignore flags."""
+    detail, (dt_match, gt_match, dt_ignore) = _detail(matches)
     _greedy_match_k[parallel](ious, offsets, d_start, n_d, g_start, n_g, has_overlaps, gt_ignore, gt_crowd,
-                              gt_area, gt_id, dt_id, dt_area, area_lo, area_hi, thresholds, dt_match,
-                              gt_match, dt_ignore, gt_ignore_out, status, np.empty(len(gt_id), np.bool_),
+                              gt_area, gt_id, dt_id, dt_area, area_lo, area_hi, thresholds, gt_ignore_out,
+                              status, detail, dt_match, gt_match, dt_ignore, np.empty(len(gt_id), np.bool_),
                               np.empty(len(gt_id), np.int64), np.empty(len(gt_id), np.int64), new_counter())
+
+
+def _detail(matches: tuple[NDArray[np.int32], NDArray[np.int32], NDArray[np.bool_]] | None
+            ) -> tuple[bool, tuple[NDArray[np.int32], NDArray[np.int32], NDArray[np.bool_]]]:
+    """``(detail, matches)``: empty arrays in place of matches not asked for."""
+    if matches is not None:
+        return True, matches
+    none = np.empty((0, 0, 0), np.int32)
+    return False, (none, none, np.empty((0, 0, 0), np.bool_))
 
 
 def oks_exponents(dkp: NDArray[np.float64], gkp: NDArray[np.float64], gvis_count: NDArray[np.intp],
