@@ -144,25 +144,27 @@ def greedy_match(const double[::1] ious, const cnp.int64_t[::1] offsets, const c
                      detail, dt_match, gt_match, dt_ignore)
 
 
-cdef void _accumulate_category(Py_ssize_t c, const cnp.uint8_t[:, :, ::1] status,
+cdef void _accumulate_category(Py_ssize_t c, const cnp.uint8_t[:, ::1] lanes,
                                const cnp.int64_t[::1] by_cat, const cnp.int64_t[::1] cat_start,
                                const cnp.int64_t[::1] cat_len, const cnp.int64_t[::1] rank,
                                const double[::1] score, const cnp.int64_t[:, ::1] npig,
-                               const cnp.int64_t[::1] max_dets, const double[::1] rec_thrs,
+                               const cnp.int64_t[::1] max_dets, const double[::1] rec_thrs, Py_ssize_t n_thr,
                                double[:, :, :, :, ::1] precision, double[:, :, :, :, ::1] scores,
                                double[:, :, :, ::1] recall) noexcept nogil:
-    # numba_cpu_coco._accumulate for category c
-    cdef Py_ssize_t n_area = status.shape[1], n_thr = status.shape[2], n_rec = rec_thrs.shape[0]
-    cdef Py_ssize_t nd_all = cat_len[c], i, d, a, t, m, k, r, lo, hi, mid, nd, first, ntp, at
+    # numba_cpu_coco._accumulate for category c (lanes: status as (detection, lane))
+    cdef Py_ssize_t n_lane = lanes.shape[1], n_area = n_lane // n_thr, n_rec = rec_thrs.shape[0]
+    cdef Py_ssize_t nd_all = cat_len[c], cap = max(nd_all, 1)
+    cdef Py_ssize_t i, j, d, a, t, m, k, r, lo, hi, mid, nd, first, n_tp, lane, any_tp
     cdef bint wanted = False, first_tp
     cdef double count, tpf, v
     cdef Keyed* keyed
-    cdef cnp.int64_t* tp
+    cdef cnp.uint8_t* rows
+    cdef cnp.int64_t* ranks
     cdef cnp.int64_t* fp
-    cdef double* tp_pr
-    cdef double* tp_score
+    cdef cnp.int64_t* ntp
+    cdef cnp.int64_t* fp_at
+    cdef Py_ssize_t* tp_at
     cdef double* pr
-    cdef Py_ssize_t cap = max(nd_all, 1)
     cdef cnp.uint8_t st
     for a in range(n_area):
         wanted = wanted or npig[a, c] > 0
@@ -173,47 +175,56 @@ cdef void _accumulate_category(Py_ssize_t c, const cnp.uint8_t[:, :, ::1] status
         keyed[i].pos = by_cat[cat_start[c] + i]
         keyed[i].neg_score = -score[keyed[i].pos]
     qsort(keyed, nd_all, sizeof(Keyed), _by_score)
-    tp = <cnp.int64_t*>malloc(n_area * n_thr * sizeof(cnp.int64_t))
-    fp = <cnp.int64_t*>malloc(n_area * n_thr * sizeof(cnp.int64_t))
-    tp_pr = <double*>malloc(n_area * n_thr * cap * sizeof(double))
-    tp_score = <double*>malloc(n_area * n_thr * cap * sizeof(double))
+    rows = <cnp.uint8_t*>malloc(cap * n_lane * sizeof(cnp.uint8_t))
+    ranks = <cnp.int64_t*>malloc(cap * sizeof(cnp.int64_t))
+    for i in range(nd_all):
+        d = keyed[i].pos
+        ranks[i] = rank[d]
+        for lane in range(n_lane):
+            rows[i * n_lane + lane] = lanes[d, lane]
+    fp = <cnp.int64_t*>malloc(n_lane * sizeof(cnp.int64_t))
+    ntp = <cnp.int64_t*>malloc(n_lane * sizeof(cnp.int64_t))
+    fp_at = <cnp.int64_t*>malloc(n_lane * cap * sizeof(cnp.int64_t))
+    tp_at = <Py_ssize_t*>malloc(n_lane * cap * sizeof(Py_ssize_t))
+    pr = <double*>malloc(cap * sizeof(double))
     for m in range(max_dets.shape[0]):
-        for at in range(n_area * n_thr):
-            tp[at] = 0
-            fp[at] = 0
+        for lane in range(n_lane):
+            fp[lane] = 0
+            ntp[lane] = 0
         nd = 0
-        first = 0
+        first = -1
         for i in range(nd_all):
-            d = keyed[i].pos
-            if rank[d] >= max_dets[m]:
+            if ranks[i] >= max_dets[m]:
                 continue
             if nd == 0:
-                first = d
+                first = i
             nd += 1
-            for a in range(n_area):
-                for t in range(n_thr):
-                    st = status[d, a, t]
-                    at = a * n_thr + t
-                    if st == TRUE_POSITIVE:
-                        k = tp[at]
-                        tpf = <double>(k + 1)
-                        tp_pr[at * cap + k] = tpf / ((<double>fp[at] + tpf) + EPS)
-                        tp_score[at * cap + k] = score[d]
-                        tp[at] = k + 1
-                    elif st == FALSE_POSITIVE:
-                        fp[at] += 1
+            any_tp = 0
+            for lane in range(n_lane):
+                st = rows[i * n_lane + lane]
+                fp[lane] += st == FALSE_POSITIVE
+                any_tp += st == TRUE_POSITIVE
+            if any_tp:
+                for lane in range(n_lane):
+                    if rows[i * n_lane + lane] == TRUE_POSITIVE:
+                        k = ntp[lane]
+                        fp_at[lane * cap + k] = fp[lane]
+                        tp_at[lane * cap + k] = i
+                        ntp[lane] = k + 1
         for a in range(n_area):
             count = <double>npig[a, c]
             if count == 0:
                 continue
             for t in range(n_thr):
-                at = a * n_thr + t
-                ntp = tp[at]
-                recall[t, c, a, m] = ntp / count if nd else 0.0
-                pr = tp_pr + at * cap
-                for k in range(ntp - 1, 0, -1):
+                lane = a * n_thr + t
+                n_tp = ntp[lane]
+                for k in range(n_tp):
+                    tpf = <double>(k + 1)
+                    pr[k] = tpf / ((<double>fp_at[lane * cap + k] + tpf) + EPS)
+                for k in range(n_tp - 1, 0, -1):
                     if pr[k] > pr[k - 1]:
                         pr[k - 1] = pr[k]
+                recall[t, c, a, m] = n_tp / count if nd else 0.0
                 for r in range(n_rec):
                     precision[t, r, c, a, m] = 0.0
                     scores[t, r, c, a, m] = 0.0
@@ -221,28 +232,31 @@ cdef void _accumulate_category(Py_ssize_t c, const cnp.uint8_t[:, :, ::1] status
                     v = rec_thrs[r]
                     if nd == 0:
                         break
-                    first_tp = status[first, a, t] == TRUE_POSITIVE
+                    first_tp = rows[first * n_lane + lane] == TRUE_POSITIVE
                     if not _less((1.0 if first_tp else 0.0) / count, v):
-                        precision[t, r, c, a, m] = pr[0] if ntp else 0.0
-                        scores[t, r, c, a, m] = score[first]
+                        precision[t, r, c, a, m] = pr[0] if n_tp else 0.0
+                        scores[t, r, c, a, m] = score[keyed[first].pos]
                         continue
                     lo = 0
-                    hi = ntp
+                    hi = n_tp
                     while lo < hi:
                         mid = (lo + hi) >> 1
                         if _less(<double>(mid + 1) / count, v):
                             lo = mid + 1
                         else:
                             hi = mid
-                    if lo == ntp:
+                    if lo == n_tp:
                         break
                     precision[t, r, c, a, m] = pr[lo]
-                    scores[t, r, c, a, m] = tp_score[at * cap + lo]
+                    scores[t, r, c, a, m] = score[keyed[tp_at[lane * cap + lo]].pos]
     free(keyed)
-    free(tp)
+    free(rows)
+    free(ranks)
     free(fp)
-    free(tp_pr)
-    free(tp_score)
+    free(ntp)
+    free(fp_at)
+    free(tp_at)
+    free(pr)
 
 
 def accumulate(const cnp.uint8_t[:, :, ::1] status, const cnp.int64_t[::1] by_cat,
@@ -250,15 +264,16 @@ def accumulate(const cnp.uint8_t[:, :, ::1] status, const cnp.int64_t[::1] by_ca
                const double[::1] score, const cnp.int64_t[:, ::1] npig, const cnp.int64_t[::1] max_dets,
                const double[::1] rec_thrs, double[:, :, :, :, ::1] precision, double[:, :, :, :, ::1] scores,
                double[:, :, :, ::1] recall, int num_threads):
-    cdef Py_ssize_t c, n = cat_start.shape[0]
+    cdef Py_ssize_t c, n = cat_start.shape[0], n_thr = status.shape[2]
+    cdef const cnp.uint8_t[:, ::1] lanes = np.asarray(status).reshape(status.shape[0], status.shape[1] * n_thr)
     if num_threads <= 1:
         with nogil:
             for c in range(n):
-                _accumulate_category(c, status, by_cat, cat_start, cat_len, rank, score, npig, max_dets,
-                                     rec_thrs, precision, scores, recall)
+                _accumulate_category(c, lanes, by_cat, cat_start, cat_len, rank, score, npig, max_dets,
+                                     rec_thrs, n_thr, precision, scores, recall)
         return
     for c in prange(n, nogil=True, schedule="dynamic", chunksize=1, num_threads=num_threads):
-        _accumulate_category(c, status, by_cat, cat_start, cat_len, rank, score, npig, max_dets, rec_thrs,
+        _accumulate_category(c, lanes, by_cat, cat_start, cat_len, rank, score, npig, max_dets, rec_thrs, n_thr,
                              precision, scores, recall)
 
 

@@ -238,16 +238,17 @@ def _accumulate(status: NDArray[np.uint8], by_cat: NDArray[np.intp], cat_start: 
                 npig: NDArray[np.intp], max_dets: NDArray[np.intp], rec_thrs: NDArray[np.float64],
                 precision: NDArray[np.float64], scores: NDArray[np.float64], recall: NDArray[np.float64],
                 counter: NDArray[np.int64]) -> None:
-    # one category per work item: its detections (by_cat[cat_start[c]:][:cat_len[c]],
-    # in group order) sorted by decreasing score, stably (pycocotools' mergesort over
-    # the images' detections concatenated in image order), then for each maxDets one
-    # pass over them counting every (area range, threshold) at once.  Only the true
-    # positives are kept (precision and score at each): the precision envelope is
-    # their suffix maximum, and a recall point is reached at a true positive
+    # one category per work item.  Its detections (by_cat[cat_start[c]:][:cat_len[c]],
+    # in group order) are sorted by decreasing score, stably (pycocotools' mergesort
+    # over the images' detections concatenated in image order) with their status.
+    # For each maxDets one pass counts the false positives of every (area range,
+    # threshold) lane at once and keeps only the true positives: the precision
+    # envelope is their suffix maximum, and a recall point is reached at one
     n_cat = cat_start.shape[0]
     n_area, n_thr = status.shape[1], status.shape[2]
     n_rec = rec_thrs.shape[0]
     eps = np.spacing(1.0)
+    lanes = status.reshape(status.shape[0], n_area * n_thr)
     for _ in prange(workers(n_cat, 1)):
         c = claim(counter, 1)
         while c < n_cat:
@@ -261,49 +262,65 @@ def _accumulate(status: NDArray[np.uint8], by_cat: NDArray[np.intp], cat_start: 
                 for i in range(nd_all):
                     neg[i] = -score[mine[i]]
                 by_score = np.argsort(neg, kind="mergesort")
-                dets = np.empty(nd_all, np.intp)
+                n_lane = n_area * n_thr  # lane a * n_thr + t: area range a, threshold t
+                # status and rank in score order, gathered in memory order first
+                # (2-D arrays: flat index arithmetic keeps these loops from vectorising)
+                local = np.empty((nd_all, n_lane), np.uint8)
+                for j in range(nd_all):
+                    d = mine[j]
+                    for lane in range(n_lane):
+                        local[j, lane] = lanes[d, lane]
+                rows = np.empty((nd_all, n_lane), np.uint8)
+                ranks = np.empty(nd_all, np.intp)
                 for i in range(nd_all):
-                    dets[i] = mine[by_score[i]]
-                tp = np.empty((n_area, n_thr), np.int64)
-                fp = np.empty((n_area, n_thr), np.int64)
-                tp_pr = np.empty((n_area, n_thr, max(nd_all, 1)))  # precision at each true positive
-                tp_score = np.empty((n_area, n_thr, max(nd_all, 1)))
+                    j = by_score[i]
+                    ranks[i] = rank[mine[j]]
+                    for lane in range(n_lane):
+                        rows[i, lane] = local[j, lane]
+                size = max(nd_all, 1)
+                fp = np.empty(n_lane, np.int64)
+                ntp = np.empty(n_lane, np.int64)
+                fp_at = np.empty((n_lane, size), np.int64)  # false positives before each true positive
+                tp_at = np.empty((n_lane, size), np.intp)  # the score-order position of each
+                pr = np.empty(size)
                 for m in range(max_dets.shape[0]):
-                    for a in range(n_area):
-                        for t in range(n_thr):
-                            tp[a, t] = 0
-                            fp[a, t] = 0
+                    for lane in range(n_lane):
+                        fp[lane] = 0
+                        ntp[lane] = 0
                     nd = 0
-                    first = 0  # the first detection kept
+                    first = -1
                     for i in range(nd_all):
-                        d = dets[i]
-                        if rank[d] >= max_dets[m]:
+                        if ranks[i] >= max_dets[m]:
                             continue
                         if nd == 0:
-                            first = d
+                            first = i
                         nd += 1
-                        for a in range(n_area):
-                            for t in range(n_thr):
-                                st = status[d, a, t]
-                                if st == TRUE_POSITIVE:
-                                    k = tp[a, t]
-                                    tpf = np.float64(k + 1)
-                                    tp_pr[a, t, k] = tpf / ((np.float64(fp[a, t]) + tpf) + eps)
-                                    tp_score[a, t, k] = score[d]
-                                    tp[a, t] = k + 1
-                                elif st == FALSE_POSITIVE:
-                                    fp[a, t] += 1
+                        any_tp = 0
+                        for lane in range(n_lane):  # every lane at once (vectorised)
+                            st = rows[i, lane]
+                            fp[lane] += st == FALSE_POSITIVE
+                            any_tp += st == TRUE_POSITIVE
+                        if any_tp:  # true positives are rare
+                            for lane in range(n_lane):
+                                if rows[i, lane] == TRUE_POSITIVE:
+                                    k = ntp[lane]
+                                    fp_at[lane, k] = fp[lane]
+                                    tp_at[lane, k] = i
+                                    ntp[lane] = k + 1
                     for a in range(n_area):
                         count = np.float64(npig[a, c])
                         if count == 0:
                             continue  # pycocotools leaves -1
                         for t in range(n_thr):
-                            ntp = tp[a, t]
-                            recall[t, c, a, m] = ntp / count if nd else 0.0
-                            pr = tp_pr[a, t]
-                            for k in range(ntp - 1, 0, -1):  # the envelope from the right
+                            lane = a * n_thr + t
+                            n_tp = ntp[lane]
+                            for k in range(n_tp):
+                                tpf = np.float64(k + 1)
+                                pr[k] = tpf / ((np.float64(fp_at[lane, k]) + tpf) + eps)
+                            for k in range(n_tp - 1, 0, -1):  # the envelope from the right
                                 if pr[k] > pr[k - 1]:
                                     pr[k - 1] = pr[k]
+                            recall[t, c, a, m] = n_tp / count if nd else 0.0
                             for r in range(n_rec):
                                 precision[t, r, c, a, m] = 0.0
                                 scores[t, r, c, a, m] = 0.0
@@ -313,22 +330,22 @@ def _accumulate(status: NDArray[np.uint8], by_cat: NDArray[np.intp], cat_start: 
                                 v = rec_thrs[r]
                                 if nd == 0:
                                     break
-                                first_tp = status[first, a, t] == TRUE_POSITIVE
+                                first_tp = rows[first, lane] == TRUE_POSITIVE
                                 if not _less((1.0 if first_tp else 0.0) / count, v):
-                                    precision[t, r, c, a, m] = pr[0] if ntp else 0.0
-                                    scores[t, r, c, a, m] = score[first]
+                                    precision[t, r, c, a, m] = pr[0] if n_tp else 0.0
+                                    scores[t, r, c, a, m] = score[mine[by_score[first]]]
                                     continue
-                                lo, hi = 0, ntp  # the first true positive k with rc >= v
+                                lo, hi = 0, n_tp  # the first true positive k with rc >= v
                                 while lo < hi:
                                     mid = (lo + hi) >> 1
                                     if _less(np.float64(mid + 1) / count, v):
                                         lo = mid + 1
                                     else:
                                         hi = mid
-                                if lo == ntp:
+                                if lo == n_tp:
                                     break
                                 precision[t, r, c, a, m] = pr[lo]
-                                scores[t, r, c, a, m] = tp_score[a, t, lo]
+                                scores[t, r, c, a, m] = score[mine[by_score[tp_at[lane, lo]]]]
             c = claim(counter, 1)
 
 
