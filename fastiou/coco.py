@@ -225,7 +225,9 @@ class COCOeval:
         self.params = p
         self._result = self._evaluate(p)
         self._evalImgs = None
-        self._paramsEval = copy.deepcopy(self.params)
+        # (the id lists hold NumPy scalars, immutable and slow to deep-copy one by one)
+        ids = {id(p.imgIds): list(p.imgIds), id(p.catIds): list(p.catIds)}
+        self._paramsEval = copy.deepcopy(self.params, ids)
         print('DONE (t={:0.2f}s).'.format(time.time() - tic))
 
     def _evaluate(self, p: Params) -> _Evaluated:
@@ -242,30 +244,22 @@ class COCOeval:
         dcat_ok, dcat = _positions(dt.category_id, cat_ids, "catIds")
         gkeep &= gcat_ok
         dkeep &= dcat_ok
-        # the group of each annotation; within it, pycocotools' order (and, with
-        # useCats=0, the categories in params.catIds order)
+        # pycocotools' order: by group, (for detections) decreasing score, category
+        # (useCats=0: in params.catIds order) and input order; detections cut at maxDets[-1]
+        per_group = 1 if use_cats else max(len(cat_ids), 1)
+        n_keys = len(p.imgIds) * len(cat_ids)
         gsub = np.flatnonzero(gkeep)
         dsub = np.flatnonzero(dkeep)
-        ggroup = gimg[gsub] * n_cats + (gcat[gsub] if use_cats else 0)
-        dgroup = dimg[dsub] * n_cats + (dcat[dsub] if use_cats else 0)
-        gcat_key = np.zeros(len(gsub), np.int64) if use_cats else gcat[gsub]
-        dcat_key = np.zeros(len(dsub), np.int64) if use_cats else dcat[dsub]
-        gorder = gsub[np.lexsort((gsub, gcat_key, ggroup))]
-        dscore = dt.score[dsub]
-        dsorted = np.lexsort((dsub, dcat_key, -dscore, dgroup))
-        dorder = dsub[dsorted]
-        dgroup_sorted = dgroup[dsorted]
-        ggroup_sorted = np.sort(ggroup, kind="stable")
-        # rank in the group, cut at maxDets[-1]
-        starts = np.searchsorted(dgroup_sorted, dgroup_sorted, side="left")
-        rank = np.arange(len(dorder)) - starts
-        cut = rank < p.maxDets[-1]
-        dorder, dgroup_sorted, rank = dorder[cut], dgroup_sorted[cut], rank[cut]
-        groups = np.union1d(ggroup_sorted, dgroup_sorted).astype(np.int64)
-        g_start = np.searchsorted(ggroup_sorted, groups, side="left")
-        n_g = np.searchsorted(ggroup_sorted, groups, side="right") - g_start
-        d_start = np.searchsorted(dgroup_sorted, groups, side="left")
-        n_d = np.searchsorted(dgroup_sorted, groups, side="right") - d_start
+        group_order = backends.load("numba", "coco").group_order
+        gpos, _, g_count = group_order(gimg[gsub] * len(cat_ids) + gcat[gsub], n_keys, per_group,
+                                       np.zeros(0), len(gsub))
+        dpos, rank, d_count = group_order(dimg[dsub] * len(cat_ids) + dcat[dsub], n_keys, per_group,
+                                          dt.score[dsub], int(p.maxDets[-1]))
+        gorder, dorder = gsub[gpos], dsub[dpos]
+        groups = np.flatnonzero(g_count + d_count).astype(np.int64)
+        g_start = (np.cumsum(g_count) - g_count)[groups]
+        d_start = (np.cumsum(d_count) - d_count)[groups]
+        n_g, n_d = g_count[groups], d_count[groups]
         sizes = n_d * n_g
         offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64) if len(groups) else \
             np.zeros(0, np.int64)
@@ -389,9 +383,13 @@ class COCOeval:
 
         out = np.empty(total)
         if total:
+            # only the detections of groups with ground truth have overlaps
+            n_paired = np.where(n_g > 0, n_d, 0)
+            paired_start = np.cumsum(n_paired) - n_paired
+            paired = np.repeat(d_start - paired_start, n_paired) + np.arange(int(n_paired.sum()))
             module, parallel = backends.select("numba", total, family="coco", kind="iou_pairs")
-            module.box_overlaps(columns(dt.bbox[dorder]), columns(gt.bbox[gorder]),
-                                gt.iscrowd[gorder].astype(np.uint8), d_start, n_d, g_start, n_g, offsets,
+            module.box_overlaps(columns(dt.bbox[dorder[paired]]), columns(gt.bbox[gorder]),
+                                gt.iscrowd[gorder].astype(np.uint8), paired_start, n_d, g_start, n_g, offsets,
                                 out, parallel)
         return out
 

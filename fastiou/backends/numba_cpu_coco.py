@@ -440,3 +440,39 @@ def group_by(keys: NDArray[np.intp], n_keys: int) -> tuple[NDArray[np.intp], NDA
         order[fill[keys[i]]] = i
         fill[keys[i]] += 1
     return order, start, length
+
+
+@njit
+def group_order(key: NDArray[np.intp], n_keys: int, per_group: int, score: NDArray[np.float64],
+                max_per_group: int) -> tuple[NDArray[np.intp], NDArray[np.intp], NDArray[np.intp]]:
+    """``(order, rank, count)``: positions of ``key`` (in ``[0, n_keys)``) in pycocotools'
+    order of a group (group ``key // per_group``): by group, then (when ``score`` is
+    not empty) by decreasing score, stably, then by key and position; each group cut
+    to its first ``max_per_group``.  ``rank`` is each kept position's place in its
+    group and ``count`` the number kept per group."""
+    order, start, length = group_by(key, n_keys)
+    n_groups = n_keys // per_group
+    count = np.empty(n_groups, np.intp)
+    for g in range(n_groups):
+        lo = start[g * per_group]
+        last = (g + 1) * per_group - 1
+        hi = start[last] + length[last]
+        if score.shape[0] and hi - lo > 1:
+            seg = order[lo:hi]
+            neg = np.empty(hi - lo)
+            for i in range(hi - lo):
+                neg[i] = -score[seg[i]]
+            by_score = np.argsort(neg, kind="mergesort")
+            sorted_seg = seg[by_score]
+            order[lo:hi] = sorted_seg
+        count[g] = min(hi - lo, max_per_group)
+    kept = np.empty(count.sum(), np.intp)
+    rank = np.empty(kept.shape[0], np.intp)
+    pos = 0
+    for g in range(n_groups):
+        lo = start[g * per_group]
+        for r in range(count[g]):
+            kept[pos] = order[lo + r]
+            rank[pos] = r
+            pos += 1
+    return kept, rank, count
