@@ -617,12 +617,15 @@ def as_rles(x: Any, name: str) -> tuple[int | None, int | None, list[bytes | NDA
     if not items:
         return None, None, [], single
     first = _rle_size(items[0], name if single else f"{name}[0]")
-    # The common case, checked in bulk: pycocotools' own output (bytes, the same size list).
+    # The common case, checked in bulk: compressed strings (pycocotools' bytes, or str
+    # as in JSON) and the same size list.
     try:
         counts = [rle["counts"] for rle in items]
         sizes = [rle["size"] for rle in items]
-        if set(map(type, counts)) == {bytes} and set(map(type, sizes)) == {list} \
-                and sizes.count(first) == len(sizes):
+        kinds = set(map(type, counts))
+        if kinds <= {bytes, str} and set(map(type, sizes)) == {list} and sizes.count(first) == len(sizes):
+            if str in kinds:
+                counts = [c.encode("ascii") if type(c) is str else c for c in counts]
             return first[0], first[1], counts, single
     except (KeyError, TypeError):
         pass  # the item-by-item checks below say what is wrong

@@ -151,6 +151,16 @@ def _positions(ids: NDArray[np.int64], wanted: ArrayLike, name: str
     return keep, order[idx_c]
 
 
+def _paired(d_start: NDArray[np.intp], n_d: NDArray[np.intp], n_g: NDArray[np.intp]
+            ) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
+    """``(paired, paired_start)``: the detections of the groups with ground truth, the
+    only ones with overlaps, and where each group's begin among them."""
+    n_paired = np.where(n_g > 0, n_d, 0)
+    paired_start = np.cumsum(n_paired) - n_paired
+    paired = np.repeat(d_start - paired_start, n_paired) + np.arange(int(n_paired.sum()))
+    return paired, paired_start
+
+
 class COCOeval:
     """COCO evaluation of detections against ground truth, identical to pycocotools.
 
@@ -383,10 +393,7 @@ class COCOeval:
 
         out = np.empty(total)
         if total:
-            # only the detections of groups with ground truth have overlaps
-            n_paired = np.where(n_g > 0, n_d, 0)
-            paired_start = np.cumsum(n_paired) - n_paired
-            paired = np.repeat(d_start - paired_start, n_paired) + np.arange(int(n_paired.sum()))
+            paired, paired_start = _paired(d_start, n_d, n_g)
             module, parallel = backends.select("numba", total, family="coco", kind="iou_pairs")
             module.box_overlaps(columns(dt.bbox[dorder[paired]]), columns(gt.bbox[gorder]),
                                 gt.iscrowd[gorder].astype(np.uint8), paired_start, n_d, g_start, n_g, offsets,
@@ -411,7 +418,7 @@ class COCOeval:
 
         def decode(segms: list[Any], order: NDArray[np.intp], name: str
                    ) -> tuple[list[tuple[int, ...]], NDArray[np.int64], dict[tuple[int, ...], Any]]:
-            size_of = [tuple(int(v) for v in segms[i]["size"]) for i in order]
+            size_of = [tuple(segms[i]["size"]) for i in order]  # checked: its image's [height, width]
             members: dict[tuple[int, ...], list[np.intp]] = {}
             position = np.empty(len(order), np.int64)
             for n, size in enumerate(size_of):
@@ -424,11 +431,12 @@ class COCOeval:
                 runs[size] = masks.runs(*backends.select("numba", masks.work, family="masks"))
             return size_of, position, runs
 
-        dsize, dpos, druns = decode(dt.segmentation, dorder, "cocoDt")
+        paired, paired_start = _paired(d_start, n_d, n_g)
+        dsize, dpos, druns = decode(dt.segmentation, dorder[paired], "cocoDt")
         gsize, gpos, gruns = decode(gt.segmentation, gorder, "cocoGt")
         crowd = gt.iscrowd[gorder].astype(np.uint8)
         for k in pairs:
-            d0, g0, nd, ng = d_start[k], g_start[k], n_d[k], n_g[k]
+            d0, g0, nd, ng = paired_start[k], g_start[k], n_d[k], n_g[k]
             r1, i1, f1, s1 = druns[dsize[d0]]
             r2, i2, f2, s2 = gruns[gsize[g0]]
             a, b = dpos[d0], dpos[d0] + nd
