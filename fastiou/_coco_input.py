@@ -153,7 +153,7 @@ class _Records:
         self._read: dict[str, NDArray[Any]] = {}
 
     def prefetch(self, widths: dict[str, int]) -> None:
-        """Read the fields ``widths`` names (0: id, 1: number, 4: four numbers) in one pass."""
+        """Read the fields ``widths`` names (0: id, 1: number, w >= 2: w numbers) in one pass."""
         try:
             from ._cy_coco import record_columns
         except ImportError:
@@ -236,8 +236,9 @@ def ground_truth(x: Any, iou_type: str, n_kp: int, name: str = "cocoGt") -> tupl
     anns = dataset.get("annotations", [])
     where = f"{name}['annotations']"
     read = _Records(anns, where)
-    boxes = {"bbox": 4} if iou_type != "segm" else {}
-    read.prefetch({"image_id": 0, "category_id": 0, "id": 0, "area": 1, "iscrowd": 1, **boxes})
+    more = {"bbox": 4} if iou_type == "bbox" else {} if iou_type == "segm" else \
+        {"bbox": 4, "num_keypoints": 1, **({"keypoints": 3 * n_kp} if n_kp else {})}
+    read.prefetch({"image_id": 0, "category_id": 0, "id": 0, "area": 1, "iscrowd": 1, **more})
     table = Table(image_id=read.ids("image_id"), category_id=read.ids("category_id"), id=read.ids("id"),
                   area=read.numbers("area"), iscrowd=read.numbers("iscrowd") != 0)
     table.ignore = table.iscrowd.copy()  # pycocotools overwrites 'ignore' with 'iscrowd'
@@ -341,6 +342,8 @@ def detections(x: Any, iou_type: str, n_kp: int, gt_info: dict[str, Any], name: 
         plain.update(id=0, area=1)
     if iou_type == "bbox" or (not loaded and "bbox" in first):
         plain["bbox"] = 4
+    if iou_type == "keypoints" and n_kp:
+        plain["keypoints"] = 3 * n_kp
     read.prefetch(plain)
     table = Table(image_id=read.ids("image_id"), category_id=read.ids("category_id"),
                   score=read.numbers("score"))

@@ -311,8 +311,8 @@ def record_columns(list records, tuple keys, tuple widths):
     """The fields ``keys`` of every record, one pass over the records, or None.
 
     ``widths[k]`` is 0 for an int64 id (a Python int, not a bool), 1 for a float64
-    number (a Python float or int) and 4 for four float64 numbers (a list or tuple
-    of four).  Any record that is not a dict holding such values gives None: the
+    number (a Python float or int) and ``w >= 2`` for ``w`` float64 numbers (a list or
+    tuple of ``w``: a box, keypoints).  Any record that is not a dict holding such values gives None: the
     caller then reads the records field by field, which names the bad record.
     """
     cdef Py_ssize_t n = len(records), nk = len(keys), i, k, j
@@ -325,8 +325,7 @@ def record_columns(list records, tuple keys, tuple widths):
     cdef int width[8]
     if nk > 8:
         raise ValueError("record_columns reads at most 8 keys")
-    cdef object rows_shape = (n, 4), shape = (n,)
-    out = [np.empty(rows_shape if w == 4 else shape, np.int64 if w == 0 else np.float64) for w in widths]
+    out = [np.empty((n, w) if w >= 2 else (n,), np.int64 if w == 0 else np.float64) for w in widths]
     for k in range(nk):
         width[k] = widths[k]
         data[k] = cnp.PyArray_DATA(out[k])
@@ -349,16 +348,16 @@ def record_columns(list records, tuple keys, tuple widths):
                 if not _as_double(v, &value):
                     return None
                 (<double*>data[k])[i] = value
-            elif PyList_CheckExact(v) and PyList_GET_SIZE(v) == 4:
-                for j in range(4):
+            elif PyList_CheckExact(v) and PyList_GET_SIZE(v) == width[k]:
+                for j in range(width[k]):
                     if not _as_double(PyList_GET_ITEM(v, j), &value):
                         return None
-                    (<double*>data[k])[4 * i + j] = value
-            elif PyTuple_CheckExact(v) and PyTuple_GET_SIZE(v) == 4:
-                for j in range(4):
+                    (<double*>data[k])[width[k] * i + j] = value
+            elif PyTuple_CheckExact(v) and PyTuple_GET_SIZE(v) == width[k]:
+                for j in range(width[k]):
                     if not _as_double(PyTuple_GET_ITEM(v, j), &value):
                         return None
-                    (<double*>data[k])[4 * i + j] = value
+                    (<double*>data[k])[width[k] * i + j] = value
             else:
                 return None
     return out
