@@ -62,7 +62,7 @@ cdef void _match_group(Py_ssize_t k, const double[::1] ious, const cnp.int64_t[:
     cdef Py_ssize_t a, t, i, j, jj, pos, m, d
     cdef double alo, ahi, area, best, v
     cdef int matched
-    cdef bint ignored
+    cdef bint ignored, outside
     cdef char* ig = <char*>malloc(max(ng, 1) * sizeof(char))
     cdef Py_ssize_t* order = <Py_ssize_t*>malloc(max(ng, 1) * sizeof(Py_ssize_t))
     cdef cnp.int64_t* taken = <cnp.int64_t*>malloc(max(ng, 1) * sizeof(cnp.int64_t))
@@ -82,6 +82,20 @@ cdef void _match_group(Py_ssize_t k, const double[::1] ious, const cnp.int64_t[:
             if ig[j]:
                 order[pos] = j
                 pos += 1
+        if ng_match == 0:  # nothing to match (numba_cpu_coco._greedy_match)
+            for i in range(nd):
+                d = d0 + i
+                outside = dt_area[d] < alo or dt_area[d] > ahi
+                for t in range(thresholds.shape[0]):
+                    status[d, a, t] = IGNORED if outside else FALSE_POSITIVE
+                    if detail:
+                        dt_match[a, t, d] = -1
+                        dt_ignore[a, t, d] = outside
+            if detail:
+                for t in range(thresholds.shape[0]):
+                    for j in range(ng):
+                        gt_match[a, t, g0 + j] = -1
+            continue
         for t in range(thresholds.shape[0]):
             for j in range(ng):
                 taken[j] = 0

@@ -62,8 +62,8 @@ def _greedy_match(ious: NDArray[np.float64], offsets: NDArray[np.int64], d_start
                   dt_area: NDArray[np.float64], area_lo: NDArray[np.float64], area_hi: NDArray[np.float64],
                   thresholds: NDArray[np.float64], gt_ignore_out: NDArray[np.bool_], status: NDArray[np.uint8],
                   detail: bool, dt_match: NDArray[np.int32], gt_match: NDArray[np.int32],
-                  dt_ignore: NDArray[np.bool_], ig_all: NDArray[np.bool_], order_all: NDArray[np.int64], taken_all: NDArray[np.int64],
-                  counter: NDArray[np.int64]) -> None:
+                  dt_ignore: NDArray[np.bool_], ig_all: NDArray[np.bool_], order_all: NDArray[np.int64],
+                  taken_all: NDArray[np.int64], counter: NDArray[np.int64]) -> None:
     # scratch: each group uses its own slice of buffers of one entry per ground truth
     # (an array made inside the kernel would turn on reference counting in its loops)
     n = n_d.shape[0]
@@ -94,6 +94,20 @@ def _greedy_match(ious: NDArray[np.float64], offsets: NDArray[np.int64], d_start
                         if ig[j]:
                             order[pos] = j
                             pos += 1
+                    if ng_match == 0:  # (most groups) nothing to match: the loop below, short
+                        for i in range(nd):
+                            d = d0 + i
+                            outside = dt_area[d] < alo or dt_area[d] > ahi
+                            for t in range(n_thr):
+                                status[d, a, t] = IGNORED if outside else FALSE_POSITIVE
+                                if detail:
+                                    dt_match[a, t, d] = -1
+                                    dt_ignore[a, t, d] = outside
+                        if detail:
+                            for t in range(n_thr):
+                                for j in range(ng):
+                                    gt_match[a, t, g0 + j] = -1
+                        continue
                     for t in range(n_thr):
                         for j in range(ng):
                             taken[j] = 0
