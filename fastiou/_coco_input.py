@@ -49,7 +49,26 @@ class Table:
         return len(self.image_id)
 
 
-def _load_json(path: Any, name: str) -> Any:
+class Loaded:
+    """A dataset read once (:class:`fastiou.coco.COCO`): what :func:`ground_truth` and
+    :func:`detections` make of it is kept, per iouType and keypoint count, with its
+    arrays made read-only.  ``results`` is None for a COCO dataset, else the result
+    records (or ``(N, 7)`` array) that ``loadRes`` took, read as results."""
+
+    def __init__(self, dataset: dict[str, Any], results: Any = None) -> None:
+        self.dataset = dataset
+        self.results = results
+        self._read: dict[tuple[Any, ...], Any] = {}
+
+
+def _frozen(table: Table) -> Table:
+    for value in vars(table).values():
+        if isinstance(value, np.ndarray):
+            value.setflags(write=False)
+    return table
+
+
+def load_json(path: Any, name: str) -> Any:
     try:
         with open(os.fspath(path)) as f:
             return json.load(f)
@@ -62,7 +81,7 @@ def _load_json(path: Any, name: str) -> Any:
 def as_dataset(x: Any, name: str) -> dict[str, Any]:
     """The COCO dataset dict of a ``COCO`` object, a dict or a JSON path."""
     if isinstance(x, (str, os.PathLike)):
-        x = _load_json(x, name)
+        x = load_json(x, name)
     dataset = getattr(x, "dataset", x)
     if not isinstance(dataset, dict):
         raise TypeError(f"{name} must be a COCO object, a dict in the COCO layout or a JSON path, "
@@ -229,7 +248,17 @@ def _image_sizes(dataset: dict[str, Any], name: str) -> dict[int, tuple[int, int
 
 def ground_truth(x: Any, iou_type: str, n_kp: int, name: str = "cocoGt") -> tuple[Table, dict[str, Any]]:
     """``(table, info)``: the annotations and ``info`` with ``img_ids``, ``cat_ids``, ``sizes``."""
-    dataset = as_dataset(x, name)
+    if isinstance(x, Loaded):
+        key = ("gt", iou_type, n_kp)
+        if key not in x._read:
+            table, info = _ground_truth(x.dataset, iou_type, n_kp, name)
+            x._read[key] = _frozen(table), info
+        return x._read[key]  # type: ignore[no-any-return]
+    return _ground_truth(as_dataset(x, name), iou_type, n_kp, name)
+
+
+def _ground_truth(dataset: dict[str, Any], iou_type: str, n_kp: int, name: str
+                  ) -> tuple[Table, dict[str, Any]]:
     img_ids, _ = _images(dataset, name)
     cats = dataset.get("categories", [])
     cat_ids = _ids(_field(cats, "id", f"{name}['categories']"), "id", f"{name}['categories']", cats)
@@ -263,7 +292,7 @@ def _as_result_records(
 ) -> tuple[list[Any] | None, dict[str, Any] | None, NDArray[Any] | None]:
     """``(records, dataset, array)``: exactly one is not None."""
     if isinstance(x, (str, os.PathLike)):
-        x = _load_json(x, name)
+        x = load_json(x, name)
     if hasattr(x, "dataset"):
         return None, x.dataset, None
     if isinstance(x, dict):
@@ -304,6 +333,17 @@ def _rle_area_and_box(segms: list[Any], name: str) -> tuple[NDArray[np.float64],
 
 def detections(x: Any, iou_type: str, n_kp: int, gt_info: dict[str, Any], name: str = "cocoDt") -> Table:
     """The detections as a :class:`Table`, checked against the ground truth's images and categories."""
+    if isinstance(x, Loaded):
+        key = ("dt", iou_type, n_kp)
+        kept = x._read.get(key)
+        if kept is None or kept[0] is not gt_info:  # checked against this ground truth
+            source = x.dataset if x.results is None else x.results
+            kept = x._read[key] = gt_info, _frozen(_detections(source, iou_type, n_kp, gt_info, name))
+        return kept[1]  # type: ignore[no-any-return]
+    return _detections(x, iou_type, n_kp, gt_info, name)
+
+
+def _detections(x: Any, iou_type: str, n_kp: int, gt_info: dict[str, Any], name: str) -> Table:
     records, dataset, array = _as_result_records(x, name)
     if array is not None:
         if array.ndim != 2 or array.shape[1] != 7:

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import copy
 import datetime
+import os
 import time
 from typing import Any, Literal, Mapping, Sequence, cast
 
@@ -161,6 +162,64 @@ def _paired(d_start: NDArray[np.intp], n_d: NDArray[np.intp], n_g: NDArray[np.in
     return paired, paired_start
 
 
+class COCO(_coco_input.Loaded):
+    """A COCO dataset loaded for evaluation: pycocotools' ``COCO``, read once.
+
+    What :class:`COCOeval` reads of a ``COCO`` (ids, areas, boxes, masks and
+    keypoints as checked arrays) is read at its first evaluation and kept, so that
+    every later evaluation of the same objects (other parameters, other iouTypes,
+    :meth:`loadRes` results against the same ground truth) starts from the arrays.
+    The dataset is taken as it is then: after changing it, make a new ``COCO``.
+    Plain dicts, pycocotools objects and paths are read at every evaluation.
+
+    Parameters
+    ----------
+    annotation_file : path, dict or None
+        A COCO JSON file, a dict in the COCO layout (not copied: leave it
+        unchanged), or None for an empty dataset.
+
+    Examples
+    --------
+    >>> from fastiou import coco, synthetic
+    >>> gt, dets = synthetic.coco_like(20, seed=0)
+    >>> G = coco.COCO(gt)
+    >>> D = G.loadRes(dets)
+    >>> len(G.getImgIds()), len(D.dataset["annotations"])
+    (20, 2000)
+    """
+
+    def __init__(self, annotation_file: Any = None) -> None:
+        dataset = {} if annotation_file is None else _coco_input.as_dataset(annotation_file, "annotation_file")
+        super().__init__(dataset)
+
+    def getImgIds(self) -> list[Any]:
+        """The image ids, in the dataset's order."""
+        return [img["id"] for img in self.dataset.get("images", [])]
+
+    def getCatIds(self) -> list[Any]:
+        """The category ids, in the dataset's order."""
+        return [cat["id"] for cat in self.dataset.get("categories", [])]
+
+    def loadRes(self, resFile: Any) -> "COCO":
+        """Detector results against this ground truth: a JSON path, a list of result
+        dicts or an ``(N, 7)`` array, as pycocotools' ``loadRes`` takes them.
+
+        The result has this dataset's images and categories; its annotations are the
+        results as given (not modified: the ids ``1..N`` and areas that pycocotools'
+        ``loadRes`` writes into them are made when they are read).
+        """
+        if isinstance(resFile, (str, os.PathLike)):
+            resFile = _coco_input.load_json(resFile, "resFile")
+        if not isinstance(resFile, (list, tuple, np.ndarray)):
+            raise TypeError(f"resFile must be a JSON path, a list of result dicts or an (N, 7) array, "
+                            f"got {type(resFile).__name__}")
+        res = COCO()
+        res.dataset = {"images": self.dataset.get("images", []), "categories": self.dataset.get("categories", []),
+                       "annotations": resFile}
+        res.results = resFile
+        return res
+
+
 class COCOeval:
     """COCO evaluation of detections against ground truth, identical to pycocotools.
 
@@ -243,7 +302,8 @@ class COCOeval:
     def _evaluate(self, p: Params) -> _Evaluated:
         iou_type = p.iouType
         n_kp = len(p.kpt_oks_sigmas) if iou_type == "keypoints" else 0
-        gt, info = _coco_input.ground_truth(self._gt_dataset, iou_type, n_kp)
+        gt_source = self.cocoGt if isinstance(self.cocoGt, _coco_input.Loaded) else self._gt_dataset
+        gt, info = _coco_input.ground_truth(gt_source, iou_type, n_kp)
         dt = _coco_input.detections(self.cocoDt, iou_type, n_kp, info)
         use_cats = bool(p.useCats)
         cat_ids = list(p.catIds)

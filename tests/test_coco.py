@@ -420,6 +420,38 @@ def test_one_pass_reading_equals_the_checked_path(monkeypatch, iou_type):
     assert record_columns([{"id": 2 ** 70}], ("id",), (0,)) is None
 
 
+def test_loaded_coco_objects_read_once(tmp_path):
+    # fastiou.coco.COCO keeps what evaluation read of it: later evaluations, with
+    # other parameters, give what a fresh evaluation gives; nothing is modified
+    gt, dets = synthetic.coco_like(15, n_categories=5, seed=3)
+    gt_before, dets_before = copy.deepcopy(gt), copy.deepcopy(dets)
+    G = coco.COCO(gt)
+    D = G.loadRes(dets)
+    assert G.getImgIds() == [img["id"] for img in gt["images"]] and G.getCatIds() == [1, 2, 3, 4, 5]
+    first = run_fastiou(G, D)
+    assert_same(gt, dets)  # the plain dicts equal pycocotools
+    assert np.array_equal(first.stats, run_fastiou(gt, dets).stats)
+    setup = lambda p: setattr(p, "iouThrs", np.array([0.3, 0.6]))  # noqa: E731
+    again = run_fastiou(G, D, setup=setup)
+    assert np.array_equal(again.eval["precision"], run_fastiou(gt, dets, setup=setup).eval["precision"])
+    assert gt == gt_before and dets == dets_before
+    read = [v for v in vars(next(iter(D._read.values()))[1]).values() if isinstance(v, np.ndarray)]
+    assert read and not any(v.flags.writeable for v in read)
+    # results from a JSON file and from an (N, 7) array
+    path = tmp_path / "dt.json"
+    path.write_text(json.dumps(dets))
+    assert np.array_equal(run_fastiou(G, G.loadRes(str(path))).stats, first.stats)
+    array = np.array([[d["image_id"], *d["bbox"], d["score"], d["category_id"]] for d in dets])
+    assert np.array_equal(run_fastiou(G, G.loadRes(array)).stats, first.stats)
+    # results read against one ground truth are checked again against another
+    fewer = copy.deepcopy(gt)
+    fewer["images"] = fewer["images"][1:]
+    with pytest.raises(ValueError, match="is not an image of the ground truth"):
+        run_fastiou(coco.COCO(fewer), D)
+    with pytest.raises(TypeError, match="resFile must be"):
+        G.loadRes(42)
+
+
 def test_bad_ground_truth():
     gt = dataset([(1, 1, [0, 0, 10, 10]), (1, 1, [0, 0, 10, 10])])
     del gt["annotations"][1]["iscrowd"]

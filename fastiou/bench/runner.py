@@ -37,7 +37,7 @@ from typing import Any, Callable, Iterable, Literal
 import numba
 import numpy as np
 
-FAMILIES = ("boxes", "nms", "masks", "losses", "sparse")
+FAMILIES = ("boxes", "nms", "masks", "losses", "sparse", "coco")
 
 
 @dataclass
