@@ -142,6 +142,13 @@ def _positions(ids: NDArray[np.int64], wanted: ArrayLike, name: str
     wanted = np.asarray(wanted, dtype=np.int64).reshape(-1)
     if len(np.unique(wanted)) != len(wanted):
         raise ValueError(f"params.{name} holds duplicates")
+    top = max(wanted.max(initial=-1), ids.max(initial=-1))
+    if 0 <= wanted.min(initial=0) and top < 4 * len(ids) + 2**20:  # small ids: a lookup table
+        table = np.full(top + 1, -1, np.int64)
+        table[wanted] = np.arange(len(wanted))
+        pos = table[np.clip(ids, 0, top)]
+        keep = (pos >= 0) & (ids >= 0) & (ids <= top)
+        return keep, np.where(keep, pos, 0)
     order = np.argsort(wanted, kind="stable")
     sorted_ids = wanted[order]
     idx = np.searchsorted(sorted_ids, ids)

@@ -252,6 +252,18 @@ def test_recall_points_in_any_order(backend, rec_thrs):
     assert_same(gt, dets, setup=lambda p: setattr(p, "recThrs", np.array(rec_thrs)), backend=backend)
 
 
+@pytest.mark.parametrize("shift", [10**12, -1000], ids=["large ids", "negative ids"])
+def test_ids_far_from_zero(shift):
+    # ids are looked up through a table when small, by binary search otherwise
+    gt, dets = synthetic.coco_like(10, n_categories=4, seed=6)
+    for record in gt["images"] + gt["categories"]:
+        record["id"] += shift
+    for record in gt["annotations"] + dets:
+        record["image_id"] += shift
+        record["category_id"] += shift
+    assert_same(gt, dets, setup=lambda p: setattr(p, "imgIds", sorted(p.imgIds)[1:]))
+
+
 def test_img_ids_subset_and_cat_ids_subset():
     gt, dets = synthetic.coco_like(15, n_categories=5, seed=8)
 

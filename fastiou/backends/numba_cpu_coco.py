@@ -472,13 +472,21 @@ def group_order(key: NDArray[np.intp], n_keys: int, per_group: int, score: NDArr
         last = (g + 1) * per_group - 1
         hi = start[last] + length[last]
         if score.shape[0] and hi - lo > 1:
-            seg = order[lo:hi]
-            neg = np.empty(hi - lo)
-            for i in range(hi - lo):
-                neg[i] = -score[seg[i]]
-            by_score = np.argsort(neg, kind="mergesort")
-            sorted_seg = seg[by_score]
-            order[lo:hi] = sorted_seg
+            if hi - lo <= 16:  # most groups: an insertion sort in place (stable)
+                for i in range(lo + 1, hi):
+                    item = order[i]
+                    j = i
+                    while j > lo and score[order[j - 1]] < score[item]:
+                        order[j] = order[j - 1]
+                        j -= 1
+                    order[j] = item
+            else:
+                seg = order[lo:hi]
+                neg = np.empty(hi - lo)
+                for i in range(hi - lo):
+                    neg[i] = -score[seg[i]]
+                sorted_seg = seg[np.argsort(neg, kind="mergesort")]
+                order[lo:hi] = sorted_seg
         count[g] = min(hi - lo, max_per_group)
     kept = np.empty(count.sum(), np.intp)
     rank = np.empty(kept.shape[0], np.intp)
