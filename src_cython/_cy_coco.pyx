@@ -62,7 +62,8 @@ cdef void _match_group(Py_ssize_t k, const double[::1] ious, const cnp.int64_t[:
     cdef Py_ssize_t a, t, i, j, jj, pos, m, d
     cdef double alo, ahi, area, best, v
     cdef int matched
-    cdef bint ignored, outside
+    cdef bint ignored
+    cdef cnp.uint8_t st
     cdef char* ig = <char*>malloc(max(ng, 1) * sizeof(char))
     cdef Py_ssize_t* order = <Py_ssize_t*>malloc(max(ng, 1) * sizeof(Py_ssize_t))
     cdef cnp.int64_t* taken = <cnp.int64_t*>malloc(max(ng, 1) * sizeof(cnp.int64_t))
@@ -85,14 +86,14 @@ cdef void _match_group(Py_ssize_t k, const double[::1] ious, const cnp.int64_t[:
         if ng_match == 0:  # nothing to match (numba_cpu_coco._greedy_match)
             for i in range(nd):
                 d = d0 + i
-                outside = dt_area[d] < alo or dt_area[d] > ahi
+                st = IGNORED if dt_area[d] < alo or dt_area[d] > ahi else FALSE_POSITIVE
                 for t in range(thresholds.shape[0]):
-                    status[d, a, t] = IGNORED if outside else FALSE_POSITIVE
-                    if detail:
-                        dt_match[a, t, d] = -1
-                        dt_ignore[a, t, d] = outside
+                    status[d, a, t] = st
             if detail:
                 for t in range(thresholds.shape[0]):
+                    for i in range(nd):
+                        dt_match[a, t, d0 + i] = -1
+                        dt_ignore[a, t, d0 + i] = status[d0 + i, a, t] == IGNORED
                     for j in range(ng):
                         gt_match[a, t, g0 + j] = -1
             continue

@@ -97,14 +97,14 @@ def _greedy_match(ious: NDArray[np.float64], offsets: NDArray[np.int64], d_start
                     if ng_match == 0:  # (most groups) nothing to match: the loop below, short
                         for i in range(nd):
                             d = d0 + i
-                            outside = dt_area[d] < alo or dt_area[d] > ahi
+                            st = IGNORED if dt_area[d] < alo or dt_area[d] > ahi else FALSE_POSITIVE
                             for t in range(n_thr):
-                                status[d, a, t] = IGNORED if outside else FALSE_POSITIVE
-                                if detail:
-                                    dt_match[a, t, d] = -1
-                                    dt_ignore[a, t, d] = outside
+                                status[d, a, t] = st
                         if detail:
                             for t in range(n_thr):
+                                for i in range(nd):
+                                    dt_match[a, t, d0 + i] = -1
+                                    dt_ignore[a, t, d0 + i] = status[d0 + i, a, t] == IGNORED
                                 for j in range(ng):
                                     gt_match[a, t, g0 + j] = -1
                         continue
