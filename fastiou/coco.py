@@ -502,15 +502,18 @@ class COCOeval:
         dsize, dpos, druns = decode(dt.segmentation, dorder[paired], "cocoDt")
         gsize, gpos, gruns = decode(gt.segmentation, gorder, "cocoGt")
         crowd = gt.iscrowd[gorder].astype(np.uint8)
-        for k in pairs:
-            d0, g0, nd, ng = paired_start[k], g_start[k], n_d[k], n_g[k]
-            r1, i1, f1, s1 = druns[dsize[d0]]
-            r2, i2, f2, s2 = gruns[gsize[g0]]
-            a, b = dpos[d0], dpos[d0] + nd
-            c, d = gpos[g0], gpos[g0] + ng
-            block = out[offsets[k]:offsets[k] + nd * ng].reshape(nd, ng)
-            module.rle_pairwise(MASK_IOU, r1, i1[a:b], f1[a:b], s1[:, a:b], r2, i2[c:d], f2[c:d], s2[:, c:d],
-                                crowd[g0:g0 + ng], block, False)
+        by_size: dict[tuple[int, ...], list[int]] = {}  # a group's masks share their image's size
+        for k in pairs.tolist():
+            by_size.setdefault(gsize[g_start[k]], []).append(k)
+        for size, ks in by_size.items():
+            ks_arr = np.asarray(ks)
+            first1, first2 = dpos[paired_start[ks_arr]], gpos[g_start[ks_arr]]
+            # mask_iou's work model: a pair reads both masks' runs (index[:, 1])
+            runs_per_pair = druns[size][1][:, 1].mean() + gruns[size][1][:, 1].mean()
+            work = int((n_d[ks_arr] * n_g[ks_arr]).sum() * runs_per_pair)
+            parallel = backends.select("numba", work, family="masks")[1]
+            module.rle_groups(MASK_IOU, *druns[size], *gruns[size], crowd, first1, first2, n_d[ks_arr],
+                              n_g[ks_arr], g_start[ks_arr], offsets[ks_arr], out, parallel)
         return out
 
     @staticmethod

@@ -343,7 +343,7 @@ def test_inputs_not_modified(iou_type):
     assert np.array_equal(array, before)
 
 
-@pytest.mark.parametrize("iou_type", ["bbox", "keypoints"])
+@pytest.mark.parametrize("iou_type", ["bbox", "segm", "keypoints"])
 def test_backends_serial_and_parallel_identical(backend, force_parallel, iou_type):
     gt, dets = synthetic.coco_like(20, n_categories=5, iou_type=iou_type, seed=11)
     gt["annotations"][0]["iscrowd"] = 1

@@ -100,6 +100,7 @@ def leading_zeros(typingctx, x):
 PIXEL_CHUNK = 65536
 MASK_CHUNK = 16
 MASK_PAIR_CHUNK = 128
+GROUP_CHUNK = 8  # groups of masks per claim (rle_groups)
 
 # Eight 0/1 bytes, read as one little-endian uint64, become eight bits with one
 # multiply: byte b lands on bit 56 + b, and no two partial products collide.
@@ -513,6 +514,25 @@ def _rle_pairwise(code, runs1, index1, info1, segments1, runs2, index2, info2, s
             lo = claim(counter, step)
 
 
+def _rle_groups(code, runs1, index1, info1, segments1, runs2, index2, info2, segments2, crowd, first1, first2,
+                n1, n2, crowd_first, offsets, out, counter):
+    # group k: masks first1[k] + i of set 1 against first2[k] + j of set 2 (crowd flag
+    # crowd[crowd_first[k] + j]) into out[offsets[k] + i * n2[k] + j]
+    n_groups = n1.shape[0]
+    for _ in prange(workers(n_groups, GROUP_CHUNK)):
+        lo = claim(counter, GROUP_CHUNK)
+        while lo < n_groups:
+            for k in range(lo, min(lo + GROUP_CHUNK, n_groups)):
+                for i in range(n1[k]):
+                    a = first1[k] + i
+                    for j in range(n2[k]):
+                        b = first2[k] + j
+                        inter = _rle_inter(runs1, index1, info1, segments1, a, runs2, index2, info2, segments2, b)
+                        out[offsets[k] + i * n2[k] + j] = overlap(code, inter, info1[a, AREA], info2[b, AREA],
+                                                                  crowd[crowd_first[k] + j])
+            lo = claim(counter, GROUP_CHUNK)
+
+
 def _rle_aligned(code, runs1, index1, info1, segments1, runs2, index2, info2, segments2, crowd, out, counter):
     n_pairs = index1.shape[0]
     for _ in prange(workers(n_pairs, MASK_PAIR_CHUNK)):
@@ -698,6 +718,7 @@ _rle_from_strings_k = serial_and_parallel(_rle_from_strings)
 _rle_info_k = serial_and_parallel(_rle_info)
 _rle_pairwise_k = serial_and_parallel(_rle_pairwise)
 _rle_aligned_k = serial_and_parallel(_rle_aligned)
+_rle_groups_k = serial_and_parallel(_rle_groups)
 _count_runs_k = serial_and_parallel(_count_runs)
 _write_runs_k = serial_and_parallel(_write_runs)
 _rle_to_strings_k = serial_and_parallel(_rle_to_strings)
@@ -797,6 +818,33 @@ def rle_pairwise(
     """``out[i, j] = overlap(code, ...)`` of RLE masks; ``crowd (M,)`` uint8."""
     _rle_pairwise_k[parallel](code, runs1, index1, info1, segments1, runs2, index2, info2, segments2,
                               crowd, out, new_counter())
+
+
+def rle_groups(
+    code: int,
+    runs1: NDArray[np.int64],
+    index1: NDArray[np.int64],
+    info1: NDArray[np.int64],
+    segments1: NDArray[np.int32],
+    runs2: NDArray[np.int64],
+    index2: NDArray[np.int64],
+    info2: NDArray[np.int64],
+    segments2: NDArray[np.int32],
+    crowd: NDArray[np.uint8],
+    first1: NDArray[np.intp],
+    first2: NDArray[np.intp],
+    n1: NDArray[np.intp],
+    n2: NDArray[np.intp],
+    crowd_first: NDArray[np.intp],
+    offsets: NDArray[np.int64],
+    out: NDArray[np.float64],
+    parallel: bool,
+) -> None:
+    """Many small pairwise blocks in one call: block ``k`` is masks ``first1[k]:][:n1[k]]``
+    of set 1 against ``first2[k]:][:n2[k]]`` of set 2 (crowd flags
+    ``crowd[crowd_first[k]:][:n2[k]]``), row-major at ``out[offsets[k]:]``."""
+    _rle_groups_k[parallel](code, runs1, index1, info1, segments1, runs2, index2, info2, segments2, crowd,
+                            first1, first2, n1, n2, crowd_first, offsets, out, new_counter())
 
 
 def rle_aligned(
