@@ -345,7 +345,11 @@ class COCOeval:
         if iou_type == "bbox":
             ious = self._box_overlaps(gt, dt, gorder, dorder, d_start, n_d, g_start, n_g, offsets, total)
         elif iou_type == "segm":
-            ious = self._mask_overlaps(gt, dt, gorder, dorder, d_start, n_d, g_start, n_g, offsets, total)
+            size_ids: dict[tuple[int, int], int] = {}  # each image's [height, width], numbered
+            img_size = np.array([size_ids.setdefault(info["sizes"][int(i)], len(size_ids)) for i in p.imgIds],
+                                np.intp)
+            ious = self._mask_overlaps(gt, dt, gorder, dorder, img_size[gimg[gorder]], img_size[dimg[dorder]],
+                                       d_start, n_d, g_start, n_g, offsets, total)
         else:
             ious = self._oks(p, gt, dt, gorder, dorder, d_start, n_d, g_start, n_g, offsets, total)
             if not use_cats:  # pycocotools' computeOks looks up (image, -1): no overlaps at all
@@ -469,7 +473,8 @@ class COCOeval:
 
     @staticmethod
     def _mask_overlaps(gt: _coco_input.Table, dt: _coco_input.Table, gorder: NDArray[np.intp],
-                       dorder: NDArray[np.intp], d_start: NDArray[np.intp], n_d: NDArray[np.intp],
+                       dorder: NDArray[np.intp], gsize: NDArray[np.intp], dsize: NDArray[np.intp],
+                       d_start: NDArray[np.intp], n_d: NDArray[np.intp],
                        g_start: NDArray[np.intp], n_g: NDArray[np.intp], offsets: NDArray[np.int64],
                        total: int) -> NDArray[np.float64]:
         # fastiou.mask_iou's RLE kernel (crowd-aware), on masks decoded once per image
@@ -483,37 +488,34 @@ class COCOeval:
             return out
         module = backends.load("numba", "masks")
 
-        def decode(segms: list[Any], order: NDArray[np.intp], name: str
-                   ) -> tuple[list[tuple[int, ...]], NDArray[np.int64], dict[tuple[int, ...], Any]]:
-            size_of = [tuple(segms[i]["size"]) for i in order]  # checked: its image's [height, width]
-            members: dict[tuple[int, ...], list[np.intp]] = {}
+        def decode(segms: list[Any], order: NDArray[np.intp], size: NDArray[np.intp], name: str
+                   ) -> tuple[NDArray[np.int64], dict[int, Any]]:
+            # rows ``order`` (of image size ``size``, numbered) decoded per size: each row's
+            # place among its size's masks, and per size (runs, index, info, segments)
             position = np.empty(len(order), np.int64)
-            for n, size in enumerate(size_of):
-                group = members.setdefault(size, [])
-                position[n] = len(group)
-                group.append(order[n])
-            runs: dict[tuple[int, ...], Any] = {}  # (runs, index, info, segments) of _MaskSet.runs
-            for size, rows in members.items():
-                masks = _MaskSet([segms[i] for i in rows], name, None)
-                runs[size] = masks.runs(*backends.select("numba", masks.work, family="masks"))
-            return size_of, position, runs
+            runs: dict[int, Any] = {}
+            by_size = np.argsort(size, kind="stable")
+            for rows in np.split(by_size, np.flatnonzero(np.diff(size[by_size])) + 1):
+                if len(rows):
+                    position[rows] = np.arange(len(rows))
+                    masks = _MaskSet([segms[i] for i in order[rows]], name, None)
+                    runs[int(size[rows[0]])] = masks.runs(*backends.select("numba", masks.work, family="masks"))
+            return position, runs
 
         paired, paired_start = _paired(d_start, n_d, n_g)
-        dsize, dpos, druns = decode(dt.segmentation, dorder[paired], "cocoDt")
-        gsize, gpos, gruns = decode(gt.segmentation, gorder, "cocoGt")
+        dpos, druns = decode(dt.segmentation, dorder[paired], dsize[paired], "cocoDt")
+        gpos, gruns = decode(gt.segmentation, gorder, gsize, "cocoGt")
         crowd = gt.iscrowd[gorder].astype(np.uint8)
-        by_size: dict[tuple[int, ...], list[int]] = {}  # a group's masks share their image's size
-        for k in pairs.tolist():
-            by_size.setdefault(gsize[g_start[k]], []).append(k)
-        for size, ks in by_size.items():
-            ks_arr = np.asarray(ks)
-            first1, first2 = dpos[paired_start[ks_arr]], gpos[g_start[ks_arr]]
+        pair_size = gsize[g_start[pairs]]  # a group's masks share their image's size
+        for size in np.unique(pair_size).tolist():
+            ks = pairs[pair_size == size]
+            first1, first2 = dpos[paired_start[ks]], gpos[g_start[ks]]
             # mask_iou's work model: a pair reads both masks' runs (index[:, 1])
             runs_per_pair = druns[size][1][:, 1].mean() + gruns[size][1][:, 1].mean()
-            work = int((n_d[ks_arr] * n_g[ks_arr]).sum() * runs_per_pair)
+            work = int((n_d[ks] * n_g[ks]).sum() * runs_per_pair)
             parallel = backends.select("numba", work, family="masks")[1]
-            module.rle_groups(MASK_IOU, *druns[size], *gruns[size], crowd, first1, first2, n_d[ks_arr],
-                              n_g[ks_arr], g_start[ks_arr], offsets[ks_arr], out, parallel)
+            module.rle_groups(MASK_IOU, *druns[size], *gruns[size], crowd, first1, first2, n_d[ks], n_g[ks],
+                              g_start[ks], offsets[ks], out, parallel)
         return out
 
     @staticmethod

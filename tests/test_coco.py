@@ -264,6 +264,21 @@ def test_ids_far_from_zero(shift):
     assert_same(gt, dets, setup=lambda p: setattr(p, "imgIds", sorted(p.imgIds)[1:]))
 
 
+def test_segm_images_of_several_sizes():
+    # masks are decoded per image size and each size's groups overlap in one call
+    parts = [synthetic.coco_like(6, n_categories=3, iou_type="segm", image_size=size, seed=k)
+             for k, size in enumerate([(120, 160), (90, 200), (120, 160)])]
+    gt = {"images": [], "annotations": [], "categories": parts[0][0]["categories"]}
+    dets = []
+    for k, (g, d) in enumerate(parts):
+        for img in g["images"]:
+            gt["images"].append({**img, "id": img["id"] + 100 * k})
+        for ann in g["annotations"]:
+            gt["annotations"].append({**ann, "id": ann["id"] + 10_000 * k, "image_id": ann["image_id"] + 100 * k})
+        dets += [{**det, "image_id": det["image_id"] + 100 * k} for det in d]
+    assert_same(gt, dets, "segm")
+
+
 def test_img_ids_subset_and_cat_ids_subset():
     gt, dets = synthetic.coco_like(15, n_categories=5, seed=8)
 
