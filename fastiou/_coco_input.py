@@ -253,7 +253,7 @@ def ground_truth(x: Any, iou_type: str, n_kp: int, name: str = "cocoGt") -> tupl
         if key not in x._read:
             table, info = _ground_truth(x.dataset, iou_type, n_kp, name)
             x._read[key] = _frozen(table), info
-        return x._read[key]  # type: ignore[no-any-return]
+        return x._read[key]
     return _ground_truth(as_dataset(x, name), iou_type, n_kp, name)
 
 
@@ -339,7 +339,7 @@ def detections(x: Any, iou_type: str, n_kp: int, gt_info: dict[str, Any], name: 
         if kept is None or kept[0] is not gt_info:  # checked against this ground truth
             source = x.dataset if x.results is None else x.results
             kept = x._read[key] = gt_info, _frozen(_detections(source, iou_type, n_kp, gt_info, name))
-        return kept[1]  # type: ignore[no-any-return]
+        return kept[1]
     return _detections(x, iou_type, n_kp, gt_info, name)
 
 

@@ -108,13 +108,12 @@ class Params:
 
 class _Evaluated:
     """What ``evaluate`` leaves for ``accumulate``: per kept detection its category
-    index, image position, rank in its group, score and what matching made of it per
+    index, rank in its group, score and what matching made of it per
     area range and threshold; per ground truth its category index and ignore flags; and
     matching's inputs, from which evalImgs' matches are rebuilt when asked for."""
 
     # per kept detection (in group order)
     kidx: NDArray[np.intp]
-    img: NDArray[np.intp]
     rank: NDArray[np.intp]
     score: NDArray[np.float64]
     dt_id: NDArray[np.int64]
@@ -367,7 +366,7 @@ class COCOeval:
             self._greedy_match(match_inputs, gt_ignore, status)
         return _Evaluated(
             kidx=(dcat[dorder] if use_cats else np.zeros(n_det, np.int64)),
-            img=dimg[dorder], rank=rank, score=dt.score[dorder], status=status, match_inputs=match_inputs,
+            rank=rank, score=dt.score[dorder], status=status, match_inputs=match_inputs,
             gt_kidx=(gcat[gorder] if use_cats else np.zeros(n_gt, np.int64)), gt_ignore=gt_ignore,
             n_cats=n_cats, groups=groups, g_start=g_start, n_g=n_g, d_start=d_start, n_d=n_d,
             gt_id=gt.id[gorder], dt_id=dt.id[dorder],
@@ -378,8 +377,9 @@ class COCOeval:
                       ) -> None:
         """Greedy matching of every group into ``gt_ignore`` and ``status``, and, if
         given, the ``matches`` (dt_match, gt_match, dt_ignore) that evalImgs shows."""
-        n_area, n_thr = status.shape[1:]
-        work = (len(inputs[0]) + len(inputs[11]) + len(inputs[10])) * n_area * n_thr
+        n_det, n_area, n_thr = status.shape
+        ious = inputs[0]
+        work = (len(ious) + n_det + gt_ignore.shape[1]) * n_area * n_thr
         module, parallel = backends.select(self.backend, work, family="coco", kind="coco")
         module.greedy_match(*inputs, gt_ignore, status, matches, parallel)
 

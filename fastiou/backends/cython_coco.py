@@ -4,8 +4,9 @@ The same interface as :mod:`fastiou.backends.numba_cpu_coco`.  ``greedy_match``
 and ``accumulate`` are Cython; the overlap kernels (``box_overlaps``,
 ``oks_exponents``, ``oks_sums``) are Numba's, because the box formula they share
 with every box metric is compiled from ``fastiou._formulas`` by Numba, and OKS
-must sum in NumPy's order, which only that module reproduces.  ``parallel``
-becomes an OpenMP thread count (see :func:`fastiou.backends.threads`).
+must sum in NumPy's order, which only that module reproduces.  The grouping
+(``group_by``, ``group_order``: counting sorts) is Numba's for every backend.
+``parallel`` becomes an OpenMP thread count (see :func:`fastiou.backends.threads`).
 """
 
 from __future__ import annotations

@@ -10,8 +10,11 @@ overlap matrix (detections x ground truth, row-major) lies in one flat buffer at
 - :func:`box_overlaps` fills the buffer with pycocotools' box overlap, from the
   one box formula (``fastiou._formulas``): IoU, or for a crowd ground truth the
   intersection over the detection's area (``IOA`` with the detection first).
+- :func:`group_order` puts the annotations in that order (a counting sort);
 - :func:`greedy_match` is pycocotools' ``evaluateImg`` for every group, area range
-  and IoU threshold.
+  and IoU threshold; it leaves each detection's ``status`` per area range and
+  threshold (and, when asked, the matches evalImgs shows);
+- :func:`accumulate` is pycocotools' ``accumulate``: one category per work item.
 - :func:`oks_exponents` / :func:`oks_sums`: the object keypoint similarity, split
   around NumPy's ``exp`` (called in between, so the exponentials are NumPy's own)
   and summed in NumPy's pairwise order.

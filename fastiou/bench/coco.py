@@ -26,7 +26,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import io
-from typing import Any, Callable
+from typing import Any, Callable, Literal
 
 from .. import coco, synthetic
 from .runner import Case, modes, optional
@@ -66,7 +66,10 @@ def _pycocotools_like(module: str, coco_module: str, eval_name: str) -> Callable
     return make
 
 
-def evaluators(gt: dict[str, Any], dets: list[dict[str, Any]], iou_type: str,
+IouType = Literal["segm", "bbox", "keypoints"]
+
+
+def evaluators(gt: dict[str, Any], dets: list[dict[str, Any]], iou_type: IouType,
                pycocotools: bool = True) -> dict[str, Callable[[], Any]]:
     """Every installed evaluator's timed call on the same data (see the module)."""
     G = coco.COCO(gt)
@@ -111,11 +114,11 @@ def evaluators(gt: dict[str, Any], dets: list[dict[str, Any]], iou_type: str,
     return impls
 
 
-def _case(n_images: int, iou_type: str) -> Case:
+def _case(n_images: int, iou_type: IouType) -> Case:
     label = f"{n_images} images, {iou_type}, evaluate + accumulate + summarize"
 
     def setup() -> dict[str, Callable[[], Any]]:
-        gt, dets = synthetic.coco_like(n_images, iou_type=iou_type, seed=0)  # type: ignore[arg-type]
+        gt, dets = synthetic.coco_like(n_images, iou_type=iou_type, seed=0)
         return evaluators(gt, dets, iou_type, pycocotools=n_images <= PYCOCOTOOLS_MAX_IMAGES)
 
     return Case("COCOeval", label, n_images, n_images, "images", setup, repeat=5)
