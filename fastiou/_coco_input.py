@@ -219,8 +219,8 @@ def _check_rles(segms: list[Any], image_id: NDArray[np.int64], sizes: dict[int, 
     want_of = {img: list(size) for img, size in sizes.items()}
     for i, (s, img) in enumerate(zip(segms, image_id.tolist())):
         if type(s) is dict and "counts" in s:  # the common case first: a plain RLE of its image's size
-            want = want_of.get(img)
-            if want is None or s.get("size") == want:
+            size = s.get("size")
+            if type(size) is list and size == want_of.get(img):
                 continue
         if not isinstance(s, dict):
             raise ValueError(f"{_where(name, i, records[i])}: 'segmentation' must be a COCO RLE dict "

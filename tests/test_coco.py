@@ -494,6 +494,14 @@ def test_bad_masks_and_keypoints():
     dets[1]["segmentation"]["size"] = [10, 10]
     with pytest.raises(ValueError, match=r"cocoDt\[1\].*mask size \[10, 10\] differs"):
         _bad(gt, dets, "segm")
+    # a size given as an array is compared by value, not taken for a mismatch nor an error
+    dets[1]["segmentation"]["size"] = np.array(gt["annotations"][0]["segmentation"]["size"])
+    listed = copy.deepcopy(dets)
+    listed[1]["segmentation"]["size"] = listed[1]["segmentation"]["size"].tolist()
+    assert np.array_equal(run_fastiou(gt, dets, "segm").stats, run_fastiou(gt, listed, "segm").stats)
+    dets[1]["segmentation"]["size"] = np.array([10, 10])
+    with pytest.raises(ValueError, match=r"cocoDt\[1\].*mask size .* differs"):
+        _bad(gt, dets, "segm")
     gt, dets = synthetic.coco_like(3, iou_type="keypoints", seed=1)
     dets = copy.deepcopy(dets)
     dets[2]["keypoints"] = dets[2]["keypoints"][:-3]
