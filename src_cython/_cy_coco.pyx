@@ -1,10 +1,11 @@
 # cython: boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
 """Cython COCO kernels: the second implementation of pycocotools' greedy matching and
-accumulation (fastiou/backends/numba_cpu_coco.py describes the layouts).
+accumulation (fastiou/backends/numba_cpu_coco.py describes the layouts), and the
+one-pass reader of result records (record_columns).
 
-Groups (and, when accumulating, (threshold, category) items) are handed out one
-at a time by a dynamic schedule; each writes only its own outputs, so one thread
-and many give identical results.  The kernels contain no validation.
+Groups (and, when accumulating, categories) are handed out by a dynamic schedule;
+each writes only its own outputs, so one thread and many give identical results.
+The kernels contain no validation.
 """
 
 from cython.parallel cimport prange
@@ -168,7 +169,7 @@ cdef void _accumulate_category(Py_ssize_t c, const cnp.uint8_t[:, ::1] lanes,
                                double[:, :, :, ::1] recall) noexcept nogil:
     # numba_cpu_coco._accumulate for category c (lanes: status as (detection, lane))
     cdef Py_ssize_t n_lane = lanes.shape[1], n_area = n_lane // n_thr, n_rec = rec_thrs.shape[0]
-    cdef Py_ssize_t nd_all = cat_len[c], cap = max(nd_all, 1)
+    cdef Py_ssize_t nd_all = cat_len[c], cap = max(nd_all, 1), tp_cap
     cdef Py_ssize_t i, j, d, a, t, m, k, r, lo, hi, mid, nd, first, n_tp, lane, any_tp
     cdef bint wanted = False, first_tp
     cdef double count, tpf, v
@@ -199,9 +200,17 @@ cdef void _accumulate_category(Py_ssize_t c, const cnp.uint8_t[:, ::1] lanes,
             rows[i * n_lane + lane] = lanes[d, lane]
     fp = <cnp.int64_t*>malloc(n_lane * sizeof(cnp.int64_t))
     ntp = <cnp.int64_t*>malloc(n_lane * sizeof(cnp.int64_t))
-    fp_at = <cnp.int64_t*>malloc(n_lane * cap * sizeof(cnp.int64_t))
-    tp_at = <Py_ssize_t*>malloc(n_lane * cap * sizeof(Py_ssize_t))
-    pr = <double*>malloc(cap * sizeof(double))
+    for lane in range(n_lane):  # true positives per lane: the scratch's size, not nd_all
+        ntp[lane] = 0
+    for i in range(nd_all):
+        for lane in range(n_lane):
+            ntp[lane] += rows[i * n_lane + lane] == TRUE_POSITIVE
+    tp_cap = 1
+    for lane in range(n_lane):
+        tp_cap = max(tp_cap, ntp[lane])
+    fp_at = <cnp.int64_t*>malloc(n_lane * tp_cap * sizeof(cnp.int64_t))
+    tp_at = <Py_ssize_t*>malloc(n_lane * tp_cap * sizeof(Py_ssize_t))
+    pr = <double*>malloc(tp_cap * sizeof(double))
     for m in range(max_dets.shape[0]):
         for lane in range(n_lane):
             fp[lane] = 0
@@ -223,8 +232,8 @@ cdef void _accumulate_category(Py_ssize_t c, const cnp.uint8_t[:, ::1] lanes,
                 for lane in range(n_lane):
                     if rows[i * n_lane + lane] == TRUE_POSITIVE:
                         k = ntp[lane]
-                        fp_at[lane * cap + k] = fp[lane]
-                        tp_at[lane * cap + k] = i
+                        fp_at[lane * tp_cap + k] = fp[lane]
+                        tp_at[lane * tp_cap + k] = i
                         ntp[lane] = k + 1
         for a in range(n_area):
             count = <double>npig[a, c]
@@ -235,7 +244,7 @@ cdef void _accumulate_category(Py_ssize_t c, const cnp.uint8_t[:, ::1] lanes,
                 n_tp = ntp[lane]
                 for k in range(n_tp):
                     tpf = <double>(k + 1)
-                    pr[k] = tpf / ((<double>fp_at[lane * cap + k] + tpf) + EPS)
+                    pr[k] = tpf / ((<double>fp_at[lane * tp_cap + k] + tpf) + EPS)
                 for k in range(n_tp - 1, 0, -1):
                     if pr[k] > pr[k - 1]:
                         pr[k - 1] = pr[k]
@@ -263,7 +272,7 @@ cdef void _accumulate_category(Py_ssize_t c, const cnp.uint8_t[:, ::1] lanes,
                     if lo == n_tp:
                         break
                     precision[t, r, c, a, m] = pr[lo]
-                    scores[t, r, c, a, m] = score[keyed[tp_at[lane * cap + lo]].pos]
+                    scores[t, r, c, a, m] = score[keyed[tp_at[lane * tp_cap + lo]].pos]
     free(keyed)
     free(rows)
     free(ranks)

@@ -294,9 +294,12 @@ def _accumulate(status: NDArray[np.uint8], by_cat: NDArray[np.intp], cat_start: 
                     ranks[i] = rank[mine[j]]
                     for lane in range(n_lane):
                         rows[i, lane] = local[j, lane]
-                size = max(nd_all, 1)
                 fp = np.empty(n_lane, np.int64)
-                ntp = np.empty(n_lane, np.int64)
+                ntp = np.zeros(n_lane, np.int64)
+                for i in range(nd_all):  # true positives per lane: the scratch's size, not nd_all
+                    for lane in range(n_lane):
+                        ntp[lane] += rows[i, lane] == TRUE_POSITIVE
+                size = max(ntp.max(), 1)
                 fp_at = np.empty((n_lane, size), np.int64)  # false positives before each true positive
                 tp_at = np.empty((n_lane, size), np.intp)  # the score-order position of each
                 pr = np.empty(size)
