@@ -154,3 +154,37 @@ def test_config_prints_the_region_cost(capsys):
     fastiou.show_config()
     line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("parallel region cost"))
     assert "numba" in line and " ms warm, " in line and " ms after idling" in line
+
+
+def test_a_call_sure_to_pay_measures_nothing(monkeypatch):
+    monkeypatch.setattr(_cost, "_costs", {})
+    monkeypatch.setattr(_cost, "_warm_costs", {})
+    monkeypatch.setattr(_cost, "measure", lambda *a: pytest.fail("measured"))
+    monkeypatch.setattr(_cost, "measure_warm", lambda *a: pytest.fail("measured"))
+    monkeypatch.setattr(backends, "get_num_threads", lambda: 2)
+    limit = _cost.sure_parallel(2)
+    assert limit == pytest.approx(_limit(_cost.MAX_REGION_S))  # parallel pays at any cost up to MAX_REGION_S
+    assert backends.select("numba", _work(1.01 * limit, "coco"), kind="coco")[1]
+
+
+def test_the_first_call_measures_only_the_warm_cost_and_finds_the_pool_warm(monkeypatch):
+    # its own measuring regions have just woken the pool; the cold cost is measured by
+    # the first call that finds the pool idle
+    clock = Clock(monkeypatch)
+    monkeypatch.setattr(_cost, "_costs", {})
+    monkeypatch.setattr(_cost, "_warm_costs", {})
+    monkeypatch.setattr(_cost, "_last_call", {})
+    monkeypatch.setattr(_cost, "_last_parallel", {})
+    measured = []
+    monkeypatch.setattr(_cost, "measure_warm", lambda *a: measured.append("warm") or WARM)
+    monkeypatch.setattr(_cost, "measure", lambda *a: measured.append("both") or _cost.RegionCost(WARM, COLD))
+    monkeypatch.setattr(backends, "get_num_threads", lambda: 2)
+    mid = _work((_limit(WARM) + _limit(COLD)) / 2, "iou_pairs")  # parallel when warm, serial when cold
+    assert backends.select("numba", mid)[1]
+    assert measured == ["warm"]
+    clock.now += 1.0  # idle: the cold cost decides
+    assert not backends.select("numba", mid)[1]
+    assert measured == ["warm", "both"]
+    clock.now += 1.0
+    assert not backends.select("numba", mid)[1]
+    assert measured == ["warm", "both"]  # once per process

@@ -6,9 +6,11 @@ measured at 10-25 us while the pool's threads still spin from the last region,
 0.15-0.7 ms once they have gone to sleep, and 8-16 ms when other processes hold
 the other vCPU: more than many whole jobs.  So:
 
-- :func:`measure` times empty regions once per process and backend, on the
-  first call big enough to ask: ``warm``, each ``WARM_S`` after the last, and
-  ``cold``, each after ``IDLE_S`` of idleness (medians);
+- :func:`measure_warm` times empty regions, each ``WARM_S`` after the last, on
+  the first call big enough to ask (its regions leave the pool warm, so that
+  call is decided on the warm cost); :func:`measure` adds ``cold``, each after
+  ``IDLE_S`` of idleness (medians), on the first call that finds the pool idle;
+  both once per process and backend;
 - the work model estimates the call's serial time ``W`` as ``work`` times the
   kind's serial nanoseconds per unit (``fastiou._config.SERIAL_NS_PER_UNIT``);
 - the parallel loops hand out chunks on demand, so the threads that are awake
@@ -19,7 +21,10 @@ the other vCPU: more than many whole jobs.  So:
   with ``L`` the warm cost while the pool is warm (a parallel call of this
   backend ended within ``WARM_S``) or while calls come back to back (the
   previous call that asked ended within ``WARM_S``: the first parallel one
-  wakes the pool, the next ones find it awake), and the cold cost otherwise.
+  wakes the pool, the next ones find it awake), and the cold cost otherwise;
+- a call estimated above :func:`sure_parallel` goes parallel without measuring:
+  it would whatever the region cost up to ``MAX_REGION_S`` (the cold measurement
+  sleeps ``3 * IDLE_S``, a fifth of a first COCO evaluation).
 
 The choice is deterministic given the measured costs and the clock (tests set
 both), and the kernels' serial and parallel paths give bit-identical results,
@@ -43,6 +48,8 @@ WARM_S = 2e-4
 IDLE_S = 0.02
 #: Below this estimated serial time no parallel region can pay: not even measured.
 MIN_SERIAL_S = 50e-6
+#: The slowest empty region measured on a 2-vCPU virtual machine (the other vCPU busy).
+MAX_REGION_S = 16e-3
 
 
 class RegionCost(NamedTuple):
@@ -53,6 +60,8 @@ class RegionCost(NamedTuple):
 
 
 _costs: dict[str, RegionCost] = {}
+#: Warm costs measured while the cold one was not needed yet.
+_warm_costs: dict[str, float] = {}
 #: Per backend: (start, predicted seconds) of the last call that asked, and of the last parallel one.
 _last_call: dict[str, tuple[float, float]] = {}
 _last_parallel: dict[str, tuple[float, float]] = {}
@@ -91,14 +100,24 @@ def _median_time(run: Callable[[], object], repeat: int, idle: float) -> float:
     return statistics.median(times)
 
 
+def _region(backend: str, threads: int) -> Callable[[], None]:
+    region = _cython_empty_region if backend == "cython" else _numba_empty_region
+    return lambda: region(threads)
+
+
+def measure_warm(backend: str, threads: int) -> float:
+    """What one empty parallel region of ``backend`` costs here with the pool warm
+    (the median, each ``WARM_S`` after the last region)."""
+    run = _region(backend, threads)
+    run()  # compile (or load from the cache) and start the pool
+    return _median_time(run, 7, WARM_S)
+
+
 def measure(backend: str, threads: int) -> RegionCost:
     """What one empty parallel region of ``backend`` costs here: the median with the
-    pool warm (``WARM_S`` after the last region) and after ``IDLE_S`` of idleness."""
-    region = _cython_empty_region if backend == "cython" else _numba_empty_region
-    run = lambda: region(threads)  # noqa: E731
-    run()  # compile (or load from the cache) and start the pool
-    warm = _median_time(run, 7, WARM_S)
-    cold = _median_time(run, 3, IDLE_S)
+    pool warm and after ``IDLE_S`` of idleness."""
+    warm = measure_warm(backend, threads)
+    cold = _median_time(_region(backend, threads), 3, IDLE_S)
     return RegionCost(warm, max(warm, cold))
 
 
@@ -113,6 +132,21 @@ def region_cost(backend: str, threads: int) -> RegionCost:
     if cost is None:
         cost = _costs[key] = measure(key, threads)
     return cost
+
+
+def _warm_cost(key: str, threads: int) -> float:
+    """The warm region cost, measured now (leaving the pool warm) if not yet."""
+    if key in _costs:
+        return _costs[key].warm
+    if key not in _warm_costs:
+        _warm_costs[key] = measure_warm(key, threads)
+        _last_parallel[key] = (time.perf_counter(), 0.0)  # its regions just ran
+    return _warm_costs[key]
+
+
+def sure_parallel(threads: int) -> float:
+    """Serial seconds above which parallel pays even at ``MAX_REGION_S`` a region."""
+    return MAX_REGION_S * (1 + MARGIN / (1 - 1 / threads))
 
 
 def serial_estimate(work: int, kind: str) -> float:
@@ -144,10 +178,14 @@ def pays(backend: str, work: int, kind: str, get_threads: Callable[[], int]) -> 
     if threads < 2:
         return False
     key = _key(backend)
-    costs = region_cost(key, threads)
+    if serial > sure_parallel(threads):
+        cost = MAX_REGION_S  # the choice is parallel whatever the region costs: not measured
+    else:
+        warm_cost = _warm_cost(key, threads)
+        now = time.perf_counter()
+        warm = _recent(_last_parallel.get(key), now) or _recent(_last_call.get(key), now)
+        cost = warm_cost if warm else region_cost(key, threads).cold
     now = time.perf_counter()
-    warm = _recent(_last_parallel.get(key), now) or _recent(_last_call.get(key), now)
-    cost = costs.warm if warm else costs.cold
     parallel = saving(serial, cost, threads) > MARGIN * cost
     _last_call[key] = (now, serial - saving(serial, cost, threads) if parallel else serial)
     if parallel:
