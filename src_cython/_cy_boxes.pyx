@@ -345,6 +345,49 @@ def aligned(int code, const floating[:, ::1] c1, const floating[:, ::1] c2,
             _aligned(ciou, c1, c2, four_over_pi2, one, eps, out, num_threads)
 
 
+# --- COCO evaluation's box overlaps ----------------------------------------------------
+
+cdef void _coco_group(Py_ssize_t k, const double[:, ::1] dcols, const double[:, ::1] gcols,
+                      const cnp.uint8_t[::1] gcrowd, const cnp.int64_t[::1] d_start,
+                      const cnp.int64_t[::1] n_d, const cnp.int64_t[::1] g_start,
+                      const cnp.int64_t[::1] n_g, const cnp.int64_t[::1] offsets,
+                      double* out) noexcept nogil:
+    # numba_cpu_coco._box_overlaps for group k: pair_metric(code, ..., 0.0, 1.0) is
+    # metric(code, ..., four_over_pi2=0, one=1, eps=0)
+    cdef Py_ssize_t nd = n_d[k], ng = n_g[k], g0 = g_start[k], i, j
+    cdef double* row
+    cdef IoU iou
+    cdef IoA ioa
+    if nd == 0 or ng == 0:  # (a group without ground truth has no columns in dcols)
+        return
+    for i in range(nd):
+        row = out + offsets[k] + i * ng
+        _metric_row(iou, &dcols[0, d_start[k] + i], dcols.shape[1], &gcols[0, g0], gcols.shape[1], ng,
+                    0.0, 1.0, 0.0, row)
+        for j in range(ng):  # a crowd: the intersection over the detection's area
+            if gcrowd[g0 + j]:
+                _metric_row(ioa, &dcols[0, d_start[k] + i], dcols.shape[1], &gcols[0, g0 + j],
+                            gcols.shape[1], 1, 0.0, 1.0, 0.0, row + j)
+
+
+def coco_overlaps(const double[:, ::1] dcols, const double[:, ::1] gcols, const cnp.uint8_t[::1] gcrowd,
+                  const cnp.int64_t[::1] d_start, const cnp.int64_t[::1] n_d, const cnp.int64_t[::1] g_start,
+                  const cnp.int64_t[::1] n_g, const cnp.int64_t[::1] offsets, double[::1] out,
+                  int num_threads):
+    """numba_cpu_coco.box_overlaps: each group's detection x ground-truth overlaps, IoU
+    (IoA for a crowd ground truth), row-major at ``out[offsets[group]]``; groups handed
+    out 8 at a time (its GROUP_CHUNK)."""
+    cdef Py_ssize_t k, n = n_d.shape[0]
+    cdef double* o = &out[0] if out.shape[0] else NULL
+    if num_threads <= 1:  # a plain loop, no OpenMP call
+        with nogil:
+            for k in range(n):
+                _coco_group(k, dcols, gcols, gcrowd, d_start, n_d, g_start, n_g, offsets, o)
+        return
+    for k in prange(n, nogil=True, schedule="dynamic", chunksize=8, num_threads=num_threads):
+        _coco_group(k, dcols, gcols, gcrowd, d_start, n_d, g_start, n_g, offsets, o)
+
+
 # --- the column split and the small-input fast path --------------------------------------
 # The twin of fastiou/_columns.py's split (see there): with it, a small call runs with no
 # Numba at all (no JIT start-up in a new process, no dispatcher overhead).  Raw pointers

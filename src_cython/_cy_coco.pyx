@@ -1,7 +1,7 @@
 # cython: boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
 """Cython COCO kernels: the second implementation of pycocotools' greedy matching and
-accumulation (fastiou/backends/numba_cpu_coco.py describes the layouts), and the
-one-pass reader of result records (record_columns).
+accumulation and of the grouping (group_by, group_order; fastiou/backends/numba_cpu_coco.py
+describes the layouts), and the one-pass reader of result records (record_columns).
 
 Groups (and, when accumulating, categories) are handed out by a dynamic schedule;
 each writes only its own outputs, so one thread and many give identical results.
@@ -9,7 +9,8 @@ The kernels contain no validation.
 """
 
 from cython.parallel cimport prange
-from libc.stdlib cimport free, malloc, qsort
+from libc.stdlib cimport free, malloc
+from libc.string cimport memcpy
 
 cimport numpy as cnp
 import numpy as np
@@ -32,15 +33,53 @@ cdef struct Keyed:  # a detection and its sort key
     Py_ssize_t pos
 
 
-cdef int _by_score(const void* x, const void* y) noexcept nogil:
-    # decreasing score, ties in input order: the same order as a stable sort of -score
-    cdef const Keyed* a = <const Keyed*>x
-    cdef const Keyed* b = <const Keyed*>y
-    if a.neg_score < b.neg_score:
-        return -1
-    if a.neg_score > b.neg_score:
-        return 1
-    return (a.pos > b.pos) - (a.pos < b.pos)
+cdef void _sort_by_score(Keyed* a, Keyed* tmp, Py_ssize_t n) noexcept nogil:
+    """A stable sort by ``neg_score``: decreasing score, ties in input order, as
+    NumPy's mergesort of -score (insertion-sorted blocks of 16, then bottom-up
+    merges between ``a`` and ``tmp``, n entries each)."""
+    cdef Py_ssize_t lo, hi, mid, i, j, k, width = 16
+    cdef Keyed item
+    cdef Keyed* src = a
+    cdef Keyed* dst = tmp
+    cdef Keyed* swap
+    for lo in range(0, n, 16):
+        hi = min(lo + 16, n)
+        for i in range(lo + 1, hi):
+            item = a[i]
+            j = i
+            while j > lo and a[j - 1].neg_score > item.neg_score:
+                a[j] = a[j - 1]
+                j -= 1
+            a[j] = item
+    while width < n:
+        lo = 0
+        while lo < n:
+            mid = min(lo + width, n)
+            hi = min(lo + 2 * width, n)
+            i, j, k = lo, mid, lo
+            while i < mid and j < hi:
+                if src[j].neg_score < src[i].neg_score:  # ties from the left: stable
+                    dst[k] = src[j]
+                    j += 1
+                else:
+                    dst[k] = src[i]
+                    i += 1
+                k += 1
+            while i < mid:
+                dst[k] = src[i]
+                i += 1
+                k += 1
+            while j < hi:
+                dst[k] = src[j]
+                j += 1
+                k += 1
+            lo += 2 * width
+        swap = src
+        src = dst
+        dst = swap
+        width *= 2
+    if src != a:
+        memcpy(a, src, n * sizeof(Keyed))
 
 
 cdef inline bint _less(double x, double v) noexcept nogil:
@@ -174,6 +213,8 @@ cdef void _accumulate_category(Py_ssize_t c, const cnp.uint8_t[:, ::1] lanes,
     cdef bint wanted = False, first_tp
     cdef double count, tpf, v
     cdef Keyed* keyed
+    cdef const cnp.int64_t* mine = &by_cat[cat_start[c]] if nd_all else NULL  # the category's detections
+    cdef cnp.uint8_t* local
     cdef cnp.uint8_t* rows
     cdef cnp.int64_t* ranks
     cdef cnp.int64_t* fp
@@ -186,18 +227,26 @@ cdef void _accumulate_category(Py_ssize_t c, const cnp.uint8_t[:, ::1] lanes,
         wanted = wanted or npig[a, c] > 0
     if not wanted:
         return
-    keyed = <Keyed*>malloc(cap * sizeof(Keyed))
-    for i in range(nd_all):
-        keyed[i].pos = by_cat[cat_start[c] + i]
-        keyed[i].neg_score = -score[keyed[i].pos]
-    qsort(keyed, nd_all, sizeof(Keyed), _by_score)
+    keyed = <Keyed*>malloc(2 * cap * sizeof(Keyed))  # and the sort's scratch
+    for i in range(nd_all):  # pos: the place in the category (by_cat keeps memory order)
+        keyed[i].pos = i
+        keyed[i].neg_score = -score[mine[i]]
+    _sort_by_score(keyed, keyed + cap, nd_all)
+    # status and rank in score order, gathered in memory order first (random rows of
+    # the whole status array would each miss the cache)
+    local = <cnp.uint8_t*>malloc(cap * n_lane * sizeof(cnp.uint8_t))
+    for j in range(nd_all):
+        d = mine[j]
+        for lane in range(n_lane):
+            local[j * n_lane + lane] = lanes[d, lane]
     rows = <cnp.uint8_t*>malloc(cap * n_lane * sizeof(cnp.uint8_t))
     ranks = <cnp.int64_t*>malloc(cap * sizeof(cnp.int64_t))
     for i in range(nd_all):
-        d = keyed[i].pos
-        ranks[i] = rank[d]
+        j = keyed[i].pos
+        ranks[i] = rank[mine[j]]
         for lane in range(n_lane):
-            rows[i * n_lane + lane] = lanes[d, lane]
+            rows[i * n_lane + lane] = local[j * n_lane + lane]
+    free(local)
     fp = <cnp.int64_t*>malloc(n_lane * sizeof(cnp.int64_t))
     ntp = <cnp.int64_t*>malloc(n_lane * sizeof(cnp.int64_t))
     for lane in range(n_lane):  # true positives per lane: the scratch's size, not nd_all
@@ -252,6 +301,7 @@ cdef void _accumulate_category(Py_ssize_t c, const cnp.uint8_t[:, ::1] lanes,
                 for r in range(n_rec):
                     precision[t, r, c, a, m] = 0.0
                     scores[t, r, c, a, m] = 0.0
+                lo = 0
                 for r in range(n_rec):
                     v = rec_thrs[r]
                     if nd == 0:
@@ -259,20 +309,26 @@ cdef void _accumulate_category(Py_ssize_t c, const cnp.uint8_t[:, ::1] lanes,
                     first_tp = rows[first * n_lane + lane] == TRUE_POSITIVE
                     if not _less((1.0 if first_tp else 0.0) / count, v):
                         precision[t, r, c, a, m] = pr[0] if n_tp else 0.0
-                        scores[t, r, c, a, m] = score[keyed[first].pos]
+                        scores[t, r, c, a, m] = score[mine[keyed[first].pos]]
                         continue
-                    lo = 0
-                    hi = n_tp
-                    while lo < hi:
-                        mid = (lo + hi) >> 1
-                        if _less(<double>(mid + 1) / count, v):
-                            lo = mid + 1
-                        else:
-                            hi = mid
+                    # the first true positive k with rc >= v: walked on from the last one
+                    # while rec_thrs ascend (the usual), else a binary search
+                    if r > 0 and not _less(v, rec_thrs[r - 1]):
+                        while lo < n_tp and _less(<double>(lo + 1) / count, v):
+                            lo += 1
+                    else:
+                        lo = 0
+                        hi = n_tp
+                        while lo < hi:
+                            mid = (lo + hi) >> 1
+                            if _less(<double>(mid + 1) / count, v):
+                                lo = mid + 1
+                            else:
+                                hi = mid
                     if lo == n_tp:
                         break
                     precision[t, r, c, a, m] = pr[lo]
-                    scores[t, r, c, a, m] = score[keyed[tp_at[lane * tp_cap + lo]].pos]
+                    scores[t, r, c, a, m] = score[mine[keyed[tp_at[lane * tp_cap + lo]].pos]]
     free(keyed)
     free(rows)
     free(ranks)
@@ -299,6 +355,87 @@ def accumulate(const cnp.uint8_t[:, :, ::1] status, const cnp.int64_t[::1] by_ca
     for c in prange(n, nogil=True, schedule="dynamic", chunksize=1, num_threads=num_threads):
         _accumulate_category(c, lanes, by_cat, cat_start, cat_len, rank, score, npig, max_dets, rec_thrs, n_thr,
                              precision, scores, recall)
+
+
+def group_by(const cnp.int64_t[::1] keys, Py_ssize_t n_keys):
+    """``(order, start, length)``: numba_cpu_coco.group_by, a stable counting sort of
+    ``keys`` in ``[0, n_keys)``; key ``k``'s positions are ``order[start[k]:][:length[k]]``."""
+    cdef Py_ssize_t i, k, n = keys.shape[0]
+    order_a = np.empty(n, np.intp)
+    start_a = np.zeros(n_keys, np.intp)
+    length_a = np.zeros(n_keys, np.intp)
+    fill_a = np.empty(n_keys, np.intp)
+    cdef cnp.int64_t[::1] order = order_a, start = start_a, length = length_a, fill = fill_a
+    with nogil:
+        for i in range(n):
+            length[keys[i]] += 1
+        for k in range(1, n_keys):
+            start[k] = start[k - 1] + length[k - 1]
+        for k in range(n_keys):
+            fill[k] = start[k]
+        for i in range(n):
+            k = keys[i]
+            order[fill[k]] = i
+            fill[k] += 1
+    return order_a, start_a, length_a
+
+
+def group_order(const cnp.int64_t[::1] key, Py_ssize_t n_keys, Py_ssize_t per_group,
+                const double[::1] score, Py_ssize_t max_per_group):
+    """``(order, rank, count)``: numba_cpu_coco.group_order (pycocotools' order of each
+    group of ``per_group`` keys, by decreasing ``score`` when given, stably; cut at
+    ``max_per_group``)."""
+    order_a, start_a, length_a = group_by(key, n_keys)
+    cdef cnp.int64_t[::1] order = order_a, start = start_a, length = length_a
+    cdef Py_ssize_t n_groups = n_keys // per_group, g, lo, hi, last, i, j, r, pos, item, widest = 0
+    cdef bint by_score = score.shape[0] > 0
+    count_a = np.empty(n_groups, np.intp)
+    cdef cnp.int64_t[::1] count = count_a
+    cdef Keyed* keyed
+    for g in range(n_groups):
+        last = (g + 1) * per_group - 1
+        widest = max(widest, start[last] + length[last] - start[g * per_group])
+    widest = max(widest, 1)
+    keyed = <Keyed*>malloc(2 * widest * sizeof(Keyed))  # and the sort's scratch
+    if keyed == NULL:
+        raise MemoryError()
+    with nogil:
+        for g in range(n_groups):
+            lo = start[g * per_group]
+            last = (g + 1) * per_group - 1
+            hi = start[last] + length[last]
+            if by_score and hi - lo > 1:
+                if hi - lo <= 16:  # most groups: an insertion sort in place (stable)
+                    for i in range(lo + 1, hi):
+                        item = order[i]
+                        j = i
+                        while j > lo and score[order[j - 1]] < score[item]:
+                            order[j] = order[j - 1]
+                            j -= 1
+                        order[j] = item
+                else:  # ties by place in the group (key, then input order): a stable sort
+                    for i in range(hi - lo):
+                        keyed[i].pos = i
+                        keyed[i].neg_score = -score[order[lo + i]]
+                    _sort_by_score(keyed, keyed + widest, hi - lo)
+                    for i in range(hi - lo):
+                        keyed[i].pos = order[lo + keyed[i].pos]
+                    for i in range(hi - lo):
+                        order[lo + i] = keyed[i].pos
+            count[g] = min(hi - lo, max_per_group)
+    free(keyed)
+    kept_a = np.empty(count_a.sum(), np.intp)
+    rank_a = np.empty(kept_a.shape[0], np.intp)
+    cdef cnp.int64_t[::1] kept = kept_a, rank = rank_a
+    pos = 0
+    with nogil:
+        for g in range(n_groups):
+            lo = start[g * per_group]
+            for r in range(count[g]):
+                kept[pos] = order[lo + r]
+                rank[pos] = r
+                pos += 1
+    return kept_a, rank_a, count_a
 
 
 cdef extern from "Python.h":

@@ -12,6 +12,8 @@ import contextlib
 import copy
 import io
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -383,6 +385,103 @@ def test_numpy_summation_order():
     for n in range(1, 60):
         x = np.exp(-rng.exponential(3, n))
         assert numba_cpu_coco.numpy_sum(x) == np.sum(x)
+
+
+def _cython_coco():
+    pytest.importorskip("fastiou._cy_coco", reason="the compiled module is not built")
+    from fastiou.backends import cython_coco
+
+    return cython_coco
+
+
+@pytest.mark.parametrize("per_group", [1, 3])
+def test_cython_grouping_equals_numba(per_group):
+    # the same arrays, dtypes and order: groups of up to 16 take the insertion sort,
+    # bigger ones the sort by (-score, place); few distinct scores make many ties
+    cython_coco = _cython_coco()
+    rng = np.random.default_rng(per_group)
+    for n, n_groups in [(0, 0), (0, 3), (7, 1), (60, 4), (500, 3), (2000, 9)]:
+        n_keys = n_groups * per_group
+        key = rng.integers(0, n_keys, n) if n else np.zeros(0, np.int64)
+        score = rng.integers(0, 4, n) / 4.0
+        score[rng.random(n) < 0.1] = -0.0  # equal to 0.0
+        ref, got = numba_cpu_coco.group_by(key, n_keys), cython_coco.group_by(key, n_keys)
+        assert all(a.dtype == b.dtype and np.array_equal(a, b) for a, b in zip(got, ref))
+        for scores, max_per_group in [(np.zeros(0), n), (score, 0), (score, 1), (score, 20), (score, n + 1)]:
+            ref = numba_cpu_coco.group_order(key, n_keys, per_group, scores, max_per_group)
+            got = cython_coco.group_order(key, n_keys, per_group, scores, max_per_group)
+            for a, b in zip(got, ref):
+                assert a.dtype == b.dtype and np.array_equal(a, b), (n, n_groups, max_per_group)
+
+
+def _box_columns(boxes):
+    # as COCOeval._box_overlaps: x, y, x + w, y + h, w * h
+    cols = np.zeros((8, len(boxes)))
+    cols[0], cols[1] = boxes[:, 0], boxes[:, 1]
+    cols[2], cols[3] = boxes[:, 0] + boxes[:, 2], boxes[:, 1] + boxes[:, 3]
+    cols[4] = boxes[:, 2] * boxes[:, 3]
+    return cols
+
+
+@pytest.mark.parametrize("parallel", [False, True], ids=["serial", "parallel"])
+def test_cython_box_overlaps_equal_numba_bitwise(parallel):
+    cython_coco = _cython_coco()
+    rng = np.random.default_rng(4)
+    for n_groups in [0, 1, 40]:
+        n_d = rng.choice([0, 1, 5, 30], n_groups).astype(np.intp)
+        n_g = rng.choice([0, 1, 3, 20], n_groups).astype(np.intp)
+        d_start = (np.cumsum(n_d) - n_d).astype(np.intp)
+        g_start = (np.cumsum(n_g) - n_g).astype(np.intp)
+        sizes = n_d * n_g
+        offsets = (np.cumsum(sizes) - sizes).astype(np.int64)
+        paired, paired_start = coco._paired(d_start, n_d, n_g)
+        gboxes = np.round(rng.uniform(0, 30, (int(n_g.sum()), 4)), 1)
+        gboxes[::7, 2] = 0  # zero area
+        dboxes = np.round(rng.uniform(0, 30, (int(n_d.sum()), 4)), 1)
+        dboxes[::5] = gboxes[0] if len(gboxes) else 0  # identical boxes: 1 exactly
+        crowd = (rng.random(len(gboxes)) < 0.3).astype(np.uint8)
+        args = (_box_columns(dboxes[paired]), _box_columns(gboxes), crowd, paired_start, n_d, g_start, n_g,
+                offsets)
+        ref, got = np.full(int(sizes.sum()), np.nan), np.full(int(sizes.sum()), np.nan)
+        numba_cpu_coco.box_overlaps(*args, ref, parallel)
+        cython_coco.box_overlaps(*args, got, parallel)
+        assert np.array_equal(got.view(np.uint64), ref.view(np.uint64))
+
+
+def test_cython_bbox_evaluation_imports_no_numba():
+    # backend='cython' evaluates boxes with no Numba at all (serially and in
+    # parallel: the thread count too), and gives Numba's results
+    _cython_coco()
+    code = """if True:
+        import contextlib, io, sys
+        import numpy as np
+        from fastiou import backends, coco, synthetic
+
+        gt, dets = synthetic.coco_like(30, n_categories=5, seed=2)
+        gt["annotations"][0]["iscrowd"] = 1
+
+        def run(backend):
+            with contextlib.redirect_stdout(io.StringIO()):
+                E = coco.COCOeval(gt, dets, "bbox", backend=backend)
+                E.evaluate()
+                E.accumulate()
+                E.summarize()
+            return E
+
+        got = [run("cython")]
+        backends.FORCE_PARALLEL = True
+        got.append(run("cython"))
+        assert "numba" not in sys.modules, sorted(m for m in sys.modules if m.startswith("numba"))
+        backends.FORCE_PARALLEL = None
+        ref = run("numba")
+        for E in got:
+            assert np.array_equal(E.stats, ref.stats)
+            for key in ("precision", "recall", "scores"):
+                assert np.array_equal(E.eval[key], ref.eval[key]), key
+        print("ok")
+    """
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
 
 
 def _bad(gt, dets, iou_type="bbox"):

@@ -155,11 +155,7 @@ def threads(parallel: bool) -> int:
     """The thread count a Cython kernel runs on: 1 (a plain loop, no OpenMP) unless ``parallel``."""
     if not parallel:
         return 1
-    if _num_threads is not None:
-        return _num_threads
-    import numba  # not set: the calling thread's Numba count, as the Numba kernels use
-
-    return numba.get_num_threads()
+    return get_num_threads()  # not set: the calling thread's Numba count, as the Numba kernels use
 
 
 def set_num_threads(n: int | None) -> None:
@@ -172,9 +168,21 @@ def get_num_threads() -> int:
     """The thread count of the calling thread's parallel kernels (when they run in parallel)."""
     if _num_threads is not None:
         return _num_threads
-    import numba
+    numba = sys.modules.get("numba")
+    if numba is None:  # nothing can have changed Numba's default: a Cython kernel does not start Numba
+        return _numba_default_threads()
+    return int(numba.get_num_threads())
 
-    return numba.get_num_threads()
+
+def _numba_default_threads() -> int:
+    """Numba's default thread count (numba.config.NUMBA_NUM_THREADS), without importing Numba."""
+    try:
+        return max(1, int(os.environ["NUMBA_NUM_THREADS"]))
+    except (KeyError, ValueError):
+        pass
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return max(1, os.cpu_count() or 1)
 
 
 def _numba_threads_to(n: int) -> None:

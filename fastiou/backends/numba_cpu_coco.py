@@ -344,6 +344,7 @@ def _accumulate(status: NDArray[np.uint8], by_cat: NDArray[np.intp], cat_start: 
                             for r in range(n_rec):
                                 precision[t, r, c, a, m] = 0.0
                                 scores[t, r, c, a, m] = 0.0
+                            lo = 0
                             for r in range(n_rec):
                                 # np.searchsorted(rc, v, side='left') for rc = tp / npig
                                 # at each detection; past the end pycocotools stops
@@ -355,13 +356,19 @@ def _accumulate(status: NDArray[np.uint8], by_cat: NDArray[np.intp], cat_start: 
                                     precision[t, r, c, a, m] = pr[0] if n_tp else 0.0
                                     scores[t, r, c, a, m] = score[mine[by_score[first]]]
                                     continue
-                                lo, hi = 0, n_tp  # the first true positive k with rc >= v
-                                while lo < hi:
-                                    mid = (lo + hi) >> 1
-                                    if _less(np.float64(mid + 1) / count, v):
-                                        lo = mid + 1
-                                    else:
-                                        hi = mid
+                                # the first true positive k with rc >= v: walked on from the
+                                # last one while rec_thrs ascend (the usual), else a binary search
+                                if r > 0 and not _less(v, rec_thrs[r - 1]):
+                                    while lo < n_tp and _less(np.float64(lo + 1) / count, v):
+                                        lo += 1
+                                else:
+                                    lo, hi = 0, n_tp
+                                    while lo < hi:
+                                        mid = (lo + hi) >> 1
+                                        if _less(np.float64(mid + 1) / count, v):
+                                            lo = mid + 1
+                                        else:
+                                            hi = mid
                                 if lo == n_tp:
                                     break
                                 precision[t, r, c, a, m] = pr[lo]
