@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, overload
 
 import numpy as np
 from numpy.typing import DTypeLike, NDArray
@@ -49,16 +50,115 @@ class Table:
         return len(self.image_id)
 
 
+class Records(Sequence[dict[str, Any]]):
+    """Records read from a JSON file as columns (:func:`fastiou._cy_json.loads`): a
+    read-only sequence of the dicts :func:`json.loads` gives, made on access (equal
+    dicts: their keys come in the order the records first gave them, and in a column
+    of number arrays that mixes integer and decimal literals the integers are floats).
+
+    The columns (``kinds``: ``'i'`` int64, ``'f'`` float64, ``'v'``/``'V'`` float64
+    rows read from decimal/integer literals, ``'o'`` Python values with
+    :data:`MISSING` where a record lacks the key) are what the evaluation reads.
+    """
+
+    def __init__(self, n: int, keys: list[str], kinds: list[str], columns: list[Any]) -> None:
+        self._n = n
+        self._columns = {k: (kind, col) for k, kind, col in zip(keys, kinds, columns)}
+
+    def __len__(self) -> int:
+        return self._n
+
+    def _values(self, key: str) -> list[Any]:
+        kind, col = self._columns[key]
+        return col if kind == "o" else col.astype(np.int64).tolist() if kind == "V" else col.tolist()
+
+    @overload
+    def __getitem__(self, i: int) -> dict[str, Any]: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[dict[str, Any]]: ...
+
+    def __getitem__(self, i: int | slice) -> dict[str, Any] | list[dict[str, Any]]:
+        if isinstance(i, slice):
+            return self.tolist()[i]
+        if not -self._n <= i < self._n:
+            raise IndexError("record index out of range")
+        return {k: v for k, (kind, col) in self._columns.items()
+                if (v := col[i] if kind == "o" else col[i].tolist() if kind != "V" else col[i].astype(np.int64).tolist())
+                is not MISSING}
+
+    def tolist(self) -> list[dict[str, Any]]:
+        """The records as :func:`json.loads` gives them."""
+        keys = list(self._columns)
+        if not keys:
+            return [{} for _ in range(self._n)]
+        rows = zip(*(self._values(k) for k in keys))
+        if any(kind == "o" and any(v is MISSING for v in col) for kind, col in self._columns.values()):
+            return [{k: v for k, v in zip(keys, row) if v is not MISSING} for row in rows]
+        return [dict(zip(keys, row)) for row in rows]
+
+    def field(self, key: str, name: str) -> list[Any]:
+        """Every record's ``key``, or ValueError naming the first record without it."""
+        if key not in self._columns:
+            if self._n:
+                raise ValueError(f"{_where(name, 0, self[0])} has no {key!r}")
+            return []
+        values = self._values(key)
+        if self._columns[key][0] == "o" and any(v is MISSING for v in values):
+            i = next(i for i, v in enumerate(values) if v is MISSING)
+            raise ValueError(f"{_where(name, i, self[i])} has no {key!r}")
+        return values
+
+    def array(self, key: str, width: int) -> NDArray[Any] | None:
+        """The column ``key`` as ``_Records.prefetch`` reads it (``width`` 0: int64 ids,
+        1: float64, w >= 2: float64 rows of w), or None if it does not hold that."""
+        kind, col = self._columns.get(key, ("o", None))
+        if width == 0:
+            return col if kind == "i" else None
+        if width == 1:
+            return col.astype(np.float64) if kind == "i" else col if kind == "f" else None
+        return col if kind in "vV" and col.shape[1] == width else None
+
+
+#: A key a record lacks, in a :class:`Records` column of Python values.
+MISSING = object()
+
+
+def _plain(value: Any) -> Any:
+    """``value`` with its :class:`Records` (in the top two levels) as lists of dicts."""
+    if isinstance(value, Records):
+        return value.tolist()
+    if isinstance(value, dict):
+        return {k: v.tolist() if isinstance(v, Records) else v for k, v in value.items()}
+    return value
+
+
 class Loaded:
     """A dataset read once (:class:`fastiou.coco.COCO`): what :func:`ground_truth` and
     :func:`detections` make of it is kept, per iouType and keypoint count, with its
     arrays made read-only.  ``results`` is None for a COCO dataset, else the result
-    records (or ``(N, 7)`` array) that ``loadRes`` took, read as results."""
+    records (or ``(N, 7)`` array) that ``loadRes`` took, read as results.
+
+    A dataset read from a JSON file holds :class:`Records`; ``dataset`` gives it as
+    :func:`json.loads` would (made on first access), while the evaluation reads the
+    columns.
+    """
 
     def __init__(self, dataset: dict[str, Any], results: Any = None) -> None:
-        self.dataset = dataset
+        self._source = dataset
+        self._dataset: dict[str, Any] | None = None
         self.results = results
         self._read: dict[tuple[Any, ...], Any] = {}
+
+    @property
+    def dataset(self) -> dict[str, Any]:
+        if self._dataset is None:
+            self._dataset = _plain(self._source)
+        return self._dataset
+
+    @dataset.setter
+    def dataset(self, value: dict[str, Any]) -> None:
+        self._source, self._dataset = value, None
+        self._read.clear()
 
 
 def _frozen(table: Table) -> Table:
@@ -69,12 +169,24 @@ def _frozen(table: Table) -> Table:
 
 
 def load_json(path: Any, name: str) -> Any:
+    """The JSON file at ``path``, its arrays of records as :class:`Records` where the
+    compiled reader is built (else as :func:`json.load` gives them)."""
     try:
-        with open(os.fspath(path)) as f:
-            return json.load(f)
+        with open(os.fspath(path), "rb") as f:
+            data = f.read()
     except OSError as exc:
         raise ValueError(f"{name}: cannot read {os.fspath(path)!r} ({exc})") from None
-    except json.JSONDecodeError as exc:
+    try:
+        from ._cy_json import loads
+    except ImportError:
+        value = None
+    else:
+        value = loads(data, Records, MISSING)
+    if value is not None:
+        return value
+    try:
+        return json.loads(data)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ValueError(f"{name}: {os.fspath(path)!r} is not valid JSON ({exc})") from None
 
 
@@ -82,7 +194,7 @@ def as_dataset(x: Any, name: str) -> dict[str, Any]:
     """The COCO dataset dict of a ``COCO`` object, a dict or a JSON path."""
     if isinstance(x, (str, os.PathLike)):
         x = load_json(x, name)
-    dataset = getattr(x, "dataset", x)
+    dataset = x._source if isinstance(x, Loaded) else getattr(x, "dataset", x)
     if not isinstance(dataset, dict):
         raise TypeError(f"{name} must be a COCO object, a dict in the COCO layout or a JSON path, "
                         f"got {type(x).__name__}")
@@ -94,8 +206,10 @@ def _where(name: str, i: int, record: Any) -> str:
     return f"{name}[{i}]" + (f" (id {rid})" if rid is not None else "")
 
 
-def _field(records: list[Any], key: str, name: str) -> list[Any]:
+def _field(records: Sequence[Any], key: str, name: str) -> list[Any]:
     """``[r[key] for r in records]``, or ValueError naming the first record without it."""
+    if isinstance(records, Records):
+        return records.field(key, name)
     try:
         return [r[key] for r in records]
     except (KeyError, TypeError):
@@ -107,7 +221,7 @@ def _field(records: list[Any], key: str, name: str) -> list[Any]:
         raise
 
 
-def _numbers(values: list[Any], key: str, name: str, records: list[Any], width: int | None = None,
+def _numbers(values: list[Any], key: str, name: str, records: Sequence[Any], width: int | None = None,
              dtype: DTypeLike = np.float64) -> NDArray[Any]:
     """``values`` as a finite array of ``dtype`` (rows of ``width``), naming the first bad record."""
     if len(values) == 0:
@@ -133,14 +247,14 @@ def _numbers(values: list[Any], key: str, name: str, records: list[Any], width: 
     return arr
 
 
-def _check_finite(arr: NDArray[np.floating[Any]], key: str, name: str, records: list[Any]) -> None:
+def _check_finite(arr: NDArray[np.floating[Any]], key: str, name: str, records: Sequence[Any]) -> None:
     bad = ~np.isfinite(arr) if arr.ndim == 1 else ~np.isfinite(arr).all(axis=1)
     if bad.any():
         i = int(np.argmax(bad))
         raise ValueError(f"{_where(name, i, records[i])}: {key!r} is not finite: {records[i][key]!r}")
 
 
-def _ids(values: list[Any], key: str, name: str, records: list[Any]) -> NDArray[np.int64]:
+def _ids(values: list[Any], key: str, name: str, records: Sequence[Any]) -> NDArray[np.int64]:
     try:
         arr = np.asarray(values)
     except (ValueError, TypeError):
@@ -161,18 +275,24 @@ class _Records:
 
     :meth:`prefetch` reads several plain fields of every record in one compiled
     pass (``fastiou._cy_coco.record_columns``) when each record is a dict of
-    Python numbers; any other record, or a build without the compiled module,
-    leaves each field to the checked path, which names the first bad record.
-    Both give the same arrays.
+    Python numbers, or takes them from :class:`Records` columns; any other record,
+    or a build without the compiled module, leaves each field to the checked path,
+    which names the first bad record.  All give the same arrays.
     """
 
-    def __init__(self, records: list[Any], name: str) -> None:
+    def __init__(self, records: Sequence[Any], name: str) -> None:
         self.records = records
         self.name = name
         self._read: dict[str, NDArray[Any]] = {}
 
     def prefetch(self, widths: dict[str, int]) -> None:
         """Read the fields ``widths`` names (0: id, 1: number, w >= 2: w numbers) in one pass."""
+        if isinstance(self.records, Records):  # read from JSON: the columns are there
+            for key, width in widths.items():
+                column = self.records.array(key, width)
+                if column is not None:
+                    self._read[key] = column
+            return
         try:
             from ._cy_coco import record_columns
         except ImportError:
@@ -198,7 +318,7 @@ class _Records:
         return _numbers(self.field(key), key, self.name, self.records, width)
 
 
-def _check_boxes(bbox: NDArray[np.float64], name: str, records: list[Any]) -> None:
+def _check_boxes(bbox: NDArray[np.float64], name: str, records: Sequence[Any]) -> None:
     bad = (bbox[:, 2] < 0) | (bbox[:, 3] < 0)
     if bad.any():
         i = int(np.argmax(bad))
@@ -215,7 +335,7 @@ def _images(dataset: dict[str, Any], name: str) -> tuple[NDArray[np.int64], dict
 
 
 def _check_rles(segms: list[Any], image_id: NDArray[np.int64], sizes: dict[int, tuple[int, int]], name: str,
-                records: list[Any]) -> None:
+                records: Sequence[Any]) -> None:
     want_of = {img: list(size) for img, size in sizes.items()}
     for i, (s, img) in enumerate(zip(segms, image_id.tolist())):
         if type(s) is dict and "counts" in s:  # the common case first: a plain RLE of its image's size
@@ -251,7 +371,7 @@ def ground_truth(x: Any, iou_type: str, n_kp: int, name: str = "cocoGt") -> tupl
     if isinstance(x, Loaded):
         key = ("gt", iou_type, n_kp)
         if key not in x._read:
-            table, info = _ground_truth(x.dataset, iou_type, n_kp, name)
+            table, info = _ground_truth(x._source, iou_type, n_kp, name)
             x._read[key] = _frozen(table), info
         return x._read[key]
     return _ground_truth(as_dataset(x, name), iou_type, n_kp, name)
@@ -289,16 +409,20 @@ def _ground_truth(dataset: dict[str, Any], iou_type: str, n_kp: int, name: str
 
 def _as_result_records(
     x: Any, name: str
-) -> tuple[list[Any] | None, dict[str, Any] | None, NDArray[Any] | None]:
+) -> tuple[Sequence[Any] | None, dict[str, Any] | None, NDArray[Any] | None]:
     """``(records, dataset, array)``: exactly one is not None."""
     if isinstance(x, (str, os.PathLike)):
         x = load_json(x, name)
+    if isinstance(x, Loaded):
+        return None, x._source, None
     if hasattr(x, "dataset"):
         return None, x.dataset, None
     if isinstance(x, dict):
         if "annotations" not in x:
             raise ValueError(f"{name}: a dict of detections must be a COCO dataset with 'annotations'")
         return None, x, None
+    if isinstance(x, Records):
+        return x, None, None
     if isinstance(x, (list, tuple)):
         return list(x), None, None
     if isinstance(x, np.ndarray) or hasattr(x, "__array__"):
@@ -337,7 +461,7 @@ def detections(x: Any, iou_type: str, n_kp: int, gt_info: dict[str, Any], name: 
         key = ("dt", iou_type, n_kp)
         kept = x._read.get(key)
         if kept is None or kept[0] is not gt_info:  # checked against this ground truth
-            source = x.dataset if x.results is None else x.results
+            source = x._source if x.results is None else x.results
             kept = x._read[key] = gt_info, _frozen(_detections(source, iou_type, n_kp, gt_info, name))
         return kept[1]
     return _detections(x, iou_type, n_kp, gt_info, name)
@@ -431,7 +555,7 @@ def _detections(x: Any, iou_type: str, n_kp: int, gt_info: dict[str, Any], name:
     return table
 
 
-def _check_membership(table: Table, gt_info: dict[str, Any], name: str, records: list[Any] | None) -> None:
+def _check_membership(table: Table, gt_info: dict[str, Any], name: str, records: Sequence[Any] | None) -> None:
     for key, known, what in (("image_id", gt_info["img_ids"], "image"),
                              ("category_id", gt_info["cat_ids"], "category")):
         values = getattr(table, key)
