@@ -28,6 +28,10 @@ cdef enum:
     FALSE_POSITIVE = 2
 
 
+cdef enum:
+    SMALL_GROUP = 32  # ground truth per group that greedy matching keeps on the stack
+
+
 cdef struct Keyed:  # a detection and its sort key
     double neg_score
     Py_ssize_t pos
@@ -104,9 +108,19 @@ cdef void _match_group(Py_ssize_t k, const double[::1] ious, const cnp.int64_t[:
     cdef int matched
     cdef bint ignored
     cdef cnp.uint8_t st
-    cdef char* ig = <char*>malloc(max(ng, 1) * sizeof(char))
-    cdef Py_ssize_t* order = <Py_ssize_t*>malloc(max(ng, 1) * sizeof(Py_ssize_t))
-    cdef cnp.int64_t* taken = <cnp.int64_t*>malloc(max(ng, 1) * sizeof(cnp.int64_t))
+    # a group's scratch: on the stack for the usual few ground truth (a malloc and
+    # free per group would cost more than most groups' matching)
+    cdef char ig_few[SMALL_GROUP]
+    cdef Py_ssize_t order_few[SMALL_GROUP]
+    cdef cnp.int64_t taken_few[SMALL_GROUP]
+    cdef bint few = ng <= SMALL_GROUP
+    cdef char* ig = &ig_few[0]
+    cdef Py_ssize_t* order = &order_few[0]
+    cdef cnp.int64_t* taken = &taken_few[0]
+    if not few:
+        ig = <char*>malloc(ng * sizeof(char))
+        order = <Py_ssize_t*>malloc(ng * sizeof(Py_ssize_t))
+        taken = <cnp.int64_t*>malloc(ng * sizeof(cnp.int64_t))
     for a in range(area_lo.shape[0]):
         alo = area_lo[a]
         ahi = area_hi[a]
@@ -172,9 +186,10 @@ cdef void _match_group(Py_ssize_t k, const double[::1] ious, const cnp.int64_t[:
                     dt_match[a, t, d] = matched
                     dt_ignore[a, t, d] = ignored
                 status[d, a, t] = IGNORED if ignored else (TRUE_POSITIVE if matched >= 0 else FALSE_POSITIVE)
-    free(ig)
-    free(order)
-    free(taken)
+    if not few:
+        free(ig)
+        free(order)
+        free(taken)
 
 
 def greedy_match(const double[::1] ious, const cnp.int64_t[::1] offsets, const cnp.int64_t[::1] d_start,
