@@ -310,6 +310,20 @@ cdef struct Column:
     Py_ssize_t last_row   # the last row that had this key (a repeated key is left to json.loads)
 
 
+cdef class Owned:
+    """A malloc'd buffer, freed with the array that has it as its base."""
+    cdef void* data
+
+    @staticmethod
+    cdef Owned of(void* data):
+        cdef Owned o = Owned.__new__(Owned)
+        o.data = data
+        return o
+
+    def __dealloc__(self):
+        free(self.data)
+
+
 cdef class Columns:
     """The columns being filled: C buffers, and Python lists for OBJECT columns."""
     cdef Column* cols
@@ -483,6 +497,7 @@ cdef class Columns:
         cdef Py_ssize_t k
         cdef Column* c
         cdef cnp.ndarray arr
+        cdef cnp.npy_intp dims[2]
         values = []
         kinds = []
         for k in range(self.n_cols):
@@ -491,13 +506,14 @@ cdef class Columns:
                 values.append(self.objects[k])
                 kinds.append("o")
                 continue
-            if c.kind == VECTOR:
-                arr = np.empty((n_rows, c.width), np.float64)
-                kinds.append("V" if c.ints else "v")
-            else:
-                arr = np.empty(n_rows, np.int64 if c.kind == INT else np.float64)
-                kinds.append("i" if c.kind == INT else "f")
-            memcpy(cnp.PyArray_DATA(arr), c.data, cnp.PyArray_NBYTES(arr))
+            dims[0] = n_rows
+            dims[1] = c.width
+            arr = cnp.PyArray_SimpleNewFromData(2 if c.kind == VECTOR else 1, dims,
+                                                cnp.NPY_INT64 if c.kind == INT else cnp.NPY_FLOAT64, c.data)
+            cnp.set_array_base(arr, Owned.of(c.data))  # the array frees the buffer: no copy
+            c.data = NULL
+            kinds.append("V" if c.kind == VECTOR and c.ints else "v" if c.kind == VECTOR else
+                         "i" if c.kind == INT else "f")
             values.append(arr)
         return make_records(n_rows, self.keys, kinds, values)
 
