@@ -334,17 +334,34 @@ def _images(dataset: dict[str, Any], name: str) -> tuple[NDArray[np.int64], dict
     return ids, {int(i): k for k, i in enumerate(ids)}
 
 
-def _check_rles(segms: list[Any], image_id: NDArray[np.int64], sizes: dict[int, tuple[int, int]], name: str,
-                records: Sequence[Any]) -> None:
+#: The most points one annotation's polygons may put on pycocotools' 5x boundary grid
+#: (its scratch: 40 bytes a point); a COCO object's polygons have a few thousand.
+MAX_POLYGON_POINTS = 2**26
+#: Polygon coordinates beyond this are refused: C's ``(int)(5 * v + .5)`` must fit.
+MAX_POLYGON_COORD = 2.0**24
+
+
+def _rles(segms: list[Any], image_id: NDArray[np.int64], sizes: dict[int, tuple[int, int]], name: str,
+          records: Sequence[Any]) -> list[Any]:
+    """The masks as COCO RLE dicts, each checked against its image's size: polygons
+    (lists of ``[x0, y0, x1, y1, ...]``) become the RLE of their union, exactly as
+    pycocotools' ``annToRLE`` makes it.  A new list: ``segms`` is not changed."""
     want_of = {img: list(size) for img, size in sizes.items()}
+    polygons: list[int] = []
     for i, (s, img) in enumerate(zip(segms, image_id.tolist())):
         if type(s) is dict and "counts" in s:  # the common case first: a plain RLE of its image's size
             size = s.get("size")
             if type(size) is list and size == want_of.get(img):
                 continue
+        if isinstance(s, list):
+            if img not in want_of:
+                raise ValueError(f"{_where(name, i, records[i])}: a polygon needs its image's height and "
+                                 f"width, and image {img} has none")
+            polygons.append(i)
+            continue
         if not isinstance(s, dict):
-            raise ValueError(f"{_where(name, i, records[i])}: 'segmentation' must be a COCO RLE dict "
-                             f"(polygons are not supported: encode them as RLE), got {type(s).__name__}")
+            raise ValueError(f"{_where(name, i, records[i])}: 'segmentation' must be a COCO RLE dict or a "
+                             f"list of polygons, got {type(s).__name__}")
         size = s.get("size")
         if "counts" not in s or size is None:
             raise ValueError(f"{_where(name, i, records[i])}: 'segmentation' must be a COCO RLE with "
@@ -353,6 +370,56 @@ def _check_rles(segms: list[Any], image_id: NDArray[np.int64], sizes: dict[int, 
         if want is not None and [int(v) for v in size] != want:
             raise ValueError(f"{_where(name, i, records[i])}: mask size {list(size)} differs from its "
                              f"image's [height, width] {want}")
+    if not polygons:
+        return segms
+    out = list(segms)
+    hw = np.array([want_of[int(image_id[i])] for i in polygons], np.int64).reshape(-1, 2)
+    for i, rle in zip(polygons, _polygon_rles([segms[i] for i in polygons], hw, [
+            _where(name, i, records[i]) for i in polygons])):
+        out[i] = rle
+    return out
+
+
+def _polygon_rles(segms: list[Any], hw: NDArray[np.int64], where: list[str]) -> list[dict[str, Any]]:
+    """pycocotools' ``merge(frPyObjects(segm, h, w))`` of each polygon list."""
+    from .backends import numba_cpu_masks as kernels
+
+    shapes: list[NDArray[np.float64]] = []
+    per_ann = np.zeros(len(segms), np.int64)
+    for k, s in enumerate(segms):
+        what = f"{where[k]}: 'segmentation'"
+        try:
+            items = [np.asarray(p, dtype=np.float64) for p in s]
+        except (TypeError, ValueError):
+            raise ValueError(f"{what} must be a list of polygons (lists of numbers)") from None
+        if not items or any(p.ndim != 1 for p in items):
+            raise ValueError(f"{what} must be a non-empty list of polygons (lists of numbers)")
+        if len(items[0]) <= 4 or any(len(p) < 2 for p in items):  # what pycocotools' frPyObjects takes
+            raise ValueError(f"{what}: the first polygon needs more than four numbers and every polygon "
+                             f"at least [x, y] (pycocotools fails on fewer)")
+        for p in items:
+            if not np.isfinite(p).all() or np.abs(p).max() > MAX_POLYGON_COORD:
+                raise ValueError(f"{what} has a coordinate that is not finite or beyond "
+                                 f"{MAX_POLYGON_COORD:.0f}: {p.tolist()}")
+        shapes.extend(items)
+        per_ann[k] = len(items)
+    lengths = np.array([len(p) - len(p) % 2 for p in shapes], np.int64)  # an odd last number is unused
+    xy = np.concatenate([p[:n] for p, n in zip(shapes, lengths)]) if shapes else np.zeros(0)
+    poly_start = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    ann_poly = np.concatenate([[0], np.cumsum(per_ann)]).astype(np.int64)
+    points = kernels.polygon_points(xy, poly_start)
+    per_points = np.add.reduceat(points + 2, ann_poly[:-1]) if len(points) else np.zeros(0, np.int64)
+    too_long = np.flatnonzero(per_points > MAX_POLYGON_POINTS)
+    if too_long.size:
+        k = int(too_long[0])
+        raise ValueError(f"{where[k]}: 'segmentation' polygons trace {int(per_points[k])} boundary points "
+                         f"on pycocotools' 5x grid (at most {MAX_POLYGON_POINTS})")
+    out_start = np.concatenate([[0], np.cumsum(per_points + 1)]).astype(np.int64)
+    counts = np.empty(int(out_start[-1]), np.int64)
+    n_runs = kernels.polygons_to_runs(xy, poly_start, ann_poly, hw[:, 0].copy(), hw[:, 1].copy(), points,
+                                      out_start, counts)
+    return [{"size": [int(h), int(w)], "counts": counts[o:o + n]}
+            for (h, w), o, n in zip(hw.tolist(), out_start.tolist(), n_runs.tolist())]
 
 
 def _image_sizes(dataset: dict[str, Any], name: str) -> dict[int, tuple[int, int]]:
@@ -398,7 +465,7 @@ def _ground_truth(dataset: dict[str, Any], iou_type: str, n_kp: int, name: str
     elif iou_type == "segm":
         sizes = _image_sizes(dataset, name)
         table.segmentation = read.field("segmentation")
-        _check_rles(table.segmentation, table.image_id, sizes, where, anns)
+        table.segmentation = _rles(table.segmentation, table.image_id, sizes, where, anns)
     else:
         table.bbox = read.numbers("bbox", 4)
         table.keypoints = read.numbers("keypoints", 3 * n_kp)
@@ -541,7 +608,7 @@ def _detections(x: Any, iou_type: str, n_kp: int, gt_info: dict[str, Any], name:
             table.area = table.bbox[:, 2] * table.bbox[:, 3]
     if iou_type == "segm" or branch == "segm":
         table.segmentation = read.field("segmentation")
-        _check_rles(table.segmentation, table.image_id, gt_info["sizes"], where, records)
+        table.segmentation = _rles(table.segmentation, table.image_id, gt_info["sizes"], where, records)
         if branch == "segm":
             table.area, box = _rle_area_and_box(table.segmentation, where)
             if not hasattr(table, "bbox"):

@@ -96,16 +96,33 @@ def _draw(args: argparse.Namespace) -> int:
 
 
 def _eval(args: argparse.Namespace) -> int:
+    import contextlib
+    import io
     import json
 
-    from . import coco
+    from . import _coco_input, coco
+    from ._progress import Progress
 
+    # a bar on a terminal; pycocotools' progress lines would break it, so only the
+    # summary block is printed, after it
+    bar = Progress(4, enabled=not args.no_progress and sys.stderr.isatty())
     try:
-        E = coco.COCOeval(args.gt, args.dt, args.iou_type, backend=args.backend)
-        E.evaluate()
-        E.accumulate()
+        with contextlib.redirect_stdout(io.StringIO()):
+            bar.step("reading the ground truth", advance=False)
+            G = coco.COCO(_coco_input.load_json(args.gt, "gt"))
+            bar.step("reading the detections")
+            dt = _coco_input.load_json(args.dt, "dt")
+            D = coco.COCO(dt) if isinstance(dt, dict) else G.loadRes(dt)
+            bar.step("matching")
+            E = coco.COCOeval(G, D, args.iou_type, backend=args.backend)
+            E.evaluate()
+            bar.step("accumulating")
+            E.accumulate()
+            bar.step("done")
+        bar.close()
         stats = E.summarize()
     except (ValueError, TypeError) as exc:
+        bar.close()
         print(f"fastiou eval: error: {exc}", file=sys.stderr)
         return 2
     if args.json:
@@ -184,6 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--json", metavar="PATH", help="also write the stats as JSON")
     ev.add_argument("--plot", metavar="PATH",
                     help="also draw precision-recall curves (needs fastiou[plot])")
+    ev.add_argument("--no-progress", action="store_true", help="no progress bar (shown on a terminal)")
     ev.set_defaults(func=_eval)
     config = sub.add_parser("config", help="print versions, backends and threads")
     config.set_defaults(func=_config)

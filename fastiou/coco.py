@@ -17,17 +17,16 @@ are identical (``np.array_equal``) to pycocotools', quirks included:
   read at ``searchsorted(recall, recThrs, side='left')``.
 
 How it runs: the annotations become arrays once (:mod:`fastiou._coco_input`, the
-validation boundary); the overlaps of every (image, category) group come from
-fastiou's box formula (one compiled kernel over all groups), from
-:func:`fastiou.mask_iou` on RLE, or from the OKS kernels; pycocotools' greedy
-matching runs in one compiled kernel over all groups, area ranges and
-thresholds (parallel when it pays, with a serial twin); accumulation sorts
-once (one NumPy lexsort for every area range and maxDets) and runs the running
-counts, the precision envelope and the recall points of every (threshold,
-category) in one compiled kernel per (area range, maxDets), not a Python loop.
+validation boundary; JSON files are read straight into columns by
+``fastiou._cy_json``; polygons become RLE exactly as pycocotools' ``annToRLE``
+makes them); the overlaps of every (image, category) group come from fastiou's
+box formula (one compiled kernel over all groups), from :func:`fastiou.mask_iou`
+on RLE, or from the OKS kernels; pycocotools' greedy matching runs in one
+compiled kernel over all groups, area ranges and thresholds, and accumulation in
+one kernel call with one category per work item (parallel when it pays, with
+serial twins), not a Python loop.
 
-Unlike pycocotools, nothing of the caller's is modified, and polygon
-segmentations are not read (encode them as RLE first).
+Unlike pycocotools, nothing of the caller's is modified.
 """
 
 from __future__ import annotations

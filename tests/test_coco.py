@@ -692,6 +692,25 @@ def test_cli_eval(tmp_path, capsys):
     assert "'category_id' 99" in capsys.readouterr().err
 
 
+def test_cli_eval_progress_bar_on_a_terminal(tmp_path, capsys, monkeypatch):
+    from fastiou import cli
+
+    gt, dets = synthetic.coco_like(4, n_categories=2, seed=1)
+    gt_path, dt_path = tmp_path / "gt.json", tmp_path / "dt.json"
+    gt_path.write_text(json.dumps(gt))
+    dt_path.write_text(json.dumps({**gt, "annotations": [{**d, "id": k + 1, "area": 10.0}
+                                                         for k, d in enumerate(dets)]}))  # a dataset
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    assert cli.main(["eval", str(gt_path), str(dt_path)]) == 0
+    out, err = capsys.readouterr()
+    assert "[" + "#" * 30 + "] 4/4" in err and "accumulating" in err
+    assert "Running per image" not in out and out.count("Average Precision") == 6  # the block, after the bar
+    assert cli.main(["eval", str(gt_path), str(dt_path), "--no-progress"]) == 0
+    assert "#" not in capsys.readouterr().err
+    assert cli.main(["eval", str(tmp_path / "none.json"), str(dt_path)]) == 2
+    assert "gt: cannot read" in capsys.readouterr().err
+
+
 def test_accumulate_with_other_rec_thrs_and_refused_changes():
     gt, dets = synthetic.coco_like(8, n_categories=3, seed=14)
 

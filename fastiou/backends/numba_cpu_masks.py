@@ -918,3 +918,148 @@ def row_sums(
     """Per-chunk float64 sums ``(sum p t, sum p, sum t)`` (squares with ``squared``)
     of rows ``pred (R, S)``, ``target (R, S)``, into ``partial (R, ceil(S / chunk), 3)``."""
     _row_sums_k[parallel](pred, target, threshold, binarize, squared, chunk, partial, new_counter())
+
+
+# --- polygons (pycocotools' rleFrPoly) ------------------------------------------------------------
+
+#: pycocotools rasterises polygons on a grid this many times finer than the pixels.
+POLY_SCALE = 5.0
+
+
+@njit(inline="always")
+def _poly_corner(xy: NDArray[np.float64], p0: int, k: int, j: int) -> tuple[int, int]:
+    """Corner ``j`` (mod ``k``) of the polygon at ``xy[p0:]`` on the fine grid, as C's ``(int)(5 * v + .5)``."""
+    j = j if j < k else 0
+    return int(POLY_SCALE * xy[p0 + 2 * j] + 0.5), int(POLY_SCALE * xy[p0 + 2 * j + 1] + 0.5)
+
+
+@njit
+def polygon_points(xy: NDArray[np.float64], poly_start: NDArray[np.int64]) -> NDArray[np.int64]:
+    """Points each polygon's boundary walk visits (rleFrPoly's ``m``): the scratch it needs."""
+    n = poly_start.shape[0] - 1
+    out = np.zeros(n, np.int64)
+    for p in range(n):
+        p0, k = poly_start[p], (poly_start[p + 1] - poly_start[p]) // 2
+        for j in range(k):
+            xs, ys = _poly_corner(xy, p0, k, j)
+            xe, ye = _poly_corner(xy, p0, k, j + 1)
+            out[p] += max(abs(xe - xs), abs(ye - ys)) + 1
+    return out
+
+
+@njit
+def _poly_intervals(xy: NDArray[np.float64], p0: int, k: int, h: int, w: int, u: NDArray[np.int64],
+                    v: NDArray[np.int64], a: NDArray[np.int64], starts: NDArray[np.int64],
+                    ends: NDArray[np.int64], n_iv: int) -> int:
+    """pycocotools' rleFrPoly of one polygon (``k`` corners at ``xy[p0:]``), exactly: its
+    foreground runs appended to ``starts``/``ends`` (column-major pixel intervals) from
+    ``n_iv``; returns the new count.  ``u``, ``v``, ``a`` hold polygon_points' count."""
+    m = 0
+    for j in range(k):  # the boundary, densely, on the fine grid
+        xs, ys = _poly_corner(xy, p0, k, j)
+        xe, ye = _poly_corner(xy, p0, k, j + 1)
+        dx, dy = abs(xe - xs), abs(ys - ye)
+        flip = (dx >= dy and xs > xe) or (dx < dy and ys > ye)
+        if flip:
+            xs, xe, ys, ye = xe, xs, ye, ys
+        if dx == 0 and dy == 0:  # a repeated corner: one point (C divides 0 by 0 here; the
+            u[m], v[m] = xs, ys  # row is never read: both neighbours share its column)
+            m += 1
+        elif dx >= dy:
+            s = (ye - ys) / dx
+            for d in range(dx + 1):
+                t = dx - d if flip else d
+                u[m], v[m] = t + xs, int(ys + s * t + 0.5)
+                m += 1
+        else:
+            s = (xe - xs) / dy
+            for d in range(dy + 1):
+                t = dy - d if flip else d
+                v[m], u[m] = t + ys, int(xs + s * t + 0.5)
+                m += 1
+    n = 0
+    for j in range(1, m):  # where the column changes, back on the pixel grid
+        if u[j] != u[j - 1]:
+            xd = float(u[j] if u[j] < u[j - 1] else u[j] - 1)
+            xd = (xd + 0.5) / POLY_SCALE - 0.5
+            if np.floor(xd) != xd or xd < 0 or xd > w - 1:
+                continue
+            yd = float(v[j] if v[j] < v[j - 1] else v[j - 1])
+            yd = (yd + 0.5) / POLY_SCALE - 0.5
+            if yd < 0:
+                yd = 0.0
+            elif yd > h:
+                yd = float(h)
+            a[n] = int(xd) * h + int(np.ceil(yd))
+            n += 1
+    a[n] = h * w
+    n += 1
+    a[:n].sort()
+    # the runs are the gaps between the sorted positions; an empty run joins the runs
+    # on either side of it (rleFrPoly's compression); u now holds the runs
+    prev, nb, j = 0, 0, 0
+    while j < n:
+        run = a[j] - prev
+        prev = a[j]
+        j += 1
+        if j == 1 or run > 0:
+            u[nb] = run
+            nb += 1
+        elif j < n:
+            u[nb - 1] += a[j] - prev
+            prev = a[j]
+            j += 1
+    pos = 0
+    for r in range(nb):  # runs alternate background, foreground
+        if r % 2 == 1 and u[r] > 0:
+            starts[n_iv], ends[n_iv] = pos, pos + u[r]
+            n_iv += 1
+        pos += u[r]
+    return n_iv
+
+
+@njit
+def polygons_to_runs(xy: NDArray[np.float64], poly_start: NDArray[np.int64], ann_poly: NDArray[np.int64],
+                     height: NDArray[np.int64], width: NDArray[np.int64], points: NDArray[np.int64],
+                     out_start: NDArray[np.int64], counts: NDArray[np.int64]) -> NDArray[np.int64]:
+    """pycocotools' ``merge(frPyObjects(polygons, h, w))`` for each annotation (its polygons
+    ``ann_poly[i]:ann_poly[i + 1]``, corners ``xy[poly_start[p]:poly_start[p + 1]]``): the
+    union's COCO runs written into ``counts`` from ``out_start[i]``; returns their numbers.
+    ``points``: polygon_points; ``out_start`` leaves room for ``sum(points + 2) + 1`` runs."""
+    n_ann = ann_poly.shape[0] - 1
+    widest = 1
+    for p in range(points.shape[0]):
+        widest = max(widest, points[p] + 1)
+    u = np.empty(widest, np.int64)
+    v = np.empty(widest, np.int64)
+    a = np.empty(widest, np.int64)
+    n_runs = np.zeros(n_ann, np.int64)
+    for i in range(n_ann):
+        h, w = height[i], width[i]
+        room = 0
+        for p in range(ann_poly[i], ann_poly[i + 1]):
+            room += points[p] + 2
+        starts = np.empty(room, np.int64)
+        ends = np.empty(room, np.int64)
+        n_iv = 0
+        for p in range(ann_poly[i], ann_poly[i + 1]):
+            n_iv = _poly_intervals(xy, poly_start[p], (poly_start[p + 1] - poly_start[p]) // 2, h, w, u, v, a,
+                                   starts, ends, n_iv)
+        order = np.argsort(starts[:n_iv], kind="mergesort")
+        o, nr, end = out_start[i], 0, 0  # the union, as runs: background, foreground, ...
+        q = 0
+        while q < n_iv:
+            lo, hi = starts[order[q]], ends[order[q]]
+            q += 1
+            while q < n_iv and starts[order[q]] <= hi:
+                hi = max(hi, ends[order[q]])
+                q += 1
+            counts[o + nr] = lo - end
+            counts[o + nr + 1] = hi - lo
+            nr += 2
+            end = hi
+        if end < h * w or nr == 0:  # no trailing empty run, as rleFrPoly
+            counts[o + nr] = h * w - end
+            nr += 1
+        n_runs[i] = nr
+    return n_runs

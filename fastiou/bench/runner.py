@@ -37,6 +37,8 @@ from typing import Any, Callable, Iterable, Literal
 import numba
 import numpy as np
 
+from .._progress import Progress  # noqa: F401  (fastiou.bench.runner.Progress)
+
 FAMILIES = ("boxes", "nms", "masks", "losses", "sparse", "coco")
 
 
@@ -247,26 +249,6 @@ def memory_bandwidth(nbytes: int = 512 * 2**20, repeat: int = 7) -> dict[str, fl
     write = time_call(lambda: _fill(a, np.float32(1)), repeat)
     read = time_call(lambda: _sum(a), repeat)
     return {"write": nbytes / write, "read": nbytes / read}
-
-
-class Progress:
-    """A one-line progress bar on stderr (no dependency)."""
-
-    def __init__(self, total: int, enabled: bool = True, width: int = 30):
-        self.total, self.done, self.width = max(total, 1), 0, width
-        self.enabled = enabled and total > 0
-
-    def step(self, text: str, advance: bool = True) -> None:
-        self.done += advance
-        if self.enabled:
-            filled = int(self.width * self.done / self.total)
-            bar = "#" * filled + "." * (self.width - filled)
-            sys.stderr.write(f"\r[{bar}] {self.done}/{self.total} {text[:60]:<60}")
-            sys.stderr.flush()
-
-    def close(self) -> None:
-        if self.enabled:
-            sys.stderr.write("\n")
 
 
 def machine() -> dict:
