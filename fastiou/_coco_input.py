@@ -29,7 +29,8 @@ from . import _validate
 class Table:
     """Annotations as arrays: ``image_id``, ``category_id``, ``id``, ``area``, ``bbox``
     (N, 4, xywh float64), ``iscrowd`` / ``ignore`` (bool), ``score`` (detections),
-    ``segmentation`` (list of RLE dicts), ``keypoints`` (N, 3K float64)."""
+    ``segmentation`` (list of RLE dicts) with ``rle_counts`` (their counts as the
+    mask kernels read them: bytes, or int64 arrays), ``keypoints`` (N, 3K float64)."""
 
     # set by __init__ or later (a missing field has no attribute at all)
     image_id: NDArray[np.int64]
@@ -41,6 +42,7 @@ class Table:
     ignore: NDArray[np.bool_]
     score: NDArray[np.float64]
     segmentation: list[Any]
+    rle_counts: list[Any]
     keypoints: NDArray[np.float64]
 
     def __init__(self, **fields: Any) -> None:
@@ -380,6 +382,23 @@ def _rles(segms: list[Any], image_id: NDArray[np.int64], sizes: dict[int, tuple[
     return out
 
 
+def _counts(segms: list[dict[str, Any]], name: str, records: Sequence[Any]) -> list[Any]:
+    """The counts of checked RLE dicts as the mask kernels read them: compressed
+    strings as bytes, uncompressed counts as int64 arrays."""
+    try:
+        counts = [c.encode("ascii") if type(c) is str else c for c in (s["counts"] for s in segms)]
+    except UnicodeEncodeError:
+        counts = [s["counts"] for s in segms]  # the loop below names the record
+    for i, c in enumerate(counts):
+        if type(c) is not bytes:
+            try:
+                counts[i] = _validate._rle_counts(c, f"{_where(name, i, records[i])}['segmentation']")
+            except UnicodeEncodeError:
+                raise ValueError(f"{_where(name, i, records[i])}: 'segmentation' counts must be an ASCII "
+                                 f"string") from None
+    return counts
+
+
 def _polygon_rles(segms: list[Any], hw: NDArray[np.int64], where: list[str]) -> list[dict[str, Any]]:
     """pycocotools' ``merge(frPyObjects(segm, h, w))`` of each polygon list."""
     from .backends import numba_cpu_masks as kernels
@@ -464,8 +483,8 @@ def _ground_truth(dataset: dict[str, Any], iou_type: str, n_kp: int, name: str
         _check_boxes(table.bbox, where, anns)
     elif iou_type == "segm":
         sizes = _image_sizes(dataset, name)
-        table.segmentation = read.field("segmentation")
-        table.segmentation = _rles(table.segmentation, table.image_id, sizes, where, anns)
+        table.segmentation = _rles(read.field("segmentation"), table.image_id, sizes, where, anns)
+        table.rle_counts = _counts(table.segmentation, where, anns)
     else:
         table.bbox = read.numbers("bbox", 4)
         table.keypoints = read.numbers("keypoints", 3 * n_kp)
@@ -607,8 +626,8 @@ def _detections(x: Any, iou_type: str, n_kp: int, gt_info: dict[str, Any], name:
         if branch == "bbox":
             table.area = table.bbox[:, 2] * table.bbox[:, 3]
     if iou_type == "segm" or branch == "segm":
-        table.segmentation = read.field("segmentation")
-        table.segmentation = _rles(table.segmentation, table.image_id, gt_info["sizes"], where, records)
+        table.segmentation = _rles(read.field("segmentation"), table.image_id, gt_info["sizes"], where, records)
+        table.rle_counts = _counts(table.segmentation, where, records)
         if branch == "segm":
             table.area, box = _rle_area_and_box(table.segmentation, where)
             if not hasattr(table, "bbox"):

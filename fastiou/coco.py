@@ -367,7 +367,8 @@ class COCOeval:
             size_ids: dict[tuple[int, int], int] = {}  # each image's [height, width], numbered
             img_size = np.array([size_ids.setdefault(info["sizes"][int(i)], len(size_ids)) for i in p.imgIds],
                                 np.intp)
-            ious = self._mask_overlaps(gt, dt, gorder, dorder, img_size[gimg[gorder]], img_size[dimg[dorder]],
+            ious = self._mask_overlaps(gt, dt, gorder, dorder, list(size_ids), img_size[gimg[gorder]],
+                                       img_size[dimg[dorder]],
                                        d_start, n_d, g_start, n_g, offsets, total)
         else:
             ious = self._oks(p, gt, dt, gorder, dorder, d_start, n_d, g_start, n_g, offsets, total)
@@ -493,14 +494,15 @@ class COCOeval:
 
     @staticmethod
     def _mask_overlaps(gt: _coco_input.Table, dt: _coco_input.Table, gorder: NDArray[np.intp],
-                       dorder: NDArray[np.intp], gsize: NDArray[np.intp], dsize: NDArray[np.intp],
-                       d_start: NDArray[np.intp], n_d: NDArray[np.intp],
+                       dorder: NDArray[np.intp], sizes: list[tuple[int, int]], gsize: NDArray[np.intp],
+                       dsize: NDArray[np.intp], d_start: NDArray[np.intp], n_d: NDArray[np.intp],
                        g_start: NDArray[np.intp], n_g: NDArray[np.intp], offsets: NDArray[np.int64],
                        total: int) -> NDArray[np.float64]:
         # fastiou.mask_iou's RLE kernel (crowd-aware), on masks decoded once per image
-        # size and read per group through slices: no decoding or checking per group
+        # size (``sizes[k]``: size k's height and width) and read per group through
+        # slices: no decoding or checking per group
         from ._mask_formulas import IOU as MASK_IOU
-        from .masks import _MaskSet
+        from .masks import _decode_rles
 
         out = np.empty(total)
         pairs = np.flatnonzero(n_d * n_g)
@@ -508,7 +510,7 @@ class COCOeval:
             return out
         module = backends.load("numba", "masks")
 
-        def decode(segms: list[Any], order: NDArray[np.intp], size: NDArray[np.intp], name: str
+        def decode(counts: list[Any], order: NDArray[np.intp], size: NDArray[np.intp], name: str
                    ) -> tuple[NDArray[np.int64], dict[int, Any]]:
             # rows ``order`` (of image size ``size``, numbered) decoded per size: each row's
             # place among its size's masks, and per size (runs, index, info, segments)
@@ -518,13 +520,16 @@ class COCOeval:
             for rows in np.split(by_size, np.flatnonzero(np.diff(size[by_size])) + 1):
                 if len(rows):
                     position[rows] = np.arange(len(rows))
-                    masks = _MaskSet([segms[i] for i in order[rows]], name, None)
-                    runs[int(size[rows[0]])] = masks.runs(*backends.select("numba", masks.work, family="masks"))
+                    chosen = [counts[i] for i in order[rows].tolist()]
+                    work = sum(map(len, chosen))  # characters ~ runs, as _MaskSet's
+                    h, w = sizes[int(size[rows[0]])]
+                    runs[int(size[rows[0]])] = _decode_rles(module, chosen, h, w, name, False,
+                                                            backends.select("numba", work, family="masks")[1])
             return position, runs
 
         paired, paired_start = _paired(d_start, n_d, n_g)
-        dpos, druns = decode(dt.segmentation, dorder[paired], dsize[paired], "cocoDt")
-        gpos, gruns = decode(gt.segmentation, gorder, gsize, "cocoGt")
+        dpos, druns = decode(dt.rle_counts, dorder[paired], dsize[paired], "cocoDt")
+        gpos, gruns = decode(gt.rle_counts, gorder, gsize, "cocoGt")
         crowd = gt.iscrowd[gorder].astype(np.uint8)
         pair_size = gsize[g_start[pairs]]  # a group's masks share their image's size
         for size in np.unique(pair_size).tolist():

@@ -661,15 +661,6 @@ def test_segm_crowd_overlap_and_loaded_results():
     assert np.array_equal(run_fastiou(gt, loaded, "segm").eval["precision"], E.eval["precision"])
 
 
-def test_polygons_are_refused_with_the_record():
-    gt, dets = synthetic.coco_like(3, n_categories=2, iou_type="segm", seed=1)
-    gt = copy.deepcopy(gt)
-    gt["annotations"][1]["segmentation"] = [[0, 0, 10, 0, 10, 10]]
-    match = r"cocoGt\['annotations'\]\[1\] \(id 2\).*polygons are not supported"
-    with pytest.raises(ValueError, match=match):
-        _bad(gt, dets, "segm")
-
-
 def test_cli_eval(tmp_path, capsys):
     from fastiou import cli
 
