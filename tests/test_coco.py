@@ -279,6 +279,17 @@ def test_segm_images_of_several_sizes():
             gt["annotations"].append({**ann, "id": ann["id"] + 10_000 * k, "image_id": ann["image_id"] + 100 * k})
         dets += [{**det, "image_id": det["image_id"] + 100 * k} for det in d]
     assert_same(gt, dets, "segm")
+    # COCO objects, evaluated again on other image subsets: the same results
+    G = coco.COCO(gt)
+    D = G.loadRes(dets)
+    for subset in (None, [1, 2, 102, 203], [203, 3], None):
+        def setup(p, subset=subset):
+            if subset is not None:
+                p.imgIds = subset
+        ref = run_pycocotools(gt, dets, "segm", setup)
+        got = run_fastiou(G, D, "segm", setup)
+        assert np.array_equal(got.eval["precision"], ref.eval["precision"])
+        assert np.array_equal(got.stats, ref.stats)
 
 
 def test_img_ids_subset_and_cat_ids_subset():
