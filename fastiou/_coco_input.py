@@ -531,7 +531,7 @@ def _rle_area_and_box(segms: list[Any], name: str) -> tuple[NDArray[np.float64],
     rows: list[int] | NDArray[np.intp]  # the list, then as an index array
     for _, rows in by_size.items():
         masks = _MaskSet([segms[i] for i in rows], name, None)
-        info = masks.runs(*backends.select("numba", masks.work, family="masks"))[2]
+        info = masks.runs(*backends.select(backends.compiled_first("masks"), masks.work, family="masks"))[2]
         rows = np.asarray(rows)
         a = info[:, AREA]
         area[rows] = a

@@ -170,18 +170,10 @@ def _paired(d_start: NDArray[np.intp], n_d: NDArray[np.intp], n_g: NDArray[np.in
 def _kernel_backend(backend: str) -> str:
     """The backend of COCOeval's kernels: 'auto' is ``FASTIOU_BACKEND`` if that names
     a CPU backend, else Cython where it is built: as fast as Numba here (bbox, 5,000
-    images: 145 ms against 150 ms) and with no JIT cache to load, so that a first
-    evaluation in a new process takes a third of Numba's time and a bbox evaluation
-    never imports Numba."""
-    if backend != "auto":
-        return backend
-    if backends.DEFAULT in ("numba", "cython"):
-        return backends.DEFAULT
-    try:
-        backends.load("cython", "coco")
-    except ImportError:
-        return "numba"
-    return "cython"
+    images: 145-177 ms against 150-219 ms) and with no JIT cache to load, so that a
+    first evaluation in a new process takes a third of Numba's time and imports no
+    Numba (see :func:`fastiou.backends.compiled_first`)."""
+    return backend if backend != "auto" else backends.compiled_first("coco")
 
 
 class COCO(_coco_input.Loaded):
@@ -256,10 +248,10 @@ class COCOeval:
         ``[image_id, x, y, w, h, score, category_id]``.
     iouType : {'segm', 'bbox', 'keypoints'}, default 'segm' (as pycocotools)
     backend : {'auto', 'numba', 'cython'}, default 'auto'
-        Backend of the grouping, box overlap, matching and accumulation kernels (mask
-        and OKS overlaps are Numba's; a 'cython' bbox evaluation never imports Numba);
-        'auto' is Cython where it is built, else Numba (``FASTIOU_BACKEND`` may name
-        either).  Every backend gives identical results.
+        Backend of the kernels (grouping, box, mask and OKS overlaps, matching,
+        accumulation; a 'cython' evaluation imports no Numba unless it rasterises
+        polygons); 'auto' is Cython where it is built, else Numba
+        (``FASTIOU_BACKEND`` may name either).  Every backend gives identical results.
 
     Examples
     --------
@@ -367,11 +359,11 @@ class COCOeval:
             size_ids: dict[tuple[int, int], int] = {}  # each image's [height, width], numbered
             img_size = np.array([size_ids.setdefault(info["sizes"][int(i)], len(size_ids)) for i in p.imgIds],
                                 np.intp)
-            ious = self._mask_overlaps(gt, dt, gorder, dorder, list(size_ids), img_size[gimg[gorder]],
-                                       img_size[dimg[dorder]],
+            ious = self._mask_overlaps(self._kernels, gt, dt, gorder, dorder, list(size_ids),
+                                       img_size[gimg[gorder]], img_size[dimg[dorder]],
                                        d_start, n_d, g_start, n_g, offsets, total)
         else:
-            ious = self._oks(p, gt, dt, gorder, dorder, d_start, n_d, g_start, n_g, offsets, total)
+            ious = self._oks(self._kernels, p, gt, dt, gorder, dorder, d_start, n_d, g_start, n_g, offsets, total)
             if not use_cats:  # pycocotools' computeOks looks up (image, -1): no overlaps at all
                 has_overlaps[:] = False
         area_rng = np.asarray(p.areaRng, dtype=np.float64).reshape(-1, 2)
@@ -493,7 +485,7 @@ class COCOeval:
         return out
 
     @staticmethod
-    def _mask_overlaps(gt: _coco_input.Table, dt: _coco_input.Table, gorder: NDArray[np.intp],
+    def _mask_overlaps(backend: str, gt: _coco_input.Table, dt: _coco_input.Table, gorder: NDArray[np.intp],
                        dorder: NDArray[np.intp], sizes: list[tuple[int, int]], gsize: NDArray[np.intp],
                        dsize: NDArray[np.intp], d_start: NDArray[np.intp], n_d: NDArray[np.intp],
                        g_start: NDArray[np.intp], n_g: NDArray[np.intp], offsets: NDArray[np.int64],
@@ -508,7 +500,7 @@ class COCOeval:
         pairs = np.flatnonzero(n_d * n_g)
         if not len(pairs):
             return out
-        module = backends.load("numba", "masks")
+        module = backends.load(backend, "masks")
 
         def decode(counts: list[Any], order: NDArray[np.intp], size: NDArray[np.intp], name: str
                    ) -> tuple[NDArray[np.int64], dict[int, Any]]:
@@ -524,7 +516,7 @@ class COCOeval:
                     work = sum(map(len, chosen))  # characters ~ runs, as _MaskSet's
                     h, w = sizes[int(size[rows[0]])]
                     runs[int(size[rows[0]])] = _decode_rles(module, chosen, h, w, name, False,
-                                                            backends.select("numba", work, family="masks")[1])
+                                                            backends.select(backend, work, family="masks")[1])
             return position, runs
 
         paired, paired_start = _paired(d_start, n_d, n_g)
@@ -538,13 +530,13 @@ class COCOeval:
             # mask_iou's work model: a pair reads both masks' runs (index[:, 1])
             runs_per_pair = druns[size][1][:, 1].mean() + gruns[size][1][:, 1].mean()
             work = int((n_d[ks] * n_g[ks]).sum() * runs_per_pair)
-            parallel = backends.select("numba", work, family="masks")[1]
+            parallel = backends.select(backend, work, family="masks")[1]
             module.rle_groups(MASK_IOU, *druns[size], *gruns[size], crowd, first1, first2, n_d[ks], n_g[ks],
                               g_start[ks], offsets[ks], out, parallel)
         return out
 
     @staticmethod
-    def _oks(p: Params, gt: _coco_input.Table, dt: _coco_input.Table, gorder: NDArray[np.intp],
+    def _oks(backend: str, p: Params, gt: _coco_input.Table, dt: _coco_input.Table, gorder: NDArray[np.intp],
              dorder: NDArray[np.intp], d_start: NDArray[np.intp], n_d: NDArray[np.intp],
              g_start: NDArray[np.intp], n_g: NDArray[np.intp], offsets: NDArray[np.int64],
              total: int) -> NDArray[np.float64]:
@@ -555,7 +547,7 @@ class COCOeval:
         exps = np.zeros((total, len(sigmas)))
         out = np.empty(total)
         if total:
-            module, parallel = backends.select("numba", total * len(sigmas), family="coco", kind="losses")
+            module, parallel = backends.select(backend, total * len(sigmas), family="coco", kind="losses")
             module.oks_exponents(dt.keypoints[dorder], gkp, gvis, gt.bbox[gorder], gt.area[gorder], variances,
                                  d_start, n_d, g_start, n_g, offsets, exps, parallel)
             np.exp(exps, out=exps)  # NumPy's exp, as pycocotools' np.exp(-e)

@@ -214,6 +214,101 @@ def greedy_match(const double[::1] ious, const cnp.int64_t[::1] offsets, const c
                      detail, dt_match, gt_match, dt_ignore)
 
 
+cdef inline double _pairwise_sum(const double* x, Py_ssize_t n) noexcept nogil:
+    # numba_cpu_coco._pairwise_sum: NumPy's pairwise summation of one block (n <= 128)
+    cdef double res, r0, r1, r2, r3, r4, r5, r6, r7
+    cdef Py_ssize_t i
+    if n < 8:
+        res = 0.0
+        for i in range(n):
+            res += x[i]
+        return res
+    r0, r1, r2, r3, r4, r5, r6, r7 = x[0], x[1], x[2], x[3], x[4], x[5], x[6], x[7]
+    i = 8
+    while i < n - (n % 8):
+        r0 += x[i]
+        r1 += x[i + 1]
+        r2 += x[i + 2]
+        r3 += x[i + 3]
+        r4 += x[i + 4]
+        r5 += x[i + 5]
+        r6 += x[i + 6]
+        r7 += x[i + 7]
+        i += 8
+    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    while i < n:
+        res += x[i]
+        i += 1
+    return res
+
+
+cdef void _oks_group(Py_ssize_t k, const double[:, ::1] dkp, const double[:, ::1] gkp,
+                     const cnp.int64_t[::1] gvis_count, const double[:, ::1] gbox, const double[::1] garea,
+                     const double[::1] variances, const cnp.int64_t[::1] d_start, const cnp.int64_t[::1] n_d,
+                     const cnp.int64_t[::1] g_start, const cnp.int64_t[::1] n_g, const cnp.int64_t[::1] offsets,
+                     double[:, ::1] out) noexcept nogil:
+    # numba_cpu_coco._oks_exponents for group k
+    cdef Py_ssize_t nd = n_d[k], ng = n_g[k], d0 = d_start[k], g0 = g_start[k], o = offsets[k]
+    cdef Py_ssize_t nk = variances.shape[0], i, j, q, g, d, row, pos
+    cdef double x0, x1, y0, y1, scale, xd, yd, dx, dy
+    for j in range(ng):
+        g = g0 + j
+        x0 = gbox[g, 0] - gbox[g, 2]
+        x1 = gbox[g, 0] + gbox[g, 2] * 2
+        y0 = gbox[g, 1] - gbox[g, 3]
+        y1 = gbox[g, 1] + gbox[g, 3] * 2
+        scale = garea[g] + EPS
+        for i in range(nd):
+            d = d0 + i
+            row = o + i * ng + j
+            pos = 0
+            for q in range(nk):
+                xd = dkp[d, 3 * q]
+                yd = dkp[d, 3 * q + 1]
+                if gvis_count[g] > 0:
+                    if not gkp[g, 3 * q + 2] > 0:
+                        continue
+                    dx = xd - gkp[g, 3 * q]
+                    dy = yd - gkp[g, 3 * q + 1]
+                else:
+                    dx = (x0 - xd if x0 - xd > 0.0 else 0.0) + (xd - x1 if xd - x1 > 0.0 else 0.0)
+                    dy = (y0 - yd if y0 - yd > 0.0 else 0.0) + (yd - y1 if yd - y1 > 0.0 else 0.0)
+                out[row, pos] = -((dx * dx + dy * dy) / variances[q] / scale / 2)
+                pos += 1
+
+
+def oks_exponents(const double[:, ::1] dkp, const double[:, ::1] gkp, const cnp.int64_t[::1] gvis_count,
+                  const double[:, ::1] gbox, const double[::1] garea, const double[::1] variances,
+                  const cnp.int64_t[::1] d_start, const cnp.int64_t[::1] n_d, const cnp.int64_t[::1] g_start,
+                  const cnp.int64_t[::1] n_g, const cnp.int64_t[::1] offsets, double[:, ::1] out,
+                  int num_threads):
+    """numba_cpu_coco.oks_exponents: ``out[pair, :count]``, minus the OKS exponents."""
+    cdef Py_ssize_t k, n = n_d.shape[0]
+    if num_threads <= 1:
+        with nogil:
+            for k in range(n):
+                _oks_group(k, dkp, gkp, gvis_count, gbox, garea, variances, d_start, n_d, g_start, n_g,
+                           offsets, out)
+        return
+    for k in prange(n, nogil=True, schedule="dynamic", chunksize=8, num_threads=num_threads):
+        _oks_group(k, dkp, gkp, gvis_count, gbox, garea, variances, d_start, n_d, g_start, n_g, offsets, out)
+
+
+def oks_sums(const double[:, ::1] exps, const cnp.int64_t[::1] counts, double[::1] out, int num_threads):
+    """numba_cpu_coco.oks_sums: ``out[pair]``, the mean of ``exps[pair, :counts[pair]]``
+    summed in NumPy's order."""
+    cdef Py_ssize_t p, n = out.shape[0]
+    if n == 0:
+        return
+    if num_threads <= 1:
+        with nogil:
+            for p in range(n):
+                out[p] = _pairwise_sum(&exps[p, 0], counts[p]) / counts[p]
+        return
+    for p in prange(n, nogil=True, schedule="dynamic", chunksize=4096, num_threads=num_threads):
+        out[p] = _pairwise_sum(&exps[p, 0], counts[p]) / counts[p]
+
+
 cdef void _accumulate_category(Py_ssize_t c, const cnp.uint8_t[:, ::1] lanes,
                                const cnp.int64_t[::1] by_cat, const cnp.int64_t[::1] cat_start,
                                const cnp.int64_t[::1] cat_len, const cnp.int64_t[::1] rank,

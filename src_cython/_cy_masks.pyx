@@ -661,6 +661,57 @@ def rle_aligned(int code, const int64_t[:, ::1] runs1, const int64_t[:, ::1] ind
             info1[i, AREA], info2[i, AREA], crowd[i])
 
 
+cdef void groups_block(Py_ssize_t k, int code, const int64_t* e1, const int64_t[:, ::1] index1,
+                       const int64_t[:, ::1] info1, const int32_t* s1, const int32_t* t1,
+                       const int64_t* e2, const int64_t[:, ::1] index2, const int64_t[:, ::1] info2,
+                       const int32_t* s2, const int32_t* t2, Py_ssize_t width, const unsigned char[::1] crowd,
+                       const int64_t[::1] first1, const int64_t[::1] first2, const int64_t[::1] n1,
+                       const int64_t[::1] n2, const int64_t[::1] crowd_first, const int64_t[::1] offsets,
+                       double[::1] out) noexcept nogil:
+    cdef Py_ssize_t i, j, a, b
+    for i in range(n1[k]):
+        a = first1[k] + i
+        for j in range(n2[k]):
+            b = first2[k] + j
+            out[offsets[k] + i * n2[k] + j] = overlap(
+                code,
+                rle_inter(e1 + index1[a, 0], index1[a, 1], &info1[a, 0], s1 + a * width, t1 + a * width,
+                          e2 + index2[b, 0], index2[b, 1], &info2[b, 0], s2 + b * width, t2 + b * width),
+                info1[a, AREA], info2[b, AREA], crowd[crowd_first[k] + j])
+
+
+def rle_groups(int code, const int64_t[:, ::1] runs1, const int64_t[:, ::1] index1,
+               const int64_t[:, ::1] info1, const int32_t[:, :, ::1] segments1,
+               const int64_t[:, ::1] runs2, const int64_t[:, ::1] index2, const int64_t[:, ::1] info2,
+               const int32_t[:, :, ::1] segments2, const unsigned char[::1] crowd,
+               const int64_t[::1] first1, const int64_t[::1] first2, const int64_t[::1] n1,
+               const int64_t[::1] n2, const int64_t[::1] crowd_first, const int64_t[::1] offsets,
+               double[::1] out, int num_threads):
+    """Many small pairwise blocks in one call (numba_cpu_masks.rle_groups): block ``k``
+    is masks ``first1[k]:][:n1[k]]`` of set 1 against ``first2[k]:][:n2[k]]`` of set 2,
+    row-major at ``out[offsets[k]:]``; blocks handed out 8 at a time."""
+    cdef Py_ssize_t k, n = n1.shape[0], width = segments1.shape[2]
+    if n == 0 or index1.shape[0] == 0 or index2.shape[0] == 0:
+        return
+    cdef int64_t dummy[1]
+    cdef int32_t seg_dummy[1]
+    cdef const int64_t* e1 = &runs1[1, 0] if runs1.shape[1] else dummy
+    cdef const int64_t* e2 = &runs2[1, 0] if runs2.shape[1] else dummy
+    cdef const int32_t* s1 = &segments1[0, 0, 0] if width else seg_dummy
+    cdef const int32_t* t1 = &segments1[1, 0, 0] if width else seg_dummy
+    cdef const int32_t* s2 = &segments2[0, 0, 0] if width else seg_dummy
+    cdef const int32_t* t2 = &segments2[1, 0, 0] if width else seg_dummy
+    if num_threads <= 1:  # a plain loop, no OpenMP call (see the module docstring)
+        with nogil:
+            for k in range(n):
+                groups_block(k, code, e1, index1, info1, s1, t1, e2, index2, info2, s2, t2, width, crowd,
+                             first1, first2, n1, n2, crowd_first, offsets, out)
+        return
+    for k in prange(n, nogil=True, schedule="dynamic", chunksize=8, num_threads=num_threads):
+        groups_block(k, code, e1, index1, info1, s1, t1, e2, index2, info2, s2, t2, width, crowd,
+                     first1, first2, n1, n2, crowd_first, offsets, out)
+
+
 cdef int64_t runs_one(const unsigned char* mask, Py_ssize_t height, Py_ssize_t width,
                       int64_t* counts) noexcept nogil:
     """pycocotools' rleEncode of one mask (column-major); counts may be NULL (count only)."""

@@ -459,27 +459,91 @@ def test_cython_box_overlaps_equal_numba_bitwise(parallel):
         assert np.array_equal(got.view(np.uint64), ref.view(np.uint64))
 
 
-def test_cython_bbox_evaluation_imports_no_numba():
-    # backend='cython' evaluates boxes with no Numba at all (serially and in
+@pytest.mark.parametrize("parallel", [False, True], ids=["serial", "parallel"])
+def test_cython_oks_kernels_equal_numba_bitwise(parallel):
+    cython_coco = _cython_coco()
+    rng = np.random.default_rng(5)
+    n_d = np.array([0, 3, 1, 6], np.intp)
+    n_g = np.array([2, 0, 4, 3], np.intp)
+    d_start, g_start = (np.cumsum(n_d) - n_d).astype(np.intp), (np.cumsum(n_g) - n_g).astype(np.intp)
+    sizes = n_d * n_g
+    offsets = (np.cumsum(sizes) - sizes).astype(np.int64)
+    total, nk = int(sizes.sum()), 17
+    dkp = rng.uniform(0, 100, (int(n_d.sum()), 3 * nk))
+    gkp = rng.uniform(0, 100, (int(n_g.sum()), 3 * nk))
+    gkp[:, 2::3] = rng.integers(0, 3, (len(gkp), nk))
+    gkp[1, 2::3] = 0  # no visible keypoint: distances to the box
+    gvis = np.count_nonzero(gkp[:, 2::3] > 0, axis=1).astype(np.intp)
+    gbox = rng.uniform(0, 50, (len(gkp), 4))
+    garea = rng.uniform(1, 2500, len(gkp))
+    variances = (np.asarray(coco.Params("keypoints").kpt_oks_sigmas) * 2) ** 2
+    outs = []
+    for module in (numba_cpu_coco, cython_coco):
+        exps = np.zeros((total, nk))
+        module.oks_exponents(dkp, gkp, gvis, gbox, garea, variances, d_start, n_d, g_start, n_g, offsets, exps,
+                             parallel)
+        np.exp(exps, out=exps)
+        out = np.full(total, np.nan)
+        group = np.repeat(np.arange(len(offsets)), sizes)
+        local = np.arange(total) - offsets[group]
+        counts = np.where(gvis > 0, gvis, nk)[g_start[group] + local % n_g[group]]
+        module.oks_sums(exps, counts, out, parallel)
+        outs.append((exps, out))
+    assert np.array_equal(outs[0][0].view(np.uint64), outs[1][0].view(np.uint64))
+    assert np.array_equal(outs[0][1].view(np.uint64), outs[1][1].view(np.uint64))
+
+
+@pytest.mark.parametrize("parallel", [False, True], ids=["serial", "parallel"])
+def test_cython_mask_groups_equal_numba_bitwise(parallel):
+    import fastiou
+    from fastiou._mask_formulas import IOU
+    from fastiou.backends import numba_cpu_masks
+    from fastiou.masks import _decode_rles
+
+    cython_masks = pytest.importorskip("fastiou.backends.cython_masks", reason="the Cython backend is not built")
+    rng = np.random.default_rng(6)
+    dense = (rng.random((30, 24, 20)) < 0.3).astype(np.uint8)
+    dense[::4] = 0
+    dense[1::4, 5:15, 4:12] = 1  # simple masks beside scattered ones
+    counts = [rle["counts"] for rle in fastiou.rle_encode(dense)]
+    n1, n2 = np.array([3, 0, 5, 2], np.intp), np.array([4, 2, 0, 6], np.intp)
+    first1, first2 = np.array([0, 3, 3, 8], np.intp), np.array([10, 14, 16, 16], np.intp)
+    sizes = n1 * n2
+    offsets = (np.cumsum(sizes) - sizes).astype(np.int64)
+    crowd = (rng.random(30) < 0.3).astype(np.uint8)
+    outs = []
+    for module in (numba_cpu_masks, cython_masks):
+        runs = _decode_rles(module, counts, 24, 20, "m", False, parallel)
+        out = np.full(int(sizes.sum()), np.nan)
+        module.rle_groups(IOU, *runs, *runs, crowd, first1, first2, n1, n2, first2, offsets, out, parallel)
+        outs.append(out)
+    assert np.array_equal(outs[0].view(np.uint64), outs[1].view(np.uint64))
+
+
+@pytest.mark.parametrize("iou_type", ["bbox", "segm", "keypoints"])
+def test_cython_evaluation_imports_no_numba(iou_type, tmp_path):
+    # backend='cython' (and 'auto') evaluates with no Numba at all (serially and in
     # parallel: the thread count too), and gives Numba's results
     _cython_coco()
-    code = """if True:
-        import contextlib, io, sys
+    gt, dets = synthetic.coco_like(30, n_categories=5, iou_type=iou_type, seed=2)  # (masks: Numba's encoder)
+    gt["annotations"][0]["iscrowd"] = 1
+    (tmp_path / "data.json").write_text(json.dumps([gt, dets]))
+    code = f"""if True:
+        import contextlib, io, json, sys
         import numpy as np
-        from fastiou import backends, coco, synthetic
+        from fastiou import backends, coco
 
-        gt, dets = synthetic.coco_like(30, n_categories=5, seed=2)
-        gt["annotations"][0]["iscrowd"] = 1
+        gt, dets = json.load(open({str(tmp_path / "data.json")!r}))
 
         def run(backend):
             with contextlib.redirect_stdout(io.StringIO()):
-                E = coco.COCOeval(gt, dets, "bbox", backend=backend)
+                E = coco.COCOeval(gt, dets, {iou_type!r}, backend=backend)
                 E.evaluate()
                 E.accumulate()
                 E.summarize()
             return E
 
-        got = [run("cython")]
+        got = [run("cython"), run("auto")]
         backends.FORCE_PARALLEL = True
         got.append(run("cython"))
         assert "numba" not in sys.modules, sorted(m for m in sys.modules if m.startswith("numba"))

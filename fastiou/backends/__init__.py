@@ -96,6 +96,19 @@ def serial_entry(name: str) -> Callable[..., Any]:
     return entry
 
 
+def compiled_first(family: str) -> str:
+    """What 'auto' means for a one-shot job (COCO evaluation): ``FASTIOU_BACKEND`` if it
+    names a CPU backend, else Cython where it is built (calling it loads no JIT cache:
+    a new process pays no Numba start-up), else Numba."""
+    if DEFAULT in ("numba", "cython"):
+        return DEFAULT
+    try:
+        load("cython", family)
+    except ImportError:
+        return "numba"
+    return "cython"
+
+
 def available() -> dict[str, str]:
     """Each backend and whether it can run here (``'yes'`` or the reason it cannot)."""
     status = {}

@@ -1,17 +1,15 @@
 """Cython COCO kernels (``fastiou._cy_coco``, ``_cy_boxes``, compiled at install): the second backend.
 
 The same interface as :mod:`fastiou.backends.numba_cpu_coco`.  The grouping
-(``group_by``, ``group_order``), ``greedy_match`` and ``accumulate`` are in
-``_cy_coco``; ``box_overlaps`` is in ``_cy_boxes``, beside the Cython box formula
-it shares with every box metric.  So a bbox evaluation never imports Numba.  The
-OKS kernels (``oks_exponents``, ``oks_sums``) are Numba's, imported on first use:
-OKS must sum in NumPy's order, which only that module reproduces.
+(``group_by``, ``group_order``), ``greedy_match``, ``accumulate`` and the OKS
+kernels (``oks_exponents``, ``oks_sums``: NumPy's pairwise summation order, with
+NumPy's own ``exp`` called between them) are in ``_cy_coco``; ``box_overlaps`` is
+in ``_cy_boxes``, beside the Cython box formula it shares with every box metric.
+So an evaluation with this backend imports no Numba (polygon masks aside).
 ``parallel`` becomes an OpenMP thread count (see :func:`fastiou.backends.threads`).
 """
 
 from __future__ import annotations
-
-from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -27,18 +25,23 @@ group_order = _cy.group_order
 _NO_MATCHES = (np.empty((0, 0, 0), np.int32), np.empty((0, 0, 0), np.int32), np.empty((0, 0, 0), np.bool_))
 
 
-def __getattr__(name: str) -> Any:
-    # oks_exponents, oks_sums: Numba's, imported only when a keypoints evaluation asks
-    if name in ("oks_exponents", "oks_sums"):
-        from . import numba_cpu_coco
-
-        return getattr(numba_cpu_coco, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
 def _u8(flags: NDArray[np.bool_]) -> NDArray[np.uint8]:
     """A bool array as uint8, without a copy (writes go through)."""
     return flags.view(np.uint8)
+
+
+def oks_exponents(dkp: NDArray[np.float64], gkp: NDArray[np.float64], gvis_count: NDArray[np.intp],
+                  gbox: NDArray[np.float64], garea: NDArray[np.float64], variances: NDArray[np.float64],
+                  d_start: NDArray[np.intp], n_d: NDArray[np.intp], g_start: NDArray[np.intp],
+                  n_g: NDArray[np.intp], offsets: NDArray[np.int64], out: NDArray[np.float64],
+                  parallel: bool) -> None:
+    _cy.oks_exponents(dkp, gkp, gvis_count, gbox, garea, variances, d_start, n_d, g_start, n_g, offsets, out,
+                      _threads(parallel))
+
+
+def oks_sums(exps: NDArray[np.float64], counts: NDArray[np.intp], out: NDArray[np.float64],
+             parallel: bool) -> None:
+    _cy.oks_sums(exps, counts, out, _threads(parallel))
 
 
 def box_overlaps(dcols: NDArray[np.float64], gcols: NDArray[np.float64], gcrowd: NDArray[np.uint8],

@@ -112,6 +112,30 @@ def rle_aligned(
                     _threads(parallel))
 
 
+def rle_groups(
+    code: int,
+    runs1: NDArray[np.int64],
+    index1: NDArray[np.int64],
+    info1: NDArray[np.int64],
+    segments1: NDArray[np.int32],
+    runs2: NDArray[np.int64],
+    index2: NDArray[np.int64],
+    info2: NDArray[np.int64],
+    segments2: NDArray[np.int32],
+    crowd: NDArray[np.uint8],
+    first1: NDArray[np.intp],
+    first2: NDArray[np.intp],
+    n1: NDArray[np.intp],
+    n2: NDArray[np.intp],
+    crowd_first: NDArray[np.intp],
+    offsets: NDArray[np.int64],
+    out: NDArray[np.float64],
+    parallel: bool,
+) -> None:
+    _cy.rle_groups(code, runs1, index1, info1, segments1, runs2, index2, info2, segments2, crowd, first1, first2,
+                   n1, n2, crowd_first, offsets, out, _threads(parallel))
+
+
 def count_runs(masks: NDArray[np.uint8], nruns: NDArray[np.int64], parallel: bool) -> None:
     _cy.count_runs(masks, nruns, _threads(parallel))
 
