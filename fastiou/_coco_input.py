@@ -70,9 +70,12 @@ class Records(Sequence[dict[str, Any]]):
     def __len__(self) -> int:
         return self._n
 
-    def _values(self, key: str) -> list[Any]:
+    def _values(self, key: str, rows: slice | int = slice(None)) -> Any:
+        """Column ``key`` (or one row of it) as Python values, as json.loads gives them."""
         kind, col = self._columns[key]
-        return col if kind == "o" else col.astype(np.int64).tolist() if kind == "V" else col.tolist()
+        if kind == "o":
+            return col[rows]
+        return (col[rows].astype(np.int64) if kind == "V" else col[rows]).tolist()
 
     @overload
     def __getitem__(self, i: int) -> dict[str, Any]: ...
@@ -84,9 +87,7 @@ class Records(Sequence[dict[str, Any]]):
             return self.tolist()[i]
         if not -self._n <= i < self._n:
             raise IndexError("record index out of range")
-        return {k: v for k, (kind, col) in self._columns.items()
-                if (v := col[i] if kind == "o" else col[i].tolist() if kind != "V" else col[i].astype(np.int64).tolist())
-                is not MISSING}
+        return {k: v for k in self._columns if (v := self._values(k, i)) is not MISSING}
 
     def tolist(self) -> list[dict[str, Any]]:
         """The records as :func:`json.loads` gives them."""
@@ -190,6 +191,8 @@ def load_json(path: Any, name: str) -> Any:
         return json.loads(data)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ValueError(f"{name}: {os.fspath(path)!r} is not valid JSON ({exc})") from None
+    except RecursionError:
+        raise ValueError(f"{name}: {os.fspath(path)!r} nests its values too deeply to read") from None
 
 
 def as_dataset(x: Any, name: str) -> dict[str, Any]:
@@ -624,7 +627,8 @@ def _detections(x: Any, iou_type: str, n_kp: int, gt_info: dict[str, Any], name:
             table.bbox = read.numbers("bbox", 4)
             _check_boxes(table.bbox, where, records)
         if branch == "bbox":
-            table.area = table.bbox[:, 2] * table.bbox[:, 3]
+            with np.errstate(over="ignore"):  # loadRes' w * h: inf beyond float64, as pycocotools
+                table.area = table.bbox[:, 2] * table.bbox[:, 3]
     if iou_type == "segm" or branch == "segm":
         table.segmentation = _rles(read.field("segmentation"), table.image_id, gt_info["sizes"], where, records)
         table.rle_counts = _counts(table.segmentation, where, records)

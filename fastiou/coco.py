@@ -471,8 +471,9 @@ class COCOeval:
             # pycocotools' bbIou: corners x + w, areas w * h (not (x2 - x1) * (y2 - y1))
             cols = np.zeros((8, len(bbox)))
             cols[0], cols[1] = bbox[:, 0], bbox[:, 1]
-            cols[2], cols[3] = bbox[:, 0] + bbox[:, 2], bbox[:, 1] + bbox[:, 3]
-            cols[4] = bbox[:, 2] * bbox[:, 3]
+            with np.errstate(over="ignore"):  # inf beyond float64, as pycocotools
+                cols[2], cols[3] = bbox[:, 0] + bbox[:, 2], bbox[:, 1] + bbox[:, 3]
+                cols[4] = bbox[:, 2] * bbox[:, 3]
             return cols
 
         out = np.empty(total)

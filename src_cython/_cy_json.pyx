@@ -215,6 +215,18 @@ cdef inline int expect(Reader* r, char c) except -1:
     return 0
 
 
+cdef inline int more_items(Reader* r, char close) except -1:
+    """After an item: 1 past a comma (another item follows), 0 past ``close``."""
+    skip_ws(r)
+    if r.p[0] == c',':
+        r.p += 1
+        return 1
+    if r.p[0] == close:
+        r.p += 1
+        return 0
+    raise NotRead()
+
+
 # --- values --------------------------------------------------------------------------------------------------
 
 cdef object read_value(Reader* r, int depth, object make_records, object missing):
@@ -257,14 +269,8 @@ cdef object read_object(Reader* r, int depth, object make_records, object missin
         key = string_object(r)
         expect(r, c':')
         out[key] = read_value(r, depth + 1, make_records, missing)
-        skip_ws(r)
-        if r.p[0] == c',':
-            r.p += 1
-        elif r.p[0] == c'}':
-            r.p += 1
+        if not more_items(r, c'}'):
             return out
-        else:
-            raise NotRead()
 
 
 cdef object read_array(Reader* r, int depth, object make_records, object missing):
@@ -282,14 +288,8 @@ cdef object read_array(Reader* r, int depth, object make_records, object missing
             r.p = first
     while True:
         out.append(read_value(r, depth + 2, make_records, missing))  # no records in an array's items
-        skip_ws(r)
-        if r.p[0] == c',':
-            r.p += 1
-        elif r.p[0] == c']':
-            r.p += 1
+        if not more_items(r, c']'):
             return out
-        else:
-            raise NotRead()
 
 
 # --- records as columns --------------------------------------------------------------------------------------
@@ -473,14 +473,8 @@ cdef class Columns:
                     self.scratch[count] = n.d
                     ints = ints and n.is_int
                     count += 1
-                    skip_ws(r)
-                    if r.p[0] == c',':
-                        r.p += 1
-                    elif r.p[0] == c']':
-                        r.p += 1
+                    if not more_items(r, c']'):
                         break
-                    else:
-                        raise NotRead()
             if count >= 0 and c.kind == UNSET:
                 c.kind, c.width = VECTOR, count
             if count >= 0 and count == c.width and c.kind == VECTOR:
@@ -560,23 +554,11 @@ cdef object read_records(Reader* r, int depth, object make_records, object missi
                 else:
                     cols.add_object(k, read_value(r, depth + 2, make_records, missing))
                 place += 1
-                skip_ws(r)
-                if r.p[0] == c',':
-                    r.p += 1
-                elif r.p[0] == c'}':
-                    r.p += 1
+                if not more_items(r, c'}'):
                     break
-                else:
-                    raise NotRead()
         row += 1
-        skip_ws(r)
-        if r.p[0] == c',':
-            r.p += 1
-        elif r.p[0] == c']':
-            r.p += 1
+        if not more_items(r, c']'):
             break
-        else:
-            raise NotRead()
     for k in range(cols.n_cols):
         cols.add_missing(k, row)
     return cols.finish(row, make_records)

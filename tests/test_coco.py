@@ -736,6 +736,19 @@ def test_segm_crowd_overlap_and_loaded_results():
     assert np.array_equal(run_fastiou(gt, loaded, "segm").eval["precision"], E.eval["precision"])
 
 
+def test_boxes_beyond_float64_give_inf_areas_without_warnings():
+    # w * h and x + w overflow to inf, as in pycocotools: no NaN, no RuntimeWarning
+    import warnings
+
+    gt, dets = synthetic.coco_like(6, n_categories=2, seed=3)
+    dets = copy.deepcopy(dets)
+    dets[0]["bbox"] = [1e308, 1e308, 1e308, 1e308]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        E = assert_same(gt, dets)
+    assert not np.isnan(E.stats).any()
+
+
 def test_cli_eval(tmp_path, capsys):
     from fastiou import cli
 

@@ -169,3 +169,10 @@ def test_every_truncation_and_byte_flip_reads_safely():
         v = read(data)
         if v is not None:
             assert same(plain(v), json.loads(data))
+
+
+def test_a_file_nested_too_deeply_is_a_value_error(tmp_path):
+    path = tmp_path / "deep.json"
+    path.write_text('{"a": ' * 100_000 + "1" + "}" * 100_000)  # json.loads: RecursionError
+    with pytest.raises(ValueError, match="deep.json' nests its values too deeply"):
+        _coco_input.load_json(path, "x")

@@ -144,6 +144,15 @@ def _warm_cost(key: str, threads: int) -> float:
     return _warm_costs[key]
 
 
+def _cost_now(key: str, threads: int) -> float:
+    """The region cost that applies now: warm while the pool is (a recent parallel call,
+    or calls back to back), else cold."""
+    warm_cost = _warm_cost(key, threads)
+    now = time.perf_counter()
+    warm = _recent(_last_parallel.get(key), now) or _recent(_last_call.get(key), now)
+    return warm_cost if warm else region_cost(key, threads).cold
+
+
 def sure_parallel(threads: int) -> float:
     """Serial seconds above which parallel pays even at ``MAX_REGION_S`` a region."""
     return MAX_REGION_S * (1 + MARGIN / (1 - 1 / threads))
@@ -178,13 +187,8 @@ def pays(backend: str, work: int, kind: str, get_threads: Callable[[], int]) -> 
     if threads < 2:
         return False
     key = _key(backend)
-    if serial > sure_parallel(threads):
-        cost = MAX_REGION_S  # the choice is parallel whatever the region costs: not measured
-    else:
-        warm_cost = _warm_cost(key, threads)
-        now = time.perf_counter()
-        warm = _recent(_last_parallel.get(key), now) or _recent(_last_call.get(key), now)
-        cost = warm_cost if warm else region_cost(key, threads).cold
+    # above sure_parallel the choice is parallel whatever the region costs: not measured
+    cost = MAX_REGION_S if serial > sure_parallel(threads) else _cost_now(key, threads)
     now = time.perf_counter()
     parallel = saving(serial, cost, threads) > MARGIN * cost
     _last_call[key] = (now, serial - saving(serial, cost, threads) if parallel else serial)

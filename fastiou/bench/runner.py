@@ -37,7 +37,7 @@ from typing import Any, Callable, Iterable, Literal
 import numba
 import numpy as np
 
-from .._progress import Progress  # noqa: F401  (fastiou.bench.runner.Progress)
+from .._progress import Progress
 
 FAMILIES = ("boxes", "nms", "masks", "losses", "sparse", "coco")
 
