@@ -15,13 +15,15 @@ from numba import prange
 from .. import _rotated_formulas
 from .._config import njit, serial_and_parallel
 from .._formulas import GIOU, IOA, IOU
-from .._rotated_formulas import MARGIN_EPS, N_COLUMNS, SCRATCH
+from .._rotated_formulas import (AREA, CX, CY, EX, EY, HH, HW, IHH, IHW, MARGIN_EPS, N_COLUMNS, SCRATCH, UX,
+                                 UY, VX, VY)
 from .numba_cpu import MAX_WORKERS, claim, new_counter, workers
 from .numba_cpu_nms import first_at_least
 
 R = _rotated_formulas.build(njit(inline="always"))
 metric = R.metric
-suppresses = R.suppresses
+coarse_may_exceed = R.coarse_may_exceed
+may_exceed = R.may_exceed
 
 #: Pairs of rotated boxes per claim.
 PAIR_CHUNK = 4096
@@ -121,39 +123,43 @@ def aligned(code, c1, c2, half, out, parallel):
 
 
 @njit
-def _greedy(c, by_score, labels, has_labels, threshold, all_pairs, max_output, half, margin, buf, kept):
+def _greedy(c, by_score, rank, labels, has_labels, threshold, all_pairs, max_output, half, margin, buf, kept):
     """Greedy NMS over the candidates ``by_score`` (by decreasing score, ties by index).
 
     A kept box suppresses the later boxes (of its class) whose IoU with it is
     strictly above ``threshold``.  Only boxes whose bounding boxes meet can have a
     positive IoU: unless ``all_pairs`` (a negative threshold), a kept box scans the
     candidates whose bounding box's left edge lies within its reach, found by binary
-    search in the candidates sorted by that edge.  The scan is branch-free: it lists
-    the live candidates (of its class) whose bounding boxes meet the kept box's, by
-    the metric's own test; only those are tested further (the shared formula
-    ``suppresses``).  The candidates are compacted whenever half of them are
-    suppressed or visited.
+    search in the candidates sorted by that edge (``rank``: candidate ``t`` is
+    ``by_score[rank[t]]``).  The tests are those of the shared formula ``suppresses``
+    (which the CUDA kernel calls), each in its own pass: a vectorised scan marks the
+    live candidates (of its class) whose bounding boxes meet the kept box's and that
+    ``coarse_may_exceed`` leaves open; a second pass asks ``may_exceed`` of the marked
+    ones; only those it leaves open are clipped.  The candidates are compacted whenever
+    half of them are suppressed or visited.
     """
     m = by_score.shape[0]
-    left = np.empty(m, c.dtype)
-    for k in range(m):
-        p = by_score[k]
-        left[k] = c[0, p] - c[7, p]
-    rank = np.argsort(left, kind="mergesort")  # the score rank of candidate t
-    xs = left[rank]
-    # the candidates in that order: their columns, and the scan's fields
-    box = np.empty((N_COLUMNS, m), c.dtype)
+    # the candidates in that order: their left edges (ascending), their columns (laid out
+    # by candidate: the bound and the clipping read all of one candidate's), the scan's fields
+    xs = np.empty(m, c.dtype)
+    box = np.empty((m, N_COLUMNS), c.dtype).T
     lab = np.empty(m, np.int64)
     pos = np.empty(m, np.int64)  # candidate t of score rank r
     for t in range(m):
         q = by_score[rank[t]]
+        xs[t] = c[CX, q] - c[EX, q]
         for r in range(N_COLUMNS):
             box[r, t] = c[r, q]
         lab[t] = labels[q] if has_labels else 0
         pos[rank[t]] = t
-    cx, cy, ex, ey = box[0].copy(), box[1].copy(), box[7].copy(), box[8].copy()
+    cx, cy, ex, ey, area = box[CX].copy(), box[CY].copy(), box[EX].copy(), box[EY].copy(), box[AREA].copy()
+    reach = box[HW] + box[HH]
     live = np.ones(m, np.bool_)  # not yet suppressed or visited
-    hits = np.empty(m, np.int64)
+    flags = np.zeros(8 * (m // 8 + 1), np.uint8)  # the scan's marks, read back eight at a time
+    words = flags.view(np.uint64)
+    hits = np.empty(m, np.int64)  # the marked candidates
+    marked = np.empty((N_COLUMNS, m), c.dtype)  # their columns
+    open_ = np.empty(m, np.bool_)  # of those, the ones the bound leaves to the clipping
     wmax = c.dtype.type(0)
     for k in range(m):
         wmax = max(wmax, c[7, by_score[k]] + c[7, by_score[k]])
@@ -175,14 +181,18 @@ def _greedy(c, by_score, labels, has_labels, threshold, all_pairs, max_output, h
             n_live = 0
             for t in range(size):
                 if live[t]:
-                    for a in (xs, cx, cy, ex, ey):
+                    for a in (xs, cx, cy, ex, ey, area, reach):
                         a[n_live] = a[t]
                     rank[n_live], lab[n_live], live[n_live] = rank[t], lab[t], True
-                    box[:, n_live] = box[:, t]
+                    for r in range(N_COLUMNS):
+                        box[r, n_live] = box[r, t]
                     pos[rank[t]] = n_live
                     n_live += 1
             size, gone = n_live, 0
-        pcx, pcy, pex, pey, plab = c[0, p], c[1, p], c[7, p], c[8, p], labels[p] if has_labels else 0
+        pcx, pcy, pex, pey, plab = c[CX, p], c[CY, p], c[EX, p], c[EY, p], labels[p] if has_labels else 0
+        pux, puy, pvx, pvy, parea = c[UX, p], c[UY, p], c[VX, p], c[VY, p], c[AREA, p]
+        phw, phh, pihw, pihh = c[HW, p], c[HH, p], c[IHW, p], c[IHH, p]
+        preach = phw + phh
         if all_pairs:
             lo, hi = 0, size
         else:  # q's box meets p's when left_q in [left_p - wmax, right_p] (with rounding slack)
@@ -191,14 +201,39 @@ def _greedy(c, by_score, labels, has_labels, threshold, all_pairs, max_output, h
             hi = first_at_least(xs, 0, size, pcx + pex + slack)
             while hi < size and xs[hi] <= pcx + pex + slack:
                 hi += 1
+        # vectorised: the tests of suppresses that need no clipping (on slices indexed from 0:
+        # an offset index defeats the vectoriser)
+        qcx, qcy, qex, qey, qarea, qreach = cx[lo:hi], cy[lo:hi], ex[lo:hi], ey[lo:hi], area[lo:hi], reach[lo:hi]
+        qlive, qlab = live[lo:hi], lab[lo:hi]
+        for j in range(hi - lo):
+            dcx, dcy = pcx - qcx[j], pcy - qcy[j]
+            flags[j] = (qlive[j] & (qlab[j] == plab)
+                        & (all_pairs | ((abs(dcx) <= pex + qex[j]) & (abs(dcy) <= pey + qey[j])
+                                        & coarse_may_exceed(threshold, margin, half, dcx, dcy, pex, pey, parea,
+                                                            preach, qex[j], qey[j], qarea[j], qreach[j]))))
         n_hits = 0
-        for t in range(lo, hi):  # branch-free: the bounding-box test of the metric (overlap)
-            hits[n_hits] = t
-            n_hits += (live[t] & (lab[t] == plab) & (all_pairs | ((abs(pcx - cx[t]) <= pex + ex[t])
-                                                                  & (abs(pcy - cy[t]) <= pey + ey[t]))))
+        for w in range((hi - lo + 7) // 8):  # few marks: skip eight unmarked at once
+            if words[w] != 0:
+                for j in range(8 * w, min(8 * w + 8, hi - lo)):
+                    hits[n_hits] = lo + j
+                    n_hits += flags[j]
+                    flags[j] = 0
+        if not all_pairs:  # the bound without clipping, for the marked candidates
+            for h in range(n_hits):  # (their columns gathered, so that the bound vectorises)
+                t = hits[h]
+                for r in range(N_COLUMNS):
+                    marked[r, h] = box[r, t]
+            mcx, mcy, mux, muy, mvx, mvy = (marked[CX, :n_hits], marked[CY, :n_hits], marked[UX, :n_hits],
+                                            marked[UY, :n_hits], marked[VX, :n_hits], marked[VY, :n_hits])
+            marea, mhw, mhh, mihw, mihh = (marked[AREA, :n_hits], marked[HW, :n_hits], marked[HH, :n_hits],
+                                           marked[IHW, :n_hits], marked[IHH, :n_hits])
+            for h in range(n_hits):
+                open_[h] = may_exceed(threshold, margin, pcx, pcy, pux, puy, pvx, pvy, parea, phw, phh, pihw, pihh,
+                                      mcx[h], mcy[h], mux[h], muy[h], mvx[h], mvy[h], marea[h], mhw[h], mhh[h],
+                                      mihw[h], mihh[h])
         for h in range(n_hits):
             t = hits[h]
-            if all_pairs or suppresses(threshold, margin, c, p, box, t, half, buf, 0):
+            if all_pairs or (open_[h] and pair_metric(IOU, c, p, box, t, half, buf, 0) > threshold):
                 dead[rank[t]] = True
                 live[t] = False
                 gone += 1
@@ -216,6 +251,9 @@ def nms(cols, by_score, labels, threshold, max_output):
     lab = labels if has else np.zeros(1, np.int64)
     half = cols.dtype.type(0.5)
     margin = cols.dtype.type(MARGIN_EPS * np.finfo(cols.dtype).eps)
-    count = _greedy(cols, by_score, lab, has, threshold, threshold < 0, max_output, half, margin,
+    # the candidates by the left edges of their bounding boxes (NumPy's sort: several times
+    # faster than Numba's); candidate t is by_score[rank[t]]
+    rank = np.argsort(cols[CX, by_score] - cols[EX, by_score])
+    count = _greedy(cols, by_score, rank, lab, has, threshold, threshold < 0, max_output, half, margin,
                     np.empty(SCRATCH, cols.dtype), kept)
     return kept[:count]
