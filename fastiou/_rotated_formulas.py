@@ -146,10 +146,10 @@ def build(jit):
         u_v2 = abs(aux * bvx + auy * bvy)
         v_u2 = abs(avx * bux + avy * buy)
         v_v2 = abs(avx * bvx + avy * bvy)
-        return (abs(dcx * aux + dcy * auy) > uu + u_u2 + u_v2
-                or abs(dcx * avx + dcy * avy) > vv + v_u2 + v_v2
-                or abs(dcx * bux + dcy * buy) > uu2 + u_u2 + v_u2
-                or abs(dcx * bvx + dcy * bvy) > vv2 + u_v2 + v_v2)
+        return ((abs(dcx * aux + dcy * auy) > uu + u_u2 + u_v2)  # (|: branch-free, vectorises)
+                | (abs(dcx * avx + dcy * avy) > vv + v_u2 + v_v2)
+                | (abs(dcx * bux + dcy * buy) > uu2 + u_u2 + v_u2)
+                | (abs(dcx * bvx + dcy * bvy) > vv2 + u_v2 + v_v2))
 
     @jit
     def slab(offset, half_a, half_b):

@@ -101,10 +101,10 @@ cdef inline bint separated(floating dcx, floating dcy, floating aux, floating au
     cdef floating uu2 = bux * bux + buy * buy, vv2 = bvx * bvx + bvy * bvy
     cdef floating u_u2 = fabs(aux * bux + auy * buy), u_v2 = fabs(aux * bvx + auy * bvy)
     cdef floating v_u2 = fabs(avx * bux + avy * buy), v_v2 = fabs(avx * bvx + avy * bvy)
-    return (fabs(dcx * aux + dcy * auy) > uu + u_u2 + u_v2
-            or fabs(dcx * avx + dcy * avy) > vv + v_u2 + v_v2
-            or fabs(dcx * bux + dcy * buy) > uu2 + u_u2 + v_u2
-            or fabs(dcx * bvx + dcy * bvy) > vv2 + u_v2 + v_v2)
+    return ((fabs(dcx * aux + dcy * auy) > uu + u_u2 + u_v2)  # (|: branch-free, vectorises)
+            | (fabs(dcx * avx + dcy * avy) > vv + v_u2 + v_v2)
+            | (fabs(dcx * bux + dcy * buy) > uu2 + u_u2 + v_u2)
+            | (fabs(dcx * bvx + dcy * bvy) > vv2 + u_v2 + v_v2))
 
 
 cdef inline floating metric(int code, const floating[:, ::1] a, Py_ssize_t i,
@@ -144,9 +144,11 @@ cdef void metric_row(int code, const floating[:, ::1] a, Py_ssize_t i, const flo
                      Py_ssize_t first, floating half, floating[:, :] out) noexcept nogil:
     # Row i of out: box i of a against boxes first, first + 1, ... of b.  IoU and IoA are 0
     # where the bounding boxes do not meet: a first pass marks the pairs that meet (the
-    # metric's own test) and only those take the metric (as the Numba kernel).
-    cdef Py_ssize_t m = out.shape[1], j
+    # metric's own test) and only those take the metric (as the Numba kernel); where many
+    # meet, a second pass unmarks those a side separates (the metric's next test).
+    cdef Py_ssize_t m = out.shape[1], j, n_meet = 0
     cdef floating acx = a[0, i], acy = a[1, i], aex = a[7, i], aey = a[8, i]
+    cdef floating aux = a[2, i], auy = a[3, i], avx = a[4, i], avy = a[5, i]
     cdef int* meets
     if code == GIOU:
         for j in range(m):
@@ -156,6 +158,12 @@ cdef void metric_row(int code, const floating[:, ::1] a, Py_ssize_t i, const flo
     for j in range(m):
         meets[j] = ((fabs(acx - b[0, first + j]) <= aex + b[7, first + j])
                     & (fabs(acy - b[1, first + j]) <= aey + b[8, first + j]))
+        n_meet += meets[j]
+    if 8 * n_meet > m:  # many meet (clustered boxes): unmark those a side separates too
+        for j in range(m):
+            meets[j] = meets[j] & (not separated(acx - b[0, first + j], acy - b[1, first + j], aux, auy,
+                                                 avx, avy, b[2, first + j], b[3, first + j], b[4, first + j],
+                                                 b[5, first + j]))
     for j in range(m):
         out[i, j] = metric(code, a, i, b, first + j, half) if meets[j] else 0
     free(meets)

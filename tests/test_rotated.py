@@ -517,7 +517,8 @@ def thin_and_odd(rng, n):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_bound_never_rules_out_a_suppression(dtype):
     """NMS skips the clipping where a bound says IoU <= threshold: on every pair whose
-    computed IoU is above the threshold, the bound must leave it open."""
+    computed IoU is above the threshold, both bounds (the one from bounding boxes and areas
+    alone, and the one from the boxes' frames) must leave it open."""
     from fastiou._rotated_columns import columns
     from fastiou._rotated_formulas import MARGIN_EPS
     from fastiou.backends.numba_cpu_rotated import R
@@ -528,16 +529,23 @@ def test_bound_never_rules_out_a_suppression(dtype):
     c = columns(b, "cxcywhr", np.dtype(dtype))
     margin = dtype(MARGIN_EPS * np.finfo(dtype).eps)
     thresholds = np.unique(np.r_[np.quantile(iou[iou > 0], [0.1, 0.5, 0.9]), 0.5, 1e-6]).astype(dtype)
-    checked = ruled_out = 0
+    half = dtype(0.5)
+    checked = ruled_out = coarse_ruled_out = 0
     for t in thresholds:
         for t in (np.nextafter(t, dtype(0)), t):  # a threshold just below a pair's IoU too
             for i, j in zip(*np.nonzero(iou > 0)):
                 open_ = R.may_exceed(t, margin, *c[[0, 1, 2, 3, 4, 5, 6, 9, 10, 11, 12], i],
                                    *c[[0, 1, 2, 3, 4, 5, 6, 9, 10, 11, 12], j])
+                coarse_open = R.coarse_may_exceed(t, margin, half, c[0, i] - c[0, j], c[1, i] - c[1, j],
+                                                  c[7, i], c[8, i], c[6, i], c[9, i] + c[10, i],
+                                                  c[7, j], c[8, j], c[6, j], c[9, j] + c[10, j])
                 assert open_ or not iou[i, j] > t, (i, j, t, iou[i, j])
+                assert coarse_open or not iou[i, j] > t, (i, j, t, iou[i, j])
                 checked += 1
                 ruled_out += not open_
-    assert ruled_out > checked // 4  # and it does rule most pairs out
+                coarse_ruled_out += not coarse_open
+    assert ruled_out > checked // 4  # and they do rule pairs out
+    assert coarse_ruled_out > checked // 10
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
