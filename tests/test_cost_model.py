@@ -168,23 +168,29 @@ def test_a_call_sure_to_pay_measures_nothing(monkeypatch):
 
 
 def test_the_first_call_measures_only_the_warm_cost_and_finds_the_pool_warm(monkeypatch):
-    # its own measuring regions have just woken the pool; the cold cost is measured by
-    # the first call that finds the pool idle
+    # its own measuring regions have just woken the pool; the calls that find the pool
+    # idle sample the cold cost (one region each, no sleeping), decided on the warm cost
+    # as the sample has woken the pool, until COLD_SAMPLES give its median
     clock = Clock(monkeypatch)
     monkeypatch.setattr(_cost, "_costs", {})
     monkeypatch.setattr(_cost, "_warm_costs", {})
+    monkeypatch.setattr(_cost, "_cold_samples", {})
     monkeypatch.setattr(_cost, "_last_call", {})
     monkeypatch.setattr(_cost, "_last_parallel", {})
     measured = []
+    samples = iter([COLD, 3 * COLD, COLD / 2])
     monkeypatch.setattr(_cost, "measure_warm", lambda *a: measured.append("warm") or WARM)
-    monkeypatch.setattr(_cost, "measure", lambda *a: measured.append("both") or _cost.RegionCost(WARM, COLD))
+    monkeypatch.setattr(_cost, "measure_now", lambda *a: measured.append("now") or next(samples))
+    monkeypatch.setattr(_cost, "measure", lambda *a: pytest.fail("slept in a user's call"))
     monkeypatch.setattr(backends, "get_num_threads", lambda: 2)
     mid = _work((_limit(WARM) + _limit(COLD)) / 2, "iou_pairs")  # parallel when warm, serial when cold
     assert backends.select("numba", mid)[1]
     assert measured == ["warm"]
-    clock.now += 1.0  # idle: the cold cost decides
+    for n in range(1, _cost.COLD_SAMPLES + 1):
+        clock.now += 1.0  # idle: a sample wakes the pool, and the warm cost decides
+        assert backends.select("numba", mid)[1]
+        assert measured == ["warm"] + ["now"] * n
+    assert _cost._costs["numba"] == _cost.RegionCost(WARM, COLD)  # the samples' median
+    clock.now += 1.0  # idle again: the cold cost decides, and nothing is measured
     assert not backends.select("numba", mid)[1]
-    assert measured == ["warm", "both"]
-    clock.now += 1.0
-    assert not backends.select("numba", mid)[1]
-    assert measured == ["warm", "both"]  # once per process
+    assert measured == ["warm"] + ["now"] * _cost.COLD_SAMPLES

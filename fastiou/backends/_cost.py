@@ -8,9 +8,13 @@ the other vCPU: more than many whole jobs.  So:
 
 - :func:`measure_warm` times empty regions, each ``WARM_S`` after the last, on
   the first call big enough to ask (its regions leave the pool warm, so that
-  call is decided on the warm cost); :func:`measure` adds ``cold``, each after
-  ``IDLE_S`` of idleness (medians), on the first call that finds the pool idle;
-  both once per process and backend;
+  call is decided on the warm cost), once per process and backend;
+- the cold cost is sampled, not slept for, in users' calls: each of the first
+  ``COLD_SAMPLES`` calls that find the pool idle wakes it with one timed empty
+  region (what such a call pays to go parallel) and is then decided on the warm
+  cost; the samples' median is the process's cold cost.  :func:`measure` (for
+  ``fastiou config`` and ``fastiou bench``, or a process that has none yet) times
+  regions after ``IDLE_S`` of idleness instead, sleeping ``3 * IDLE_S``;
 - the work model estimates the call's serial time ``W`` as ``work`` times the
   kind's serial nanoseconds per unit (``fastiou._config.SERIAL_NS_PER_UNIT``);
 - the parallel loops hand out chunks on demand, so the threads that are awake
@@ -23,8 +27,7 @@ the other vCPU: more than many whole jobs.  So:
   previous call that asked ended within ``WARM_S``: the first parallel one
   wakes the pool, the next ones find it awake), and the cold cost otherwise;
 - a call estimated above :func:`sure_parallel` goes parallel without measuring:
-  it would whatever the region cost up to ``MAX_REGION_S`` (the cold measurement
-  sleeps ``3 * IDLE_S``, a fifth of a first COCO evaluation).
+  it would whatever the region cost up to ``MAX_REGION_S``.
 
 The choice is deterministic given the measured costs and the clock (tests set
 both), and the kernels' serial and parallel paths give bit-identical results,
@@ -50,6 +53,8 @@ IDLE_S = 0.02
 MIN_SERIAL_S = 50e-6
 #: The slowest empty region measured on a 2-vCPU virtual machine (the other vCPU busy).
 MAX_REGION_S = 16e-3
+#: Calls that find the pool idle and sample its cold cost before it is fixed.
+COLD_SAMPLES = 3
 
 
 class RegionCost(NamedTuple):
@@ -62,6 +67,8 @@ class RegionCost(NamedTuple):
 _costs: dict[str, RegionCost] = {}
 #: Warm costs measured while the cold one was not needed yet.
 _warm_costs: dict[str, float] = {}
+#: Cold costs sampled by calls that found the pool idle, until there are COLD_SAMPLES.
+_cold_samples: dict[str, list[float]] = {}
 #: Per backend: (start, predicted seconds) of the last call that asked, and of the last parallel one.
 _last_call: dict[str, tuple[float, float]] = {}
 _last_parallel: dict[str, tuple[float, float]] = {}
@@ -113,6 +120,14 @@ def measure_warm(backend: str, threads: int) -> float:
     return _median_time(run, 7, WARM_S)
 
 
+def measure_now(backend: str, threads: int) -> float:
+    """One empty parallel region of ``backend``, timed now: with the pool as it is."""
+    run = _region(backend, threads)
+    start = time.perf_counter()
+    run()
+    return time.perf_counter() - start
+
+
 def measure(backend: str, threads: int) -> RegionCost:
     """What one empty parallel region of ``backend`` costs here: the median with the
     pool warm and after ``IDLE_S`` of idleness."""
@@ -146,11 +161,20 @@ def _warm_cost(key: str, threads: int) -> float:
 
 def _cost_now(key: str, threads: int) -> float:
     """The region cost that applies now: warm while the pool is (a recent parallel call,
-    or calls back to back), else cold."""
+    or calls back to back), else cold; while the cold cost is being sampled, the pool
+    is woken (one timed empty region: a sample) and the warm cost applies."""
     warm_cost = _warm_cost(key, threads)
     now = time.perf_counter()
-    warm = _recent(_last_parallel.get(key), now) or _recent(_last_call.get(key), now)
-    return warm_cost if warm else region_cost(key, threads).cold
+    if _recent(_last_parallel.get(key), now) or _recent(_last_call.get(key), now):
+        return warm_cost
+    if key in _costs:
+        return _costs[key].cold
+    samples = _cold_samples.setdefault(key, [])
+    samples.append(measure_now(key, threads))
+    if len(samples) >= COLD_SAMPLES:
+        _costs[key] = RegionCost(warm_cost, max(warm_cost, statistics.median(samples)))
+    _last_parallel[key] = (time.perf_counter(), 0.0)  # the sample's region woke the pool
+    return warm_cost
 
 
 def sure_parallel(threads: int) -> float:
