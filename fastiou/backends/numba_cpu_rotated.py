@@ -173,7 +173,7 @@ def _greedy(c, by_score, rank, labels, has_labels, threshold, all_pairs, max_out
     open_ = np.empty(m, np.bool_)  # of those, the ones the bound leaves to the clipping
     wmax = c.dtype.type(0)
     for k in range(m):
-        wmax = max(wmax, c[7, by_score[k]] + c[7, by_score[k]])
+        wmax = max(wmax, c[EX, by_score[k]] + c[EX, by_score[k]])
     dead = np.zeros(m, np.bool_)  # by score rank
     size = m  # entries of the candidate arrays in use
     gone = 0  # of those, the ones suppressed or visited since the last compaction
