@@ -95,9 +95,14 @@ def test_a_long_parallel_call_keeps_the_pool_warm(region_costs, monkeypatch):
     assert backends.select("numba", _work(0.5 * _limit(COLD), "iou_pairs"))[1]
 
 
-def test_one_thread_is_always_serial(region_costs, monkeypatch):
+@pytest.mark.parametrize("kind", sorted(NS))
+def test_one_thread_runs_the_faster_kernel(region_costs, monkeypatch, kind):
+    """One thread: no region to pay for; the parallel kernel (on that thread) only for the
+    kinds whose loops it compiles better, and only for calls big enough to ask."""
     monkeypatch.setattr(backends, "get_num_threads", lambda: 1)
-    assert not backends.select("numba", 10**12)[1]
+    one_thread_parallel = kind in _config.ONE_THREAD_PARALLEL
+    assert backends.select("numba", _work(1.0, kind), kind=kind)[1] is one_thread_parallel
+    assert not backends.select("numba", _work(0.99 * _cost.MIN_SERIAL_S, kind), kind=kind)[1]
 
 
 @pytest.mark.parametrize("kind", sorted(NS))

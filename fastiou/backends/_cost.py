@@ -21,6 +21,8 @@ the other vCPU: more than many whole jobs.  So:
   start at once and a late one takes what is left: on ``T`` threads a call
   takes about ``L + (W - L) / T`` for a region cost ``L`` below ``W``, saving
   ``(W - L)(1 - 1/T)`` (:func:`saving`);
+- on one thread, :func:`pays` picks the parallel kernel (run on that thread) for the
+  kinds of ``fastiou._config.ONE_THREAD_PARALLEL``, whose loops it compiles better;
 - :func:`pays` goes parallel when that saving exceeds ``MARGIN`` times ``L``,
   with ``L`` the warm cost while the pool is warm (a parallel call of this
   backend ended within ``WARM_S``) or while calls come back to back (the
@@ -208,8 +210,8 @@ def pays(backend: str, work: int, kind: str, get_threads: Callable[[], int]) -> 
     if serial < MIN_SERIAL_S:
         return False
     threads = get_threads()
-    if threads < 2:
-        return False
+    if threads < 2:  # no region to pay for; the faster kernel on one thread
+        return kind in _config.ONE_THREAD_PARALLEL
     key = _key(backend)
     # above sure_parallel the choice is parallel whatever the region costs: not measured
     cost = MAX_REGION_S if serial > sure_parallel(threads) else _cost_now(key, threads)
