@@ -590,6 +590,25 @@ cdef inline int64_t rle_inter(const int64_t* ea, int64_t na, const int64_t* ia,
     return inter
 
 
+cdef struct Rles:
+    const int64_t* ends  # the run ends (runs row 1)
+    const int32_t* starts  # the segment starts and stops (segments[0], segments[1])
+    const int32_t* stops
+
+# what an empty set's pointers point at (never read: its loops have no iteration)
+cdef int64_t NO_RUNS[1]
+cdef int32_t NO_SEGMENTS[1]
+
+
+cdef Rles rles(const int64_t[:, ::1] runs, const int32_t[:, :, ::1] segments):
+    """The raw pointers of a set of RLE masks that the overlap kernels read."""
+    cdef Rles r
+    r.ends = &runs[1, 0] if runs.shape[1] else NO_RUNS
+    r.starts = &segments[0, 0, 0] if segments.shape[2] else NO_SEGMENTS
+    r.stops = &segments[1, 0, 0] if segments.shape[2] else NO_SEGMENTS
+    return r
+
+
 def rle_pairwise(int code, const int64_t[:, ::1] runs1, const int64_t[:, ::1] index1,
                  const int64_t[:, ::1] info1, const int32_t[:, :, ::1] segments1,
                  const int64_t[:, ::1] runs2, const int64_t[:, ::1] index2, const int64_t[:, ::1] info2,
@@ -599,14 +618,13 @@ def rle_pairwise(int code, const int64_t[:, ::1] runs1, const int64_t[:, ::1] in
     cdef Py_ssize_t n = index1.shape[0], m = index2.shape[0], i, j, width = segments1.shape[2]
     if n == 0 or m == 0:
         return
-    cdef int64_t dummy[1]
-    cdef int32_t seg_dummy[1]
-    cdef const int64_t* e1 = &runs1[1, 0] if runs1.shape[1] else dummy
-    cdef const int64_t* e2 = &runs2[1, 0] if runs2.shape[1] else dummy
-    cdef const int32_t* s1 = &segments1[0, 0, 0] if width else seg_dummy
-    cdef const int32_t* t1 = &segments1[1, 0, 0] if width else seg_dummy
-    cdef const int32_t* s2 = &segments2[0, 0, 0] if width else seg_dummy
-    cdef const int32_t* t2 = &segments2[1, 0, 0] if width else seg_dummy
+    cdef Rles a = rles(runs1, segments1), b = rles(runs2, segments2)
+    cdef const int64_t* e1 = a.ends
+    cdef const int64_t* e2 = b.ends
+    cdef const int32_t* s1 = a.starts
+    cdef const int32_t* t1 = a.stops
+    cdef const int32_t* s2 = b.starts
+    cdef const int32_t* t2 = b.stops
     if num_threads <= 1:  # a plain loop, no OpenMP call (see the module docstring)
         with nogil:
             for i in range(n):
@@ -636,14 +654,13 @@ def rle_aligned(int code, const int64_t[:, ::1] runs1, const int64_t[:, ::1] ind
     cdef Py_ssize_t n = index1.shape[0], i, width = segments1.shape[2]
     if n == 0:
         return
-    cdef int64_t dummy[1]
-    cdef int32_t seg_dummy[1]
-    cdef const int64_t* e1 = &runs1[1, 0] if runs1.shape[1] else dummy
-    cdef const int64_t* e2 = &runs2[1, 0] if runs2.shape[1] else dummy
-    cdef const int32_t* s1 = &segments1[0, 0, 0] if width else seg_dummy
-    cdef const int32_t* t1 = &segments1[1, 0, 0] if width else seg_dummy
-    cdef const int32_t* s2 = &segments2[0, 0, 0] if width else seg_dummy
-    cdef const int32_t* t2 = &segments2[1, 0, 0] if width else seg_dummy
+    cdef Rles a = rles(runs1, segments1), b = rles(runs2, segments2)
+    cdef const int64_t* e1 = a.ends
+    cdef const int64_t* e2 = b.ends
+    cdef const int32_t* s1 = a.starts
+    cdef const int32_t* t1 = a.stops
+    cdef const int32_t* s2 = b.starts
+    cdef const int32_t* t2 = b.stops
     if num_threads <= 1:  # a plain loop, no OpenMP call (see the module docstring)
         with nogil:
             for i in range(n):
@@ -693,14 +710,13 @@ def rle_groups(int code, const int64_t[:, ::1] runs1, const int64_t[:, ::1] inde
     cdef Py_ssize_t k, n = n1.shape[0], width = segments1.shape[2]
     if n == 0 or index1.shape[0] == 0 or index2.shape[0] == 0:
         return
-    cdef int64_t dummy[1]
-    cdef int32_t seg_dummy[1]
-    cdef const int64_t* e1 = &runs1[1, 0] if runs1.shape[1] else dummy
-    cdef const int64_t* e2 = &runs2[1, 0] if runs2.shape[1] else dummy
-    cdef const int32_t* s1 = &segments1[0, 0, 0] if width else seg_dummy
-    cdef const int32_t* t1 = &segments1[1, 0, 0] if width else seg_dummy
-    cdef const int32_t* s2 = &segments2[0, 0, 0] if width else seg_dummy
-    cdef const int32_t* t2 = &segments2[1, 0, 0] if width else seg_dummy
+    cdef Rles a = rles(runs1, segments1), b = rles(runs2, segments2)
+    cdef const int64_t* e1 = a.ends
+    cdef const int64_t* e2 = b.ends
+    cdef const int32_t* s1 = a.starts
+    cdef const int32_t* t1 = a.stops
+    cdef const int32_t* s2 = b.starts
+    cdef const int32_t* t2 = b.stops
     if num_threads <= 1:  # a plain loop, no OpenMP call (see the module docstring)
         with nogil:
             for k in range(n):
