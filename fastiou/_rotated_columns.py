@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
-from ._rotated_formulas import AREA, CX, CY, EX, EY, HH, HW, IHH, IHW, N_COLUMNS, UX, UY, VX, VY
+from ._rotated_formulas import AREA, COS, CX, CY, EX, EY, HH, HW, IHH, IHW, N_COLUMNS, SIN, UX, UY, VX, VY
 from ._validate import ROTATED_FORMATS
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -81,7 +81,7 @@ def half_vectors(b: dict[str, NDArray[np.float64]]) -> tuple[NDArray[np.float64]
 
 
 def columns(arr: NDArray[np.float64], fmt: str, dt: np.dtype[_FloatT]) -> NDArray[_FloatT]:
-    """The ``(13, N)`` columns (:mod:`fastiou._rotated_formulas`) of validated boxes, in ``dt``."""
+    """The ``(15, N)`` columns (:mod:`fastiou._rotated_formulas`) of validated boxes, in ``dt``."""
     b = canonical(arr, fmt)
     ux, uy, vx, vy = half_vectors(b)
     cols = np.empty((N_COLUMNS, arr.shape[0]), np.float64)
@@ -93,6 +93,7 @@ def columns(arr: NDArray[np.float64], fmt: str, dt: np.dtype[_FloatT]) -> NDArra
     cols[HW], cols[HH] = 0.5 * b["w"], 0.5 * b["h"]
     with np.errstate(divide="ignore"):
         cols[IHW], cols[IHH] = 1 / cols[HW], 1 / cols[HH]
+    cols[COS], cols[SIN] = b["cos"], b["sin"]
     return np.ascontiguousarray(cols.astype(dt, copy=False))
 
 

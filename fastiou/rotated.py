@@ -3,8 +3,8 @@
 :func:`fastiou.box_iou`, :func:`fastiou.box_ioa`, :func:`fastiou.generalized_box_iou`,
 :func:`fastiou.nms` and :func:`fastiou.batched_nms` take ``fmt='cxcywhr'``,
 ``'xywhr'`` or ``'xyxyxyxy'`` (torchvision's formats, see
-:mod:`fastiou._rotated_columns`) and come here.  The intersection is exact
-convex-polygon clipping (:mod:`fastiou._rotated_formulas`): IoU is never
+:mod:`fastiou._rotated_columns`) and come here.  The intersection is exact, in
+closed form (:mod:`fastiou._rotated_formulas`): IoU is never
 negative, above 1 or NaN for finite input, exactly 1 for identical boxes and
 exactly 0 for boxes whose bounding boxes do not meet.
 
@@ -62,7 +62,7 @@ def _lengths(fmt: str) -> slice:
 
 def _outside_safe_range(arrays: list[NDArray[np.float64]], fmt: str, dt: np.dtype[Any]) -> bool:
     """Whether a position or size leaves the kernels' safe range in ``dt`` (areas and the
-    clipping's products would overflow, or sizes lose their digits in the subnormals)."""
+    intersection's products would overflow, or sizes lose their digits in the subnormals)."""
     lo, hi = (SAFE_LO32, SAFE_HI32) if dt.itemsize == 4 else (SAFE_LO64, SAFE_HI64)
     for a in arrays:
         v = np.abs(a[:, _lengths(fmt)])

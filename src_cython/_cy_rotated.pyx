@@ -1,12 +1,12 @@
 # cython: boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
 """Cython kernels of rotated boxes: the second implementation of fastiou/backends/numba_cpu_rotated.py.
 
-The formulas are those of fastiou/_rotated_formulas.py written again: early exit
-when the axis-aligned bounding boxes do not meet, exactly the area for equal
-boxes, 0 when a side of either box separates them, Sutherland-Hodgman clipping of box a by the half-planes of box b relative
-to the pair's midpoint, the shoelace area clamped to ``[0, min(area_a, area_b)]``;
-GIoU with powerboxes' axis-aligned enclosing box.  Columns ``(9, N)`` of
-fastiou/_rotated_columns.py.  The scratch is a stack array per call.
+The formulas are those of fastiou/_rotated_formulas.py written again, branch-free
+as there: 0 when the axis-aligned bounding boxes do not meet or a side of either box
+separates them, exactly the area for equal boxes, otherwise Green's theorem along
+box a's sides in box b's frame, clamped to ``[0, min(area_a, area_b)]``; GIoU with
+powerboxes' axis-aligned enclosing box.  Columns ``(15, N)`` of
+fastiou/_rotated_columns.py.
 """
 
 from cython cimport floating
@@ -33,65 +33,58 @@ cdef inline floating guarded_div(floating num, floating den) noexcept nogil:
     return num / den if den > 0 else <floating>0
 
 
-cdef inline int clip(floating* src, floating* dst, int n, floating dx, floating dy, floating sign,
-                     floating px, floating py, floating k) noexcept nogil:
-    cdef int m = 0, i
-    cdef floating qx, qy, sq, rx, ry, sr, t
-    if n == 0:
-        return 0
-    qx = src[2 * (n - 1)]
-    qy = src[2 * (n - 1) + 1]
-    sq = sign * (dx * (qy + py) - dy * (qx + px)) + k
-    for i in range(n):
-        rx = src[2 * i]
-        ry = src[2 * i + 1]
-        sr = sign * (dx * (ry + py) - dy * (rx + px)) + k
-        if (sq >= 0) != (sr >= 0):
-            t = sq / (sq - sr)
-            dst[2 * m] = qx + (rx - qx) * t
-            dst[2 * m + 1] = qy + (ry - qy) * t
-            m += 1
-        if sr >= 0:
-            dst[2 * m] = rx
-            dst[2 * m + 1] = ry
-            m += 1
-        qx = rx
-        qy = ry
-        sq = sr
-    return m
+cdef enum:  # rows of the columns (fastiou/_rotated_formulas.py)
+    CX = 0
+    CY = 1
+    UX = 2
+    UY = 3
+    VX = 4
+    VY = 5
+    AREA = 6
+    EX = 7
+    EY = 8
+    HW = 9
+    HH = 10
+    COS = 13
+    SIN = 14
+    N_COLUMNS = 15
+
+
+cdef inline floating clamp(floating x, floating lo, floating hi) noexcept nogil:
+    return min(max(x, lo), hi)
+
+
+cdef inline floating edge_integral(floating px, floating py, floating dx, floating dy, floating hw,
+                                   floating hh) noexcept nogil:
+    cdef floating ddy = dy if dy != 0 else 1
+    cdef floating t0 = (-hh - py) / ddy, t1 = (hh - py) / ddy
+    cdef floating ta = clamp(min(t0, t1), <floating>0, <floating>1)
+    cdef floating tb = clamp(max(t0, t1), ta, <floating>1)
+    cdef floating ddx = dx if dx != 0 else 1
+    cdef floating s0 = (-hw - px) / ddx, s1 = (hw - px) / ddx
+    cdef floating sa = clamp(min(s0, s1), ta, tb)
+    cdef floating sb = clamp(max(s0, s1), ta, tb)
+    cdef floating xa = clamp(px + ta * dx, -hw, hw)
+    cdef floating xs = clamp(px + sa * dx, -hw, hw)
+    cdef floating xz = clamp(px + sb * dx, -hw, hw)
+    cdef floating xb = clamp(px + tb * dx, -hw, hw)
+    return dy * (xa * (sa - ta) + (xs + xz) * <floating>0.5 * (sb - sa) + xb * (tb - sb) + hw * (tb - ta))
 
 
 cdef inline floating intersection(floating dcx, floating dcy, floating aux, floating auy,
-                                  floating avx, floating avy, floating bux, floating buy,
-                                  floating bvx, floating bvy, floating half) noexcept nogil:
-    cdef floating buf[32]
-    cdef floating hx = dcx * half, hy = dcy * half
-    cdef floating k = bux * bvy - buy * bvx
-    cdef floating one = half + half
-    cdef floating twice = 0, qx, qy, rx, ry
-    cdef int n, i
-    buf[0] = hx - aux - avx
-    buf[1] = hy - auy - avy
-    buf[2] = hx + aux - avx
-    buf[3] = hy + auy - avy
-    buf[4] = hx + aux + avx
-    buf[5] = hy + auy + avy
-    buf[6] = hx - aux + avx
-    buf[7] = hy - auy + avy
-    n = clip(&buf[0], &buf[16], 4, bux, buy, one, hx, hy, k)
-    n = clip(&buf[16], &buf[0], n, bvx, bvy, one, hx, hy, k)
-    n = clip(&buf[0], &buf[16], n, bux, buy, -one, hx, hy, k)
-    n = clip(&buf[16], &buf[0], n, bvx, bvy, -one, hx, hy, k)
-    if n > 2:
-        qx = buf[2 * (n - 1)]
-        qy = buf[2 * (n - 1) + 1]
-        for i in range(n):
-            rx = buf[2 * i]
-            ry = buf[2 * i + 1]
-            twice += qx * ry - qy * rx
-            qx = rx
-            qy = ry
-    return twice * half
+                                  floating avx, floating avy, floating bcos, floating bsin,
+                                  floating bhw, floating bhh) noexcept nogil:
+    cdef floating cx = dcx * bcos - dcy * bsin, cy = dcx * bsin + dcy * bcos
+    cdef floating ux = aux * bcos - auy * bsin, uy = aux * bsin + auy * bcos
+    cdef floating vx = avx * bcos - avy * bsin, vy = avx * bsin + avy * bcos
+    cdef floating p0x = cx - ux - vx, p0y = cy - uy - vy
+    cdef floating p1x = cx + ux - vx, p1y = cy + uy - vy
+    cdef floating p2x = cx + ux + vx, p2y = cy + uy + vy
+    cdef floating p3x = cx - ux + vx, p3y = cy - uy + vy
+    return (edge_integral(p0x, p0y, p1x - p0x, p1y - p0y, bhw, bhh)
+            + edge_integral(p1x, p1y, p2x - p1x, p2y - p1y, bhw, bhh)
+            + edge_integral(p2x, p2y, p3x - p2x, p3y - p2y, bhw, bhh)
+            + edge_integral(p3x, p3y, p0x - p3x, p0y - p3y, bhw, bhh))
 
 
 cdef inline bint separated(floating dcx, floating dcy, floating aux, floating auy, floating avx,
@@ -107,86 +100,94 @@ cdef inline bint separated(floating dcx, floating dcy, floating aux, floating au
             | (fabs(dcx * bvx + dcy * bvy) > vv2 + u_v2 + v_v2))
 
 
-cdef inline floating metric(int code, const floating[:, ::1] a, Py_ssize_t i,
-                            const floating[:, ::1] b, Py_ssize_t j, floating half) noexcept nogil:
-    cdef floating dcx = a[0, i] - b[0, j], dcy = a[1, i] - b[1, j]
-    cdef floating aarea = a[6, i], barea = b[6, j]
-    cdef floating aex = a[7, i], aey = a[8, i], bex = b[7, j], bey = b[8, j]
-    cdef floating inter = 0, smaller, union, iou, hx, hy, cw, ch
-    cdef floating adx = dcx if dcx >= 0 else -dcx
-    cdef floating ady = dcy if dcy >= 0 else -dcy
-    if adx <= aex + bex and ady <= aey + bey:
-        smaller = aarea if aarea < barea else barea
-        if (dcx == 0 and dcy == 0 and a[2, i] == b[2, j] and a[3, i] == b[3, j]
-                and a[4, i] == b[4, j] and a[5, i] == b[5, j]):
-            inter = smaller
-        elif not separated(dcx, dcy, a[2, i], a[3, i], a[4, i], a[5, i], b[2, j], b[3, j], b[4, j], b[5, j]):
-            inter = intersection(dcx, dcy, a[2, i], a[3, i], a[4, i], a[5, i],
-                                 b[2, j], b[3, j], b[4, j], b[5, j], half)
-            if inter > smaller:
-                inter = smaller
-            elif not inter > 0:
-                inter = 0
+cdef inline floating metric(int code, floating acx, floating acy, floating aux, floating auy, floating avx,
+                            floating avy, floating aarea, floating aex, floating aey,
+                            floating bcx, floating bcy, floating bux, floating buy, floating bvx,
+                            floating bvy, floating barea, floating bex, floating bey, floating bcos,
+                            floating bsin, floating bhw, floating bhh) noexcept nogil:
+    cdef floating dcx = acx - bcx, dcy = acy - bcy
+    cdef floating inter = intersection(dcx, dcy, aux, auy, avx, avy, bcos, bsin, bhw, bhh)
+    cdef floating smaller = min(aarea, barea), union, iou, hx, hy, cw, ch
+    cdef bint same, meets
+    inter = inter if inter > 0 else 0  # (NaN-safe: a NaN gives 0)
+    inter = smaller if inter > smaller else inter
+    same = (dcx == 0) & (dcy == 0) & (aux == bux) & (auy == buy) & (avx == bvx) & (avy == bvy)
+    inter = smaller if same else inter
+    meets = ((fabs(dcx) <= aex + bex) & (fabs(dcy) <= aey + bey)
+             & (not separated(dcx, dcy, aux, auy, avx, avy, bux, buy, bvx, bvy)))
+    inter = inter if meets else 0
     if code == IOA:
         return guarded_div(inter, aarea)
     union = (aarea + barea) - inter
     iou = guarded_div(inter, union)
     if code == IOU:
         return iou
-    hx = dcx * half
-    hy = dcy * half
+    hx = dcx * <floating>0.5
+    hy = dcy * <floating>0.5
     cw = max(hx + aex, bex - hx) - min(hx - aex, -hx - bex)
     ch = max(hy + aey, bey - hy) - min(hy - aey, -hy - bey)
     return iou - guarded_div(cw * ch - union, cw * ch)
 
 
+cdef inline floating column_metric(int code, const floating[:, ::1] a, Py_ssize_t i,
+                                   const floating[:, ::1] b, Py_ssize_t j) noexcept nogil:
+    return metric(code, a[CX, i], a[CY, i], a[UX, i], a[UY, i], a[VX, i], a[VY, i], a[AREA, i], a[EX, i],
+                  a[EY, i], b[CX, j], b[CY, j], b[UX, j], b[UY, j], b[VX, j], b[VY, j], b[AREA, j], b[EX, j],
+                  b[EY, j], b[COS, j], b[SIN, j], b[HW, j], b[HH, j])
+
+
 cdef void metric_row(int code, const floating[:, ::1] a, Py_ssize_t i, const floating[:, ::1] b,
-                     Py_ssize_t first, floating half, floating[:, :] out) noexcept nogil:
+                     Py_ssize_t first, floating[:, :] out) noexcept nogil:
     # Row i of out: box i of a against boxes first, first + 1, ... of b.  IoU and IoA are 0
-    # where the bounding boxes do not meet: a first pass marks the pairs that meet (the
-    # metric's own test) and only those take the metric (as the Numba kernel); where many
-    # meet, a second pass unmarks those a side separates (the metric's next test).
-    cdef Py_ssize_t m = out.shape[1], j, n_meet = 0
-    cdef floating acx = a[0, i], acy = a[1, i], aex = a[7, i], aey = a[8, i]
-    cdef floating aux = a[2, i], auy = a[3, i], avx = a[4, i], avy = a[5, i]
-    cdef int* meets
+    # where the bounding boxes do not meet: as the Numba kernel, the pairs that meet (the
+    # metric's own test) are collected, their columns gathered, and only those take the
+    # metric, in a loop over contiguous arrays.
+    cdef Py_ssize_t m = out.shape[1], j, h, r, n_hits = 0
+    cdef floating acx = a[CX, i], acy = a[CY, i], aex = a[EX, i], aey = a[EY, i]
+    cdef Py_ssize_t* hits
+    cdef floating* g
     if code == GIOU:
         for j in range(m):
-            out[i, j] = metric(code, a, i, b, first + j, half)
+            out[i, j] = column_metric(code, a, i, b, first + j)
         return
-    meets = <int*>malloc(max(m, 1) * sizeof(int))
+    hits = <Py_ssize_t*>malloc(max(m, 1) * sizeof(Py_ssize_t))
+    g = <floating*>malloc(max(m, 1) * (N_COLUMNS + 1) * sizeof(floating))
     for j in range(m):
-        meets[j] = ((fabs(acx - b[0, first + j]) <= aex + b[7, first + j])
-                    & (fabs(acy - b[1, first + j]) <= aey + b[8, first + j]))
-        n_meet += meets[j]
-    if 8 * n_meet > m:  # many meet (clustered boxes): unmark those a side separates too
-        for j in range(m):
-            meets[j] = meets[j] & (not separated(acx - b[0, first + j], acy - b[1, first + j], aux, auy,
-                                                 avx, avy, b[2, first + j], b[3, first + j], b[4, first + j],
-                                                 b[5, first + j]))
-    for j in range(m):
-        out[i, j] = metric(code, a, i, b, first + j, half) if meets[j] else 0
-    free(meets)
+        hits[n_hits] = j
+        n_hits += (fabs(acx - b[CX, first + j]) <= aex + b[EX, first + j]) & (fabs(acy - b[CY, first + j]) <= aey + b[EY, first + j])
+        out[i, j] = 0
+    for h in range(n_hits):
+        for r in range(N_COLUMNS):
+            g[r * m + h] = b[r, first + hits[h]]
+    for h in range(n_hits):
+        g[N_COLUMNS * m + h] = metric(code, acx, acy, a[UX, i], a[UY, i], a[VX, i], a[VY, i], a[AREA, i], aex, aey,
+                                      g[CX * m + h], g[CY * m + h], g[UX * m + h], g[UY * m + h], g[VX * m + h],
+                                      g[VY * m + h], g[AREA * m + h], g[EX * m + h], g[EY * m + h],
+                                      g[COS * m + h], g[SIN * m + h], g[HW * m + h], g[HH * m + h])
+    for h in range(n_hits):
+        out[i, hits[h]] = g[N_COLUMNS * m + h]
+    free(hits)
+    free(g)
 
 
-def pairwise(int code, const floating[:, ::1] c1, const floating[:, ::1] c2, floating half,
+def pairwise(int code, const floating[:, ::1] c1, const floating[:, ::1] c2,
              Py_ssize_t rows, floating[:, :] out, int threads):
     # Batches: out is (B * rows, M), and row i meets the boxes (i // rows) * M ... of c2.
     cdef Py_ssize_t n = out.shape[0], m = out.shape[1], i
     if threads <= 1:
         for i in range(n):
-            metric_row(code, c1, i, c2, (i // rows) * m, half, out)
+            metric_row(code, c1, i, c2, (i // rows) * m, out)
         return
     for i in prange(n, nogil=True, schedule="dynamic", chunksize=4, num_threads=threads):
-        metric_row(code, c1, i, c2, (i // rows) * m, half, out)
+        metric_row(code, c1, i, c2, (i // rows) * m, out)
 
 
-def aligned(int code, const floating[:, ::1] c1, const floating[:, ::1] c2, floating half,
+def aligned(int code, const floating[:, ::1] c1, const floating[:, ::1] c2,
             floating[:] out, int threads):
     cdef Py_ssize_t n = c1.shape[1], i
     if threads <= 1:
         for i in range(n):
-            out[i] = metric(code, c1, i, c2, i, half)
+            out[i] = column_metric(code, c1, i, c2, i)
         return
     for i in prange(n, nogil=True, schedule="dynamic", chunksize=1024, num_threads=threads):
-        out[i] = metric(code, c1, i, c2, i, half)
+        out[i] = column_metric(code, c1, i, c2, i)

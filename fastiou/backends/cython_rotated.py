@@ -14,11 +14,11 @@ from . import threads as _threads
 def pairwise(code, c1, c2, half, out, parallel, rows=None):
     """As :func:`fastiou.backends.numba_cpu_rotated.pairwise` (``rows``: boxes per batch)."""
     rows = out.shape[0] if rows is None else rows
-    _cy_rotated.pairwise(code, c1, c2, half, max(rows, 1), out, _threads(parallel))
+    _cy_rotated.pairwise(code, c1, c2, max(rows, 1), out, _threads(parallel))
 
 
 def aligned(code, c1, c2, half, out, parallel):
-    _cy_rotated.aligned(code, c1, c2, half, out, _threads(parallel))
+    _cy_rotated.aligned(code, c1, c2, out, _threads(parallel))
 
 
 def nms(cols, by_score, labels, threshold, max_output):

@@ -1,85 +1,67 @@
 """Numba CUDA kernels of rotated boxes: pairwise and aligned IoU / IoA / GIoU, and NMS.
 
 The formulas are :mod:`fastiou._rotated_formulas` compiled as CUDA device
-functions (the same clipping as the CPU kernels); each thread's scratch is a
-local array of ``SCRATCH`` numbers, so the kernels are made once per dtype.
+functions (the same intersection as the CPU kernels).
 The backend interface of :mod:`fastiou.backends.numba_cpu_rotated`: ``pairwise``
 and ``aligned`` on host columns (``backend='cuda'`` with host input: copy in,
 compute, copy out), and ``nms``: the suppression mask and device scan of the
 axis-aligned CUDA NMS (:mod:`fastiou.backends.numba_cuda_nms`) over rotated pairs.
 On a real GPU the compiler fuses multiplies and adds, so values can differ from
 the CPU's in the last bits; identical boxes still give exactly 1 (they take the
-equal-boxes branch, not the clipping).
+equal-boxes select, not the intersection).
 """
 
 from __future__ import annotations
 
 import numpy as np
-from numba import cuda, float32, float64
+from numba import cuda
 
 from .. import _config, _rotated_formulas
-from .._rotated_formulas import MARGIN_EPS, SCRATCH
+from .._rotated_formulas import MARGIN_EPS
 from . import numba_cuda_nms as _nms
 from ._cuda_arrays import Library
 from .numba_cuda import MAX_BLOCKS, blocks, grid_1d, require_gpu  # noqa: F401 (require_gpu: backends.load)
 from .numba_cuda_nms import mask_tile
 
 R = _rotated_formulas.build(cuda.jit(device=True, inline="always"))
-metric = R.metric
+column_metric = R.column_metric
 suppresses = R.suppresses
 
 
-@cuda.jit(device=True, inline="always")
-def pair_metric(code, c1, i, c2, j, half, buf):
-    return metric(code, c1[0, i], c1[1, i], c1[2, i], c1[3, i], c1[4, i], c1[5, i], c1[6, i],
-                  c1[7, i], c1[8, i],
-                  c2[0, j], c2[1, j], c2[2, j], c2[3, j], c2[4, j], c2[5, j], c2[6, j], c2[7, j],
-                  c2[8, j], half, buf, 0)
+@cuda.jit
+def pairwise_kernel(code, c1, c2, half, rows, out):
+    # Batches: out is (B * rows, M), and row i meets the boxes (i // rows) * M ... of c2.
+    j = cuda.blockIdx.x * cuda.blockDim.x + cuda.threadIdx.x
+    if j >= out.shape[1]:
+        return
+    i = cuda.blockIdx.y * cuda.blockDim.y + cuda.threadIdx.y
+    step = cuda.gridDim.y * cuda.blockDim.y
+    while i < out.shape[0]:  # consecutive threads write consecutive columns
+        out[i, j] = column_metric(code, c1, i, c2, (i // rows) * out.shape[1] + j, half)
+        i += step
 
 
-def _make_kernels(scalar):
-    """The pairwise and aligned kernels whose local scratch has Numba type ``scalar``."""
-
-    @cuda.jit
-    def pairwise_kernel(code, c1, c2, half, rows, out):
-        # Batches: out is (B * rows, M), and row i meets the boxes (i // rows) * M ... of c2.
-        buf = cuda.local.array(SCRATCH, scalar)
-        j = cuda.blockIdx.x * cuda.blockDim.x + cuda.threadIdx.x
-        if j >= out.shape[1]:
-            return
-        i = cuda.blockIdx.y * cuda.blockDim.y + cuda.threadIdx.y
-        step = cuda.gridDim.y * cuda.blockDim.y
-        while i < out.shape[0]:  # consecutive threads write consecutive columns
-            out[i, j] = pair_metric(code, c1, i, c2, (i // rows) * out.shape[1] + j, half, buf)
-            i += step
-
-    @cuda.jit
-    def aligned_kernel(code, c1, c2, half, out):
-        buf = cuda.local.array(SCRATCH, scalar)
-        for i in range(cuda.grid(1), out.shape[0], cuda.gridsize(1)):
-            out[i] = pair_metric(code, c1, i, c2, i, half, buf)
-
-    @cuda.jit
-    def nms_mask_kernel(c, labels, batched, n, threshold, margin, half, mask):
-        # A tile of the suppression mask, as the axis-aligned kernel (numba_cuda_nms): bit
-        # c % 64 of mask[r, c // 64] says that box r suppresses the later box c of its class.
-        buf = cuda.local.array(SCRATCH, scalar)
-        row_start, row_stop, col_start, col_stop = mask_tile(n, labels, batched)
-        col_block = cuda.blockIdx.x
-        for r in range(row_start + cuda.threadIdx.x, row_stop, cuda.blockDim.x):
-            label = labels[r] if batched else labels[0]
-            word = np.uint64(0)
-            for q in range(max(col_start, r + 1), col_stop):
-                if batched and labels[q] != label:
-                    continue
-                if suppresses(threshold, margin, c, r, c, q, half, buf, 0):
-                    word |= np.uint64(1) << np.uint64(q - col_start)
-            mask[r, col_block] = word
-
-    return pairwise_kernel, aligned_kernel, nms_mask_kernel
+@cuda.jit
+def aligned_kernel(code, c1, c2, half, out):
+    for i in range(cuda.grid(1), out.shape[0], cuda.gridsize(1)):
+        out[i] = column_metric(code, c1, i, c2, i, half)
 
 
-_KERNELS = {np.dtype(np.float32): _make_kernels(float32), np.dtype(np.float64): _make_kernels(float64)}
+@cuda.jit
+def nms_mask_kernel(c, labels, batched, n, threshold, margin, half, mask):
+    # A tile of the suppression mask, as the axis-aligned kernel (numba_cuda_nms): bit
+    # c % 64 of mask[r, c // 64] says that box r suppresses the later box c of its class.
+    row_start, row_stop, col_start, col_stop = mask_tile(n, labels, batched)
+    col_block = cuda.blockIdx.x
+    for r in range(row_start + cuda.threadIdx.x, row_stop, cuda.blockDim.x):
+        label = labels[r] if batched else labels[0]
+        word = np.uint64(0)
+        for q in range(max(col_start, r + 1), col_stop):
+            if batched and labels[q] != label:
+                continue
+            if suppresses(threshold, margin, c, r, c, q, half):
+                word |= np.uint64(1) << np.uint64(q - col_start)
+        mask[r, col_block] = word
 
 
 def launch_metric(lib: Library, code: int, c1, c2, out, aligned: bool, rows: int = 0) -> None:
@@ -88,7 +70,6 @@ def launch_metric(lib: Library, code: int, c1, c2, out, aligned: bool, rows: int
     if out.size == 0:
         return
     dt = np.dtype(out.dtype)
-    pairwise_kernel, aligned_kernel, _ = _KERNELS[dt]
     if aligned:
         aligned_kernel[grid_1d(out.shape[0]) + (lib.stream,)](code, c1, c2, dt.type(0.5), out)
     else:
@@ -135,7 +116,7 @@ def nms(cols, by_score, labels, threshold, max_output):
     d_cols = lib.to_device(np.ascontiguousarray(cols[:, visit]))
     grouped = lib.to_device(np.ascontiguousarray(labels[visit])) if batched else lib.zeros((1,), np.int64)
     mask = _nms.new_mask(lib, n)
-    _KERNELS[dt][2][_nms.mask_launch(lib, n)](d_cols, grouped, batched, n, dt.type(threshold),
+    nms_mask_kernel[_nms.mask_launch(lib, n)](d_cols, grouped, batched, n, dt.type(threshold),
                                               dt.type(MARGIN_EPS * np.finfo(dt).eps), dt.type(0.5), mask)
     keep, count = _nms.scan(lib, mask, n, grouped, batched, -1 if batched else max_output,
                             lib.to_device(np.ascontiguousarray(visit, np.int64)))
