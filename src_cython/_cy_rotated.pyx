@@ -30,7 +30,10 @@ cdef enum:
 
 
 cdef inline floating guarded_div(floating num, floating den) noexcept nogil:
-    return num / den if den > 0 else <floating>0
+    # (the division made unconditional, on a safe denominator: gcc does not turn a division
+    # that may trap into a select, and the loops over pairs would not vectorise)
+    cdef floating q = num / (den if den > 0 else 1)
+    return q if den > 0 else 0
 
 
 cdef enum:  # rows of the columns (fastiou/_rotated_formulas.py)
@@ -136,6 +139,20 @@ cdef inline floating column_metric(int code, const floating[:, ::1] a, Py_ssize_
                   b[EY, j], b[COS, j], b[SIN, j], b[HW, j], b[HH, j])
 
 
+cdef inline void gathered_metric(int code, const floating[:, ::1] a, Py_ssize_t i, floating* g, Py_ssize_t m,
+                                 Py_ssize_t n_hits) noexcept nogil:
+    # g[N_COLUMNS * m + h]: box i of a against the box of the gathered columns g[r * m + h]
+    cdef floating acx = a[CX, i], acy = a[CY, i], aux = a[UX, i], auy = a[UY, i], avx = a[VX, i]
+    cdef floating avy = a[VY, i], aarea = a[AREA, i], aex = a[EX, i], aey = a[EY, i]
+    cdef floating* value = g + N_COLUMNS * m
+    cdef Py_ssize_t h
+    for h in range(n_hits):
+        value[h] = metric(code, acx, acy, aux, auy, avx, avy, aarea, aex, aey,
+                          g[CX * m + h], g[CY * m + h], g[UX * m + h], g[UY * m + h], g[VX * m + h],
+                          g[VY * m + h], g[AREA * m + h], g[EX * m + h], g[EY * m + h],
+                          g[COS * m + h], g[SIN * m + h], g[HW * m + h], g[HH * m + h])
+
+
 cdef void metric_row(int code, const floating[:, ::1] a, Py_ssize_t i, const floating[:, ::1] b,
                      Py_ssize_t first, floating[:, :] out) noexcept nogil:
     # Row i of out: box i of a against boxes first, first + 1, ... of b.  IoU and IoA are 0
@@ -159,11 +176,10 @@ cdef void metric_row(int code, const floating[:, ::1] a, Py_ssize_t i, const flo
     for h in range(n_hits):
         for r in range(N_COLUMNS):
             g[r * m + h] = b[r, first + hits[h]]
-    for h in range(n_hits):
-        g[N_COLUMNS * m + h] = metric(code, acx, acy, a[UX, i], a[UY, i], a[VX, i], a[VY, i], a[AREA, i], aex, aey,
-                                      g[CX * m + h], g[CY * m + h], g[UX * m + h], g[UY * m + h], g[VX * m + h],
-                                      g[VY * m + h], g[AREA * m + h], g[EX * m + h], g[EY * m + h],
-                                      g[COS * m + h], g[SIN * m + h], g[HW * m + h], g[HH * m + h])
+    if code == IOU:  # (the code a constant in each loop, so that the loop has no branch)
+        gathered_metric(IOU, a, i, g, m, n_hits)
+    else:
+        gathered_metric(IOA, a, i, g, m, n_hits)
     for h in range(n_hits):
         out[i, hits[h]] = g[N_COLUMNS * m + h]
     free(hits)

@@ -28,6 +28,9 @@ may_exceed = R.may_exceed
 
 #: Pairs of rotated boxes per claim.
 PAIR_CHUNK = 4096
+#: Columns of a row marked and gathered at a time (the width of a worker's scratch; not a
+#: power of two: gathered rows 8 KiB apart share L1 cache sets, measured 2.4x slower).
+BLOCK = 2000
 
 
 @njit(inline="always")
@@ -39,8 +42,9 @@ def _row(code, c1, i, c2, first, half, flags, hits, gathered, out):
     The metric is branch-free, so that a loop over pairs vectorises.  GIoU takes it for
     the whole row.  IoU and IoA are 0 where the bounding boxes do not meet: a vectorised
     pass marks the pairs whose boxes meet (the metric's own test), their columns are
-    gathered (``hits``, ``gathered``: the worker's), and only those take the metric (3x
-    faster on clustered boxes, 4x on scattered ones, where fewer meet)."""
+    gathered (``flags``, ``hits``, ``gathered``: the worker's scratch), and only those take
+    the metric (2x faster on clustered boxes, where 17% meet, than the metric of every
+    pair)."""
     acx, acy, aux, auy, avx, avy = c1[CX, i], c1[CY, i], c1[UX, i], c1[UY, i], c1[VX, i], c1[VY, i]
     aarea, aex, aey = c1[AREA, i], c1[EX, i], c1[EY, i]
     m = out.shape[1]
@@ -55,26 +59,30 @@ def _row(code, c1, i, c2, first, half, flags, hits, gathered, out):
                                buy[j], bvx[j], bvy[j], barea[j], bex[j], bey[j], bcos[j], bsin[j], bhw[j], bhh[j],
                                half)
         return
-    bcx, bcy, bex, bey = c2[CX, first:end], c2[CY, first:end], c2[EX, first:end], c2[EY, first:end]
-    for j in range(m):
-        flags[j] = (abs(acx - bcx[j]) <= aex + bex[j]) & (abs(acy - bcy[j]) <= aey + bey[j])
-    n_hits = collect(flags, m, hits)
     zero = half - half
     for j in range(m):
         out[i, j] = zero
-    for h in range(n_hits):
-        k = first + hits[h]
-        for r in range(N_COLUMNS):
-            gathered[r, h] = c2[r, k]
-    gcx, gcy, gux, guy = gathered[CX, :n_hits], gathered[CY, :n_hits], gathered[UX, :n_hits], gathered[UY, :n_hits]
-    gvx, gvy, garea = gathered[VX, :n_hits], gathered[VY, :n_hits], gathered[AREA, :n_hits]
-    gex, gey, gcos, gsin = gathered[EX, :n_hits], gathered[EY, :n_hits], gathered[COS, :n_hits], gathered[SIN, :n_hits]
-    ghw, ghh, value = gathered[HW, :n_hits], gathered[HH, :n_hits], gathered[N_COLUMNS, :n_hits]
-    for h in range(n_hits):
-        value[h] = metric(code, acx, acy, aux, auy, avx, avy, aarea, aex, aey, gcx[h], gcy[h], gux[h], guy[h],
-                          gvx[h], gvy[h], garea[h], gex[h], gey[h], gcos[h], gsin[h], ghw[h], ghh[h], half)
-    for h in range(n_hits):
-        out[i, hits[h]] = value[h]
+    for start in range(first, end, BLOCK):  # (a block at a time: the worker's scratch is BLOCK wide)
+        stop = min(start + BLOCK, end)
+        bcx, bcy, bex, bey = c2[CX, start:stop], c2[CY, start:stop], c2[EX, start:stop], c2[EY, start:stop]
+        for j in range(stop - start):
+            flags[j] = (abs(acx - bcx[j]) <= aex + bex[j]) & (abs(acy - bcy[j]) <= aey + bey[j])
+        n_hits = collect(flags, stop - start, hits)
+        for h in range(n_hits):
+            k = start + hits[h]
+            for r in range(N_COLUMNS):
+                gathered[r, h] = c2[r, k]
+        gcx, gcy, gux, guy = gathered[CX, :n_hits], gathered[CY, :n_hits], gathered[UX, :n_hits], gathered[UY, :n_hits]
+        gvx, gvy, garea = gathered[VX, :n_hits], gathered[VY, :n_hits], gathered[AREA, :n_hits]
+        gex, gey = gathered[EX, :n_hits], gathered[EY, :n_hits]
+        gcos, gsin, ghw, ghh = gathered[COS, :n_hits], gathered[SIN, :n_hits], gathered[HW, :n_hits], gathered[HH, :n_hits]
+        value = gathered[N_COLUMNS, :n_hits]
+        for h in range(n_hits):
+            value[h] = metric(code, acx, acy, aux, auy, avx, avy, aarea, aex, aey, gcx[h], gcy[h], gux[h], guy[h],
+                              gvx[h], gvy[h], garea[h], gex[h], gey[h], gcos[h], gsin[h], ghw[h], ghh[h], half)
+        offset = start - first
+        for h in range(n_hits):
+            out[i, offset + hits[h]] = value[h]
 
 
 @njit(inline="always")
@@ -97,9 +105,8 @@ def _pairwise(code, c1, c2, half, rows, out, flags, hits, gathered, counter):
     # Batches: out is (B * rows, M), and row i meets the boxes (i // rows) * M ... of c2.
     n, m = out.shape[0], out.shape[1]
     step = max(1, PAIR_CHUNK // max(1, m))  # rows per claim
-    width = flags.shape[0] // MAX_WORKERS
     for w in prange(workers(n, step)):
-        mine_flags, mine_hits, mine_gathered = flags[w * width:(w + 1) * width], hits[w], gathered[w]
+        mine_flags, mine_hits, mine_gathered = flags[w], hits[w], gathered[w]
         lo = claim(counter, step)
         while lo < n:
             for i in range(lo, min(lo + step, n)):
@@ -131,11 +138,10 @@ def pairwise(code, c1, c2, half, out, parallel, rows=None):
     """``out`` ``(B * rows, M)``: row i holds box i of ``c1`` against the ``M`` boxes of its
     batch in ``c2``, ``(i // rows) * M + j`` (``rows`` None: one batch)."""
     rows = out.shape[0] if rows is None else rows
-    m = out.shape[1]
-    # per worker: a row's marks (whole words), the indices marked, their columns and values
-    flags = np.zeros(MAX_WORKERS * 8 * (m // 8 + 1), np.uint8)
-    hits = np.empty((MAX_WORKERS, m), np.int64)
-    gathered = np.empty((MAX_WORKERS, N_COLUMNS + 1, m), out.dtype)
+    # per worker: a block's marks (whole words), the indices marked, their columns and values
+    flags = np.zeros((MAX_WORKERS, BLOCK), np.uint8)
+    hits = np.empty((MAX_WORKERS, BLOCK), np.int64)
+    gathered = np.empty((MAX_WORKERS, N_COLUMNS + 1, BLOCK), out.dtype)
     _pairwise_kernels[parallel](code, c1, c2, half, max(rows, 1), out, flags, hits, gathered, new_counter())
 
 
@@ -179,10 +185,9 @@ def _greedy(c, by_score, rank, labels, has_labels, threshold, all_pairs, max_out
     cx, cy, ex, ey, area = box[CX].copy(), box[CY].copy(), box[EX].copy(), box[EY].copy(), box[AREA].copy()
     reach = box[HW] + box[HH]
     live = np.ones(m, np.bool_)  # not yet suppressed or visited
-    flags = np.zeros(8 * (m // 8 + 1), np.uint8)  # the scan's marks, read back eight at a time
-    words = flags.view(np.uint64)
+    flags = np.zeros(8 * (m // 8 + 1), np.uint8)  # the scan's marks (whole words: see collect)
     hits = np.empty(m, np.int64)  # the marked candidates
-    marked = np.empty((N_COLUMNS, m), c.dtype)  # their columns
+    marked = np.empty((N_COLUMNS + 1, m), c.dtype)  # their columns, and their IoU with the kept box
     suppressed = np.empty(m, np.bool_)  # of those, the ones the kept box suppresses
     wmax = c.dtype.type(0)
     for k in range(m):
@@ -235,16 +240,10 @@ def _greedy(c, by_score, rank, labels, has_labels, threshold, all_pairs, max_out
                         & (all_pairs | ((abs(dcx) <= pex + qex[j]) & (abs(dcy) <= pey + qey[j])
                                         & coarse_may_exceed(threshold, margin, half, dcx, dcy, pex, pey, parea,
                                                             preach, qex[j], qey[j], qarea[j], qreach[j]))))
-        n_hits = 0
-        for w in range((hi - lo + 7) // 8):  # few marks: skip eight unmarked at once
-            if words[w] != 0:
-                for j in range(8 * w, min(8 * w + 8, hi - lo)):
-                    hits[n_hits] = lo + j
-                    n_hits += flags[j]
-                    flags[j] = 0
+        n_hits = collect(flags, hi - lo, hits)  # (candidates lo + hits[h])
         if not all_pairs:  # the bound, then the IoU, of the marked candidates
             for h in range(n_hits):  # (their columns gathered, so that both vectorise)
-                t = hits[h]
+                t = lo + hits[h]
                 for r in range(N_COLUMNS):
                     marked[r, h] = box[r, t]
             mcx, mcy, mux, muy, mvx, mvy = (marked[CX, :n_hits], marked[CY, :n_hits], marked[UX, :n_hits],
@@ -256,13 +255,14 @@ def _greedy(c, by_score, rank, labels, has_labels, threshold, all_pairs, max_out
                 suppressed[h] = may_exceed(threshold, margin, pcx, pcy, pux, puy, pvx, pvy, parea, phw, phh, pihw,
                                            pihh, mcx[h], mcy[h], mux[h], muy[h], mvx[h], mvy[h], marea[h], mhw[h],
                                            mhh[h], mihw[h], mihh[h])
+            iou = marked[N_COLUMNS, :n_hits]  # (a row of the same array: the loop vectorises)
             for h in range(n_hits):
-                suppressed[h] = suppressed[h] & (
-                    metric(IOU, pcx, pcy, pux, puy, pvx, pvy, parea, pex, pey, mcx[h], mcy[h], mux[h], muy[h],
-                           mvx[h], mvy[h], marea[h], mex[h], mey[h], mcos[h], msin[h], mhw[h], mhh[h], half)
-                    > threshold)
+                iou[h] = metric(IOU, pcx, pcy, pux, puy, pvx, pvy, parea, pex, pey, mcx[h], mcy[h], mux[h], muy[h],
+                                mvx[h], mvy[h], marea[h], mex[h], mey[h], mcos[h], msin[h], mhw[h], mhh[h], half)
+            for h in range(n_hits):
+                suppressed[h] = suppressed[h] & (iou[h] > threshold)
         for h in range(n_hits):
-            t = hits[h]
+            t = lo + hits[h]
             if all_pairs or suppressed[h]:
                 dead[rank[t]] = True
                 live[t] = False
