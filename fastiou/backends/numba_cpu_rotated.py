@@ -18,6 +18,7 @@ from .._formulas import GIOU, IOA, IOU
 from .._rotated_formulas import (AREA, COS, CX, CY, EX, EY, HH, HW, IHH, IHW, MARGIN_EPS, N_COLUMNS, SIN,
                                  UX, UY, VX, VY)
 from .numba_cpu import MAX_WORKERS, claim, new_counter, workers
+from .numba_cpu_masks import trailing_zeros
 from .numba_cpu_nms import first_at_least
 
 R = _rotated_formulas.build(njit(inline="always"))
@@ -87,17 +88,19 @@ def _row(code, c1, i, c2, first, half, flags, hits, gathered, out):
 
 @njit(inline="always")
 def collect(flags, m, hits):
-    """The indices of the set ``flags[:m]`` (bytes, zeroed as read) in ``hits``, and their
-    number; where few are set, eight unset ones are skipped at once (``flags`` holds whole
-    words)."""
+    """The indices of the set ``flags[:m]`` (bytes 0 or 1, zeroed as read) in ``hits``, and
+    their number: a word of eight at a time, its set bytes found from its trailing zeros
+    (``flags`` holds whole words)."""
     words = flags.view(np.uint64)
     n_hits = 0
     for w in range((m + 7) // 8):
-        if words[w] != 0:
-            for j in range(8 * w, min(8 * w + 8, m)):
-                hits[n_hits] = j
-                n_hits += flags[j]
-                flags[j] = 0
+        word = words[w]
+        if word != 0:
+            words[w] = 0
+            while word != 0:
+                hits[n_hits] = 8 * w + np.int64(trailing_zeros(word) >> np.uint64(3))
+                n_hits += 1
+                word &= word - np.uint64(1)
     return n_hits
 
 
@@ -234,12 +237,15 @@ def _greedy(c, by_score, rank, labels, has_labels, threshold, all_pairs, max_out
         # an offset index defeats the vectoriser)
         qcx, qcy, qex, qey, qarea, qreach = cx[lo:hi], cy[lo:hi], ex[lo:hi], ey[lo:hi], area[lo:hi], reach[lo:hi]
         qlive, qlab = live[lo:hi], lab[lo:hi]
-        for j in range(hi - lo):
-            dcx, dcy = pcx - qcx[j], pcy - qcy[j]
-            flags[j] = (qlive[j] & (qlab[j] == plab)
-                        & (all_pairs | ((abs(dcx) <= pex + qex[j]) & (abs(dcy) <= pey + qey[j])
-                                        & coarse_may_exceed(threshold, margin, half, dcx, dcy, pex, pey, parea,
-                                                            preach, qex[j], qey[j], qarea[j], qreach[j]))))
+        if has_labels:
+            for j in range(hi - lo):
+                flags[j] = qlive[j] & (qlab[j] == plab) & _open(all_pairs, threshold, margin, half, pcx, pcy, pex,
+                                                                pey, parea, preach, qcx[j], qcy[j], qex[j], qey[j],
+                                                                qarea[j], qreach[j])
+        else:  # (a loop without the int64 labels: twice the lanes)
+            for j in range(hi - lo):
+                flags[j] = qlive[j] & _open(all_pairs, threshold, margin, half, pcx, pcy, pex, pey, parea, preach,
+                                            qcx[j], qcy[j], qex[j], qey[j], qarea[j], qreach[j])
         n_hits = collect(flags, hi - lo, hits)  # (candidates lo + hits[h])
         if not all_pairs:  # the bound, then the IoU, of the marked candidates
             for h in range(n_hits):  # (their columns gathered, so that both vectorise)
@@ -268,6 +274,16 @@ def _greedy(c, by_score, rank, labels, has_labels, threshold, all_pairs, max_out
                 live[t] = False
                 gone += 1
     return count
+
+
+@njit(inline="always")
+def _open(all_pairs, threshold, margin, half, pcx, pcy, pex, pey, parea, preach, qcx, qcy, qex, qey, qarea, qreach):
+    """The scan's test of a live candidate q of the kept box p's class: whether q can be
+    suppressed (bounding boxes that meet and ``coarse_may_exceed``; any with ``all_pairs``)."""
+    dcx, dcy = pcx - qcx, pcy - qcy
+    return all_pairs | ((abs(dcx) <= pex + qex) & (abs(dcy) <= pey + qey)
+                        & coarse_may_exceed(threshold, margin, half, dcx, dcy, pex, pey, parea, preach, qex, qey,
+                                            qarea, qreach))
 
 
 def nms(cols, by_score, labels, threshold, max_output):
