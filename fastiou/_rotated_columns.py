@@ -84,17 +84,18 @@ def columns(arr: NDArray[np.float64], fmt: str, dt: np.dtype[_FloatT]) -> NDArra
     """The ``(15, N)`` columns (:mod:`fastiou._rotated_formulas`) of validated boxes, in ``dt``."""
     b = canonical(arr, fmt)
     ux, uy, vx, vy = half_vectors(b)
-    cols = np.empty((N_COLUMNS, arr.shape[0]), np.float64)
+    hw, hh = 0.5 * b["w"], 0.5 * b["h"]
+    cols = np.empty((N_COLUMNS, arr.shape[0]), dt)  # each row computed in float64, rounded as stored
     cols[CX], cols[CY] = b["cx"], b["cy"]
     cols[UX], cols[UY], cols[VX], cols[VY] = ux, uy, vx, vy
     cols[AREA] = b["w"] * b["h"]
     cols[EX] = np.abs(ux) + np.abs(vx)
     cols[EY] = np.abs(uy) + np.abs(vy)
-    cols[HW], cols[HH] = 0.5 * b["w"], 0.5 * b["h"]
+    cols[HW], cols[HH] = hw, hh
     with np.errstate(divide="ignore"):
-        cols[IHW], cols[IHH] = 1 / cols[HW], 1 / cols[HH]
+        cols[IHW], cols[IHH] = 1 / hw, 1 / hh
     cols[COS], cols[SIN] = b["cos"], b["sin"]
-    return np.ascontiguousarray(cols.astype(dt, copy=False))
+    return cols
 
 
 def convert(
