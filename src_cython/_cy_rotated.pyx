@@ -51,6 +51,7 @@ cdef enum:  # rows of the columns (fastiou/_rotated_formulas.py)
     COS = 13
     SIN = 14
     N_COLUMNS = 15
+    BLOCK = 2000  # columns of a row gathered at a time (as the Numba kernel's BLOCK)
 
 
 cdef inline floating clamp(floating x, floating lo, floating hi) noexcept nogil:
@@ -139,51 +140,62 @@ cdef inline floating column_metric(int code, const floating[:, ::1] a, Py_ssize_
                   b[EY, j], b[COS, j], b[SIN, j], b[HW, j], b[HH, j])
 
 
-cdef inline void gathered_metric(int code, const floating[:, ::1] a, Py_ssize_t i, floating* g, Py_ssize_t m,
-                                 Py_ssize_t n_hits) noexcept nogil:
-    # g[N_COLUMNS * m + h]: box i of a against the box of the gathered columns g[r * m + h]
+cdef inline void gathered_metric(int code, const floating[:, ::1] a, Py_ssize_t i, const floating* g,
+                                 floating* value, Py_ssize_t n_hits) noexcept nogil:
+    # value[h]: box i of a against the box of the gathered columns g[r * BLOCK + h] (value a
+    # malloc of its own, so that gcc needs no aliasing checks against a dozen loads, and
+    # vectorises the loop)
     cdef floating acx = a[CX, i], acy = a[CY, i], aux = a[UX, i], auy = a[UY, i], avx = a[VX, i]
     cdef floating avy = a[VY, i], aarea = a[AREA, i], aex = a[EX, i], aey = a[EY, i]
-    cdef floating* value = g + N_COLUMNS * m
     cdef Py_ssize_t h
     for h in range(n_hits):
         value[h] = metric(code, acx, acy, aux, auy, avx, avy, aarea, aex, aey,
-                          g[CX * m + h], g[CY * m + h], g[UX * m + h], g[UY * m + h], g[VX * m + h],
-                          g[VY * m + h], g[AREA * m + h], g[EX * m + h], g[EY * m + h],
-                          g[COS * m + h], g[SIN * m + h], g[HW * m + h], g[HH * m + h])
+                          g[CX * BLOCK + h], g[CY * BLOCK + h], g[UX * BLOCK + h], g[UY * BLOCK + h],
+                          g[VX * BLOCK + h], g[VY * BLOCK + h], g[AREA * BLOCK + h], g[EX * BLOCK + h],
+                          g[EY * BLOCK + h], g[COS * BLOCK + h], g[SIN * BLOCK + h], g[HW * BLOCK + h],
+                          g[HH * BLOCK + h])
 
 
 cdef void metric_row(int code, const floating[:, ::1] a, Py_ssize_t i, const floating[:, ::1] b,
                      Py_ssize_t first, floating[:, :] out) noexcept nogil:
     # Row i of out: box i of a against boxes first, first + 1, ... of b.  IoU and IoA are 0
-    # where the bounding boxes do not meet: as the Numba kernel, the pairs that meet (the
-    # metric's own test) are collected, their columns gathered, and only those take the
-    # metric, in a loop over contiguous arrays.
-    cdef Py_ssize_t m = out.shape[1], j, h, r, n_hits = 0
+    # where the bounding boxes do not meet: as the Numba kernel, a block of BLOCK columns at
+    # a time, the pairs that meet (the metric's own test) are collected, their columns
+    # gathered, and only those take the metric, in a loop over contiguous arrays.
+    cdef Py_ssize_t m = out.shape[1], j, h, r, start, stop, n_hits
     cdef floating acx = a[CX, i], acy = a[CY, i], aex = a[EX, i], aey = a[EY, i]
     cdef Py_ssize_t* hits
     cdef floating* g
+    cdef floating* value
     if code == GIOU:
         for j in range(m):
             out[i, j] = column_metric(code, a, i, b, first + j)
         return
-    hits = <Py_ssize_t*>malloc(max(m, 1) * sizeof(Py_ssize_t))
-    g = <floating*>malloc(max(m, 1) * (N_COLUMNS + 1) * sizeof(floating))
-    for j in range(m):
-        hits[n_hits] = j
-        n_hits += (fabs(acx - b[CX, first + j]) <= aex + b[EX, first + j]) & (fabs(acy - b[CY, first + j]) <= aey + b[EY, first + j])
-        out[i, j] = 0
-    for h in range(n_hits):
-        for r in range(N_COLUMNS):
-            g[r * m + h] = b[r, first + hits[h]]
-    if code == IOU:  # (the code a constant in each loop, so that the loop has no branch)
-        gathered_metric(IOU, a, i, g, m, n_hits)
-    else:
-        gathered_metric(IOA, a, i, g, m, n_hits)
-    for h in range(n_hits):
-        out[i, hits[h]] = g[N_COLUMNS * m + h]
+    hits = <Py_ssize_t*>malloc(BLOCK * sizeof(Py_ssize_t))
+    g = <floating*>malloc(N_COLUMNS * BLOCK * sizeof(floating))
+    value = <floating*>malloc(BLOCK * sizeof(floating))
+    start = 0
+    while start < m:
+        stop = min(start + BLOCK, m)
+        n_hits = 0
+        for j in range(start, stop):
+            hits[n_hits] = j
+            n_hits += ((fabs(acx - b[CX, first + j]) <= aex + b[EX, first + j])
+                       & (fabs(acy - b[CY, first + j]) <= aey + b[EY, first + j]))
+            out[i, j] = 0
+        for h in range(n_hits):
+            for r in range(N_COLUMNS):
+                g[r * BLOCK + h] = b[r, first + hits[h]]
+        if code == IOU:  # (the code a constant in each loop, so that the loop has no branch)
+            gathered_metric(IOU, a, i, g, value, n_hits)
+        else:
+            gathered_metric(IOA, a, i, g, value, n_hits)
+        for h in range(n_hits):
+            out[i, hits[h]] = value[h]
+        start = stop
     free(hits)
     free(g)
+    free(value)
 
 
 def pairwise(int code, const floating[:, ::1] c1, const floating[:, ::1] c2,

@@ -73,17 +73,24 @@ def _row(code, c1, i, c2, first, half, flags, hits, gathered, out):
             k = start + hits[h]
             for r in range(N_COLUMNS):
                 gathered[r, h] = c2[r, k]
-        gcx, gcy, gux, guy = gathered[CX, :n_hits], gathered[CY, :n_hits], gathered[UX, :n_hits], gathered[UY, :n_hits]
-        gvx, gvy, garea = gathered[VX, :n_hits], gathered[VY, :n_hits], gathered[AREA, :n_hits]
-        gex, gey = gathered[EX, :n_hits], gathered[EY, :n_hits]
-        gcos, gsin, ghw, ghh = gathered[COS, :n_hits], gathered[SIN, :n_hits], gathered[HW, :n_hits], gathered[HH, :n_hits]
-        value = gathered[N_COLUMNS, :n_hits]
-        for h in range(n_hits):
-            value[h] = metric(code, acx, acy, aux, auy, avx, avy, aarea, aex, aey, gcx[h], gcy[h], gux[h], guy[h],
-                              gvx[h], gvy[h], garea[h], gex[h], gey[h], gcos[h], gsin[h], ghw[h], ghh[h], half)
+        value = gathered_metric(code, acx, acy, aux, auy, avx, avy, aarea, aex, aey, gathered, n_hits, half)
         offset = start - first
         for h in range(n_hits):
             out[i, offset + hits[h]] = value[h]
+
+
+@njit(inline="always")
+def gathered_metric(code, acx, acy, aux, auy, avx, avy, aarea, aex, aey, g, n, half):
+    """The metric of box a against the ``n`` boxes whose columns were gathered into ``g``,
+    written into the row ``g[N_COLUMNS, :n]`` and returned (a row of the same array, so that
+    the loop needs no aliasing checks of a dozen arrays against its output, and vectorises)."""
+    gcx, gcy, gux, guy, gvx, gvy = g[CX, :n], g[CY, :n], g[UX, :n], g[UY, :n], g[VX, :n], g[VY, :n]
+    garea, gex, gey, gcos, gsin = g[AREA, :n], g[EX, :n], g[EY, :n], g[COS, :n], g[SIN, :n]
+    ghw, ghh, value = g[HW, :n], g[HH, :n], g[N_COLUMNS, :n]
+    for h in range(n):
+        value[h] = metric(code, acx, acy, aux, auy, avx, avy, aarea, aex, aey, gcx[h], gcy[h], gux[h], guy[h],
+                          gvx[h], gvy[h], garea[h], gex[h], gey[h], gcos[h], gsin[h], ghw[h], ghh[h], half)
+    return value
 
 
 @njit(inline="always")
@@ -256,15 +263,11 @@ def _greedy(c, by_score, rank, labels, has_labels, threshold, all_pairs, max_out
                                             marked[UY, :n_hits], marked[VX, :n_hits], marked[VY, :n_hits])
             marea, mhw, mhh, mihw, mihh = (marked[AREA, :n_hits], marked[HW, :n_hits], marked[HH, :n_hits],
                                            marked[IHW, :n_hits], marked[IHH, :n_hits])
-            mex, mey, mcos, msin = marked[EX, :n_hits], marked[EY, :n_hits], marked[COS, :n_hits], marked[SIN, :n_hits]
             for h in range(n_hits):
                 suppressed[h] = may_exceed(threshold, margin, pcx, pcy, pux, puy, pvx, pvy, parea, phw, phh, pihw,
                                            pihh, mcx[h], mcy[h], mux[h], muy[h], mvx[h], mvy[h], marea[h], mhw[h],
                                            mhh[h], mihw[h], mihh[h])
-            iou = marked[N_COLUMNS, :n_hits]  # (a row of the same array: the loop vectorises)
-            for h in range(n_hits):
-                iou[h] = metric(IOU, pcx, pcy, pux, puy, pvx, pvy, parea, pex, pey, mcx[h], mcy[h], mux[h], muy[h],
-                                mvx[h], mvy[h], marea[h], mex[h], mey[h], mcos[h], msin[h], mhw[h], mhh[h], half)
+            iou = gathered_metric(IOU, pcx, pcy, pux, puy, pvx, pvy, parea, pex, pey, marked, n_hits, half)
             for h in range(n_hits):
                 suppressed[h] = suppressed[h] & (iou[h] > threshold)
         for h in range(n_hits):
@@ -277,7 +280,8 @@ def _greedy(c, by_score, rank, labels, has_labels, threshold, all_pairs, max_out
 
 
 @njit(inline="always")
-def _open(all_pairs, threshold, margin, half, pcx, pcy, pex, pey, parea, preach, qcx, qcy, qex, qey, qarea, qreach):
+def _open(all_pairs, threshold, margin, half, pcx, pcy, pex, pey, parea, preach,
+          qcx, qcy, qex, qey, qarea, qreach):
     """The scan's test of a live candidate q of the kept box p's class: whether q can be
     suppressed (bounding boxes that meet and ``coarse_may_exceed``; any with ``all_pairs``)."""
     dcx, dcy = pcx - qcx, pcy - qcy
