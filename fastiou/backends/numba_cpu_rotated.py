@@ -198,7 +198,8 @@ def _greedy(c, by_score, rank, labels, has_labels, threshold, all_pairs, max_out
     flags = np.zeros(8 * (m // 8 + 1), np.uint8)  # the scan's marks (whole words: see collect)
     hits = np.empty(m, np.int64)  # the marked candidates
     marked = np.empty((N_COLUMNS + 1, m), c.dtype)  # their columns, and their IoU with the kept box
-    suppressed = np.empty(m, np.bool_)  # of those, the ones the kept box suppresses
+    left_open = np.zeros(8 * (m // 8 + 1), np.uint8)  # of those, the ones the bound leaves open
+    opened = np.empty(m, np.int64)  # (whole words, as flags), and their positions
     wmax = c.dtype.type(0)
     for k in range(m):
         wmax = max(wmax, c[EX, by_score[k]] + c[EX, by_score[k]])
@@ -254,7 +255,9 @@ def _greedy(c, by_score, rank, labels, has_labels, threshold, all_pairs, max_out
                 flags[j] = qlive[j] & _open(all_pairs, threshold, margin, half, pcx, pcy, pex, pey, parea, preach,
                                             qcx[j], qcy[j], qex[j], qey[j], qarea[j], qreach[j])
         n_hits = collect(flags, hi - lo, hits)  # (candidates lo + hits[h])
-        if not all_pairs:  # the bound, then the IoU, of the marked candidates
+        if all_pairs:
+            n_close = n_hits  # every marked candidate is suppressed
+        else:  # the bound, then the IoU, of the marked candidates
             for h in range(n_hits):  # (their columns gathered, so that both vectorise)
                 t = lo + hits[h]
                 for r in range(N_COLUMNS):
@@ -264,18 +267,26 @@ def _greedy(c, by_score, rank, labels, has_labels, threshold, all_pairs, max_out
             marea, mhw, mhh, mihw, mihh = (marked[AREA, :n_hits], marked[HW, :n_hits], marked[HH, :n_hits],
                                            marked[IHW, :n_hits], marked[IHH, :n_hits])
             for h in range(n_hits):
-                suppressed[h] = may_exceed(threshold, margin, pcx, pcy, pux, puy, pvx, pvy, parea, phw, phh, pihw,
-                                           pihh, mcx[h], mcy[h], mux[h], muy[h], mvx[h], mvy[h], marea[h], mhw[h],
-                                           mhh[h], mihw[h], mihh[h])
-            iou = gathered_metric(IOU, pcx, pcy, pux, puy, pvx, pvy, parea, pex, pey, marked, n_hits, half)
-            for h in range(n_hits):
-                suppressed[h] = suppressed[h] & (iou[h] > threshold)
-        for h in range(n_hits):
+                left_open[h] = may_exceed(threshold, margin, pcx, pcy, pux, puy, pvx, pvy, parea, phw, phh, pihw,
+                                          pihh, mcx[h], mcy[h], mux[h], muy[h], mvx[h], mvy[h], marea[h], mhw[h],
+                                          mhh[h], mihw[h], mihh[h])
+            # the IoU of the ones the bound leaves open (one in four), moved to the front
+            n_open = collect(left_open, n_hits, opened)
+            for k in range(n_open):
+                h = opened[k]
+                hits[k] = hits[h]
+                for r in range(N_COLUMNS):
+                    marked[r, k] = marked[r, h]
+            iou = gathered_metric(IOU, pcx, pcy, pux, puy, pvx, pvy, parea, pex, pey, marked, n_open, half)
+            n_close = 0  # the suppressed ones, moved to the front
+            for k in range(n_open):
+                hits[n_close] = hits[k]
+                n_close += iou[k] > threshold
+        for h in range(n_close):
             t = lo + hits[h]
-            if all_pairs or suppressed[h]:
-                dead[rank[t]] = True
-                live[t] = False
-                gone += 1
+            dead[rank[t]] = True
+            live[t] = False
+        gone += n_close
     return count
 
 
