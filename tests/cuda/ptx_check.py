@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import sys
 
-import numpy as np
 from numba import cuda
 from numba import types as T
 
@@ -48,14 +47,13 @@ def kernels():
         (M._pairwise_kernel, (i64, a(u64, 3), a(i64, 2), a(u64, 3), a(i64, 2), a(u8, 1), a(f32, 2))),
         (M._aligned_kernel, (i64, a(u64, 3), a(i64, 2), a(u64, 3), a(i64, 2), a(u8, 1), a(f64, 1))),
         (M._row_sums_kernel, (a(u8, 2), a(f32, 2), f64, b1, b1, i64, a(f64, 3))),
-        # rotated: the kernels of each dtype (the local scratch's type); pairwise:
-        # code, c1, c2, half, rows per batch, out; NMS mask: cols, labels, batched, n,
-        # threshold, margin, half, mask
-        (R._KERNELS[np.dtype(np.float32)][0], (i64, a(f32, 2), a(f32, 2), f32, i64, a(f32, 2))),
-        (R._KERNELS[np.dtype(np.float64)][0], (i64, a(f64, 2), a(f64, 2), f64, i64, a(f64, 2, "A"))),
-        (R._KERNELS[np.dtype(np.float32)][1], (i64, a(f32, 2), a(f32, 2), f32, a(f32, 1))),
-        (R._KERNELS[np.dtype(np.float32)][2], (a(f32, 2), a(i64, 1), b1, i64, f32, f32, f32, a(u64, 2))),
-        (R._KERNELS[np.dtype(np.float64)][2], (a(f64, 2), a(i64, 1), b1, i64, f64, f64, f64, a(u64, 2))),
+        # rotated, in both dtypes; pairwise: code, c1, c2, half, rows per batch, out; NMS
+        # mask: cols, labels, batched, n, threshold, margin, half, mask
+        (R.pairwise_kernel, (i64, a(f32, 2), a(f32, 2), f32, i64, a(f32, 2))),
+        (R.pairwise_kernel, (i64, a(f64, 2), a(f64, 2), f64, i64, a(f64, 2, "A"))),
+        (R.aligned_kernel, (i64, a(f32, 2), a(f32, 2), f32, a(f32, 1))),
+        (R.nms_mask_kernel, (a(f32, 2), a(i64, 1), b1, i64, f32, f32, f32, a(u64, 2))),
+        (R.nms_mask_kernel, (a(f64, 2), a(i64, 1), b1, i64, f64, f64, f64, a(u64, 2))),
     ]
 
 
