@@ -43,9 +43,11 @@ def cos_sin_degrees(r: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArra
     quarter = np.round(r / 90.0)
     rest = np.deg2rad(r - 90.0 * quarter)  # r - 90 q is exact
     c0, s0 = np.cos(rest), np.sin(rest)
-    q = quarter.astype(np.int64) % 4
-    c = np.select([q == 0, q == 1, q == 2], [c0, -s0, -c0], s0)
-    s = np.select([q == 0, q == 1, q == 2], [s0, c0, -s0], -c0)
+    q = quarter.astype(np.int64) % 4  # (c, s) = (c0, s0), (-s0, c0), (-c0, -s0), (s0, -c0)
+    odd = (q & 1) == 1
+    c, s = np.where(odd, s0, c0), np.where(odd, c0, s0)
+    c = np.where(((q + 1) & 2) != 0, -c, c)  # q 1 or 2
+    s = np.where((q & 2) != 0, -s, s)  # q 2 or 3
     return c, s
 
 

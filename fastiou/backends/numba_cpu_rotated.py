@@ -3,7 +3,7 @@
 The formulas are :mod:`fastiou._rotated_formulas` (the intersection, written
 once).  Kernels read the ``(15, N)`` columns of :mod:`fastiou._rotated_columns`
 and write into a caller-given output; they contain no validation.  Each worker
-of a parallel loop owns one slice of the marks array made by the caller (an array
+of a parallel loop owns one row of the scratch arrays made by the caller (an array
 made inside a kernel turns on reference counting in its loops).
 """
 
@@ -17,7 +17,7 @@ from .._config import njit, serial_and_parallel
 from .._formulas import GIOU, IOA, IOU
 from .._rotated_formulas import (AREA, COS, CX, CY, EX, EY, HH, HW, IHH, IHW, MARGIN_EPS, N_COLUMNS, SIN,
                                  UX, UY, VX, VY)
-from .numba_cpu import MAX_WORKERS, claim, new_counter, workers
+from .numba_cpu import claim, new_counter, workers
 from .numba_cpu_masks import trailing_zeros
 from .numba_cpu_nms import first_at_least
 
@@ -135,11 +135,11 @@ def collect_dense(flags, m, hits):
     return n_hits
 
 
-def _pairwise(code, c1, c2, half, rows, out, flags, hits, gathered, counter):
+def _pairwise(code, c1, c2, half, rows, out, step, flags, hits, gathered, counter):
     # Batches: out is (B * rows, M), and row i meets the boxes (i // rows) * M ... of c2.
+    # ``step`` rows per claim; one worker per row of the scratch arrays.
     n, m = out.shape[0], out.shape[1]
-    step = max(1, PAIR_CHUNK // max(1, m))  # rows per claim
-    for w in prange(workers(n, step)):
+    for w in prange(flags.shape[0]):
         mine_flags, mine_hits, mine_gathered = flags[w], hits[w], gathered[w]
         lo = claim(counter, step)
         while lo < n:
@@ -172,11 +172,14 @@ def pairwise(code, c1, c2, half, out, parallel, rows=None):
     """``out`` ``(B * rows, M)``: row i holds box i of ``c1`` against the ``M`` boxes of its
     batch in ``c2``, ``(i // rows) * M + j`` (``rows`` None: one batch)."""
     rows = out.shape[0] if rows is None else rows
+    step = max(1, PAIR_CHUNK // max(1, out.shape[1]))  # rows per claim
+    n_workers = workers(out.shape[0], step)
     # per worker: a block's marks (whole words), the indices marked, their columns and values
-    flags = np.zeros((MAX_WORKERS, BLOCK), np.uint8)
-    hits = np.empty((MAX_WORKERS, BLOCK), np.int64)
-    gathered = np.empty((MAX_WORKERS, N_COLUMNS + 1, BLOCK), out.dtype)
-    _pairwise_kernels[parallel](code, c1, c2, half, max(rows, 1), out, flags, hits, gathered, new_counter())
+    flags = np.zeros((n_workers, BLOCK), np.uint8)
+    hits = np.empty((n_workers, BLOCK), np.int64)
+    gathered = np.empty((n_workers, N_COLUMNS + 1, BLOCK), out.dtype)
+    _pairwise_kernels[parallel](code, c1, c2, half, max(rows, 1), out, step, flags, hits, gathered,
+                                new_counter())
 
 
 def aligned(code, c1, c2, half, out, parallel):
