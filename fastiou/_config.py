@@ -55,9 +55,12 @@ def serial_and_parallel(py_func: Callable[..., Any]) -> tuple[Any, Any]:
     """Compile ``py_func`` twice: serially and with ``parallel=True`` (``prange``).
 
     Numba's on-disk cache keys on the function's qualified name and not on its
-    flags, so the serial twin is compiled from a copy with its own name.
+    flags, so the serial twin is compiled from a copy with its own name.  Both are
+    :func:`fastiou.backends._cost.timed`: the cost model observes what its choices took.
     """
     import numba
+
+    from .backends._cost import timed
 
     parallel = numba.njit(parallel=True, **NUMBA_OPTIONS)(py_func)
     twin = types.FunctionType(
@@ -70,7 +73,7 @@ def serial_and_parallel(py_func: Callable[..., Any]) -> tuple[Any, Any]:
     twin.__qualname__ = py_func.__qualname__ + "_serial"
     twin.__doc__ = py_func.__doc__
     serial = numba.njit(**NUMBA_OPTIONS)(twin)
-    return serial, parallel
+    return timed(serial, False), timed(parallel, True)
 
 
 def njit(py_func: Callable[..., Any] | None = None, **overrides: Any) -> Any:

@@ -24,6 +24,8 @@ def region_costs(monkeypatch):
                                           "cython": _cost.RegionCost(WARM, COLD)})
     monkeypatch.setattr(_cost, "_last_call", {})
     monkeypatch.setattr(_cost, "_last_parallel", {})
+    monkeypatch.setattr(_cost, "_observed", {})
+    monkeypatch.setattr(_cost, "_open", _cost.threading.local())
     monkeypatch.setattr(_cost, "measure", lambda *a: pytest.fail("measured again"))
     monkeypatch.setattr(backends, "get_num_threads", lambda: 2)
     return _cost.RegionCost(WARM, COLD)
@@ -182,6 +184,7 @@ def test_the_first_call_measures_only_the_warm_cost_and_finds_the_pool_warm(monk
     monkeypatch.setattr(_cost, "_cold_samples", {})
     monkeypatch.setattr(_cost, "_last_call", {})
     monkeypatch.setattr(_cost, "_last_parallel", {})
+    monkeypatch.setattr(_cost, "_observed", {})
     measured = []
     samples = iter([COLD, 3 * COLD, COLD / 2])
     monkeypatch.setattr(_cost, "measure_warm", lambda *a: measured.append("warm") or WARM)
@@ -199,3 +202,45 @@ def test_the_first_call_measures_only_the_warm_cost_and_finds_the_pool_warm(monk
     clock.now += 1.0  # idle again: the cold cost decides, and nothing is measured
     assert not backends.select("numba", mid)[1]
     assert measured == ["warm"] + ["now"] * _cost.COLD_SAMPLES
+
+
+def test_observed_calls_overrule_the_model(region_costs, monkeypatch):
+    """Calls the model sends parallel are timed: once SAMPLES have run parallel and SAMPLES
+    serially, the faster median decides; a slower parallel is retried after RETRY_S."""
+    clock = Clock(monkeypatch)
+    seconds = {False: 1e-3, True: 4e-3}  # a busy neighbour: parallel calls take 4x longer
+
+    def kernel(parallel):
+        def run():
+            clock.now += seconds[parallel]
+        return _cost.timed(run, parallel)
+
+    kernels = {flag: kernel(flag) for flag in (False, True)}
+    work = _work(2 * _limit(COLD), "losses")  # the model says parallel, even cold
+
+    def call():
+        parallel = backends.select("numba", work, kind="losses")[1]
+        kernels[parallel]()
+        return parallel
+
+    assert [call() for _ in range(2 * _cost.SAMPLES)] == [True] * _cost.SAMPLES + [False] * _cost.SAMPLES
+    assert not call()  # parallel was slower: serial ...
+    clock.now += _cost.RETRY_S
+    assert [call() for _ in range(_cost.SAMPLES + 1)] == [True] * _cost.SAMPLES + [False]  # ... until a retry
+    seconds[True] = 0.5e-3  # the neighbour has gone
+    clock.now += _cost.RETRY_S
+    assert all(call() for _ in range(3 * _cost.SAMPLES))
+    # other thread counts, kinds and octaves of work are observed apart
+    monkeypatch.setattr(backends, "get_num_threads", lambda: 4)
+    assert backends.select("numba", work, kind="losses")[1]
+
+
+def test_a_call_that_runs_no_kernel_or_both_kinds_observes_nothing(region_costs, monkeypatch):
+    Clock(monkeypatch)
+    work = _work(2 * _limit(COLD), "losses")
+    both = [_cost.timed(lambda: None, flag) for flag in (False, True)]
+    for _ in range(3 * _cost.SAMPLES):
+        assert backends.select("numba", work, kind="losses")[1]
+        both[0]()
+        both[1]()
+    assert all(not o.serial and not o.parallel for o in _cost._observed.values())

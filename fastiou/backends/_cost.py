@@ -29,7 +29,16 @@ the other vCPU: more than many whole jobs.  So:
   previous call that asked ended within ``WARM_S``: the first parallel one
   wakes the pool, the next ones find it awake), and the cold cost otherwise;
 - a call estimated above :func:`sure_parallel` goes parallel without measuring:
-  it would whatever the region cost up to ``MAX_REGION_S``.
+  it would whatever the region cost up to ``MAX_REGION_S``;
+- the model can be wrong where it matters most: a busy process beside this one can
+  make a region cost a scheduler tick (4 ms) or more right after it measured 10 us,
+  and a call's work can differ from its estimate.  So the calls the model sends
+  parallel (below :func:`sure_parallel`) are timed (:func:`timed` wraps every
+  kernel) and remembered per backend, kind, thread count and octave of work: when
+  ``SAMPLES`` such calls have run parallel, the next ones run serially to compare,
+  and while the parallel ones were slower (the medians of the last ``KEEP``), the
+  calls stay serial, trying parallel again (``SAMPLES`` calls) each ``RETRY_S``: the
+  load may have gone.
 
 The choice is deterministic given the measured costs and the clock (tests set
 both), and the kernels' serial and parallel paths give bit-identical results,
@@ -39,6 +48,7 @@ so it changes only the time.
 from __future__ import annotations
 
 import statistics
+import threading
 import time
 from typing import Any, Callable, NamedTuple
 
@@ -57,6 +67,11 @@ MIN_SERIAL_S = 50e-6
 MAX_REGION_S = 16e-3
 #: Calls that find the pool idle and sample its cold cost before it is fixed.
 COLD_SAMPLES = 3
+#: A parallel choice observed slower than the serial one is tried again after this long.
+RETRY_S = 0.5
+#: Calls observed of each choice before the observations decide, and the most kept: their
+#: medians decide, so that the slow calls a busy neighbour causes now and then do not.
+SAMPLES, KEEP = 3, 7
 
 
 class RegionCost(NamedTuple):
@@ -75,6 +90,87 @@ _cold_samples: dict[str, list[float]] = {}
 _last_call: dict[str, tuple[float, float]] = {}
 _last_parallel: dict[str, tuple[float, float]] = {}
 _numba_region: Callable[[], object] | None = None
+
+
+class _Observed:
+    """Seconds per unit of work of the calls of one bucket, serial and parallel (the
+    last ``KEEP`` each), and when parallel was last chosen."""
+
+    __slots__ = ("serial", "parallel", "parallel_at")
+
+    def __init__(self) -> None:
+        self.serial: list[float] = []
+        self.parallel: list[float] = []
+        self.parallel_at = 0.0
+
+    def choose(self, now: float) -> bool:
+        """Parallel (what the model chose) unless the observed parallel calls were slower:
+        each choice is first observed ``SAMPLES`` times, then the medians decide."""
+        if len(self.parallel) < SAMPLES:
+            choice = True
+        elif len(self.serial) < SAMPLES:
+            choice = False
+        elif statistics.median(self.parallel) <= statistics.median(self.serial):
+            choice = True
+        else:  # parallel was slower: try it again after RETRY_S, afresh
+            choice = now - self.parallel_at > RETRY_S
+            if choice:
+                self.parallel.clear()
+        if choice:
+            self.parallel_at = now
+        return choice
+
+
+class _Call:
+    """The open call of a Python thread: its bucket and work, and its kernels' run time."""
+
+    __slots__ = ("observed", "work", "seconds", "ran")
+
+    def __init__(self, observed: _Observed, work: int) -> None:
+        self.observed, self.work, self.seconds = observed, work, 0.0
+        self.ran: set[bool] = set()  # parallel-ness of the kernels that ran
+
+    def close(self) -> None:
+        if len(self.ran) == 1:  # a kernel ran, all serial or all parallel
+            times = self.observed.parallel if True in self.ran else self.observed.serial
+            times.append(self.seconds / self.work)
+            del times[:-KEEP]
+
+
+#: (backend key, kind, threads, octave of work): what the calls of that bucket took.
+_observed: dict[tuple[str, str, int, int], _Observed] = {}
+_open = threading.local()
+
+
+def _close_open_call() -> None:
+    call = getattr(_open, "call", None)
+    if call is not None:
+        _open.call = None
+        call.close()
+
+
+def forget() -> None:
+    """Drop every observed call (and the open one): the model alone decides again."""
+    _open.call = None
+    _observed.clear()
+
+
+def timed(kernel: Callable[..., Any], parallel: bool) -> Callable[..., Any]:
+    """``kernel``, whose run time counts towards the open call of the calling thread (if any)."""
+
+    def run(*args: Any) -> Any:
+        call = getattr(_open, "call", None)
+        if call is None:
+            return kernel(*args)
+        start = time.perf_counter()
+        try:
+            return kernel(*args)
+        finally:
+            call.seconds += time.perf_counter() - start
+            call.ran.add(parallel)
+
+    run.__wrapped__ = kernel  # type: ignore[attr-defined]
+    return run
 
 
 def _numba_empty_region(threads: int) -> None:
@@ -204,8 +300,10 @@ def _recent(last: tuple[float, float] | None, now: float) -> bool:
 
 def pays(backend: str, work: int, kind: str, get_threads: Callable[[], int]) -> bool:
     """Whether running ``work`` units of ``kind`` on ``get_threads()`` threads saves more
-    than ``MARGIN`` times the region cost that applies now (warm or cold).  The thread
-    count is asked only of calls big enough (asking Numba costs a microsecond or two)."""
+    than ``MARGIN`` times the region cost that applies now (warm or cold), and the calls
+    like it observed so far were not slower in parallel.  The thread count is asked
+    only of calls big enough (asking Numba costs a microsecond or two)."""
+    _close_open_call()
     serial = serial_estimate(work, kind)
     if serial < MIN_SERIAL_S:
         return False
@@ -214,9 +312,15 @@ def pays(backend: str, work: int, kind: str, get_threads: Callable[[], int]) -> 
         return kind in _config.ONE_THREAD_PARALLEL
     key = _key(backend)
     # above sure_parallel the choice is parallel whatever the region costs: not measured
-    cost = MAX_REGION_S if serial > sure_parallel(threads) else _cost_now(key, threads)
+    sure = serial > sure_parallel(threads)
+    cost = MAX_REGION_S if sure else _cost_now(key, threads)
     now = time.perf_counter()
     parallel = saving(serial, cost, threads) > MARGIN * cost
+    if parallel and not sure:
+        bucket = (key, kind, threads, int(work).bit_length())
+        observed = _observed.get(bucket) or _observed.setdefault(bucket, _Observed())
+        parallel = observed.choose(now)
+        _open.call = _Call(observed, int(work))
     _last_call[key] = (now, serial - saving(serial, cost, threads) if parallel else serial)
     if parallel:
         _last_parallel[key] = _last_call[key]

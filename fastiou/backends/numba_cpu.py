@@ -252,7 +252,7 @@ def _aligned(code, c1, c2, four_over_pi2, one, eps, out, counter):
 
 _pairwise_kernels = serial_and_parallel(_pairwise)
 _aligned_kernels = serial_and_parallel(_aligned)
-_pairwise_serial = _pairwise_kernels[0]
+_pairwise_serial = _pairwise_kernels[0].__wrapped__  # called from compiled code: the dispatcher
 
 
 @njit
