@@ -43,19 +43,10 @@ NMS_METRICS = {"iou": IOU, "diou": DIOU}
 SOFT_METHODS = {"linear": 0, "gaussian": 1, "hard": 2}
 CONF_TYPES = ("avg", "max", "box_and_model_avg", "absent_model_aware_avg")
 
+#: Up to this many boxes, ``nms`` takes the small-input fast path (all pairs compared).
+SMALL_NMS = 768
 _EMPTY = np.empty(0, dtype=np.int64)
 _EMPTY.flags.writeable = False
-
-
-def _threshold_below(value: float, dt: np.dtype[_FloatT]) -> _FloatT:
-    """``value`` in dtype ``dt``, rounded down: for ``x`` of dtype ``dt``, ``x > result`` iff ``x > value``.
-
-    So the kernels compare in their own dtype, with the float64 threshold's meaning.
-    """
-    v = dt.type(value)
-    if float(v) > value:
-        v = np.nextafter(v, dt.type(-np.inf))
-    return v
 
 
 def _boxes_and_scores(
@@ -115,7 +106,7 @@ def _greedy(boxes: Any, scores: Any, idxs: Any, iou_threshold: float, score_thre
         s, score_threshold = exact[0], order.rank_threshold(exact[1], score_threshold)
     module, parallel = backends.select(backend, n, family="nms")  # work: boxes
     ct = cols.dtype  # the compute dtype (see _boxes_and_scores)
-    t = _threshold_below(threshold, ct)
+    t = order.threshold_below(threshold, ct)
     one = ct.type(1)
     keep: NDArray[np.int64]
     if labels is None:
@@ -153,7 +144,7 @@ def _rotated_greedy(boxes: Any, scores: Any, idxs: Any, threshold: float, score_
         keep[cand] = True
         ranked = ranked[keep[ranked]]
     module, _ = backends.select(backend, 0, family="rotated", kind="nms")  # serial: no cost model
-    kept: NDArray[np.int64] = module.nms(cols, ranked, labels, _threshold_below(threshold, dt), max_output)
+    kept: NDArray[np.int64] = module.nms(cols, ranked, labels, order.threshold_below(threshold, dt), max_output)
     return kept
 
 
@@ -223,6 +214,15 @@ def nms(
     >>> fastiou.nms(boxes, [0.9, 0.8, 0.7], 0.5)
     array([0, 2])
     """
+    if (backend == "auto" and score_threshold is None and max_output is None and type(iou_threshold) is float
+            and type(fmt) is str and backends.DEFAULT == "auto"):
+        # small-input fast path: checks, sort and suppression in one compiled call, no thread
+        # pool; None: anything unusual, or a bad box or score (the general way names it)
+        small: NDArray[np.int64] | None = backends.serial_entry("small_nms")(
+            NMS_METRICS.get(metric, -1), boxes, scores, FORMATS.get(fmt, -1), offset, validate,
+            iou_threshold, SMALL_NMS)
+        if small is not None:
+            return small
     return _greedy(boxes, scores, None, iou_threshold, score_threshold, max_output, metric, fmt,
                    offset, validate, backend)
 
@@ -538,7 +538,7 @@ def weighted_boxes_fusion(
     ws = (s[keep] * w[models].astype(dt)).astype(dt, copy=False)
     labels = labels[keep]
     module, parallel = backends.select(backend, keep.size, family="nms")
-    cluster, fused, conf = module.wbf(cols, ws, labels, _threshold_below(threshold, dt), dt.type(1), parallel)
+    cluster, fused, conf = module.wbf(cols, ws, labels, order.threshold_below(threshold, dt), dt.type(1), parallel)
     score = _fused_scores(conf_type, allows_overflow, conf, cluster, ws, models, w)
     cluster_label = np.empty(conf.shape[0], np.int64)
     cluster_label[cluster] = labels

@@ -16,6 +16,7 @@ from cython cimport floating
 from cython.parallel cimport prange
 from libc.string cimport memcpy
 from libc.math cimport INFINITY, atan2
+from libc.stdint cimport int64_t
 from libc.stdlib cimport free, malloc
 
 cimport numpy as cnp
@@ -27,10 +28,6 @@ from fastiou import _formulas
 
 # CIoU's 4 / pi^2: the very double the Python wrappers pass to every kernel.
 cdef double FOUR_OVER_PI2 = _formulas.FOUR_OVER_PI2
-# The fast formulas' safe range of |coordinate| (see fastiou/_formulas.py).
-cdef double SAFE_LO32 = _formulas.SAFE_LO32, SAFE_HI32 = _formulas.SAFE_HI32
-cdef double SAFE_LO64 = _formulas.SAFE_LO64, SAFE_HI64 = _formulas.SAFE_HI64
-cdef Py_ssize_t EXTREME = _formulas.EXTREME
 
 # One empty struct per metric, and a fused type over them: each metric gets its own
 # compiled copy of ``metric`` and of the loops.  (A plain ``int code`` argument made
@@ -393,58 +390,7 @@ def coco_overlaps(const double[:, ::1] dcols, const double[:, ::1] gcols, const 
 # Numba at all (no JIT start-up in a new process, no dispatcher overhead).  Raw pointers
 # and strides rather than memoryviews: acquiring a memoryview costs more than a 10 x 10 job.
 
-cdef inline bint in_safe_range(floating c, floating lo, floating hi) noexcept nogil:
-    """``c`` is 0 or of a magnitude the fast formulas handle (False for NaN and inf)."""
-    cdef floating m = c if c >= 0 else -c
-    return m <= hi and (m >= lo or c == 0)
-
-
-cdef Py_ssize_t _fill_columns(const char* boxes, Py_ssize_t n, Py_ssize_t s0, Py_ssize_t s1,
-                              int fmt, floating offset, bint check, bint angle,
-                              floating* cols) noexcept nogil:
-    """Split ``n`` boxes (rows ``s0`` bytes apart, coordinates ``s1``) into ``cols`` (8, n).
-
-    Returns the first invalid row, or ``EXTREME`` when every row is valid but one lies
-    outside the safe range, or -1.
-    """
-    cdef Py_ssize_t i, first_bad = -1
-    cdef floating a0, a1, a2, a3, x1, y1, x2, y2, w, h
-    cdef floating half = <floating>0.5
-    cdef floating lo = <floating>(SAFE_LO32 if floating is float else SAFE_LO64)
-    cdef floating hi = <floating>(SAFE_HI32 if floating is float else SAFE_HI64)
-    cdef const char* row
-    cdef bint finite, safe = True
-    for i in range(n):
-        row = boxes + i * s0
-        a0 = (<const floating*>row)[0]
-        a1 = (<const floating*>(row + s1))[0]
-        a2 = (<const floating*>(row + 2 * s1))[0]
-        a3 = (<const floating*>(row + 3 * s1))[0]
-        if fmt == 0:
-            x1, y1, x2, y2 = a0, a1, a2, a3
-        elif fmt == 1:
-            x1, y1, x2, y2 = a0, a1, a0 + a2, a1 + a3
-        else:
-            x1, y1, x2, y2 = a0 - half * a2, a1 - half * a3, a0 + half * a2, a1 + half * a3
-        x2 = x2 + offset
-        y2 = y2 + offset
-        if check and first_bad < 0:
-            finite = (a0 - a0 == 0) and (a1 - a1 == 0) and (a2 - a2 == 0) and (a3 - a3 == 0)
-            if not (finite and x1 <= x2 and y1 <= y2):
-                first_bad = i
-        safe = safe and (in_safe_range(x1, lo, hi) and in_safe_range(y1, lo, hi)
-                         and in_safe_range(x2, lo, hi) and in_safe_range(y2, lo, hi))
-        w = x2 - x1
-        h = y2 - y1
-        cols[i] = x1
-        cols[n + i] = y1
-        cols[2 * n + i] = x2
-        cols[3 * n + i] = y2
-        cols[4 * n + i] = w * h
-        cols[5 * n + i] = x1 + x2
-        cols[6 * n + i] = y1 + y2
-        cols[7 * n + i] = <floating>atan2(w, h) if angle else <floating>0
-    return first_bad if first_bad >= 0 or safe else EXTREME
+include "_columns.pxi"
 
 
 cdef Py_ssize_t _fill(floating kind, cnp.ndarray boxes, int fmt, double offset, bint check,

@@ -13,10 +13,17 @@ Float32 stays float32: no literal takes part in the arithmetic.
 
 import numpy as np
 
+cimport numpy as cnp
 from cython cimport floating
 from cython.parallel cimport prange
-from libc.math cimport INFINITY, exp, expf, fabs, sqrt
+from libc.math cimport INFINITY, atan2, exp, expf, fabs, nextafter, nextafterf, sqrt
 from libc.stdint cimport int64_t, uint8_t
+from libc.stdlib cimport free, malloc
+from libc.string cimport memcpy
+
+from fastiou import _formulas
+
+cnp.import_array()
 
 # FMA contraction would fuse ``(aarea + barea) - iw * ih`` and change the IoU's last bit.
 # GCC's default -ftrapping-math keeps the float32 IoU loops branchy (not vectorised);
@@ -491,3 +498,186 @@ def wbf_classes(const floating[:, ::1] cols, const floating[::1] scores, const i
                     boxes_v[first_v[g] + k, r] = fused[r, lo + k]
                 conf_v[first_v[g] + k] = sums[4, lo + k]
     return np.asarray(cluster), boxes, conf
+
+
+# ------------------------------------------------------------- the small-input fast path
+
+include "_columns.pxi"
+
+# numba_cpu_nms._small's algorithm for one class, with the checks and the column split, in
+# one call: a small nms() pays neither Python validation nor a Numba dispatch (about 10 us
+# of a 100-box call).  Raw pointers: acquiring memoryviews costs more than such a job.
+
+
+cdef bint _fast_vector(object x, Py_ssize_t n):
+    """An ndarray (not a subclass) ``(n,)`` of native, aligned float32 or float64."""
+    if type(x) is not np.ndarray:
+        return False
+    cdef cnp.ndarray a = x
+    cdef int t = cnp.PyArray_TYPE(a)
+    return (a.ndim == 1 and a.shape[0] == n and (t == cnp.NPY_FLOAT32 or t == cnp.NPY_FLOAT64)
+            and cnp.PyArray_ISNOTSWAPPED(a) and cnp.PyArray_ISALIGNED(a))
+
+
+cdef struct Ranked:
+    double score
+    int64_t index
+
+
+cdef inline bint before(Ranked a, Ranked b) noexcept nogil:
+    """Box a ranks before box b: a higher score (equal scores keep their order: the sort is stable)."""
+    return a.score > b.score
+
+
+cdef void sort_by_score(const char* s, Py_ssize_t stride, bint single, int64_t* order, Ranked* ranked,
+                        Ranked* tmp, Py_ssize_t n) noexcept nogil:
+    """``order`` = 0..n-1 by decreasing score, equal scores by index, as
+    ``argsort(-s, kind='mergesort')``: runs of 8 by insertion, then bottom-up merges of
+    (score, index) pairs, both stable."""
+    cdef Py_ssize_t i, j, lo, mid, hi, a, b, k, width = 8
+    cdef Ranked v
+    cdef Ranked* src = ranked
+    cdef Ranked* dst = tmp
+    cdef Ranked* swap
+    for i in range(n):
+        ranked[i].score = (<const float*>(s + i * stride))[0] if single else (<const double*>(s + i * stride))[0]
+        ranked[i].index = i
+    for lo from 0 <= lo < n by width:
+        hi = min(lo + width, n)
+        for i in range(lo + 1, hi):
+            v = ranked[i]
+            j = i
+            while j > lo and before(v, ranked[j - 1]):
+                ranked[j] = ranked[j - 1]
+                j -= 1
+            ranked[j] = v
+    while width < n:
+        for lo from 0 <= lo < n by 2 * width:
+            mid = min(lo + width, n)
+            hi = min(lo + 2 * width, n)
+            a = lo
+            b = mid
+            k = lo
+            while a < mid and b < hi:  # the right run's box first only if strictly better
+                if before(src[b], src[a]):
+                    dst[k] = src[b]
+                    b += 1
+                else:
+                    dst[k] = src[a]
+                    a += 1
+                k += 1
+            while a < mid:
+                dst[k] = src[a]
+                a += 1
+                k += 1
+            while b < hi:
+                dst[k] = src[b]
+                b += 1
+                k += 1
+        swap = src
+        src = dst
+        dst = swap
+        width *= 2
+    for i in range(n):
+        order[i] = src[i].index
+
+
+cdef Py_ssize_t _small_greedy(Metric tag, const floating* c, Py_ssize_t n, const int64_t* order,
+                              double threshold, uint8_t* dead, floating* vals, int64_t* keep) noexcept nogil:
+    """Greedy NMS of the columns ``c`` in score order (``order``: their input indices), every
+    later box compared: ``keep`` gets the kept input indices, best first."""
+    cdef Py_ssize_t p, count = 0
+    cdef floating t = <floating>threshold
+    if <double>t > threshold:  # rounded down: ``x > t`` in floating is ``x > threshold``
+        t = <floating>(nextafterf(t, -INFINITY) if floating is float else nextafter(t, -INFINITY))
+    for p in range(n):
+        dead[p] = 0
+    for p in range(n):
+        if dead[p]:
+            continue
+        keep[count] = order[p]
+        count += 1
+        suppress(tag, c, n, p, p + 1, n, t, dead, vals)
+    return count
+
+
+cdef Py_ssize_t _small(floating kind, int code, const char* boxes, Py_ssize_t n, Py_ssize_t s0,
+                       Py_ssize_t s1, int fmt, int offset, bint check, const char* s, Py_ssize_t stride,
+                       bint single, double threshold, int64_t* keep) noexcept nogil:
+    """The kept count, or -1 (nothing kept) for an invalid box or one outside the safe range,
+    -2 if out of memory."""
+    cdef char* scratch = <char*>malloc(n * (2 * sizeof(Ranked) + sizeof(int64_t) + 9 * sizeof(floating) + 1))
+    cdef Ranked* ranked = <Ranked*>scratch
+    cdef int64_t* order = <int64_t*>(ranked + 2 * n)
+    cdef floating* c = <floating*>(order + n)
+    cdef floating* vals = c + 8 * n
+    cdef uint8_t* dead = <uint8_t*>(vals + n)
+    cdef IoU iou
+    cdef DIoU diou
+    cdef Py_ssize_t kept = -1
+    if scratch == NULL:
+        return -2
+    sort_by_score(s, stride, single, order, ranked, ranked + n, n)
+    if _fill_columns(boxes, n, s0, s1, fmt, <floating>offset, check, False, c, order) == -1:
+        if code == IOU:
+            kept = _small_greedy(iou, c, n, order, threshold, dead, vals, keep)
+        else:
+            kept = _small_greedy(diou, c, n, order, threshold, dead, vals, keep)
+    free(scratch)
+    return kept
+
+
+def small_nms(int code, object boxes, object scores, int fmt, object offset, bint check,
+              double threshold, Py_ssize_t limit):
+    """The small-input fast path of ``nms``, whole: the kept indices (int64), best first.
+
+    Takes ``code`` IOU or DIOU, ``boxes`` (N, 4) and ``scores`` (N,) ndarrays of native
+    float32 or float64, ``0 < N <= limit``, ``fmt`` a format code (-1: not one),
+    ``offset`` 0 or 1 and a finite ``threshold``; checks (``check``), splits, sorts and
+    suppresses in one call, with no thread pool.  Returns None for anything else, for a
+    NaN score, an invalid box and a coordinate outside the safe range: the general path
+    then runs (and names the problem, or computes the extreme call in float64).
+    """
+    if (not (code == IOU or code == DIOU) or type(boxes) is not np.ndarray or fmt < 0
+            or type(offset) is not int or not (offset == 0 or offset == 1)):
+        return None
+    cdef cnp.ndarray b = boxes
+    cdef int dtype = cnp.PyArray_TYPE(b)
+    if not (b.ndim == 2 and b.shape[1] == 4 and (dtype == cnp.NPY_FLOAT32 or dtype == cnp.NPY_FLOAT64)
+            and cnp.PyArray_ISNOTSWAPPED(b) and cnp.PyArray_ISALIGNED(b)):
+        return None
+    cdef Py_ssize_t i, n = b.shape[0]
+    if n == 0 or n > limit or not _fast_vector(scores, n) or not (threshold - threshold == 0):
+        return None
+    cdef cnp.ndarray sc = scores
+    cdef const char* s = <const char*>cnp.PyArray_DATA(sc)
+    cdef Py_ssize_t stride = sc.strides[0]
+    cdef bint single = cnp.PyArray_TYPE(sc) == cnp.NPY_FLOAT32
+    for i in range(n):
+        if (((<const float*>(s + i * stride))[0] != (<const float*>(s + i * stride))[0]) if single
+                else ((<const double*>(s + i * stride))[0] != (<const double*>(s + i * stride))[0])):
+            return None  # NaN: the general path names it
+    cdef int64_t* keep = <int64_t*>malloc(n * sizeof(int64_t))
+    if keep == NULL:
+        raise MemoryError()
+    cdef cnp.npy_intp count
+    cdef const char* data = <const char*>cnp.PyArray_DATA(b)
+    cdef int off = offset
+    cdef cnp.ndarray result
+    try:
+        with nogil:
+            if dtype == cnp.NPY_FLOAT32:
+                count = _small(<float>0, code, data, n, b.strides[0], b.strides[1], fmt, off, check,
+                               s, stride, single, threshold, keep)
+            else:
+                count = _small(<double>0, code, data, n, b.strides[0], b.strides[1], fmt, off, check,
+                               s, stride, single, threshold, keep)
+        if count == -2:
+            raise MemoryError()
+        if count < 0:
+            return None
+        result = cnp.PyArray_EMPTY(1, &count, cnp.NPY_INT64, 0)
+        memcpy(cnp.PyArray_DATA(result), keep, count * sizeof(int64_t))
+        return result
+    finally:
+        free(keep)

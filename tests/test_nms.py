@@ -8,6 +8,7 @@ of mmcv's soft-NMS loop and against ensemble-boxes; both CPU backends.
 from __future__ import annotations
 
 import math
+import sys
 import warnings
 
 import numpy as np
@@ -576,3 +577,81 @@ def test_window_bounds_contain_every_suppressible_box():
                 left, right = numba_cpu_nms.window.py_func(a[0], a[2], t, 60.0)
                 assert left <= b[0] <= right
     assert math.isinf(numba_cpu_nms.window.py_func(0.0, 1.0, 0.0, 1.0)[1])
+
+
+# --- the small-input fast path (one compiled call: Cython, or its Numba twin) ---------------
+
+
+def _fast_path_entries(monkeypatch):
+    """The Cython entry and the Numba twin that replaces it when the extension is not built."""
+    from fastiou import backends
+
+    entries = {"cython": backends.serial_entry("small_nms")}
+    with monkeypatch.context() as m:
+        m.setitem(sys.modules, "fastiou._cy_nms", None)  # import fails as if not built
+        m.setattr(backends, "_serial_entries", {})
+        entries["numba"] = backends.serial_entry("small_nms")
+    assert entries["numba"].__module__ == "fastiou.backends.numba_cpu_nms"
+    return entries
+
+
+@pytest.mark.parametrize("fmt", ["xyxy", "xywh", "cxcywh"])
+@pytest.mark.parametrize("metric", ["iou", "diou"])
+def test_small_fast_path_keeps_what_the_general_path_keeps(fmt, metric, monkeypatch):
+    from fastiou._columns import FORMATS
+    from fastiou.nms import NMS_METRICS, SMALL_NMS
+
+    entries = _fast_path_entries(monkeypatch)
+    rng = np.random.default_rng(7)
+    for trial in range(60):
+        n = int(rng.integers(1, 300))
+        boxes, scores, _ = synthetic.clustered_boxes(n, seed=trial)
+        boxes = boxes.astype([np.float32, np.float64][trial % 2])
+        scores = [scores.astype(np.float32), scores.astype(np.float64),
+                  np.round(scores, 1),  # ties: the lower index first
+                  np.where(scores > 0.5, 0.0, -0.0)][trial % 4]  # -0.0 and 0.0 tie
+        offset = trial % 3 == 0 and fmt == "xyxy"
+        threshold = float(rng.choice([-0.5, 0.0, 0.3, 0.5, 0.7, 1.0]))
+        general = fastiou.nms(boxes, scores, threshold, metric=metric, fmt=fmt, offset=int(offset),
+                              backend="numba")
+        for name, entry in entries.items():
+            kept = entry(NMS_METRICS[metric], boxes, scores, FORMATS[fmt], int(offset), True, threshold,
+                         SMALL_NMS)
+            assert kept is not None and kept.dtype == np.int64, name
+            np.testing.assert_array_equal(kept, general, err_msg=f"{name} trial {trial}")
+    # strided views and ones the fast path leaves to the general path, whose answer it gives
+    boxes, scores, _ = synthetic.clustered_boxes(2 * SMALL_NMS + 2, seed=1)
+    for b, s in ((boxes[::2], scores[::2]), (boxes.T.copy().T, scores), (boxes.astype(">f4"), scores)):
+        np.testing.assert_array_equal(fastiou.nms(b, s, 0.5), fastiou.nms(b, s, 0.5, backend="numba"))
+
+
+def test_small_fast_path_leaves_bad_input_to_the_general_path(monkeypatch):
+    """A NaN score, an invalid box, a NaN threshold or an extreme coordinate: None, so
+    that the general path raises naming the problem (or computes in float64)."""
+    from fastiou.nms import SMALL_NMS
+
+    entries = _fast_path_entries(monkeypatch)
+    boxes = np.array([[0, 0, 10, 10], [1, 1, 11, 11], [20, 20, 30, 30]], np.float32)
+    scores = np.array([0.9, 0.8, 0.7], np.float32)
+    bad_boxes = boxes.copy()
+    bad_boxes[1, 2] = -5
+    nan_scores = scores.copy()
+    nan_scores[2] = np.nan
+    for entry in entries.values():
+        assert entry(0, boxes, scores, 0, 0, True, 0.5, SMALL_NMS).tolist() == [0, 2]
+        assert entry(0, bad_boxes, scores, 0, 0, True, 0.5, SMALL_NMS) is None
+        assert entry(0, boxes, nan_scores, 0, 0, True, 0.5, SMALL_NMS) is None
+        assert entry(0, boxes, scores, 0, 0, True, float("nan"), SMALL_NMS) is None
+        assert entry(0, boxes * np.float32(1e30), scores, 0, 0, True, 0.5, SMALL_NMS) is None
+        assert entry(0, boxes, scores, 0, 0, True, 0.5, 2) is None  # above the limit
+        assert entry(1, boxes, scores, 0, 0, True, 0.5, SMALL_NMS) is None  # not IoU or DIoU
+        assert entry(0, boxes, scores[:2], 0, 0, True, 0.5, SMALL_NMS) is None
+        assert entry(0, boxes, scores, 0, 0.5, True, 0.5, SMALL_NMS) is None
+    with pytest.raises(ValueError, match="boxes has an invalid box at row 1"):
+        fastiou.nms(bad_boxes, scores, 0.5)
+    with pytest.raises(ValueError, match="scores must not contain NaN, got NaN at index 2"):
+        fastiou.nms(boxes, nan_scores, 0.5)
+    np.testing.assert_array_equal(fastiou.nms(boxes * np.float32(1e30), scores, 0.5), [0, 2])
+    before = boxes.copy()
+    fastiou.nms(boxes, scores, 0.5)
+    np.testing.assert_array_equal(boxes, before)  # the input is not modified

@@ -79,19 +79,23 @@ def load(name: str, family: str = "boxes") -> Any:  # a ModuleType (its kernels 
 
 
 _serial_entries: dict[str, Callable[..., Any]] = {}
+#: Each serial entry's (Cython extension, module of its Numba twin).
+_SERIAL_ENTRIES = {"fill_columns": ("_cy_boxes", "numba_cpu"), "small_metric": ("_cy_boxes", "numba_cpu"),
+                   "small_nms": ("_cy_nms", "numba_cpu_nms")}
 
 
 def serial_entry(name: str) -> Callable[..., Any]:
-    """``fill_columns`` or ``small_metric``: from the Cython extension when it is built
-    (calling it needs no JIT, so a new process pays no Numba start-up and a small call
-    costs about half as much), else from :mod:`.numba_cpu`.  Same arguments and results.
+    """``fill_columns``, ``small_metric`` or ``small_nms``: from the Cython extension when it
+    is built (calling it needs no JIT, so a new process pays no Numba start-up and a small
+    call costs about half as much), else from its Numba twin.  Same arguments and results.
     """
     entry = _serial_entries.get(name)
     if entry is None:
+        extension, twin = _SERIAL_ENTRIES[name]
         try:
-            from .. import _cy_boxes as module
+            module = importlib.import_module(f"..{extension}", __name__)
         except ImportError:
-            from . import numba_cpu as module
+            module = importlib.import_module(f".{twin}", __name__)
         entry = _serial_entries[name] = getattr(module, name)
     return entry
 

@@ -16,6 +16,17 @@ import numpy as np
 from .._config import lazy_njit
 
 
+def threshold_below(value: float, dt: np.dtype) -> np.floating:
+    """``value`` in dtype ``dt``, rounded down: for ``x`` of dtype ``dt``, ``x > result`` iff ``x > value``.
+
+    So the kernels compare in their own dtype, with the float64 threshold's meaning.
+    """
+    v = dt.type(value)
+    if float(v) > value:
+        v = np.nextafter(v, dt.type(-np.inf))
+    return v
+
+
 def candidates(scores: np.ndarray, score_threshold: float | None) -> np.ndarray | None:
     """Indices of the boxes with ``score > score_threshold`` (None: every box)."""
     if score_threshold is None:

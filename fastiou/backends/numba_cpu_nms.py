@@ -28,7 +28,7 @@ from numba import prange, uint64
 from .._config import njit, serial_and_parallel
 from .._formulas import DIOU, IOU
 from . import _nms_order as order
-from .numba_cpu import claim, filled, metric, new_counter, workers
+from .numba_cpu import claim, fill_columns, filled, metric, new_counter, workers
 
 #: Relative widening of the search window.  The computed IoU is within a few ulp
 #: (float32: ~1e-6 relative) of the exact IoU of the stored coordinates.
@@ -527,6 +527,27 @@ _wbf_kernels = serial_and_parallel(_wbf_classes)
 # ----------------------------------------------------------------------- the interface
 
 _NO_LABELS = np.empty(0, np.int64)
+
+
+_FAST_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def small_nms(code, boxes, scores, fmt, offset, check, threshold, limit):
+    """The twin of the Cython extension's ``small_nms`` (see there): the kept indices, or
+    None when the general path must run."""
+    if not (code in (IOU, DIOU) and type(boxes) is np.ndarray and type(scores) is np.ndarray
+            and fmt >= 0 and type(offset) is int and offset in (0, 1) and math.isfinite(threshold)
+            and boxes.dtype in _FAST_DTYPES and boxes.ndim == 2 and boxes.shape[1] == 4
+            and boxes.flags.aligned and 0 < boxes.shape[0] <= limit
+            and scores.dtype in _FAST_DTYPES and scores.shape == boxes.shape[:1] and scores.flags.aligned
+            and not np.isnan(scores).any()):
+        return None
+    cols = np.empty((8, boxes.shape[0]), boxes.dtype)
+    if fill_columns(boxes, fmt, offset, check, False, cols) != -1:
+        return None
+    one = cols.dtype.type(1)
+    return _small(code, cols, scores, _NO_LABELS, False, False, 0.0, order.threshold_below(threshold, cols.dtype),
+                  -1, one)
 
 
 def nms(code, cols, scores, score_threshold, threshold, max_output, one, parallel):

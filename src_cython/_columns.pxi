@@ -1,0 +1,65 @@
+# The column split of boxes (N, 4) into columns (8, N): the twin of fastiou/_columns.py's
+# split (see there), included by the extensions whose small-input fast paths run with no
+# Numba at all (no JIT start-up in a new process, no dispatcher overhead).  Needs
+# ``floating``, ``int64_t``, ``atan2`` and ``fastiou._formulas`` as ``_formulas``.
+
+# The fast formulas' safe range of |coordinate| (see fastiou/_formulas.py).
+cdef double SAFE_LO32 = _formulas.SAFE_LO32, SAFE_HI32 = _formulas.SAFE_HI32
+cdef double SAFE_LO64 = _formulas.SAFE_LO64, SAFE_HI64 = _formulas.SAFE_HI64
+cdef Py_ssize_t EXTREME = _formulas.EXTREME
+
+
+cdef inline bint in_safe_range(floating c, floating lo, floating hi) noexcept nogil:
+    """``c`` is 0 or of a magnitude the fast formulas handle (False for NaN and inf)."""
+    cdef floating m = c if c >= 0 else -c
+    return (m <= hi) & ((m >= lo) | (c == 0))  # bitwise: no branch
+
+
+cdef Py_ssize_t _fill_columns(const char* boxes, Py_ssize_t n, Py_ssize_t s0, Py_ssize_t s1,
+                              int fmt, floating offset, bint check, bint angle,
+                              floating* cols, const int64_t* order=NULL) noexcept nogil:
+    """Split ``n`` boxes (rows ``s0`` bytes apart, coordinates ``s1``) into ``cols`` (8, n):
+    column i from row ``order[i]`` (``order`` NULL: row i).
+
+    Returns the first invalid row, or ``EXTREME`` when every row is valid but one lies
+    outside the safe range, or -1.
+    """
+    cdef Py_ssize_t i, first_bad = -1
+    cdef floating a0, a1, a2, a3, x1, y1, x2, y2, w, h
+    cdef floating half = <floating>0.5
+    cdef floating lo = <floating>(SAFE_LO32 if floating is float else SAFE_LO64)
+    cdef floating hi = <floating>(SAFE_HI32 if floating is float else SAFE_HI64)
+    cdef const char* row
+    cdef bint ok, safe = True
+    for i in range(n):
+        row = boxes + (order[i] if order != NULL else i) * s0
+        a0 = (<const floating*>row)[0]
+        a1 = (<const floating*>(row + s1))[0]
+        a2 = (<const floating*>(row + 2 * s1))[0]
+        a3 = (<const floating*>(row + 3 * s1))[0]
+        if fmt == 0:
+            x1, y1, x2, y2 = a0, a1, a2, a3
+        elif fmt == 1:
+            x1, y1, x2, y2 = a0, a1, a0 + a2, a1 + a3
+        else:
+            x1, y1, x2, y2 = a0 - half * a2, a1 - half * a3, a0 + half * a2, a1 + half * a3
+        x2 = x2 + offset
+        y2 = y2 + offset
+        # finite and ordered; bitwise, not short-circuit: one predictable branch a row
+        ok = ((a0 - a0 == 0) & (a1 - a1 == 0) & (a2 - a2 == 0) & (a3 - a3 == 0)
+              & (x1 <= x2) & (y1 <= y2))
+        if check and not ok and first_bad < 0:
+            first_bad = i
+        safe = safe & in_safe_range(x1, lo, hi) & in_safe_range(y1, lo, hi) \
+            & in_safe_range(x2, lo, hi) & in_safe_range(y2, lo, hi)
+        w = x2 - x1
+        h = y2 - y1
+        cols[i] = x1
+        cols[n + i] = y1
+        cols[2 * n + i] = x2
+        cols[3 * n + i] = y2
+        cols[4 * n + i] = w * h
+        cols[5 * n + i] = x1 + x2
+        cols[6 * n + i] = y1 + y2
+        cols[7 * n + i] = <floating>atan2(w, h) if angle else <floating>0
+    return first_bad if first_bad >= 0 or safe else EXTREME
