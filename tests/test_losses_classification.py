@@ -430,3 +430,21 @@ def test_wrong_kinds_raise_type_error():
         losses.cross_entropy(LOGITS, LABELS, ignore_index=1.5)
     with pytest.raises(TypeError, match="input"):
         losses.cross_entropy("logits", LABELS)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("at", [0, 3, 6])  # where the row maximum's running chains start and end
+def test_cross_entropy_rows_with_nan_or_inf(dtype, at):
+    """A NaN anywhere in a row makes that row's loss and gradient NaN (wherever the row
+    maximum's search meets it) and leaves the other rows alone; an inf logit is not NaN's cause."""
+    rng = np.random.default_rng(at)
+    x = rng.standard_normal((4, 7)).astype(dtype)
+    y = np.array([1, 2, 5, 4])  # row 2's target logit stays finite
+    clean_v, clean_g = losses.cross_entropy(x, y, reduction="none", return_grad=True)
+    x[1, at] = np.nan
+    x[2, at] = -np.inf
+    v, g = losses.cross_entropy(x, y, reduction="none", return_grad=True)
+    assert np.isnan(v[1]) and np.isnan(g[1]).all()
+    np.testing.assert_array_equal(v[[0, 3]], clean_v[[0, 3]])
+    np.testing.assert_array_equal(g[[0, 3]], clean_g[[0, 3]])
+    assert np.isfinite(v[2]) and np.isfinite(g[2]).all() and g[2, at] == 0
