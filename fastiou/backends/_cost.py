@@ -34,7 +34,8 @@ the other vCPU: more than many whole jobs.  So:
   make a region cost a scheduler tick (4 ms) or more right after it measured 10 us,
   and a call's work can differ from its estimate.  So the calls the model sends
   parallel (below :func:`sure_parallel`) are timed (:func:`timed` wraps every
-  kernel) and remembered per backend, kind, thread count and octave of work: when
+  Numba kernel, those ``'auto'`` runs; the Cython ones keep the model's choice)
+  and remembered per backend, kind, thread count and octave of work: when
   ``SAMPLES`` such calls have run parallel, the next ones run serially to compare,
   and while the parallel ones were slower (the medians of the last ``KEEP``), the
   calls stay serial, trying parallel again (``SAMPLES`` calls) each ``RETRY_S``: the
