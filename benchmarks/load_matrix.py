@@ -10,7 +10,9 @@ large size (the large ones take some 10-100 ms serially), with fastiou's threads
 one at nice 19 (``python -c 'while True: pass'``, started and stopped by this
 script around each cell).  Each cell times, in interleaved rounds of back-to-back
 calls (no pauses; the first call of each implementation, and of each of its turns,
-excluded: :func:`time_cell`), medians of:
+excluded: :func:`time_cell`), the mean time a call takes in such a run (what a
+user's loop of calls costs; a median would hide the waits of a scheduler tick, 4 ms
+here, that a busy neighbour causes now and then), for:
 
 - ``auto``: the call as a user makes it (the cost model picks serial or parallel);
 - ``serial`` and ``parallel``: the same call with ``fastiou.backends.FORCE_PARALLEL``
@@ -22,7 +24,7 @@ excluded: :func:`time_cell`), medians of:
   ``sparse_box_iou``), given the same thread count where they take one (those whose
   first call is over twice the fastest one's are not timed further).
 
-The JSON rows also keep each implementation's fastest call and its number of calls.
+The JSON rows also keep each implementation's median and fastest call and its number of calls.
 The table flags a cell (``own``) where auto is more than 10% slower than the faster
 of serial and parallel, and (``3rd``) where it is slower than the best third party.
 The parallel-region cost that the cost model uses is measured once, quiet, at the
@@ -260,7 +262,7 @@ RIVAL_SLACK = 2.0
 
 def time_cell(impls: dict, budget_s: float, min_calls: int, rounds: int = 5,
               seed: int = 0) -> tuple[dict, dict]:
-    """``({name: (median, fastest, calls)}, {name: first call})``: seconds per call.
+    """``({name: (mean, median, fastest, calls)}, {name: first call})``: seconds per call.
 
     One untimed first call each; the third parties (``'3rd:'`` names) whose first call
     took over ``RIVAL_SLACK`` times the fastest third party's are dropped there (only
@@ -299,7 +301,8 @@ def time_cell(impls: dict, budget_s: float, min_calls: int, rounds: int = 5,
                 fn()
                 own.append(clock() - t0)
                 done += 1
-    return {name: (statistics.median(t), min(t), len(t)) for name, t in times.items()}, dropped
+    return {name: (statistics.fmean(t), statistics.median(t), min(t), len(t))
+            for name, t in times.items()}, dropped
 
 
 def measure(ops: list[str], sizes: dict, threads_list: list[int], loads: list[str], budget_s: float,
@@ -339,10 +342,10 @@ def measure(ops: list[str], sizes: dict, threads_list: list[int], loads: list[st
 
 
 def _row(op, label, size, size_name, threads, load, timed, dropped) -> dict:
-    medians = {name: t[0] for name, t in timed.items()}
-    auto, serial, parallel = medians["auto"], medians["serial"], medians["parallel"]
+    means = {name: t[0] for name, t in timed.items()}
+    auto, serial, parallel = means["auto"], means["serial"], means["parallel"]
     best_own = min(serial, parallel)
-    third = {name[4:]: s for name, s in medians.items() if name.startswith("3rd:")}
+    third = {name[4:]: s for name, s in means.items() if name.startswith("3rd:")}
     best_third = min(third, key=third.get) if third else None
     flags = []
     if auto > TOLERANCE * best_own:
@@ -355,8 +358,9 @@ def _row(op, label, size, size_name, threads, load, timed, dropped) -> dict:
         "best_own": "serial" if serial <= parallel else "parallel", "best_own_s": best_own,
         "auto_over_best_own": auto / best_own, "third_party_s": third, "best_third": best_third,
         "best_third_s": None if best_third is None else third[best_third], "flags": flags,
-        "fastest_s": {name: t[1] for name, t in timed.items()},
-        "calls": {name: t[2] for name, t in timed.items()},
+        "median_s": {name: t[1] for name, t in timed.items()},
+        "fastest_s": {name: t[2] for name, t in timed.items()},
+        "calls": {name: t[3] for name, t in timed.items()},
         "third_party_first_call_s": {name[4:]: s for name, s in dropped.items()},  # slower: not timed further
         "load_average_1min": os.getloadavg()[0],
     }
@@ -460,7 +464,7 @@ def main(argv: list[str] | None = None) -> int:
         stop_busy()
         fastiou.set_num_threads(threads_before)
     info["load_average_1min_end"] = os.getloadavg()[0]
-    lines.append(f"load average {info['load_average_1min_end']:.2f} at the end; medians of back-to-back "
+    lines.append(f"load average {info['load_average_1min_end']:.2f} at the end; means of back-to-back "
                  f"calls, {rounds} shuffled rounds, {budget_s} s a cell; flags: own = auto > "
                  f"{TOLERANCE:.2f} x min(serial, parallel), 3rd = auto slower than the best third party")
     print("\n".join(lines + ["", format_table(rows, loads)]))

@@ -37,7 +37,7 @@ the other vCPU: more than many whole jobs.  So:
   Numba kernel, those ``'auto'`` runs; the Cython ones keep the model's choice)
   and remembered per backend, kind, thread count and octave of work: when
   ``SAMPLES`` such calls have run parallel, the next ones run serially to compare,
-  and while the parallel ones were slower (the medians of the last ``KEEP``), the
+  and while the parallel ones were slower (the means of the last ``KEEP``), the
   calls stay serial, trying parallel again (``SAMPLES`` calls) each ``RETRY_S``: the
   load may have gone.
 
@@ -70,9 +70,11 @@ MAX_REGION_S = 16e-3
 COLD_SAMPLES = 3
 #: A parallel choice observed slower than the serial one is tried again after this long.
 RETRY_S = 0.5
-#: Calls observed of each choice before the observations decide, and the most kept: their
-#: medians decide, so that the slow calls a busy neighbour causes now and then do not.
-SAMPLES, KEEP = 3, 7
+#: Calls observed of each choice before the observations decide, and the most kept.  Their
+#: means decide: a call that waits a scheduler tick (4 ms) for a descheduled thread costs
+#: the user that tick, and calls beside a busy process do, in streaks; over KEEP calls,
+#: one such wait on a quiet machine does not outweigh what parallel saves on the others.
+SAMPLES, KEEP = 3, 64
 
 
 class RegionCost(NamedTuple):
@@ -106,12 +108,12 @@ class _Observed:
 
     def choose(self, now: float) -> bool:
         """Parallel (what the model chose) unless the observed parallel calls were slower:
-        each choice is first observed ``SAMPLES`` times, then the medians decide."""
+        each choice is first observed ``SAMPLES`` times, then the means decide."""
         if len(self.parallel) < SAMPLES:
             choice = True
         elif len(self.serial) < SAMPLES:
             choice = False
-        elif statistics.median(self.parallel) <= statistics.median(self.serial):
+        elif statistics.fmean(self.parallel) <= statistics.fmean(self.serial):
             choice = True
         else:  # parallel was slower: try it again after RETRY_S, afresh
             choice = now - self.parallel_at > RETRY_S
