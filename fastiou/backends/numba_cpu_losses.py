@@ -300,10 +300,11 @@ def _focal(x, t, p0, p1, k, square):
     ce = t * sp_neg + (one - t) * sp_pos
     q = t * s_neg + (one - t) * s_pos
     mod = q * q if square else q**p1
-    g = (s_pos - t) * mod
-    if q > 0 and p1 != 0:
-        # d q / dx = sigmoid(x) sigmoid(-x) (1 - 2t);  q^(gamma - 1) = mod / q
-        g += p1 * ce * (mod / q) * (s_pos * s_neg) * (one - k[K_TWO] * t)
+    # d q / dx = sigmoid(x) sigmoid(-x) (1 - 2t);  q^(gamma - 1) = mod / q.  A select, not a
+    # branch, so that the serial loop vectorises too (it ran 9x slower than the parallel one).
+    base = (s_pos - t) * mod
+    dq = p1 * ce * (mod / q) * (s_pos * s_neg) * (one - k[K_TWO] * t)
+    g = base + dq if (q > 0) & (p1 != 0) else base
     v = ce * mod
     if p0 >= 0:
         a_t = p0 * t + (one - p0) * (one - t)
