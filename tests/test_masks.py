@@ -589,3 +589,34 @@ def test_dice_loss_dtypes_shapes_and_errors():
             warnings.simplefilter("always")
             fastiou.dice_loss(single, y[:, :1], **{flag: flag != "include_background"})
         assert any("single channel" in str(w.message) for w in caught), flag
+
+
+@pytest.mark.parametrize("n,m", [(1, 1), (3, 7), (10, 10)])
+def test_small_rle_fast_path_equals_the_general_path(n, m):
+    """Small lists of compressed RLE take one call into the Cython extension (where built);
+    its matrices are the general path's, bit for bit, for IoU and Dice."""
+    from fastiou import masks
+
+    both = clustered_masks(n + m, height=37, width=53, seed=n + m)
+    both[0] = 0  # an empty mask
+    both[-1] = 1  # a full one
+    rles1, rles2 = fastiou.rle_encode(both[:n]), fastiou.rle_encode(both[n:])
+    before = [dict(r) for r in rles1]
+    for code, overlap in ((0, fastiou.mask_iou), (1, fastiou.mask_dice)):
+        fast = masks._small_rle_overlap(code, rles1, rles2)
+        if masks._small_rle_entry[0] is None:
+            pytest.skip("the Cython extension is not built: no fast path")
+        assert fast is not None and fast.dtype == np.float64 and fast.shape == (n, m)
+        np.testing.assert_array_equal(fast, overlap(rles1, rles2, backend="numba"))
+        np.testing.assert_array_equal(overlap(rles1, rles2), fast)
+    assert rles1 == before  # the input is not modified
+    # what the fast path leaves to the general path, which gives the same answer or error
+    as_str = [{"size": r["size"], "counts": r["counts"].decode()} for r in rles1]  # as in JSON: taken too
+    np.testing.assert_array_equal(masks._small_rle_overlap(0, as_str, rles2), fastiou.mask_iou(rles1, rles2))
+    uncompressed = [{"size": [37, 53], "counts": [37 * 53]}]  # run lengths: an empty mask
+    assert masks._small_rle_overlap(0, uncompressed, rles2) is None
+    np.testing.assert_array_equal(fastiou.mask_iou(uncompressed, rles2), np.zeros((1, m)))
+    other = fastiou.rle_encode(np.zeros((1, 37, 54), np.uint8))
+    assert masks._small_rle_overlap(0, rles1, other) is None
+    with pytest.raises(ValueError, match="must have the same height and width"):
+        fastiou.mask_iou(rles1, other)

@@ -410,3 +410,34 @@ def test_fuzz_rle_matches_a_strict_parser(case):
             np.testing.assert_array_equal(fastiou.rle_decode(rle, backend=backend), expected)
             iou = fastiou.mask_iou([rle, rle], expected, backend=backend)
             assert iou.tolist() == [[1.0 if expected.any() else 0.0]] * 2
+
+
+@pytest.mark.skipif("cython" not in INSTALLED, reason="the small-input fast path is the Cython extension's")
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rles(), rles())
+def test_fuzz_small_rle_fast_path(case1, case2):
+    """The fast path of small lists of compressed RLE (one allocation, the kernels' checks):
+    on any counts it returns the general path's matrix or None, and a call with a faulty
+    mask raises the general path's error, naming it."""
+    from fastiou._cy_masks import small_rle_overlap
+
+    (size, counts1), (_, counts2) = case1, case2  # both of the first size
+    if not (isinstance(counts1, bytes) and isinstance(counts2, bytes)):
+        return
+    h, w = size
+    want1, want2 = strict_counts(counts1, h * w), strict_counts(counts2, h * w)
+    for code in (0, 1):  # IoU, Dice
+        got = small_rle_overlap(code, [counts1, counts1], [counts2], h, w, 10**9)
+        assert (got is None) == (want1 is None or want2 is None)
+    rle1 = {"size": size, "counts": counts1}
+    rle2 = {"size": size, "counts": counts2}
+    if want1 is None:  # the first argument's masks are decoded first
+        with pytest.raises(ValueError, match=r"^masks1\[0\]\['counts'\] "):
+            fastiou.mask_iou([rle1], [rle2])
+    elif want2 is None:
+        with pytest.raises(ValueError, match=r"^masks2\[0\]\['counts'\] "):
+            fastiou.mask_iou([rle1], [rle2])
+    else:
+        for overlap in (fastiou.mask_iou, fastiou.mask_dice):
+            general = overlap([rle1, rle1], [rle2], backend="numba")
+            np.testing.assert_array_equal(overlap([rle1, rle1], [rle2]), general)
