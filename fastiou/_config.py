@@ -17,6 +17,10 @@ NUMBA_OPTIONS = dict(cache=True, nogil=True, error_model="numpy", fastmath=False
 #: A pairwise call of fewer pairs takes the compiled small-input path (serial, one
 #: call that checks, splits and computes).
 SERIAL_WORK_THRESHOLD = 200_000
+#: Up to this many boxes, NMS compares all pairs of a class in one compiled call (cheaper
+#: than the NumPy sorts of the general kernels, about 30 us, and the x1 windows); a plain
+#: ``nms`` call of that many NumPy boxes also skips the Python validation (the fast path).
+SMALL_NMS = 768
 
 #: The work model of the serial/parallel choice (fastiou/backends/_cost.py): serial
 #: nanoseconds per unit of work of each kind of kernel, the faster backend's, measured
@@ -39,8 +43,8 @@ SERIAL_NS_PER_UNIT = {
 
 #: Kinds whose parallel kernel, run on one thread, beats its serial twin (the load matrix:
 #: 0.84x the serial time for box_iou 1000 x 1000, 0.5-0.8x for the sparse joins; for the
-#: losses 0.86x for cross_entropy rows, 0.12x for sigmoid_focal_loss and 0.96-1.05x for the
-#: others measured; within a few percent or slower for the other kinds).  The parallel kernel's loop body is compiled as a
+#: losses 0.86-0.89x for cross_entropy rows, 0.90-1.02x for the others measured; within a
+#: few percent or slower for the other kinds).  The parallel kernel's loop body is compiled as a
 #: separate function whose array arguments are marked as not aliasing one another, which
 #: lets those loops vectorise without runtime overlap checks; so on one thread the cost
 #: model still runs that kernel, for calls big enough to be measured at all.

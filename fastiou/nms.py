@@ -22,20 +22,20 @@ boxes whose x-interval could give an IoU above the threshold (see
 from __future__ import annotations
 
 import warnings
-from typing import TYPE_CHECKING, Any, Literal, Optional, Sequence, Tuple, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, Optional, Sequence, Tuple
 
 import numpy as np
 
 from . import _extreme, _validate, backends, rotated
 from ._validate import ROTATED_FORMATS
 from ._columns import FORMATS
+from ._config import SMALL_NMS
 from ._formulas import DIOU, IOU
 from .backends import _nms_order as order
 
 if TYPE_CHECKING:  # pragma: no cover
     from numpy.typing import ArrayLike, NDArray
 
-_FloatT = TypeVar("_FloatT", bound="np.floating[Any]")
 #: :func:`~fastiou.backends._nms_order.exact_ranks`' ``(ranks, values)``, or None.
 _ExactRanks = Optional[Tuple["NDArray[np.float64]", "NDArray[Any]"]]
 
@@ -43,8 +43,6 @@ NMS_METRICS = {"iou": IOU, "diou": DIOU}
 SOFT_METHODS = {"linear": 0, "gaussian": 1, "hard": 2}
 CONF_TYPES = ("avg", "max", "box_and_model_avg", "absent_model_aware_avg")
 
-#: Up to this many boxes, ``nms`` takes the small-input fast path (all pairs compared).
-SMALL_NMS = 768
 _EMPTY = np.empty(0, dtype=np.int64)
 _EMPTY.flags.writeable = False
 
@@ -144,7 +142,8 @@ def _rotated_greedy(boxes: Any, scores: Any, idxs: Any, threshold: float, score_
         keep[cand] = True
         ranked = ranked[keep[ranked]]
     module, _ = backends.select(backend, 0, family="rotated", kind="nms")  # serial: no cost model
-    kept: NDArray[np.int64] = module.nms(cols, ranked, labels, order.threshold_below(threshold, dt), max_output)
+    t = order.threshold_below(threshold, dt)
+    kept: NDArray[np.int64] = module.nms(cols, ranked, labels, t, max_output)
     return kept
 
 
@@ -538,7 +537,8 @@ def weighted_boxes_fusion(
     ws = (s[keep] * w[models].astype(dt)).astype(dt, copy=False)
     labels = labels[keep]
     module, parallel = backends.select(backend, keep.size, family="nms")
-    cluster, fused, conf = module.wbf(cols, ws, labels, order.threshold_below(threshold, dt), dt.type(1), parallel)
+    t = order.threshold_below(threshold, dt)
+    cluster, fused, conf = module.wbf(cols, ws, labels, t, dt.type(1), parallel)
     score = _fused_scores(conf_type, allows_overflow, conf, cluster, ws, models, w)
     cluster_label = np.empty(conf.shape[0], np.int64)
     cluster_label[cluster] = labels

@@ -540,7 +540,10 @@ cdef void sort_by_score(const char* s, Py_ssize_t stride, bint single, int64_t* 
     cdef Ranked* dst = tmp
     cdef Ranked* swap
     for i in range(n):
-        ranked[i].score = (<const float*>(s + i * stride))[0] if single else (<const double*>(s + i * stride))[0]
+        if single:
+            ranked[i].score = (<const float*>(s + i * stride))[0]
+        else:
+            ranked[i].score = (<const double*>(s + i * stride))[0]
         ranked[i].index = i
     for lo from 0 <= lo < n by width:
         hi = min(lo + width, n)

@@ -152,12 +152,6 @@ def _close_open_call() -> None:
         call.close()
 
 
-def forget() -> None:
-    """Drop every observed call (and the open one): the model alone decides again."""
-    _open.call = None
-    _observed.clear()
-
-
 def timed(kernel: Callable[..., Any], parallel: bool) -> Callable[..., Any]:
     """``kernel``, whose run time counts towards the open call of the calling thread (if any)."""
 

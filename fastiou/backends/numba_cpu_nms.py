@@ -25,7 +25,7 @@ import math
 import numpy as np
 from numba import prange, uint64
 
-from .._config import njit, serial_and_parallel
+from .._config import SMALL_NMS, njit, serial_and_parallel
 from .._formulas import DIOU, IOU
 from . import _nms_order as order
 from .numba_cpu import claim, fill_columns, filled, metric, new_counter, workers
@@ -212,9 +212,8 @@ def _class_segments(labels, order):
 
 
 #: Up to this many boxes, (batched) NMS runs in one compiled call that sorts with
-#: Numba and compares all pairs of a class: cheaper than the fixed cost of the
-#: NumPy sorts of :mod:`._nms_order` (about 30 us) and than the x1 windows.
-SMALL = 768
+#: Numba and compares all pairs of a class (see fastiou._config.SMALL_NMS).
+SMALL = SMALL_NMS
 
 
 @njit
@@ -545,9 +544,8 @@ def small_nms(code, boxes, scores, fmt, offset, check, threshold, limit):
     cols = np.empty((8, boxes.shape[0]), boxes.dtype)
     if fill_columns(boxes, fmt, offset, check, False, cols) != -1:
         return None
-    one = cols.dtype.type(1)
-    return _small(code, cols, scores, _NO_LABELS, False, False, 0.0, order.threshold_below(threshold, cols.dtype),
-                  -1, one)
+    t = order.threshold_below(threshold, cols.dtype)
+    return _small(code, cols, scores, _NO_LABELS, False, False, 0.0, t, -1, cols.dtype.type(1))
 
 
 def nms(code, cols, scores, score_threshold, threshold, max_output, one, parallel):
