@@ -205,8 +205,10 @@ def test_the_first_call_measures_only_the_warm_cost_and_finds_the_pool_warm(monk
 
 
 def test_observed_calls_overrule_the_model(region_costs, monkeypatch):
-    """Calls the model sends parallel are timed: once SAMPLES have run parallel and SAMPLES
-    serially, the faster median decides; a slower parallel is retried after RETRY_S."""
+    """Calls the model sends parallel are timed: once SAMPLES parallel calls that found the
+    pool warm and SAMPLES serial ones are known, the faster decides; a slower parallel is
+    retried after RETRY_S, a retry ends at its first warm call if that is slower still, and
+    each retry that loses doubles the wait."""
     clock = Clock(monkeypatch)
     seconds = {False: 1e-3, True: 4e-3}  # a busy neighbour: parallel calls take 4x longer
 
@@ -218,18 +220,26 @@ def test_observed_calls_overrule_the_model(region_costs, monkeypatch):
     kernels = {flag: kernel(flag) for flag in (False, True)}
     work = _work(2 * _limit(COLD), "losses")  # the model says parallel, even cold
 
-    def call():
-        parallel = backends.select("numba", work, kind="losses")[1]
-        kernels[parallel]()
-        return parallel
+    def calls(count):
+        chosen = []
+        for _ in range(count):
+            parallel = backends.select("numba", work, kind="losses")[1]
+            kernels[parallel]()
+            chosen.append(parallel)
+        return chosen
 
-    assert [call() for _ in range(2 * _cost.SAMPLES)] == [True] * _cost.SAMPLES + [False] * _cost.SAMPLES
-    assert not call()  # parallel was slower: serial ...
+    n = _cost.SAMPLES
+    # the first parallel call wakes the pool (not observed), then n warm ones, then n serial
+    assert calls(2 * n + 3) == [True] * (n + 1) + [False] * n + [False, False]
     clock.now += _cost.RETRY_S
-    assert [call() for _ in range(_cost.SAMPLES + 1)] == [True] * _cost.SAMPLES + [False]  # ... until a retry
+    assert calls(3) == [True, True, False]  # a retry: wake, one warm call, slower: back
+    clock.now += _cost.RETRY_S
+    assert calls(1) == [False]  # the next retry waits twice as long
+    clock.now += _cost.RETRY_S
+    assert calls(3) == [True, True, False]
     seconds[True] = 0.5e-3  # the neighbour has gone
-    clock.now += _cost.RETRY_S
-    assert all(call() for _ in range(3 * _cost.SAMPLES))
+    clock.now += 4 * _cost.RETRY_S
+    assert all(calls(3 * n))  # the retry wins: parallel again
     # other thread counts, kinds and octaves of work are observed apart
     monkeypatch.setattr(backends, "get_num_threads", lambda: 4)
     assert backends.select("numba", work, kind="losses")[1]

@@ -35,11 +35,14 @@ the other vCPU: more than many whole jobs.  So:
   and a call's work can differ from its estimate.  So the calls the model sends
   parallel (below :func:`sure_parallel`) are timed (:func:`timed` wraps every
   Numba kernel, those ``'auto'`` runs; the Cython ones keep the model's choice)
-  and remembered per backend, kind, thread count and octave of work: when
+  and remembered per backend, kind, thread count and octave of work (a parallel
+  call only if it found the pool warm: one that woke it paid the cold cost, which
+  the model accounts for): when
   ``SAMPLES`` such calls have run parallel, the next ones run serially to compare,
-  and while the parallel ones were slower (the means of the last ``KEEP``), the
-  calls stay serial, trying parallel again (``SAMPLES`` calls) each ``RETRY_S``: the
-  load may have gone.
+  and while the parallel ones were slower (the means of the last ``KEEP``, without
+  the slowest), the
+  calls stay serial, trying parallel again after ``RETRY_S`` (the load may have
+  gone), and after twice as long each time that the retry's first call is slower.
 
 The choice is deterministic given the measured costs and the clock (tests set
 both), and the kernels' serial and parallel paths give bit-identical results,
@@ -68,12 +71,13 @@ MIN_SERIAL_S = 50e-6
 MAX_REGION_S = 16e-3
 #: Calls that find the pool idle and sample its cold cost before it is fixed.
 COLD_SAMPLES = 3
-#: A parallel choice observed slower than the serial one is tried again after this long.
-RETRY_S = 0.5
+#: A parallel choice observed slower than the serial one is tried again after this long,
+#: twice as long after each retry that loses too, up to MAX_RETRY_S.
+RETRY_S, MAX_RETRY_S = 0.5, 8.0
 #: Calls observed of each choice before the observations decide, and the most kept.  Their
-#: means decide: a call that waits a scheduler tick (4 ms) for a descheduled thread costs
-#: the user that tick, and calls beside a busy process do, in streaks; over KEEP calls,
-#: one such wait on a quiet machine does not outweigh what parallel saves on the others.
+#: means (without the slowest) decide: a call that waits a scheduler tick (4 ms) for a
+#: descheduled thread costs the user that tick, and calls beside a busy process do, in
+#: streaks; a median would hide them.
 SAMPLES, KEEP = 3, 64
 
 
@@ -97,44 +101,66 @@ _numba_region: Callable[[], object] | None = None
 
 class _Observed:
     """Seconds per unit of work of the calls of one bucket, serial and parallel (the
-    last ``KEEP`` each), and when parallel was last chosen."""
+    last ``KEEP`` each), when parallel was last chosen, and the retries' state."""
 
-    __slots__ = ("serial", "parallel", "parallel_at")
+    __slots__ = ("serial", "parallel", "parallel_at", "retrying", "retry_s")
 
     def __init__(self) -> None:
         self.serial: list[float] = []
         self.parallel: list[float] = []
         self.parallel_at = 0.0
+        self.retrying = False
+        self.retry_s = RETRY_S
 
     def choose(self, now: float) -> bool:
         """Parallel (what the model chose) unless the observed parallel calls were slower:
-        each choice is first observed ``SAMPLES`` times, then the means decide."""
-        if len(self.parallel) < SAMPLES:
-            choice = True
-        elif len(self.serial) < SAMPLES:
-            choice = False
-        elif statistics.fmean(self.parallel) <= statistics.fmean(self.serial):
-            choice = True
-        else:  # parallel was slower: try it again after RETRY_S, afresh
-            choice = now - self.parallel_at > RETRY_S
+        each choice is first observed ``SAMPLES`` times, then :func:`_typical` decides.
+        A parallel choice that lost is retried after ``retry_s``; a retry ends at its
+        first call slower than serial, and doubles the wait before the next one."""
+        known = len(self.serial) >= SAMPLES  # after the first parallel calls, so is theirs
+        gathering = len(self.parallel) < SAMPLES
+        lost = known and bool(self.parallel) and _typical(self.parallel) > _typical(self.serial)
+        if gathering and not lost:
+            choice = True  # observe parallel: at first, or in a retry
+        elif not known:
+            choice = False  # observe serial, to compare
+        elif not lost:
+            choice, self.retrying, self.retry_s = True, False, RETRY_S
+        else:
+            if self.retrying:  # the retry lost too: wait longer before the next
+                self.retrying, self.retry_s = False, min(2 * self.retry_s, MAX_RETRY_S)
+            choice = now - self.parallel_at > self.retry_s
             if choice:
                 self.parallel.clear()
+                self.retrying = True
         if choice:
             self.parallel_at = now
         return choice
 
 
+def _typical(times: list[float]) -> float:
+    """The mean, without the slowest of three or more: the first call of a kernel in a
+    process (which loads it), or one stray wait, does not decide; waits that recur do."""
+    if len(times) < 3:
+        return sum(times) / len(times)
+    return (sum(times) - max(times)) / (len(times) - 1)
+
+
 class _Call:
-    """The open call of a Python thread: its bucket and work, and its kernels' run time."""
+    """The open call of a Python thread: its bucket and work, whether the pool was warm
+    when it was decided, and its kernels' run time."""
 
-    __slots__ = ("observed", "work", "seconds", "ran")
+    __slots__ = ("key", "observed", "work", "warm", "seconds", "ended", "ran")
 
-    def __init__(self, observed: _Observed, work: int) -> None:
-        self.observed, self.work, self.seconds = observed, work, 0.0
+    def __init__(self, key: str, observed: _Observed, work: int, warm: bool) -> None:
+        self.key, self.observed, self.work, self.warm = key, observed, work, warm
+        self.seconds = self.ended = 0.0
         self.ran: set[bool] = set()  # parallel-ness of the kernels that ran
 
     def close(self) -> None:
-        if len(self.ran) == 1:  # a kernel ran, all serial or all parallel
+        # A parallel call that found the pool asleep paid for waking it: what the model's
+        # cold cost is for; observed are calls back to back, what parallel costs in a run.
+        if len(self.ran) == 1 and (self.warm or False in self.ran):  # all serial, or all parallel
             times = self.observed.parallel if True in self.ran else self.observed.serial
             times.append(self.seconds / self.work)
             del times[:-KEEP]
@@ -146,10 +172,16 @@ _open = threading.local()
 
 
 def _close_open_call() -> None:
+    """Record the open call, and when it really ended: a slow parallel call (a busy
+    neighbour held a thread) still leaves the pool warm for the next one."""
     call = getattr(_open, "call", None)
     if call is not None:
         _open.call = None
         call.close()
+        if call.ran:
+            _last_call[call.key] = (call.ended, 0.0)
+            if True in call.ran:
+                _last_parallel[call.key] = (call.ended, 0.0)
 
 
 def timed(kernel: Callable[..., Any], parallel: bool) -> Callable[..., Any]:
@@ -163,7 +195,8 @@ def timed(kernel: Callable[..., Any], parallel: bool) -> Callable[..., Any]:
         try:
             return kernel(*args)
         finally:
-            call.seconds += time.perf_counter() - start
+            call.ended = time.perf_counter()
+            call.seconds += call.ended - start
             call.ran.add(parallel)
 
     run.__wrapped__ = kernel  # type: ignore[attr-defined]
@@ -317,7 +350,7 @@ def pays(backend: str, work: int, kind: str, get_threads: Callable[[], int]) -> 
         bucket = (key, kind, threads, int(work).bit_length())
         observed = _observed.get(bucket) or _observed.setdefault(bucket, _Observed())
         parallel = observed.choose(now)
-        _open.call = _Call(observed, int(work))
+        _open.call = _Call(key, observed, int(work), _recent(_last_parallel.get(key), now))
     _last_call[key] = (now, serial - saving(serial, cost, threads) if parallel else serial)
     if parallel:
         _last_parallel[key] = _last_call[key]
