@@ -12,9 +12,13 @@ microsecond.
 
 import numpy as np
 
+cimport numpy as cnp
 from cython cimport floating
 from cython.parallel cimport prange
 from libc.stdint cimport INT32_MAX, INT64_MAX, int32_t, int64_t, uint64_t
+from libc.stdlib cimport free, malloc
+
+cnp.import_array()
 
 cdef extern from *:
     """
@@ -922,11 +926,6 @@ def row_sums(const pred_t[:, ::1] pred, const target_t[:, ::1] target, double th
 # scratch from one allocation instead of a dozen NumPy arrays and two Python-level passes per
 # argument (about 45 us of a 10 x 10 call).
 
-cimport numpy as cnp
-from libc.stdlib cimport free, malloc
-
-cnp.import_array()
-
 
 cdef struct RleSet:
     int64_t* counts  # decoded counts, one slot per character (decode_one's bound)
@@ -937,8 +936,8 @@ cdef struct RleSet:
     int32_t* stops
 
 
-cdef bint _decode_set(list strings, Py_ssize_t k, int64_t chars, int64_t height, int64_t width,
-                      int64_t max_chars, RleSet* r, int64_t* status):
+cdef bint _decode_set(list strings, Py_ssize_t k, int64_t height, int64_t width, int64_t max_chars,
+                      RleSet* r, int64_t* status):
     """Decode and check the ``k`` strings into ``r``; False at the first fault."""
     cdef Py_ssize_t i
     cdef int64_t offset = 0, length, total = height * width
@@ -1023,8 +1022,8 @@ def small_rle_overlap(int code, list counts1, list counts2, int64_t height, int6
     cdef cnp.ndarray out
     cdef double* o
     try:
-        if not (_decode_set(counts1, n, chars1, height, width, max_chars, &a, status)
-                and _decode_set(counts2, m, chars2, height, width, max_chars, &b, status)):
+        if not (_decode_set(counts1, n, height, width, max_chars, &a, status)
+                and _decode_set(counts2, m, height, width, max_chars, &b, status)):
             return None
         dims[0] = n
         dims[1] = m

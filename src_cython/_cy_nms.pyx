@@ -501,12 +501,11 @@ def wbf_classes(const floating[:, ::1] cols, const floating[::1] scores, const i
 
 
 # ------------------------------------------------------------- the small-input fast path
-
-include "_columns.pxi"
-
 # numba_cpu_nms._small's algorithm for one class, with the checks and the column split, in
 # one call: a small nms() pays neither Python validation nor a Numba dispatch (about 10 us
 # of a 100-box call).  Raw pointers: acquiring memoryviews costs more than such a job.
+
+include "_columns.pxi"
 
 
 cdef bint _fast_vector(object x, Py_ssize_t n):
@@ -607,8 +606,8 @@ cdef Py_ssize_t _small_greedy(Metric tag, const floating* c, Py_ssize_t n, const
 cdef Py_ssize_t _small(floating kind, int code, const char* boxes, Py_ssize_t n, Py_ssize_t s0,
                        Py_ssize_t s1, int fmt, int offset, bint check, const char* s, Py_ssize_t stride,
                        bint single, double threshold, int64_t* keep) noexcept nogil:
-    """The kept count, or -1 (nothing kept) for an invalid box or one outside the safe range,
-    -2 if out of memory."""
+    """The kept count; -1 for an invalid box or one outside the safe range (the general
+    path's cases), -2 when out of memory."""
     cdef char* scratch = <char*>malloc(n * (2 * sizeof(Ranked) + sizeof(int64_t) + 9 * sizeof(floating) + 1))
     cdef Ranked* ranked = <Ranked*>scratch
     cdef int64_t* order = <int64_t*>(ranked + 2 * n)
