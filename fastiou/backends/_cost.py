@@ -33,16 +33,15 @@ the other vCPU: more than many whole jobs.  So:
 - the model can be wrong where it matters most: a busy process beside this one can
   make a region cost a scheduler tick (4 ms) or more right after it measured 10 us,
   and a call's work can differ from its estimate.  So the calls the model sends
-  parallel (below :func:`sure_parallel`) are timed (:func:`timed` wraps every
-  Numba kernel, those ``'auto'`` runs; the Cython ones keep the model's choice)
-  and remembered per backend, kind, thread count and octave of work (a parallel
-  call only if it found the pool warm: one that woke it paid the cold cost, which
-  the model accounts for): when
-  ``SAMPLES`` such calls have run parallel, the next ones run serially to compare,
-  and while the parallel ones were slower (the means of the last ``KEEP``, without
-  the slowest), the
-  calls stay serial, trying parallel again after ``RETRY_S`` (the load may have
-  gone), and after twice as long each time that the retry's first call is slower.
+  parallel (below :func:`sure_parallel`) are timed (:func:`timed` wraps every Numba
+  kernel, those ``'auto'`` runs; the Cython ones keep the model's choice) and
+  remembered per backend, kind, thread count and octave of work, a parallel call
+  only if it found the pool warm (one that woke it paid the cold cost, which the
+  model accounts for).  When ``SAMPLES`` such calls have run parallel, the next ones
+  run serially to compare; while the parallel ones are slower (:func:`_typical` of
+  the last ``KEEP`` of each), the calls stay serial, trying parallel again after
+  ``RETRY_S`` (the load may have gone), and after twice as long each time that the
+  retry's first warm call is slower.
 
 The choice is deterministic given the measured costs and the clock (tests set
 both), and the kernels' serial and parallel paths give bit-identical results,
