@@ -506,6 +506,7 @@ def wbf_classes(const floating[:, ::1] cols, const floating[::1] scores, const i
 # of a 100-box call).  Raw pointers: acquiring memoryviews costs more than such a job.
 
 include "_columns.pxi"
+include "_sort.pxi"
 
 
 cdef bint _fast_vector(object x, Py_ssize_t n):
@@ -518,70 +519,20 @@ cdef bint _fast_vector(object x, Py_ssize_t n):
             and cnp.PyArray_ISNOTSWAPPED(a) and cnp.PyArray_ISALIGNED(a))
 
 
-cdef struct Ranked:
-    double score
-    int64_t index
-
-
-cdef inline bint before(Ranked a, Ranked b) noexcept nogil:
-    """Box a ranks before box b: a higher score (equal scores keep their order: the sort is stable)."""
-    return a.score > b.score
-
-
-cdef void sort_by_score(const char* s, Py_ssize_t stride, bint single, int64_t* order, Ranked* ranked,
-                        Ranked* tmp, Py_ssize_t n) noexcept nogil:
+cdef void sort_by_score(const char* s, Py_ssize_t stride, bint single, int64_t* order, Keyed* keyed,
+                        Py_ssize_t n) noexcept nogil:
     """``order`` = 0..n-1 by decreasing score, equal scores by index, as
-    ``argsort(-s, kind='mergesort')``: runs of 8 by insertion, then bottom-up merges of
-    (score, index) pairs, both stable."""
-    cdef Py_ssize_t i, j, lo, mid, hi, a, b, k, width = 8
-    cdef Ranked v
-    cdef Ranked* src = ranked
-    cdef Ranked* dst = tmp
-    cdef Ranked* swap
+    ``argsort(-s, kind='mergesort')``; ``keyed`` is scratch of ``2 * n``."""
+    cdef Py_ssize_t i
     for i in range(n):
         if single:
-            ranked[i].score = (<const float*>(s + i * stride))[0]
+            keyed[i].neg_score = -(<const float*>(s + i * stride))[0]
         else:
-            ranked[i].score = (<const double*>(s + i * stride))[0]
-        ranked[i].index = i
-    for lo from 0 <= lo < n by width:
-        hi = min(lo + width, n)
-        for i in range(lo + 1, hi):
-            v = ranked[i]
-            j = i
-            while j > lo and before(v, ranked[j - 1]):
-                ranked[j] = ranked[j - 1]
-                j -= 1
-            ranked[j] = v
-    while width < n:
-        for lo from 0 <= lo < n by 2 * width:
-            mid = min(lo + width, n)
-            hi = min(lo + 2 * width, n)
-            a = lo
-            b = mid
-            k = lo
-            while a < mid and b < hi:  # the right run's box first only if strictly better
-                if before(src[b], src[a]):
-                    dst[k] = src[b]
-                    b += 1
-                else:
-                    dst[k] = src[a]
-                    a += 1
-                k += 1
-            while a < mid:
-                dst[k] = src[a]
-                a += 1
-                k += 1
-            while b < hi:
-                dst[k] = src[b]
-                b += 1
-                k += 1
-        swap = src
-        src = dst
-        dst = swap
-        width *= 2
+            keyed[i].neg_score = -(<const double*>(s + i * stride))[0]
+        keyed[i].pos = i
+    _sort_by_score(keyed, keyed + n, n)
     for i in range(n):
-        order[i] = src[i].index
+        order[i] = keyed[i].pos
 
 
 cdef Py_ssize_t _small_greedy(Metric tag, const floating* c, Py_ssize_t n, const int64_t* order,
@@ -608,9 +559,9 @@ cdef Py_ssize_t _small(floating kind, int code, const char* boxes, Py_ssize_t n,
                        bint single, double threshold, int64_t* keep) noexcept nogil:
     """The kept count; -1 for an invalid box or one outside the safe range (the general
     path's cases), -2 when out of memory."""
-    cdef char* scratch = <char*>malloc(n * (2 * sizeof(Ranked) + sizeof(int64_t) + 9 * sizeof(floating) + 1))
-    cdef Ranked* ranked = <Ranked*>scratch
-    cdef int64_t* order = <int64_t*>(ranked + 2 * n)
+    cdef char* scratch = <char*>malloc(n * (2 * sizeof(Keyed) + sizeof(int64_t) + 9 * sizeof(floating) + 1))
+    cdef Keyed* keyed = <Keyed*>scratch
+    cdef int64_t* order = <int64_t*>(keyed + 2 * n)
     cdef floating* c = <floating*>(order + n)
     cdef floating* vals = c + 8 * n
     cdef uint8_t* dead = <uint8_t*>(vals + n)
@@ -619,7 +570,7 @@ cdef Py_ssize_t _small(floating kind, int code, const char* boxes, Py_ssize_t n,
     cdef Py_ssize_t kept = -1
     if scratch == NULL:
         return -2
-    sort_by_score(s, stride, single, order, ranked, ranked + n, n)
+    sort_by_score(s, stride, single, order, keyed, n)
     if _fill_columns(boxes, n, s0, s1, fmt, <floating>offset, check, False, c, order) == -1:
         if code == IOU:
             kept = _small_greedy(iou, c, n, order, threshold, dead, vals, keep)

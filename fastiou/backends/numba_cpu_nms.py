@@ -27,6 +27,7 @@ from numba import prange, uint64
 
 from .._config import SMALL_NMS, njit, serial_and_parallel
 from .._formulas import DIOU, IOU
+from .._validate import _first_nan
 from . import _nms_order as order
 from .numba_cpu import claim, fill_columns, filled, metric, new_counter, workers
 
@@ -539,7 +540,7 @@ def small_nms(code, boxes, scores, fmt, offset, check, threshold, limit):
             and boxes.dtype in _FAST_DTYPES and boxes.ndim == 2 and boxes.shape[1] == 4
             and boxes.flags.aligned and 0 < boxes.shape[0] <= limit
             and scores.dtype in _FAST_DTYPES and scores.shape == boxes.shape[:1] and scores.flags.aligned
-            and not np.isnan(scores).any()):
+            and _first_nan(scores) < 0):
         return None
     cols = np.empty((8, boxes.shape[0]), boxes.dtype)
     if fill_columns(boxes, fmt, offset, check, False, cols) != -1:
