@@ -15,6 +15,22 @@ cdef inline bint in_safe_range(floating c, floating lo, floating hi) noexcept no
     return (m <= hi) & ((m >= lo) | (c == 0))  # bitwise: no branch
 
 
+cdef inline void _corners(const char* row, Py_ssize_t s1, int fmt, floating offset, floating* x1,
+                          floating* y1, floating* x2, floating* y2) noexcept nogil:
+    """The corners of the box at ``row`` (coordinates ``s1`` bytes apart) in format ``fmt``."""
+    cdef floating half = <floating>0.5
+    cdef floating a0 = (<const floating*>row)[0], a1 = (<const floating*>(row + s1))[0]
+    cdef floating a2 = (<const floating*>(row + 2 * s1))[0], a3 = (<const floating*>(row + 3 * s1))[0]
+    if fmt == 0:
+        x1[0], y1[0], x2[0], y2[0] = a0, a1, a2, a3
+    elif fmt == 1:
+        x1[0], y1[0], x2[0], y2[0] = a0, a1, a0 + a2, a1 + a3
+    else:
+        x1[0], y1[0], x2[0], y2[0] = a0 - half * a2, a1 - half * a3, a0 + half * a2, a1 + half * a3
+    x2[0] = x2[0] + offset
+    y2[0] = y2[0] + offset
+
+
 cdef Py_ssize_t _fill_columns(const char* boxes, Py_ssize_t n, Py_ssize_t s0, Py_ssize_t s1,
                               int fmt, floating offset, bint check, bint angle,
                               floating* cols, const int64_t* order=NULL) noexcept nogil:
@@ -25,33 +41,14 @@ cdef Py_ssize_t _fill_columns(const char* boxes, Py_ssize_t n, Py_ssize_t s0, Py
     outside the safe range, or -1.
     """
     cdef Py_ssize_t i, first_bad = -1
-    cdef floating a0, a1, a2, a3, x1, y1, x2, y2, w, h
-    cdef floating half = <floating>0.5
+    cdef floating x1, y1, x2, y2, w, h, a0, a1, a2, a3
+    cdef const char* row
     cdef floating lo = <floating>(SAFE_LO32 if floating is float else SAFE_LO64)
     cdef floating hi = <floating>(SAFE_HI32 if floating is float else SAFE_HI64)
-    cdef const char* row
-    cdef bint ok, safe = True
+    cdef const floating* c = cols
+    cdef int usual = 1
     for i in range(n):
-        row = boxes + (order[i] if order != NULL else i) * s0
-        a0 = (<const floating*>row)[0]
-        a1 = (<const floating*>(row + s1))[0]
-        a2 = (<const floating*>(row + 2 * s1))[0]
-        a3 = (<const floating*>(row + 3 * s1))[0]
-        if fmt == 0:
-            x1, y1, x2, y2 = a0, a1, a2, a3
-        elif fmt == 1:
-            x1, y1, x2, y2 = a0, a1, a0 + a2, a1 + a3
-        else:
-            x1, y1, x2, y2 = a0 - half * a2, a1 - half * a3, a0 + half * a2, a1 + half * a3
-        x2 = x2 + offset
-        y2 = y2 + offset
-        # finite and ordered; bitwise, not short-circuit: one predictable branch a row
-        ok = ((a0 - a0 == 0) & (a1 - a1 == 0) & (a2 - a2 == 0) & (a3 - a3 == 0)
-              & (x1 <= x2) & (y1 <= y2))
-        if check and not ok and first_bad < 0:
-            first_bad = i
-        safe = safe & in_safe_range(x1, lo, hi) & in_safe_range(y1, lo, hi) \
-            & in_safe_range(x2, lo, hi) & in_safe_range(y2, lo, hi)
+        _corners(boxes + (order[i] if order != NULL else i) * s0, s1, fmt, offset, &x1, &y1, &x2, &y2)
         w = x2 - x1
         h = y2 - y1
         cols[i] = x1
@@ -62,4 +59,24 @@ cdef Py_ssize_t _fill_columns(const char* boxes, Py_ssize_t n, Py_ssize_t s0, Py
         cols[5 * n + i] = x1 + x2
         cols[6 * n + i] = y1 + y2
         cols[7 * n + i] = <floating>atan2(w, h) if angle else <floating>0
-    return first_bad if first_bad >= 0 or safe else EXTREME
+    # The usual case checked on the columns, a branch-free loop the C compiler vectorises:
+    # corners in the safe range (so finite: so are the row's four numbers) and ordered.
+    for i in range(n):
+        usual &= (in_safe_range(c[i], lo, hi) & in_safe_range(c[n + i], lo, hi)
+                  & in_safe_range(c[2 * n + i], lo, hi) & in_safe_range(c[3 * n + i], lo, hi)
+                  & ((c[i] <= c[2 * n + i]) & (c[n + i] <= c[3 * n + i]) | (not check)))
+    if usual:
+        return -1
+    # Else the rows again, in full: the first with a non-finite number or unordered corners
+    # (a finite row may overflow to infinite corners: valid, outside the safe range)
+    if check:
+        for i in range(n):
+            row = boxes + (order[i] if order != NULL else i) * s0
+            a0 = (<const floating*>row)[0]
+            a1 = (<const floating*>(row + s1))[0]
+            a2 = (<const floating*>(row + 2 * s1))[0]
+            a3 = (<const floating*>(row + 3 * s1))[0]
+            if not ((a0 - a0 == 0) and (a1 - a1 == 0) and (a2 - a2 == 0) and (a3 - a3 == 0)
+                    and c[i] <= c[2 * n + i] and c[n + i] <= c[3 * n + i]):
+                return i
+    return EXTREME
