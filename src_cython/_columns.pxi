@@ -46,7 +46,7 @@ cdef Py_ssize_t _fill_columns(const char* boxes, Py_ssize_t n, Py_ssize_t s0, Py
     cdef floating lo = <floating>(SAFE_LO32 if floating is float else SAFE_LO64)
     cdef floating hi = <floating>(SAFE_HI32 if floating is float else SAFE_HI64)
     cdef const floating* c = cols
-    cdef int usual = 1
+    cdef floating unusual = 0
     for i in range(n):
         _corners(boxes + (order[i] if order != NULL else i) * s0, s1, fmt, offset, &x1, &y1, &x2, &y2)
         w = x2 - x1
@@ -61,11 +61,13 @@ cdef Py_ssize_t _fill_columns(const char* boxes, Py_ssize_t n, Py_ssize_t s0, Py
         cols[7 * n + i] = <floating>atan2(w, h) if angle else <floating>0
     # The usual case checked on the columns, a branch-free loop the C compiler vectorises:
     # corners in the safe range (so finite: so are the row's four numbers) and ordered.
+    # Counted in a floating (an int count of double compares is not vectorised).
     for i in range(n):
-        usual &= (in_safe_range(c[i], lo, hi) & in_safe_range(c[n + i], lo, hi)
-                  & in_safe_range(c[2 * n + i], lo, hi) & in_safe_range(c[3 * n + i], lo, hi)
-                  & ((c[i] <= c[2 * n + i]) & (c[n + i] <= c[3 * n + i]) | (not check)))
-    if usual:
+        unusual += <floating>0 if (
+            in_safe_range(c[i], lo, hi) & in_safe_range(c[n + i], lo, hi)
+            & in_safe_range(c[2 * n + i], lo, hi) & in_safe_range(c[3 * n + i], lo, hi)
+            & ((c[i] <= c[2 * n + i]) & (c[n + i] <= c[3 * n + i]) | (not check))) else <floating>1
+    if unusual == 0:
         return -1
     # Else the rows again, in full: the first with a non-finite number or unordered corners
     # (a finite row may overflow to infinite corners: valid, outside the safe range)

@@ -17,7 +17,7 @@ cimport numpy as cnp
 from cython cimport floating
 from cython.parallel cimport prange
 from libc.math cimport INFINITY, atan2, exp, expf, fabs, nextafter, nextafterf, sqrt
-from libc.stdint cimport int64_t, uint8_t
+from libc.stdint cimport int32_t, int64_t, uint8_t
 from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy
 
@@ -519,20 +519,26 @@ cdef bint _fast_vector(object x, Py_ssize_t n):
             and cnp.PyArray_ISNOTSWAPPED(a) and cnp.PyArray_ISALIGNED(a))
 
 
-cdef void sort_by_score(const char* s, Py_ssize_t stride, bint single, int64_t* order, Keyed* keyed,
+cdef bint sort_by_score(AnyKeyed* keyed, const char* s, Py_ssize_t stride, int64_t* order,
                         Py_ssize_t n) noexcept nogil:
     """``order`` = 0..n-1 by decreasing score, equal scores by index, as
-    ``argsort(-s, kind='mergesort')``; ``keyed`` is scratch of ``2 * n``."""
+    ``argsort(-s, kind='mergesort')``, of float32 scores (``keyed`` Keyed32) or float64
+    (Keyed); ``keyed`` is scratch of ``2 * n``.  False for a NaN score."""
     cdef Py_ssize_t i
+    cdef bint nan = False
     for i in range(n):
-        if single:
+        if AnyKeyed is Keyed32:
             keyed[i].neg_score = -(<const float*>(s + i * stride))[0]
         else:
             keyed[i].neg_score = -(<const double*>(s + i * stride))[0]
+        nan |= keyed[i].neg_score != keyed[i].neg_score
         keyed[i].pos = i
+    if nan:
+        return False
     _sort_by_score(keyed, keyed + n, n)
     for i in range(n):
         order[i] = keyed[i].pos
+    return True
 
 
 cdef Py_ssize_t _small_greedy(Metric tag, const floating* c, Py_ssize_t n, const int64_t* order,
@@ -557,27 +563,24 @@ cdef Py_ssize_t _small_greedy(Metric tag, const floating* c, Py_ssize_t n, const
 cdef Py_ssize_t _small(floating kind, int code, const char* boxes, Py_ssize_t n, Py_ssize_t s0,
                        Py_ssize_t s1, int fmt, int offset, bint check, const char* s, Py_ssize_t stride,
                        bint single, double threshold, int64_t* keep) noexcept nogil:
-    """The kept count; -1 for an invalid box or one outside the safe range (the general
-    path's cases), -2 when out of memory."""
-    cdef char* scratch = <char*>malloc(n * (2 * sizeof(Keyed) + sizeof(int64_t) + 9 * sizeof(floating) + 1))
-    cdef Keyed* keyed = <Keyed*>scratch
+    """The kept count into ``keep`` (which has room for 2n Keyed, n int64, 9n floating and n
+    bytes after its n entries: the scratch); -1 for a NaN score, an invalid box or one
+    outside the safe range (the general path's cases)."""
+    cdef Keyed* keyed = <Keyed*>(keep + n)
     cdef int64_t* order = <int64_t*>(keyed + 2 * n)
     cdef floating* c = <floating*>(order + n)
     cdef floating* vals = c + 8 * n
     cdef uint8_t* dead = <uint8_t*>(vals + n)
     cdef IoU iou
     cdef DIoU diou
-    cdef Py_ssize_t kept = -1
-    if scratch == NULL:
-        return -2
-    sort_by_score(s, stride, single, order, keyed, n)
-    if _fill_columns(boxes, n, s0, s1, fmt, <floating>offset, check, False, c, order) == -1:
-        if code == IOU:
-            kept = _small_greedy(iou, c, n, order, threshold, dead, vals, keep)
-        else:
-            kept = _small_greedy(diou, c, n, order, threshold, dead, vals, keep)
-    free(scratch)
-    return kept
+    if not (sort_by_score(<Keyed32*>keyed, s, stride, order, n) if single
+            else sort_by_score(keyed, s, stride, order, n)):
+        return -1
+    if _fill_columns(boxes, n, s0, s1, fmt, <floating>offset, check, False, c, order) != -1:
+        return -1
+    if code == IOU:
+        return _small_greedy(iou, c, n, order, threshold, dead, vals, keep)
+    return _small_greedy(diou, c, n, order, threshold, dead, vals, keep)
 
 
 def small_nms(int code, object boxes, object scores, int fmt, object offset, bint check,
@@ -606,11 +609,8 @@ def small_nms(int code, object boxes, object scores, int fmt, object offset, bin
     cdef const char* s = <const char*>cnp.PyArray_DATA(sc)
     cdef Py_ssize_t stride = sc.strides[0]
     cdef bint single = cnp.PyArray_TYPE(sc) == cnp.NPY_FLOAT32
-    for i in range(n):
-        if (((<const float*>(s + i * stride))[0] != (<const float*>(s + i * stride))[0]) if single
-                else ((<const double*>(s + i * stride))[0] != (<const double*>(s + i * stride))[0])):
-            return None  # NaN: the general path names it
-    cdef int64_t* keep = <int64_t*>malloc(n * sizeof(int64_t))
+    cdef int64_t* keep = <int64_t*>malloc(
+        n * (2 * sizeof(int64_t) + 2 * sizeof(Keyed) + 9 * max(sizeof(float), sizeof(double)) + 1))
     if keep == NULL:
         raise MemoryError()
     cdef cnp.npy_intp count
@@ -625,10 +625,8 @@ def small_nms(int code, object boxes, object scores, int fmt, object offset, bin
             else:
                 count = _small(<double>0, code, data, n, b.strides[0], b.strides[1], fmt, off, check,
                                s, stride, single, threshold, keep)
-        if count == -2:
-            raise MemoryError()
         if count < 0:
-            return None
+            return None  # the general path names the problem
         result = cnp.PyArray_EMPTY(1, &count, cnp.NPY_INT64, 0)
         memcpy(cnp.PyArray_DATA(result), keep, count * sizeof(int64_t))
         return result
