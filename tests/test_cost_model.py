@@ -207,10 +207,12 @@ def test_the_first_call_measures_only_the_warm_cost_and_finds_the_pool_warm(monk
 def test_observed_calls_overrule_the_model(region_costs, monkeypatch):
     """Calls the model sends parallel are timed: once SAMPLES parallel calls that found the
     pool warm and SAMPLES serial ones are known, the faster decides; a slower parallel is
-    retried after RETRY_S, a retry ends at its first warm call if that is slower still, and
-    each retry that loses doubles the wait."""
+    retried once the serial calls since have run RETRY_EVERY times the retry's expected
+    extra time, a retry ends at its first warm call if that is slower still, and each
+    retry that loses doubles the serial time due before the next."""
     clock = Clock(monkeypatch)
-    seconds = {False: 1e-3, True: 4e-3}  # a busy neighbour: parallel calls take 4x longer
+    unit = 2.0 ** -10  # binary fractions: the sums of call times are exact
+    seconds = {False: unit, True: 4 * unit}  # a busy neighbour: parallel calls take 4x longer
 
     def kernel(parallel):
         def run():
@@ -228,17 +230,23 @@ def test_observed_calls_overrule_the_model(region_costs, monkeypatch):
             chosen.append(parallel)
         return chosen
 
+    def serial_calls_before_parallel():
+        count = 0
+        while not backends.select("numba", work, kind="losses")[1]:
+            kernels[False]()
+            count += 1
+        kernels[True]()
+        return count
+
     n = _cost.SAMPLES
     # the first parallel call wakes the pool (not observed), then n warm ones, then n serial
-    assert calls(2 * n + 3) == [True] * (n + 1) + [False] * n + [False, False]
-    clock.now += _cost.RETRY_S
-    assert calls(3) == [True, True, False]  # a retry: wake, one warm call, slower: back
-    clock.now += _cost.RETRY_S
-    assert calls(1) == [False]  # the next retry waits twice as long
-    clock.now += _cost.RETRY_S
-    assert calls(3) == [True, True, False]
-    seconds[True] = 0.5e-3  # the neighbour has gone
-    clock.now += 4 * _cost.RETRY_S
+    assert calls(2 * n + 2) == [True] * (n + 1) + [False] * n + [False]
+    # parallel lost by 3 units a call: a retry (two calls) is due after 20 * 6 units serially
+    due = _cost.RETRY_EVERY * 2 * 3
+    assert serial_calls_before_parallel() == due - 1  # counted from the call that lost
+    assert calls(2) == [True, False]  # the retry's first warm call is slower: back to serial
+    assert serial_calls_before_parallel() == 2 * due - 1  # the next retry is due twice as late
+    seconds[True] = unit / 2  # the neighbour has gone
     assert all(calls(3 * n))  # the retry wins: parallel again
     # other thread counts, kinds and octaves of work are observed apart
     monkeypatch.setattr(backends, "get_num_threads", lambda: 4)
@@ -253,4 +261,19 @@ def test_a_call_that_runs_no_kernel_or_both_kinds_observes_nothing(region_costs,
         assert backends.select("numba", work, kind="losses")[1]
         both[0]()
         both[1]()
+    assert all(not o.serial and not o.parallel for o in _cost._observed.values())
+
+
+def test_a_forced_call_ends_the_open_one(region_costs, monkeypatch):
+    # a call forced serial or parallel (fastiou bench's columns) runs its kernels after
+    # the last 'auto' call: they are not that call's
+    Clock(monkeypatch)
+    work = _work(2 * _limit(COLD), "losses")
+    kernel = _cost.timed(lambda: None, True)
+    assert backends.select("numba", work, kind="losses")[1]
+    assert _cost._open.call is not None
+    monkeypatch.setattr(backends, "FORCE_PARALLEL", True)
+    assert backends.select("numba", work, kind="losses")[1]
+    assert _cost._open.call is None
+    kernel()
     assert all(not o.serial and not o.parallel for o in _cost._observed.values())

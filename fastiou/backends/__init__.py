@@ -159,6 +159,7 @@ def select(backend: str, work: int, on_device: bool = False, family: str = "boxe
     if backend in _serial_only:
         parallel = False
     elif FORCE_PARALLEL is not None:
+        _cost.end_call()  # its kernels are not the open call's
         parallel = FORCE_PARALLEL
     else:
         parallel = _cost.pays(backend, work, kind or ("iou_pairs" if family == "boxes" else family),

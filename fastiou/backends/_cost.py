@@ -39,9 +39,12 @@ the other vCPU: more than many whole jobs.  So:
   only if it found the pool warm (one that woke it paid the cold cost, which the
   model accounts for).  When ``SAMPLES`` such calls have run parallel, the next ones
   run serially to compare; while the parallel ones are slower (:func:`_typical` of
-  the last ``KEEP`` of each), the calls stay serial, trying parallel again after
-  ``RETRY_S`` (the load may have gone), and after twice as long each time that the
-  retry's first warm call is slower.
+  the last ``KEEP`` of each), the calls stay serial.  They try parallel again (the
+  load may have gone) once the serial calls since have run ``RETRY_EVERY`` times
+  what the retry is expected to cost, its two calls' extra time as last observed: a
+  retry then costs at most a quarter of the time those calls took, whether they
+  come back to back or between other work.  A retry ends at its first warm call if
+  that is slower, and each retry that loses doubles the next one's due.
 
 The choice is deterministic given the measured costs and the clock (tests set
 both), and the kernels' serial and parallel paths give bit-identical results,
@@ -61,7 +64,10 @@ from .. import _config
 MARGIN = 1.0
 #: Gap between regions of the warm measurement; a call within this long of the last
 #: one's predicted end (twice its estimate: the estimate may be short) finds the pool warm.
-WARM_S = 2e-4
+#: The pool's threads spin for a while before they sleep: on a 2-vCPU virtual machine an
+#: empty region took 5-11 us after busy gaps of 0.05-2 ms, 70-100 us after 5 ms.  Calls
+#: whose Python part takes 0.2 ms (RLE lists, NMS) still come back to back.
+WARM_S = 1e-3
 #: How long the pool is left idle before each of the cold measurements.
 IDLE_S = 0.02
 #: Below this estimated serial time no parallel region can pay: not even measured.
@@ -70,14 +76,18 @@ MIN_SERIAL_S = 50e-6
 MAX_REGION_S = 16e-3
 #: Calls that find the pool idle and sample its cold cost before it is fixed.
 COLD_SAMPLES = 3
-#: A parallel choice observed slower than the serial one is tried again after this long,
-#: twice as long after each retry that loses too, up to MAX_RETRY_S.
-RETRY_S, MAX_RETRY_S = 0.5, 8.0
+#: A parallel choice observed slower than the serial one is tried again once the serial
+#: calls since have run RETRY_EVERY times what the retry is expected to cost (two calls'
+#: extra time in parallel): a retry costs at most 1/RETRY_EVERY of the time spent in such
+#: calls, however they are spread in time, and a load that has gone is noticed soon;
+#: twice as long after each retry that loses too (up to MAX_BACKOFF times), so that under
+#: a lasting load the retries' share of the time keeps halving.
+RETRY_EVERY, MAX_BACKOFF = 4, 16
 #: Calls observed of each choice before the observations decide, and the most kept.  Their
 #: means (without the slowest) decide: a call that waits a scheduler tick (4 ms) for a
 #: descheduled thread costs the user that tick, and calls beside a busy process do, in
-#: streaks; a median would hide them.
-SAMPLES, KEEP = 3, 64
+#: streaks; a median would hide them.  The last few: a load that starts shows at once.
+SAMPLES, KEEP = 3, 16
 
 
 class RegionCost(NamedTuple):
@@ -100,41 +110,45 @@ _numba_region: Callable[[], object] | None = None
 
 class _Observed:
     """Seconds per unit of work of the calls of one bucket, serial and parallel (the
-    last ``KEEP`` each), when parallel was last chosen, and the retries' state."""
+    last ``KEEP`` each), and the retries' state: the serial seconds run since parallel
+    lost (``spent``), how many are due before the next retry, whether one is running and
+    its backoff factor."""
 
-    __slots__ = ("serial", "parallel", "parallel_at", "retrying", "retry_s")
+    __slots__ = ("serial", "parallel", "spent", "retry_after", "retrying", "backoff")
 
     def __init__(self) -> None:
         self.serial: list[float] = []
         self.parallel: list[float] = []
-        self.parallel_at = 0.0
+        self.spent = 0.0
+        self.retry_after: float | None = None  # None: not priced since parallel last lost
         self.retrying = False
-        self.retry_s = RETRY_S
+        self.backoff = 1
 
-    def choose(self, now: float) -> bool:
+    def choose(self, work: int) -> bool:
         """Parallel (what the model chose) unless the observed parallel calls were slower:
         each choice is first observed ``SAMPLES`` times, then :func:`_typical` decides.
-        A parallel choice that lost is retried after ``retry_s``; a retry ends at its
-        first call slower than serial, and doubles the wait before the next one."""
+        A parallel choice that lost is retried once the serial calls since have spent
+        ``RETRY_EVERY`` times the retry's expected extra time on ``work``; a retry ends at
+        its first call slower than serial, and doubles the next one's due."""
         known = len(self.serial) >= SAMPLES  # after the first parallel calls, so is theirs
-        gathering = len(self.parallel) < SAMPLES
         lost = known and bool(self.parallel) and _typical(self.parallel) > _typical(self.serial)
-        if gathering and not lost:
-            choice = True  # observe parallel: at first, or in a retry
-        elif not known:
-            choice = False  # observe serial, to compare
-        elif not lost:
-            choice, self.retrying, self.retry_s = True, False, RETRY_S
-        else:
-            if self.retrying:  # the retry lost too: wait longer before the next
-                self.retrying, self.retry_s = False, min(2 * self.retry_s, MAX_RETRY_S)
-            choice = now - self.parallel_at > self.retry_s
-            if choice:
-                self.parallel.clear()
-                self.retrying = True
-        if choice:
-            self.parallel_at = now
-        return choice
+        if len(self.parallel) < SAMPLES and not lost:
+            return True  # observe parallel: at first, or in a retry
+        if not known:
+            return False  # observe serial, to compare
+        if not lost:
+            self.retrying, self.backoff = False, 1
+            return True
+        if self.retry_after is None:  # parallel has just lost: price the next retry
+            if self.retrying:
+                self.retrying, self.backoff = False, min(2 * self.backoff, MAX_BACKOFF)
+            extra = 2 * (_typical(self.parallel) - _typical(self.serial)) * work
+            self.spent, self.retry_after = 0.0, RETRY_EVERY * self.backoff * extra
+        if self.spent < self.retry_after:
+            return False
+        self.parallel.clear()
+        self.retrying, self.retry_after = True, None
+        return True
 
 
 def _typical(times: list[float]) -> float:
@@ -163,6 +177,8 @@ class _Call:
             times = self.observed.parallel if True in self.ran else self.observed.serial
             times.append(self.seconds / self.work)
             del times[:-KEEP]
+            if False in self.ran:
+                self.observed.spent += self.seconds
 
 
 #: (backend key, kind, threads, octave of work): what the calls of that bucket took.
@@ -170,7 +186,7 @@ _observed: dict[tuple[str, str, int, int], _Observed] = {}
 _open = threading.local()
 
 
-def _close_open_call() -> None:
+def end_call() -> None:
     """Record the open call, and when it really ended: a slow parallel call (a busy
     neighbour held a thread) still leaves the pool warm for the next one."""
     call = getattr(_open, "call", None)
@@ -332,7 +348,7 @@ def pays(backend: str, work: int, kind: str, get_threads: Callable[[], int]) -> 
     than ``MARGIN`` times the region cost that applies now (warm or cold), and the calls
     like it observed so far were not slower in parallel.  The thread count is asked
     only of calls big enough (asking Numba costs a microsecond or two)."""
-    _close_open_call()
+    end_call()
     serial = serial_estimate(work, kind)
     if serial < MIN_SERIAL_S:
         return False
@@ -348,7 +364,7 @@ def pays(backend: str, work: int, kind: str, get_threads: Callable[[], int]) -> 
     if parallel and not sure:
         bucket = (key, kind, threads, int(work).bit_length())
         observed = _observed.get(bucket) or _observed.setdefault(bucket, _Observed())
-        parallel = observed.choose(now)
+        parallel = observed.choose(int(work))
         _open.call = _Call(key, observed, int(work), _recent(_last_parallel.get(key), now))
     _last_call[key] = (now, serial - saving(serial, cost, threads) if parallel else serial)
     if parallel:
