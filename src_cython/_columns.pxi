@@ -40,7 +40,7 @@ cdef Py_ssize_t _fill_columns(const char* boxes, Py_ssize_t n, Py_ssize_t s0, Py
     Returns the first invalid row, or ``EXTREME`` when every row is valid but one lies
     outside the safe range, or -1.
     """
-    cdef Py_ssize_t i, first_bad = -1
+    cdef Py_ssize_t i
     cdef floating x1, y1, x2, y2, w, h, a0, a1, a2, a3
     cdef const char* row
     cdef floating lo = <floating>(SAFE_LO32 if floating is float else SAFE_LO64)
