@@ -68,6 +68,8 @@ def config_info() -> dict[str, Any]:
         "threads": get_num_threads(),
         "NUMBA_NUM_THREADS": numba.config.NUMBA_NUM_THREADS,
         "threading layer": _threading_layer(),
+        "GOMP_SPINCOUNT": os.environ.get("GOMP_SPINCOUNT", "(unset)"),
+        "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "(unset)"),
         "forked child": _fork_status(),
         "default backend": backends.DEFAULT,
         "FASTIOU_BACKEND": os.environ.get("FASTIOU_BACKEND", "(unset)"),

@@ -4,6 +4,9 @@ parallel kernels use it too, on both CPU backends (``numba.set_num_threads`` alo
 from __future__ import annotations
 
 import concurrent.futures
+import os
+import subprocess
+import sys
 import types
 
 import numpy as np
@@ -84,3 +87,14 @@ def test_bad_counts_are_refused(bad, error, restore_threads):
     with pytest.raises(error, match="n must be"):
         fastiou.set_num_threads(bad)
     assert fastiou.get_num_threads() == before
+
+
+@pytest.mark.parametrize("env, expected", [({}, "10000"), ({"GOMP_SPINCOUNT": "5"}, "5"),
+                                           ({"OMP_WAIT_POLICY": "active"}, "None")])
+def test_the_openmp_spin_is_shortened_unless_the_user_chose(env, expected):
+    # read by libgomp when it loads: set at import, before any parallel call
+    base = {k: v for k, v in os.environ.items() if k not in ("GOMP_SPINCOUNT", "OMP_WAIT_POLICY")}
+    code = "import os, fastiou; print(os.environ.get('GOMP_SPINCOUNT'))"
+    out = subprocess.run([sys.executable, "-c", code], env={**base, **env}, capture_output=True, text=True,
+                         check=True).stdout.strip()
+    assert out == expected
