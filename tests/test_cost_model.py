@@ -208,8 +208,8 @@ def test_observed_calls_overrule_the_model(region_costs, monkeypatch):
     """Calls the model sends parallel are timed: once SAMPLES parallel calls that found the
     pool warm and SAMPLES serial ones are known, the faster decides; a slower parallel is
     retried once the serial calls since have run RETRY_EVERY times the retry's expected
-    extra time, a retry ends at its first warm call if that is slower still, and each
-    retry that loses doubles the serial time due before the next."""
+    extra time, a retry is judged on SAMPLES warm calls, and each retry that loses
+    doubles the serial time due before the next."""
     clock = Clock(monkeypatch)
     unit = 2.0 ** -10  # binary fractions: the sums of call times are exact
     seconds = {False: unit, True: 4 * unit}  # a busy neighbour: parallel calls take 4x longer
@@ -241,10 +241,11 @@ def test_observed_calls_overrule_the_model(region_costs, monkeypatch):
     n = _cost.SAMPLES
     # the first parallel call wakes the pool (not observed), then n warm ones, then n serial
     assert calls(2 * n + 2) == [True] * (n + 1) + [False] * n + [False]
-    # parallel lost by 3 units a call: a retry (two calls) is due after 20 * 6 units serially
-    due = _cost.RETRY_EVERY * 2 * 3
+    # parallel lost by 3 units a call: a retry (a waking call and n observed) is due after
+    # RETRY_EVERY times their 3 (n + 1) units, run serially
+    due = _cost.RETRY_EVERY * 3 * (n + 1)
     assert serial_calls_before_parallel() == due - 1  # counted from the call that lost
-    assert calls(2) == [True, False]  # the retry's first warm call is slower: back to serial
+    assert calls(n + 1) == [True] * n + [False]  # the retry's n warm calls were slower: back
     assert serial_calls_before_parallel() == 2 * due - 1  # the next retry is due twice as late
     seconds[True] = unit / 2  # the neighbour has gone
     assert all(calls(3 * n))  # the retry wins: parallel again

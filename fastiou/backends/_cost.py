@@ -41,10 +41,10 @@ the other vCPU: more than many whole jobs.  So:
   run serially to compare; while the parallel ones are slower (:func:`_typical` of
   the last ``KEEP`` of each), the calls stay serial.  They try parallel again (the
   load may have gone) once the serial calls since have run ``RETRY_EVERY`` times
-  what the retry is expected to cost, its two calls' extra time as last observed: a
+  what the retry is expected to cost, its calls' extra time as last observed: a
   retry then costs at most a quarter of the time those calls took, whether they
-  come back to back or between other work.  A retry ends at its first warm call if
-  that is slower, and each retry that loses doubles the next one's due.
+  come back to back or between other work.  A retry is judged on ``SAMPLES`` warm
+  calls, and each retry that loses doubles the next one's due.
 
 The choice is deterministic given the measured costs and the clock (tests set
 both), and the kernels' serial and parallel paths give bit-identical results,
@@ -64,9 +64,10 @@ from .. import _config
 MARGIN = 1.0
 #: Gap between regions of the warm measurement; a call within this long of the last
 #: one's predicted end (twice its estimate: the estimate may be short) finds the pool warm.
-#: The pool's threads spin for a while before they sleep: on a 2-vCPU virtual machine an
-#: empty region took 5-11 us after busy gaps of 0.05-2 ms, 70-100 us after 5 ms.  Calls
-#: whose Python part takes 0.2 ms (RLE lists, NMS) still come back to back.
+#: With fastiou's GOMP_SPINCOUNT (fastiou._config) on a 2-vCPU virtual machine, an empty
+#: region took 2-3 us after busy gaps of up to 0.1 ms (the threads still spin), 40-65 us
+#: after 0.2-1 ms (they wake) and 95 us after 5 ms: calls whose Python part takes 0.2 ms
+#: (RLE lists, NMS) still come back to back.
 WARM_S = 1e-3
 #: How long the pool is left idle before each of the cold measurements.
 IDLE_S = 0.02
@@ -77,7 +78,7 @@ MAX_REGION_S = 16e-3
 #: Calls that find the pool idle and sample its cold cost before it is fixed.
 COLD_SAMPLES = 3
 #: A parallel choice observed slower than the serial one is tried again once the serial
-#: calls since have run RETRY_EVERY times what the retry is expected to cost (two calls'
+#: calls since have run RETRY_EVERY times what the retry is expected to cost (its calls'
 #: extra time in parallel): a retry costs at most 1/RETRY_EVERY of the time spent in such
 #: calls, however they are spread in time, and a load that has gone is noticed soon;
 #: twice as long after each retry that loses too (up to MAX_BACKOFF times), so that under
@@ -128,21 +129,21 @@ class _Observed:
         """Parallel (what the model chose) unless the observed parallel calls were slower:
         each choice is first observed ``SAMPLES`` times, then :func:`_typical` decides.
         A parallel choice that lost is retried once the serial calls since have spent
-        ``RETRY_EVERY`` times the retry's expected extra time on ``work``; a retry ends at
-        its first call slower than serial, and doubles the next one's due."""
-        known = len(self.serial) >= SAMPLES  # after the first parallel calls, so is theirs
-        lost = known and bool(self.parallel) and _typical(self.parallel) > _typical(self.serial)
-        if len(self.parallel) < SAMPLES and not lost:
+        ``RETRY_EVERY`` times the retry's expected extra time on ``work``; a retry observes
+        ``SAMPLES`` calls (one slow call right after waking the pool does not decide), and
+        one that loses doubles the next one's due."""
+        if len(self.parallel) < SAMPLES:
             return True  # observe parallel: at first, or in a retry
-        if not known:
+        if len(self.serial) < SAMPLES:
             return False  # observe serial, to compare
-        if not lost:
+        if _typical(self.parallel) <= _typical(self.serial):
             self.retrying, self.backoff = False, 1
             return True
         if self.retry_after is None:  # parallel has just lost: price the next retry
             if self.retrying:
                 self.retrying, self.backoff = False, min(2 * self.backoff, MAX_BACKOFF)
-            extra = 2 * (_typical(self.parallel) - _typical(self.serial)) * work
+            # a retry: one call that wakes the pool, then SAMPLES observed
+            extra = (SAMPLES + 1) * (_typical(self.parallel) - _typical(self.serial)) * work
             self.spent, self.retry_after = 0.0, RETRY_EVERY * self.backoff * extra
         if self.spent < self.retry_after:
             return False
