@@ -602,15 +602,15 @@ def small_nms(int code, object boxes, object scores, int fmt, object offset, bin
     if not (b.ndim == 2 and b.shape[1] == 4 and (dtype == cnp.NPY_FLOAT32 or dtype == cnp.NPY_FLOAT64)
             and cnp.PyArray_ISNOTSWAPPED(b) and cnp.PyArray_ISALIGNED(b)):
         return None
-    cdef Py_ssize_t i, n = b.shape[0]
+    cdef Py_ssize_t n = b.shape[0]
     if n == 0 or n > limit or not _fast_vector(scores, n) or not (threshold - threshold == 0):
         return None
     cdef cnp.ndarray sc = scores
     cdef const char* s = <const char*>cnp.PyArray_DATA(sc)
     cdef Py_ssize_t stride = sc.strides[0]
     cdef bint single = cnp.PyArray_TYPE(sc) == cnp.NPY_FLOAT32
-    cdef int64_t* keep = <int64_t*>malloc(
-        n * (2 * sizeof(int64_t) + 2 * sizeof(Keyed) + 9 * max(sizeof(float), sizeof(double)) + 1))
+    cdef int64_t* keep = <int64_t*>malloc(  # and _small's scratch, for float32 or float64 boxes
+        n * (2 * sizeof(int64_t) + 2 * sizeof(Keyed) + 9 * sizeof(double) + 1))
     if keep == NULL:
         raise MemoryError()
     cdef cnp.npy_intp count
