@@ -18,14 +18,14 @@ from __future__ import annotations
 import numbers
 import warnings
 from types import ModuleType
-from typing import Any, Literal, Mapping, Optional, Sequence, Tuple, TypeVar, Union, cast, overload
+from typing import Any, Literal, Mapping, Sequence, Tuple, TypeVar, Union, cast, overload
 
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike, NDArray
 
 from . import _validate, backends
 from ._config import SERIAL_NS_PER_UNIT
-from ._mask_formulas import AREA, DICE, IOU, N_INFO
+from ._mask_formulas import DICE, IOU, N_INFO
 from .backends._cost import MIN_SERIAL_S
 
 #: Pixels per chunk of the Dice sums (a long row is split so that every thread works).
@@ -154,6 +154,12 @@ def _max_chars(total: int) -> int:
     return (total.bit_length() + 5) // 5
 
 
+def _longest(total: int, max_chars: int) -> int:
+    """The most characters an RLE string of a ``total``-pixel mask takes: at most total + 1
+    runs (only the first may be empty), each of at most ``max_chars`` characters."""
+    return min((total + 1) * max_chars, np.iinfo(np.int64).max)
+
+
 def _raise_rle_fault(status: NDArray[np.int64], mask_of_row: Sequence[int] | None, height: int, width: int,
                      name: str, single: bool, max_chars: int) -> None:
     """``ValueError`` for the first mask whose status row reports a fault (``mask_of_row[j]``:
@@ -198,7 +204,6 @@ def _decode_rles(module: ModuleType, counts: Sequence[bytes | NDArray[np.int64]]
     if total >= MAX_RLE_PIXELS:
         raise ValueError(f"{_where(name, single, 0)}['size'] is {height} x {width}: RLE masks must have "
                          f"fewer than 2**59 pixels")
-    # A mask has at most total + 1 runs (only the first may be empty), each of at most max_chars characters.
     max_chars = _max_chars(total)
     strings: Sequence[bytes]
     raw: list[tuple[int, bytes | NDArray[np.int64]]]  # the array items, by index
@@ -211,7 +216,7 @@ def _decode_rles(module: ModuleType, counts: Sequence[bytes | NDArray[np.int64]]
         strings = cast("list[bytes]", [counts[i] for i in where])  # the bytes items
         raw = [(i, counts[i]) for i in range(k) if not isinstance(counts[i], bytes)]
     lengths = np.fromiter(map(len, strings), dtype=np.int64, count=len(strings))
-    limit = min((total + 1) * max_chars, np.iinfo(np.int64).max)
+    limit = _longest(total, max_chars)
     if lengths.size and lengths.max() > limit:
         j = int(np.flatnonzero(lengths > limit)[0])
         raise ValueError(f"{_where(name, single, j if where is None else where[j])}['counts'] has "
@@ -254,27 +259,25 @@ def _decode_rles(module: ModuleType, counts: Sequence[bytes | NDArray[np.int64]]
 #: saves the general path's 45-90 us of preparation (on 2 threads, 50 x 50 masks of 512 x
 #: 512: 95 us against 165 us serial and 185 us parallel).
 _SMALL_RLE_WORK = int(2 * MIN_SERIAL_S / (SERIAL_NS_PER_UNIT["masks"] * 1e-9))
-_small_rle_entry: list[Any] = []  # the Cython entry, or None where the extension is not built
 
 
 def _small_rle_overlap(code: int, masks1: list[Any], masks2: list[Any]) -> NDArray[np.float64] | None:
     """The small-input fast path of two lists of compressed RLE masks: checks, decoding and
     overlaps in one call into the Cython extension (where it is built); None for the general
     path (anything else, or a faulty count, which the general path then names)."""
-    if not _small_rle_entry:
-        try:
-            from ._cy_masks import small_rle_overlap
-        except ImportError:  # not built: the general path's Numba kernels do the work
-            small_rle_overlap = None
-        _small_rle_entry.append(small_rle_overlap)
-    entry = _small_rle_entry[0]
+    entry = backends.serial_entry("small_rle_overlap")  # None: the extension is not built
     if entry is None or not (masks1 and masks2 and _validate.is_rle(masks1) and _validate.is_rle(masks2)):
         return None
     height, width, counts1, _ = _validate.as_rles(masks1, "masks1")
     height2, width2, counts2, _ = _validate.as_rles(masks2, "masks2")
-    if (height, width) != (height2, width2):
+    if height is None or width is None or (height, width) != (height2, width2):
         return None  # the general path says which sizes differ
-    result: NDArray[np.float64] | None = entry(code, counts1, counts2, height, width, _SMALL_RLE_WORK)
+    total = height * width
+    if total >= MAX_RLE_PIXELS:
+        return None  # the general path says they are too large
+    max_chars = _max_chars(total)
+    result: NDArray[np.float64] | None = entry(code, counts1, counts2, height, width, max_chars,
+                                               _longest(total, max_chars), _SMALL_RLE_WORK)
     return result
 
 

@@ -15,7 +15,7 @@ import numpy as np
 cimport numpy as cnp
 from cython cimport floating
 from cython.parallel cimport prange
-from libc.stdint cimport INT32_MAX, INT64_MAX, int32_t, int64_t, uint64_t
+from libc.stdint cimport INT32_MAX, int32_t, int64_t, uint64_t
 from libc.stdlib cimport free, malloc
 
 cnp.import_array()
@@ -972,28 +972,22 @@ cdef int64_t _chars(list strings, int64_t most):
     return chars
 
 
-def small_rle_overlap(int code, list counts1, list counts2, int64_t height, int64_t width, int64_t limit):
+def small_rle_overlap(int code, list counts1, list counts2, int64_t height, int64_t width,
+                      int64_t max_chars, int64_t most, int64_t limit):
     """The small-input fast path of ``mask_iou`` / ``mask_dice`` (``code``) on compressed RLE:
     the (N, M) float64 matrix, or None for the general path.
 
     Takes the ``counts`` strings of both arguments (lists of bytes; masks of one size,
-    ``height * width < 2**59`` pixels, at most ``(total + 1) * max_chars`` characters each),
-    no crowd.  None when an item is not bytes, a set is empty, the work (characters plus
-    pairs times characters per mask) reaches ``limit``, or a count is faulty: the
-    general path then raises naming the mask and the count.
+    ``height * width < 2**59`` pixels), the most characters a count and a string take
+    (``max_chars``, ``most``: fastiou.masks' bounds), no crowd.  None when an item is not
+    bytes or is longer than ``most``, a set is empty, the work (characters plus pairs times
+    characters per mask) reaches ``limit``, or a count is faulty: the general path then
+    raises naming the mask and the count.
     """
     cdef Py_ssize_t n = len(counts1), m = len(counts2), i, j
-    if n == 0 or m == 0 or height < 0 or width < 0 or height > (1 << 30) or width > (1 << 30):
-        return None
-    cdef int64_t total = height * width
-    if total >= (<int64_t>1 << 59):
-        return None
-    cdef int64_t bits = 0, t = total
-    while t:
-        bits += 1
-        t >>= 1
-    cdef int64_t max_chars = (bits + 5) // 5
-    cdef int64_t most = INT64_MAX if total + 1 > INT64_MAX // max_chars else (total + 1) * max_chars
+    if (n == 0 or m == 0 or height < 0 or width < 0 or height > (1 << 30) or width > (1 << 30)
+            or height * width >= (<int64_t>1 << 59)):
+        return None  # (fastiou.masks passes none of these: memory safety does not rely on it)
     cdef int64_t chars1 = _chars(counts1, most), chars2 = _chars(counts2, most)
     if (chars1 < 0 or chars2 < 0 or chars1 >= limit or chars2 >= limit
             or chars1 + chars2 + <double>n * m * (chars1 // n + chars2 // m) >= limit):

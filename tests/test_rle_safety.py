@@ -419,6 +419,7 @@ def test_fuzz_small_rle_fast_path(case1, case2):
     """The fast path of small lists of compressed RLE (one allocation, the kernels' checks):
     on any counts it returns the general path's matrix or None, and a call with a faulty
     mask raises the general path's error, naming it."""
+    from fastiou import masks
     from fastiou._cy_masks import small_rle_overlap
 
     (size, counts1), (_, counts2) = case1, case2  # both of the first size
@@ -426,8 +427,10 @@ def test_fuzz_small_rle_fast_path(case1, case2):
         return
     h, w = size
     want1, want2 = strict_counts(counts1, h * w), strict_counts(counts2, h * w)
+    max_chars = masks._max_chars(h * w)
     for code in (0, 1):  # IoU, Dice
-        got = small_rle_overlap(code, [counts1, counts1], [counts2], h, w, 10**9)
+        got = small_rle_overlap(code, [counts1, counts1], [counts2], h, w, max_chars,
+                                masks._longest(h * w, max_chars), 10**9)
         assert (got is None) == (want1 is None or want2 is None)
     rle1 = {"size": size, "counts": counts1}
     rle2 = {"size": size, "counts": counts2}

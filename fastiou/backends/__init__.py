@@ -78,26 +78,27 @@ def load(name: str, family: str = "boxes") -> Any:  # a ModuleType (its kernels 
     return module
 
 
-_serial_entries: dict[str, Callable[..., Any]] = {}
-#: Each serial entry's (Cython extension, module of its Numba twin).
+_serial_entries: dict[str, Callable[..., Any] | None] = {}
+#: Each serial entry's (Cython extension, module of its Numba twin, or None for none).
 _SERIAL_ENTRIES = {"fill_columns": ("_cy_boxes", "numba_cpu"), "small_metric": ("_cy_boxes", "numba_cpu"),
-                   "small_nms": ("_cy_nms", "numba_cpu_nms")}
+                   "small_nms": ("_cy_nms", "numba_cpu_nms"), "small_rle_overlap": ("_cy_masks", None)}
 
 
-def serial_entry(name: str) -> Callable[..., Any]:
-    """``fill_columns``, ``small_metric`` or ``small_nms``: from the Cython extension when it
-    is built (calling it needs no JIT, so a new process pays no Numba start-up and a small
-    call costs about half as much), else from its Numba twin.  Same arguments and results.
+def serial_entry(name: str) -> Any:  # a function, or None (see below)
+    """``fill_columns``, ``small_metric``, ``small_nms`` or ``small_rle_overlap``: from the
+    Cython extension when it is built (calling it needs no JIT, so a new process pays no
+    Numba start-up and a small call costs about half as much), else from its Numba twin
+    (same arguments and results), or None for an entry with no twin.
     """
-    entry = _serial_entries.get(name)
-    if entry is None:
+    if name not in _serial_entries:
         extension, twin = _SERIAL_ENTRIES[name]
+        module: ModuleType | None
         try:
             module = importlib.import_module(f"..{extension}", __name__)
         except ImportError:
-            module = importlib.import_module(f".{twin}", __name__)
-        entry = _serial_entries[name] = getattr(module, name)
-    return entry
+            module = None if twin is None else importlib.import_module(f".{twin}", __name__)
+        _serial_entries[name] = None if module is None else getattr(module, name)
+    return _serial_entries[name]
 
 
 def compiled_first(family: str) -> str:
