@@ -38,6 +38,7 @@ MAX_RLE_PIXELS = 1 << 59
 #: Columns of the kernels' RLE status rows: code, count index, value, extra
 #: (the codes are ``fastiou.backends.numba_cpu_masks.RLE_*``).
 _N_STATUS = 4
+_UINT8 = np.dtype(np.uint8)  # the dtype of RLE masks
 
 _ScalarT = TypeVar("_ScalarT", bound=np.generic)
 _Shape = Union[int, Tuple[int, ...]]
@@ -76,7 +77,7 @@ class _MaskSet:
         self.rle = _validate.is_rle(x)
         if self.rle:
             h, w, self.counts, self.single = _validate.as_rles(x, name)
-            self.dtype = np.dtype(np.uint8)
+            self.dtype = _UINT8
             self.dense = None
             self.shape = (len(self.counts), h, w)
             self.work = sum(map(len, self.counts))  # characters ~ runs
@@ -85,7 +86,7 @@ class _MaskSet:
             self.shape = self.dense.shape
             self.work = self.dense.size
         # What one pair may have to read of each mask: its runs, or a word per 64 pixels.
-        self.per_mask = self.work // max(len(self), 1) // (1 if self.rle else 64)
+        self.per_mask = self.work // max(self.shape[0], 1) // (1 if self.rle else 64)
 
     def __len__(self) -> int:
         return self.shape[0]
@@ -261,22 +262,20 @@ def _decode_rles(module: ModuleType, counts: Sequence[bytes | NDArray[np.int64]]
 _SMALL_RLE_WORK = int(2 * MIN_SERIAL_S / (SERIAL_NS_PER_UNIT["masks"] * 1e-9))
 
 
-def _small_rle_overlap(code: int, masks1: list[Any], masks2: list[Any]) -> NDArray[np.float64] | None:
-    """The small-input fast path of two lists of compressed RLE masks: checks, decoding and
-    overlaps in one call into the Cython extension (where it is built); None for the general
-    path (anything else, or a faulty count, which the general path then names)."""
+def _small_rle_overlap(code: int, a: _MaskSet, b: _MaskSet) -> NDArray[np.float64] | None:
+    """The small-input fast path of two sets of compressed RLE masks (checked: :func:`_pair`):
+    decoding and overlaps in one call into the Cython extension (where it is built); None
+    for the general path (where the extension is not built, a count is not a compressed
+    string, or a count is faulty, which the general path then names)."""
     entry = backends.serial_entry("small_rle_overlap")  # None: the extension is not built
-    if entry is None or not (masks1 and masks2 and _validate.is_rle(masks1) and _validate.is_rle(masks2)):
+    height, width = a.shape[1], a.shape[2]
+    if entry is None or height is None or width is None:
         return None
-    height, width, counts1, _ = _validate.as_rles(masks1, "masks1")
-    height2, width2, counts2, _ = _validate.as_rles(masks2, "masks2")
-    if height is None or width is None or (height, width) != (height2, width2):
-        return None  # the general path says which sizes differ
     total = height * width
     if total >= MAX_RLE_PIXELS:
         return None  # the general path says they are too large
     max_chars = _max_chars(total)
-    result: NDArray[np.float64] | None = entry(code, counts1, counts2, height, width, max_chars,
+    result: NDArray[np.float64] | None = entry(code, a.counts, b.counts, height, width, max_chars,
                                                _longest(total, max_chars), _SMALL_RLE_WORK)
     return result
 
@@ -284,11 +283,6 @@ def _small_rle_overlap(code: int, masks1: list[Any], masks2: list[Any]) -> NDArr
 def _overlap(code: int, masks1: _MaskInput, masks2: _MaskInput, iscrowd: ArrayLike | None, aligned: bool,
              threshold: float | None, dtype: DTypeLike, out: NDArray[np.floating[Any]] | None,
              backend: str) -> NDArray[np.floating[Any]]:
-    if (backend == "auto" and iscrowd is None and aligned is False and threshold is None and dtype is None
-            and out is None and type(masks1) is list and type(masks2) is list and backends.DEFAULT == "auto"):
-        small = _small_rle_overlap(code, masks1, masks2)
-        if small is not None:
-            return small
     _validate.check_backend(backend)  # before any early return
     if _validate.is_cuda_array(masks1) or _validate.is_cuda_array(masks2):  # on the GPU, zero copy
         module, _ = backends.select(backend, 0, on_device=True, family="masks")
@@ -299,6 +293,14 @@ def _overlap(code: int, masks1: _MaskInput, masks2: _MaskInput, iscrowd: ArrayLi
     aligned = _validate.check_bool(aligned, "aligned")
     a, b = _pair(masks1, masks2, threshold, aligned)
     n, m = len(a), len(b)
+    # what the general path reads: the masks, and each pair's share of both
+    work = a.work + b.work + (n if aligned else n * m) * (a.per_mask + b.per_mask)
+    if (work < _SMALL_RLE_WORK and a.rle and b.rle and n and m and not (a.single or b.single or aligned)
+            and iscrowd is None and dtype is None and out is None and backend == "auto"
+            and backends.DEFAULT == "auto"):
+        small = _small_rle_overlap(code, a, b)
+        if small is not None:
+            return small
     crowd = _validate.as_crowd(iscrowd, n if aligned else m)
     dt = _validate.compute_dtype(np.empty(0, a.dtype), np.empty(0, b.dtype), dtype=dtype)
     out = _validate.as_out(out, (n,) if aligned else (n, m), dt)
@@ -307,8 +309,7 @@ def _overlap(code: int, masks1: _MaskInput, masks2: _MaskInput, iscrowd: ArrayLi
             if arg.rle and len(arg):
                 arg.runs(*backends.select(backend, arg.work, family="masks"))
         return out
-    module, parallel = backends.select(backend, a.work + b.work + out.size * (a.per_mask + b.per_mask),
-                                       family="masks")
+    module, parallel = backends.select(backend, work, family="masks")
     if a.rle or b.rle:
         r1, r2 = a.runs(module, parallel), b.runs(module, parallel)
         kernel = module.rle_aligned if aligned else module.rle_pairwise

@@ -102,7 +102,8 @@ def _greedy(boxes: Any, scores: Any, idxs: Any, iou_threshold: float, score_thre
         return _EMPTY.copy()
     if exact is not None:  # the kernels only compare scores: exact ranks order as they do
         s, score_threshold = exact[0], order.rank_threshold(exact[1], score_threshold)
-    module, parallel = backends.select(backend, n, family="nms")  # work: boxes
+    # work: boxes, of classes in parallel; one class is sequential (nothing to decide)
+    module, parallel = backends.select(backend, 0 if labels is None else n, family="nms")
     ct = cols.dtype  # the compute dtype (see _boxes_and_scores)
     t = order.threshold_below(threshold, ct)
     one = ct.type(1)
