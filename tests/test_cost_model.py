@@ -163,6 +163,15 @@ def test_config_prints_the_region_cost(capsys):
     assert "numba" in line and " ms warm, " in line and " ms after idling" in line
 
 
+def test_the_warm_cost_is_the_fastest_region(monkeypatch):
+    # a stray wait only adds, and a cost measured high would keep calls serial for good
+    # (the observed calls check only parallel choices): one slow region does not decide
+    runs = iter([240e-6, 50e-6, 41e-6, 240e-6, 240e-6, 45e-6, 240e-6])
+    monkeypatch.setattr(_cost, "_times", lambda run, repeat, idle: [next(runs) for _ in range(repeat)])
+    monkeypatch.setattr(_cost, "_region", lambda *a: lambda: None)
+    assert _cost.measure_warm("numba", 2) == 41e-6
+
+
 def test_a_call_sure_to_pay_measures_nothing(monkeypatch):
     monkeypatch.setattr(_cost, "_costs", {})
     monkeypatch.setattr(_cost, "_warm_costs", {})

@@ -111,19 +111,30 @@ _numba_region: Callable[[], object] | None = None
 
 class _Observed:
     """Seconds per unit of work of the calls of one bucket, serial and parallel (the
-    last ``KEEP`` each), and the retries' state: the serial seconds run since parallel
-    lost (``spent``), how many are due before the next retry, whether one is running and
-    its backoff factor."""
+    last ``KEEP`` each, and their :func:`_typical`, kept up to date as calls are recorded:
+    every call asks), and the retries' state: the serial seconds run since parallel lost
+    (``spent``), how many are due before the next retry, whether one is running and its
+    backoff factor."""
 
-    __slots__ = ("serial", "parallel", "spent", "retry_after", "retrying", "backoff")
+    __slots__ = ("serial", "parallel", "typical", "spent", "retry_after", "retrying", "backoff")
 
     def __init__(self) -> None:
         self.serial: list[float] = []
         self.parallel: list[float] = []
+        self.typical = {False: 0.0, True: 0.0}  # of serial, of parallel
         self.spent = 0.0
         self.retry_after: float | None = None  # None: not priced since parallel last lost
         self.retrying = False
         self.backoff = 1
+
+    def record(self, parallel: bool, seconds: float, work: int) -> None:
+        """A call of ``work`` units that took ``seconds``, run in parallel or serially."""
+        times = self.parallel if parallel else self.serial
+        times.append(seconds / work)
+        del times[:-KEEP]
+        self.typical[parallel] = _typical(times)
+        if not parallel:
+            self.spent += seconds
 
     def choose(self, work: int) -> bool:
         """Parallel (what the model chose) unless the observed parallel calls were slower:
@@ -136,14 +147,15 @@ class _Observed:
             return True  # observe parallel: at first, or in a retry
         if len(self.serial) < SAMPLES:
             return False  # observe serial, to compare
-        if _typical(self.parallel) <= _typical(self.serial):
+        typical = self.typical
+        if typical[True] <= typical[False]:
             self.retrying, self.backoff = False, 1
             return True
         if self.retry_after is None:  # parallel has just lost: price the next retry
             if self.retrying:
                 self.retrying, self.backoff = False, min(2 * self.backoff, MAX_BACKOFF)
             # a retry: one call that wakes the pool, then SAMPLES observed
-            extra = (SAMPLES + 1) * (_typical(self.parallel) - _typical(self.serial)) * work
+            extra = (SAMPLES + 1) * (typical[True] - typical[False]) * work
             self.spent, self.retry_after = 0.0, RETRY_EVERY * self.backoff * extra
         if self.spent < self.retry_after:
             return False
@@ -175,11 +187,7 @@ class _Call:
         # A parallel call that found the pool asleep paid for waking it: what the model's
         # cold cost is for; observed are calls back to back, what parallel costs in a run.
         if len(self.ran) == 1 and (self.warm or False in self.ran):  # all serial, or all parallel
-            times = self.observed.parallel if True in self.ran else self.observed.serial
-            times.append(self.seconds / self.work)
-            del times[:-KEEP]
-            if False in self.ran:
-                self.observed.spent += self.seconds
+            self.observed.record(True in self.ran, self.seconds, self.work)
 
 
 #: (backend key, kind, threads, octave of work): what the calls of that bucket took.
@@ -241,14 +249,14 @@ def _cython_empty_region(threads: int) -> None:
     empty_region(threads)
 
 
-def _median_time(run: Callable[[], object], repeat: int, idle: float) -> float:
+def _times(run: Callable[[], object], repeat: int, idle: float) -> list[float]:
     times = []
     for _ in range(repeat):
         time.sleep(idle)
         start = time.perf_counter()
         run()
         times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    return times
 
 
 def _region(backend: str, threads: int) -> Callable[[], None]:
@@ -258,10 +266,16 @@ def _region(backend: str, threads: int) -> Callable[[], None]:
 
 def measure_warm(backend: str, threads: int) -> float:
     """What one empty parallel region of ``backend`` costs here with the pool warm
-    (the median, each ``WARM_S`` after the last region)."""
+    (the fastest of 7, each ``WARM_S`` after the last region).
+
+    The fastest, not the median: a cost measured too high keeps calls serial, and no
+    observed call corrects that (only parallel choices are checked against serial
+    ones), while one measured too low costs a few observed calls; and a stray wait
+    only ever adds (in one process of eight, the median came out at 240 us, against
+    40-57 us in the others)."""
     run = _region(backend, threads)
     run()  # compile (or load from the cache) and start the pool
-    return _median_time(run, 7, WARM_S)
+    return min(_times(run, 7, WARM_S))
 
 
 def measure_now(backend: str, threads: int) -> float:
@@ -273,10 +287,10 @@ def measure_now(backend: str, threads: int) -> float:
 
 
 def measure(backend: str, threads: int) -> RegionCost:
-    """What one empty parallel region of ``backend`` costs here: the median with the
-    pool warm and after ``IDLE_S`` of idleness."""
+    """What one empty parallel region of ``backend`` costs here: with the pool warm
+    (:func:`measure_warm`) and after ``IDLE_S`` of idleness (the median of 3)."""
     warm = measure_warm(backend, threads)
-    cold = _median_time(_region(backend, threads), 3, IDLE_S)
+    cold = statistics.median(_times(_region(backend, threads), 3, IDLE_S))
     return RegionCost(warm, max(warm, cold))
 
 
@@ -361,13 +375,15 @@ def pays(backend: str, work: int, kind: str, get_threads: Callable[[], int]) -> 
     sure = serial > sure_parallel(threads)
     cost = MAX_REGION_S if sure else _cost_now(key, threads)
     now = time.perf_counter()
-    parallel = saving(serial, cost, threads) > MARGIN * cost
+    saved = saving(serial, cost, threads)
+    parallel = saved > MARGIN * cost
     if parallel and not sure:
-        bucket = (key, kind, threads, int(work).bit_length())
+        work = int(work)
+        bucket = (key, kind, threads, work.bit_length())
         observed = _observed.get(bucket) or _observed.setdefault(bucket, _Observed())
-        parallel = observed.choose(int(work))
-        _open.call = _Call(key, observed, int(work), _recent(_last_parallel.get(key), now))
-    _last_call[key] = (now, serial - saving(serial, cost, threads) if parallel else serial)
+        parallel = observed.choose(work)
+        _open.call = _Call(key, observed, work, _recent(_last_parallel.get(key), now))
+    last = _last_call[key] = (now, serial - saved if parallel else serial)
     if parallel:
-        _last_parallel[key] = _last_call[key]
+        _last_parallel[key] = last
     return parallel
