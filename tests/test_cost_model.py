@@ -263,6 +263,59 @@ def test_observed_calls_overrule_the_model(region_costs, monkeypatch):
     assert backends.select("numba", work, kind="losses")[1]
 
 
+def test_one_long_serial_call_that_parallel_clearly_beats_settles_it(region_costs, monkeypatch):
+    """Observing serial calls costs their extra time: one serial call of LONG_S or more
+    that took over CLEAR_WIN times what the parallel ones take settles the comparison;
+    shorter calls, or a closer race, are observed SAMPLES times."""
+    clock = Clock(monkeypatch)
+    work = _work(2 * _limit(COLD), "losses")  # the model says parallel, even cold
+    n, long = _cost.SAMPLES, _cost.LONG_S
+    for serial, parallel, serial_calls in [
+        (2 * long, long, 1),  # long, and parallel twice as fast
+        (2 * long, 2 * long / 1.25, n),  # long, but parallel only 1.25 times as fast
+        (long / 2, long / 8, n),  # parallel four times as fast, but a short call
+    ]:
+        monkeypatch.setattr(_cost, "_observed", {})
+        clock.now += 1.0  # the pool idles: the first call wakes it
+        seconds = {False: serial, True: parallel}
+
+        def kernel(flag):
+            def run():
+                clock.now += seconds[flag]
+            return _cost.timed(run, flag)
+
+        kernels = {flag: kernel(flag) for flag in (False, True)}
+        chosen = []
+        for _ in range(2 * n + 2):
+            chosen.append(backends.select("numba", work, kind="losses")[1])
+            kernels[chosen[-1]]()
+        # the first parallel call wakes the pool (not observed), then n observed
+        assert chosen == [True] * (n + 1) + [False] * serial_calls + [True] * (n + 1 - serial_calls)
+
+
+def test_a_call_that_loads_a_kernel_is_not_observed(region_costs, monkeypatch):
+    # the first call of a signature in a process compiles the kernel or loads it from the
+    # cache (Numba's dispatcher adds an overload): it took what loading took
+    Clock(monkeypatch)
+    work = _work(2 * _limit(COLD), "losses")
+
+    class Dispatcher:
+        def __init__(self):
+            self.overloads = {}
+
+        def __call__(self, signature):
+            self.overloads.setdefault(signature, "loaded")
+
+    kernel = _cost.timed(Dispatcher(), True)
+    assert backends.select("numba", work, kind="losses")[1]
+    kernel("float32")  # loads, and woke the pool
+    for signature in ("float64", "float32", "float64"):  # loads, then two calls observed
+        assert backends.select("numba", work, kind="losses")[1]
+        kernel(signature)
+    _cost.end_call()
+    assert [len(o.parallel) for o in _cost._observed.values()] == [2]
+
+
 def test_a_call_that_runs_no_kernel_or_both_kinds_observes_nothing(region_costs, monkeypatch):
     Clock(monkeypatch)
     work = _work(2 * _limit(COLD), "losses")

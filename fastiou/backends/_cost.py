@@ -37,14 +37,15 @@ the other vCPU: more than many whole jobs.  So:
   kernel, those ``'auto'`` runs; the Cython ones keep the model's choice) and
   remembered per backend, kind, thread count and octave of work, a parallel call
   only if it found the pool warm (one that woke it paid the cold cost, which the
-  model accounts for).  When ``SAMPLES`` such calls have run parallel, the next ones
-  run serially to compare; while the parallel ones are slower (:func:`_typical` of
-  the last ``KEEP`` of each), the calls stay serial.  They try parallel again (the
-  load may have gone) once the serial calls since have run ``RETRY_EVERY`` times
-  what the retry is expected to cost, its calls' extra time as last observed: a
-  retry then costs at most a quarter of the time those calls took, whether they
-  come back to back or between other work.  A retry is judged on ``SAMPLES`` warm
-  calls, and each retry that loses doubles the next one's due.
+  model accounts for), and none that loaded a kernel.  When ``SAMPLES`` such calls
+  have run parallel, the next ones run serially to compare (one, if it took
+  ``LONG_S`` and ``CLEAR_WIN`` times the parallel ones); while the parallel ones are
+  slower (:func:`_typical` of the last ``KEEP`` of each), the calls stay serial.
+  They try parallel again (the load may have gone) once the serial calls since have
+  run ``RETRY_EVERY`` times what the retry is expected to cost, its calls' extra time
+  as last observed: a retry then costs at most a quarter of the time those calls
+  took, whether they come back to back or between other work.  A retry is judged on
+  ``SAMPLES`` warm calls, and each retry that loses doubles the next one's due.
 
 The choice is deterministic given the measured costs and the clock (tests set
 both), and the kernels' serial and parallel paths give bit-identical results,
@@ -89,6 +90,11 @@ RETRY_EVERY, MAX_BACKOFF = 4, 16
 #: descheduled thread costs the user that tick, and calls beside a busy process do, in
 #: streaks; a median would hide them.  The last few: a load that starts shows at once.
 SAMPLES, KEEP = 3, 16
+#: One serial call settles the comparison when it took at least LONG_S and CLEAR_WIN times
+#: what the parallel ones take: observing serial calls costs their extra time (three times
+#: 9 ms for a 20 ms sparse join, where parallel was right), and a wait of a scheduler tick or
+#: two (4 ms each) cannot make a call that long half as slow again.
+CLEAR_WIN, LONG_S = 1.5, 10e-3
 
 
 class RegionCost(NamedTuple):
@@ -138,16 +144,18 @@ class _Observed:
 
     def choose(self, work: int) -> bool:
         """Parallel (what the model chose) unless the observed parallel calls were slower:
-        each choice is first observed ``SAMPLES`` times, then :func:`_typical` decides.
+        each choice is first observed ``SAMPLES`` times (serial once, if that call took
+        ``LONG_S`` and ``CLEAR_WIN`` times the parallel ones), then :func:`_typical` decides.
         A parallel choice that lost is retried once the serial calls since have spent
         ``RETRY_EVERY`` times the retry's expected extra time on ``work``; a retry observes
         ``SAMPLES`` calls (one slow call right after waking the pool does not decide), and
         one that loses doubles the next one's due."""
         if len(self.parallel) < SAMPLES:
             return True  # observe parallel: at first, or in a retry
-        if len(self.serial) < SAMPLES:
-            return False  # observe serial, to compare
         typical = self.typical
+        settled = typical[False] * work >= LONG_S and typical[False] > CLEAR_WIN * typical[True]
+        if len(self.serial) < SAMPLES and not (self.serial and settled):
+            return False  # observe serial, to compare
         if typical[True] <= typical[False]:
             self.retrying, self.backoff = False, 1
             return True
@@ -176,17 +184,19 @@ class _Call:
     """The open call of a Python thread: its bucket and work, whether the pool was warm
     when it was decided, and its kernels' run time."""
 
-    __slots__ = ("key", "observed", "work", "warm", "seconds", "ended", "ran")
+    __slots__ = ("key", "observed", "work", "warm", "seconds", "ended", "ran", "loaded")
 
     def __init__(self, key: str, observed: _Observed, work: int, warm: bool) -> None:
         self.key, self.observed, self.work, self.warm = key, observed, work, warm
         self.seconds = self.ended = 0.0
         self.ran: set[bool] = set()  # parallel-ness of the kernels that ran
+        self.loaded = False  # a kernel compiled or loaded from the cache in this call
 
     def close(self) -> None:
         # A parallel call that found the pool asleep paid for waking it: what the model's
         # cold cost is for; observed are calls back to back, what parallel costs in a run.
-        if len(self.ran) == 1 and (self.warm or False in self.ran):  # all serial, or all parallel
+        # A call that loaded a kernel (ms from the cache, seconds to compile): not observed either.
+        if len(self.ran) == 1 and (self.warm or False in self.ran) and not self.loaded:  # not both kinds
             self.observed.record(True in self.ran, self.seconds, self.work)
 
 
@@ -210,11 +220,13 @@ def end_call() -> None:
 
 def timed(kernel: Callable[..., Any], parallel: bool) -> Callable[..., Any]:
     """``kernel``, whose run time counts towards the open call of the calling thread (if any)."""
+    overloads = getattr(kernel, "overloads", {})  # a Numba dispatcher's: one per signature loaded
 
     def run(*args: Any) -> Any:
         call = getattr(_open, "call", None)
         if call is None:
             return kernel(*args)
+        known = len(overloads)
         start = time.perf_counter()
         try:
             return kernel(*args)
@@ -222,6 +234,8 @@ def timed(kernel: Callable[..., Any], parallel: bool) -> Callable[..., Any]:
             call.ended = time.perf_counter()
             call.seconds += call.ended - start
             call.ran.add(parallel)
+            if len(overloads) != known:
+                call.loaded = True
 
     run.__wrapped__ = kernel  # type: ignore[attr-defined]
     return run
