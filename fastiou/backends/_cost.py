@@ -137,7 +137,8 @@ class _Observed:
         """A call of ``work`` units that took ``seconds``, run in parallel or serially."""
         times = self.parallel if parallel else self.serial
         times.append(seconds / work)
-        del times[:-KEEP]
+        if len(times) > KEEP:
+            del times[0]
         self.typical[parallel] = _typical(times)
         if not parallel:
             self.spent += seconds
@@ -180,24 +181,28 @@ def _typical(times: list[float]) -> float:
     return (sum(times) - max(times)) / (len(times) - 1)
 
 
+#: What the kernels of a call did (bits of ``_Call.ran``): ran serially, ran in parallel,
+#: compiled or loaded from the cache (which took milliseconds or seconds).
+SERIAL, PARALLEL, LOADED = 1, 2, 4
+
+
 class _Call:
     """The open call of a Python thread: its bucket and work, whether the pool was warm
-    when it was decided, and its kernels' run time."""
+    when it was decided, and its kernels' run time and what they did."""
 
-    __slots__ = ("key", "observed", "work", "warm", "seconds", "ended", "ran", "loaded")
+    __slots__ = ("key", "observed", "work", "warm", "seconds", "ended", "ran")
 
     def __init__(self, key: str, observed: _Observed, work: int, warm: bool) -> None:
         self.key, self.observed, self.work, self.warm = key, observed, work, warm
         self.seconds = self.ended = 0.0
-        self.ran: set[bool] = set()  # parallel-ness of the kernels that ran
-        self.loaded = False  # a kernel compiled or loaded from the cache in this call
+        self.ran = 0  # SERIAL | PARALLEL | LOADED
 
     def close(self) -> None:
-        # A parallel call that found the pool asleep paid for waking it: what the model's
-        # cold cost is for; observed are calls back to back, what parallel costs in a run.
-        # A call that loaded a kernel (ms from the cache, seconds to compile): not observed either.
-        if len(self.ran) == 1 and (self.warm or False in self.ran) and not self.loaded:  # not both kinds
-            self.observed.record(True in self.ran, self.seconds, self.work)
+        # Observed: calls that ran one kind of kernel and loaded none; parallel ones only if
+        # they found the pool warm (one that woke it paid for that, which the model's cold
+        # cost accounts for): calls back to back, what parallel costs in a run.
+        if self.ran == SERIAL or self.ran == PARALLEL and self.warm:
+            self.observed.record(self.ran == PARALLEL, self.seconds, self.work)
 
 
 #: (backend key, kind, threads, octave of work): what the calls of that bucket took.
@@ -213,14 +218,15 @@ def end_call() -> None:
         _open.call = None
         call.close()
         if call.ran:
-            _last_call[call.key] = (call.ended, 0.0)
-            if True in call.ran:
-                _last_parallel[call.key] = (call.ended, 0.0)
+            _last_call[call.key] = ended = (call.ended, 0.0)
+            if call.ran & PARALLEL:
+                _last_parallel[call.key] = ended
 
 
 def timed(kernel: Callable[..., Any], parallel: bool) -> Callable[..., Any]:
     """``kernel``, whose run time counts towards the open call of the calling thread (if any)."""
     overloads = getattr(kernel, "overloads", {})  # a Numba dispatcher's: one per signature loaded
+    kind = PARALLEL if parallel else SERIAL
 
     def run(*args: Any) -> Any:
         call = getattr(_open, "call", None)
@@ -233,9 +239,7 @@ def timed(kernel: Callable[..., Any], parallel: bool) -> Callable[..., Any]:
         finally:
             call.ended = time.perf_counter()
             call.seconds += call.ended - start
-            call.ran.add(parallel)
-            if len(overloads) != known:
-                call.loaded = True
+            call.ran |= kind if len(overloads) == known else kind | LOADED
 
     run.__wrapped__ = kernel  # type: ignore[attr-defined]
     return run
@@ -331,12 +335,11 @@ def _warm_cost(key: str, threads: int) -> float:
     return _warm_costs[key]
 
 
-def _cost_now(key: str, threads: int) -> float:
-    """The region cost that applies now: warm while the pool is (a recent parallel call,
-    or calls back to back), else cold; while the cold cost is being sampled, the pool
-    is woken (one timed empty region: a sample) and the warm cost applies."""
+def _cost_now(key: str, threads: int, now: float) -> float:
+    """The region cost that applies ``now``: warm while the pool is (a recent parallel
+    call, or calls back to back), else cold; while the cold cost is being sampled, the
+    pool is woken (one timed empty region: a sample) and the warm cost applies."""
     warm_cost = _warm_cost(key, threads)
-    now = time.perf_counter()
     if _recent(_last_parallel.get(key), now) or _recent(_last_call.get(key), now):
         return warm_cost
     if key in _costs:
@@ -387,8 +390,8 @@ def pays(backend: str, work: int, kind: str, get_threads: Callable[[], int]) -> 
     key = _key(backend)
     # above sure_parallel the choice is parallel whatever the region costs: not measured
     sure = serial > sure_parallel(threads)
-    cost = MAX_REGION_S if sure else _cost_now(key, threads)
     now = time.perf_counter()
+    cost = MAX_REGION_S if sure else _cost_now(key, threads, now)
     saved = saving(serial, cost, threads)
     parallel = saved > MARGIN * cost
     if parallel and not sure:
