@@ -217,8 +217,9 @@ def test_observed_calls_overrule_the_model(region_costs, monkeypatch):
     """Calls the model sends parallel are timed: once SAMPLES parallel calls that found the
     pool warm and SAMPLES serial ones are known, the faster decides; a slower parallel is
     retried once the serial calls since have run RETRY_EVERY times the retry's expected
-    extra time, a retry is judged on SAMPLES warm calls, and each retry that loses
-    doubles the serial time due before the next."""
+    extra time, a retry is judged on SAMPLES warm calls (on one that takes CLEAR_WIN
+    times the serial ones), and each retry that loses doubles the serial time due before
+    the next."""
     clock = Clock(monkeypatch)
     unit = 2.0 ** -10  # binary fractions: the sums of call times are exact
     seconds = {False: unit, True: 4 * unit}  # a busy neighbour: parallel calls take 4x longer
@@ -229,7 +230,8 @@ def test_observed_calls_overrule_the_model(region_costs, monkeypatch):
         return _cost.timed(run, parallel)
 
     kernels = {flag: kernel(flag) for flag in (False, True)}
-    work = _work(2 * _limit(COLD), "losses")  # the model says parallel, even cold
+    # the model says parallel, even cold; a power of two: the times per unit are exact too
+    work = 1 << _work(2 * _limit(COLD), "losses").bit_length()
 
     def calls(count):
         chosen = []
@@ -254,9 +256,14 @@ def test_observed_calls_overrule_the_model(region_costs, monkeypatch):
     # RETRY_EVERY times their 3 (n + 1) units, run serially
     due = _cost.RETRY_EVERY * 3 * (n + 1)
     assert serial_calls_before_parallel() == due - 1  # counted from the call that lost
-    assert calls(n + 1) == [True] * n + [False]  # the retry's n warm calls were slower: back
+    # the retry's first warm call took over CLEAR_WIN times the serial ones: lost at once
+    assert calls(2) == [True, False]
+    seconds[True] = 5 * unit / 4  # a lighter load: parallel calls 1.25 times the serial ones
     assert serial_calls_before_parallel() == 2 * due - 1  # the next retry is due twice as late
+    assert calls(n + 1) == [True] * n + [False]  # under CLEAR_WIN: n warm calls decide, slower
     seconds[True] = unit / 2  # the neighbour has gone
+    # the next retry is due four times as late, priced on n + 1 calls' 1/4 unit each
+    assert serial_calls_before_parallel() == _cost.RETRY_EVERY * 4 * (n + 1) // 4 - 1
     assert all(calls(3 * n))  # the retry wins: parallel again
     # other thread counts, kinds and octaves of work are observed apart
     monkeypatch.setattr(backends, "get_num_threads", lambda: 4)

@@ -45,7 +45,8 @@ the other vCPU: more than many whole jobs.  So:
   run ``RETRY_EVERY`` times what the retry is expected to cost, its calls' extra time
   as last observed: a retry then costs at most a quarter of the time those calls
   took, whether they come back to back or between other work.  A retry is judged on
-  ``SAMPLES`` warm calls, and each retry that loses doubles the next one's due.
+  ``SAMPLES`` warm calls (lost at once by one that takes ``CLEAR_WIN`` times the serial
+  ones), and each retry that loses doubles the next one's due.
 
 The choice is deterministic given the measured costs and the clock (tests set
 both), and the kernels' serial and parallel paths give bit-identical results,
@@ -93,7 +94,10 @@ SAMPLES, KEEP = 3, 16
 #: One serial call settles the comparison when it took at least LONG_S and CLEAR_WIN times
 #: what the parallel ones take: observing serial calls costs their extra time (three times
 #: 9 ms for a 20 ms sparse join, where parallel was right), and a wait of a scheduler tick or
-#: two (4 ms each) cannot make a call that long half as slow again.
+#: two (4 ms each) cannot make a call that long half as slow again (and should the parallel
+#: calls slow down, serial ones are observed again).  One retry call that takes CLEAR_WIN
+#: times the serial ones loses the retry: a busy neighbour still holds the other vCPU, and
+#: a wrong verdict costs only a later retry.
 CLEAR_WIN, LONG_S = 1.5, 10e-3
 
 
@@ -149,11 +153,14 @@ class _Observed:
         ``LONG_S`` and ``CLEAR_WIN`` times the parallel ones), then :func:`_typical` decides.
         A parallel choice that lost is retried once the serial calls since have spent
         ``RETRY_EVERY`` times the retry's expected extra time on ``work``; a retry observes
-        ``SAMPLES`` calls (one slow call right after waking the pool does not decide), and
-        one that loses doubles the next one's due."""
-        if len(self.parallel) < SAMPLES:
-            return True  # observe parallel: at first, or in a retry
+        ``SAMPLES`` calls (one slow call right after waking the pool does not decide) unless
+        one takes ``CLEAR_WIN`` times the serial ones, and one that loses doubles the next
+        one's due."""
         typical = self.typical
+        if len(self.parallel) < SAMPLES and self.retry_after is None:  # at first, or in a retry
+            lost = self.retrying and self.parallel and typical[True] > CLEAR_WIN * typical[False]
+            if not lost:
+                return True  # observe parallel
         settled = typical[False] * work >= LONG_S and typical[False] > CLEAR_WIN * typical[True]
         if len(self.serial) < SAMPLES and not (self.serial and settled):
             return False  # observe serial, to compare
