@@ -152,6 +152,9 @@ def test_the_choice_changes_only_the_time(monkeypatch):
     for cost in (1e-9, 1e3):
         monkeypatch.setattr(_cost, "_costs", {"numba": _cost.RegionCost(cost, cost),
                                               "cython": _cost.RegionCost(cost, cost)})
+        _cost.end_call()  # the last call's
+        monkeypatch.setattr(_cost, "_last_call", {})  # the pool idles: the cold cost applies
+        monkeypatch.setattr(_cost, "_last_parallel", {})
         assert backends.select("numba", 700 * 700, kind="ciou_pairs")[1] is (cost < 1)
         results.append(fastiou.complete_box_iou(b, b, backend="numba"))
     np.testing.assert_array_equal(results[0], results[1])
@@ -170,6 +173,22 @@ def test_the_warm_cost_is_the_fastest_region(monkeypatch):
     monkeypatch.setattr(_cost, "_times", lambda run, repeat, idle: [next(runs) for _ in range(repeat)])
     monkeypatch.setattr(_cost, "_region", lambda *a: lambda: None)
     assert _cost.measure_warm("numba", 2) == 41e-6
+
+
+def test_a_warm_cost_measured_beside_a_busy_process_does_not_keep_calls_serial(region_costs, monkeypatch):
+    # measured at a process's start beside a busy process, the warm cost can be 120-250 us;
+    # the model takes at most MAX_WARM_S for the Numba kernels, whose calls are observed
+    # (a parallel choice that loses returns to serial), and the measured cost for Cython's
+    clock = Clock(monkeypatch)
+    high = 20 * _cost.MAX_WARM_S
+    monkeypatch.setattr(_cost, "_costs", {"numba": _cost.RegionCost(high, high),
+                                          "cython": _cost.RegionCost(high, high)})
+    work = _work((_limit(_cost.MAX_WARM_S) + _limit(high)) / 2, "iou_pairs")
+    for backend, parallel in (("numba", True), ("cython", False)):
+        _cost._last_call[_cost._key(backend)] = (clock.now, 0.0)  # calls back to back
+        assert backends.select(backend, work)[1] is parallel
+    clock.now += 1.0  # idle: the cold cost applies to both
+    assert not any(backends.select(backend, work)[1] for backend in ("numba", "cython"))
 
 
 def test_a_call_sure_to_pay_measures_nothing(monkeypatch):

@@ -71,6 +71,14 @@ MARGIN = 1.0
 #: after 0.2-1 ms (they wake) and 95 us after 5 ms: calls whose Python part takes 0.2 ms
 #: (RLE lists, NMS) still come back to back.
 WARM_S = 1e-3
+#: The most the warm cost of an observed backend (Numba's kernels are timed) is taken as:
+#: an empty region 1 ms after the last took 40-65 us on a quiet 2-vCPU virtual machine, and
+#: 120-250 us beside a busy process.  Measured then, at a process's start, and taken as it
+#: is, it would keep mid-size calls serial after the load has gone, as nothing observes the
+#: calls the model sends serial (2074 calls of cross_entropy on 1000 x 80, 1.6 times the
+#: parallel time, beside a nice-19 process); taken too low, it only sends calls parallel
+#: that the observed calls return to serial while the load lasts.
+MAX_WARM_S = 60e-6
 #: How long the pool is left idle before each of the cold measurements.
 IDLE_S = 0.02
 #: Below this estimated serial time no parallel region can pay: not even measured.
@@ -344,11 +352,13 @@ def _warm_cost(key: str, threads: int) -> float:
 
 def _cost_now(key: str, threads: int, now: float) -> float:
     """The region cost that applies ``now``: warm while the pool is (a recent parallel
-    call, or calls back to back), else cold; while the cold cost is being sampled, the
-    pool is woken (one timed empty region: a sample) and the warm cost applies."""
+    call, or calls back to back; at most ``MAX_WARM_S`` for Numba), else cold; while
+    the cold cost is being sampled, the pool is woken (one timed empty region: a
+    sample) and the warm cost applies."""
     warm_cost = _warm_cost(key, threads)
+    applies = min(warm_cost, MAX_WARM_S) if key == "numba" else warm_cost
     if _recent(_last_parallel.get(key), now) or _recent(_last_call.get(key), now):
-        return warm_cost
+        return applies
     if key in _costs:
         return _costs[key].cold
     samples = _cold_samples.setdefault(key, [])
@@ -356,7 +366,7 @@ def _cost_now(key: str, threads: int, now: float) -> float:
     if len(samples) >= COLD_SAMPLES:
         _costs[key] = RegionCost(warm_cost, max(warm_cost, statistics.median(samples)))
     _last_parallel[key] = (time.perf_counter(), 0.0)  # the sample's region woke the pool
-    return warm_cost
+    return applies
 
 
 def sure_parallel(threads: int) -> float:
