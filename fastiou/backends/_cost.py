@@ -97,7 +97,8 @@ RETRY_EVERY, MAX_BACKOFF = 4, 16
 #: Calls observed of each choice before the observations decide, and the most kept.  Their
 #: means (without the slowest) decide: a call that waits a scheduler tick (4 ms) for a
 #: descheduled thread costs the user that tick, and calls beside a busy process do, in
-#: streaks; a median would hide them.  The last few: a load that starts shows at once.
+#: streaks; a median would hide them.  The last few: a load that starts shows within a
+#: few calls (two or three that wait a tick, about six that take twice as long).
 SAMPLES, KEEP = 3, 16
 #: One serial call settles the comparison when it took at least LONG_S and CLEAR_WIN times
 #: what the parallel ones take: observing serial calls costs their extra time (three times
