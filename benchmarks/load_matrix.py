@@ -411,7 +411,8 @@ def header(machine: dict, loads: list[str]) -> list[str]:
     lines = [
         f"{machine['cores']} cores, {machine['threads']} threads, threading layer "
         f"{machine['threading_layer']}, load average {machine['load_average_1min']:.2f} at the start",
-        "parallel region cost used by the cost model (measured quiet, at the start; after idling / warm): "
+        "parallel region cost measured by the cost model (quiet, at the start; after idling / warm; "
+        f"it takes at most {_t(_cost.MAX_WARM_S)} warm for numba): "
         + ", ".join(f"{name} {_t(s)} / {_t(machine['region_cost_warm_s'][name])}"
                     for name, s in machine["region_cost_s"].items()),
     ]

@@ -263,18 +263,20 @@ _SMALL_RLE_WORK = int(2 * MIN_SERIAL_S / (SERIAL_NS_PER_UNIT["masks"] * 1e-9))
 
 
 def _small_rle_overlap(code: int, a: _MaskSet, b: _MaskSet) -> NDArray[np.float64] | None:
-    """The small-input fast path of two sets of compressed RLE masks (checked: :func:`_pair`):
-    decoding and overlaps in one call into the Cython extension (where it is built); None
-    for the general path (where the extension is not built, a count is not a compressed
-    string, or a count is faulty, which the general path then names)."""
+    """The small-input fast path of two non-empty sets of RLE masks (checked: :func:`_pair`):
+    decoding and overlaps in one call into the Cython extension; None for the general path
+    where the extension is not built, the masks are too large, a count is not a compressed
+    string, or a count is faulty (which the general path then names)."""
     entry = backends.serial_entry("small_rle_overlap")  # None: the extension is not built
-    height, width = a.shape[1], a.shape[2]
-    if entry is None or height is None or width is None:
+    if entry is None:
         return None
+    height, width = cast(int, a.shape[1]), cast(int, a.shape[2])  # RLE masks have a size
     total = height * width
     if total >= MAX_RLE_PIXELS:
         return None  # the general path says they are too large
     max_chars = _max_chars(total)
+    # (the extension checks the work against the limit again, and the sizes: memory safety
+    # does not rely on its callers)
     result: NDArray[np.float64] | None = entry(code, a.counts, b.counts, height, width, max_chars,
                                                _longest(total, max_chars), _SMALL_RLE_WORK)
     return result

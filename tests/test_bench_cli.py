@@ -130,7 +130,7 @@ def test_load_matrix_smoke_runs_end_to_end(tmp_path):
     result = subprocess.run([sys.executable, str(LOAD_MATRIX), "--smoke", "--no-progress", "--json", str(js)],
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
-    assert "parallel region cost used by the cost model" in result.stdout
+    assert "parallel region cost measured by the cost model" in result.stdout
     assert "| op | size | thr | quiet auto | own | a/o | 3rd | flags |" in result.stdout
     rows = json.loads(js.read_text())["rows"]
     assert rows and {r["op"] for r in rows} == {"mask_iou"} and {r["load"] for r in rows} == {"quiet"}

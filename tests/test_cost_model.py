@@ -278,7 +278,9 @@ def test_observed_calls_overrule_the_model(region_costs, monkeypatch):
     # the retry's first warm call took over CLEAR_WIN times the serial ones: lost at once
     assert calls(2) == [True, False]
     seconds[True] = 5 * unit / 4  # a lighter load: parallel calls 1.25 times the serial ones
-    assert serial_calls_before_parallel() == 2 * due - 1  # the next retry is due twice as late
+    # the next retry is due twice as late, priced as the least that loses at once (one call
+    # may have waited a stray tick): its n + 1 calls CLEAR_WIN times the serial ones
+    assert serial_calls_before_parallel() == _cost.RETRY_EVERY * 2 * (n + 1) * (_cost.CLEAR_WIN - 1) - 1
     assert calls(n + 1) == [True] * n + [False]  # under CLEAR_WIN: n warm calls decide, slower
     seconds[True] = unit / 2  # the neighbour has gone
     # the next retry is due four times as late, priced on n + 1 calls' 1/4 unit each
@@ -340,6 +342,50 @@ def test_a_call_that_loads_a_kernel_is_not_observed(region_costs, monkeypatch):
         kernel(signature)
     _cost.end_call()
     assert [len(o.parallel) for o in _cost._observed.values()] == [2]
+
+
+def test_observed_choices_follow_the_calls_that_change():
+    """A comparison settled by one long serial call is reopened when the parallel calls slow
+    down; a parallel choice that wins again has no retry due, so that when it loses again
+    the next retry is priced anew."""
+    work, long = 1 << 20, _cost.LONG_S
+    settled = _cost._Observed()
+    for _ in range(_cost.SAMPLES):
+        settled.record(True, long, work)
+    settled.record(False, 2 * long, work)
+    assert settled.choose(work)  # one serial call, twice as long: settled
+    for _ in range(_cost.KEEP):
+        settled.record(True, 1.6 * long, work)  # parallel slows down: no longer CLEAR_WIN faster
+    assert not settled.choose(work)  # serial is observed again
+
+    unit = 2.0 ** -10
+    observed = _cost._Observed()
+    for _ in range(_cost.SAMPLES):
+        observed.record(True, 2 * unit, work)
+        observed.record(False, unit, work)
+    assert not observed.choose(work) and observed.retry_after is not None  # lost: a retry is due
+    for _ in range(_cost.KEEP):
+        observed.record(False, 3 * unit, work)  # the serial calls slow down
+    assert observed.choose(work) and observed.retry_after is None  # parallel wins: nothing due
+    for _ in range(_cost.KEEP):
+        observed.record(True, 4 * unit, work)
+    assert not observed.choose(work)  # lost again: priced anew, not retried at once
+
+
+def test_unbatched_nms_does_not_ask_the_cost_model(region_costs, monkeypatch):
+    # one class is sequential work: its calls are neither decided nor observed
+    boxes = fastiou.synthetic.clustered_boxes(5000, seed=1)[0]
+    scores = np.random.default_rng(1).random(5000)
+    for labels, asked in ((None, False), (np.arange(5000) % 3, True)):
+        monkeypatch.setattr(_cost, "_observed", {})
+        # the last call is predicted to end 10 s from now: the pool counts as warm
+        _cost._last_call["numba"] = (_cost.time.perf_counter(), 10.0)
+        if labels is None:
+            fastiou.nms(boxes, scores, 0.5, backend="numba")
+        else:
+            fastiou.batched_nms(boxes, scores, labels, 0.5, backend="numba")
+        _cost.end_call()
+        assert bool(_cost._observed) is asked
 
 
 def test_a_call_that_runs_no_kernel_or_both_kinds_observes_nothing(region_costs, monkeypatch):

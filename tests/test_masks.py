@@ -591,6 +591,30 @@ def test_dice_loss_dtypes_shapes_and_errors():
         assert any("single channel" in str(w.message) for w in caught), flag
 
 
+def test_rle_lists_are_checked_once_and_small_calls_take_the_fast_path(monkeypatch):
+    """Each RLE argument is checked once, whichever path the call takes; the small-input fast
+    path is tried for small lists or tuples of RLEs with the defaults, and not for large
+    calls (more work than it takes) or with ``iscrowd``."""
+    from fastiou import _validate, masks
+
+    both = clustered_masks(7, height=37, width=53, seed=4)
+    rles1, rles2 = fastiou.rle_encode(both[:3]), fastiou.rle_encode(both[3:])
+    expected = fastiou.mask_iou(rles1, rles2, backend="numba")
+    checked, tried = [], []
+    as_rles, small = _validate.as_rles, masks._small_rle_overlap
+    monkeypatch.setattr(_validate, "as_rles", lambda x, name: checked.append(name) or as_rles(x, name))
+    monkeypatch.setattr(masks, "_small_rle_overlap", lambda *a: tried.append(True) or small(*a))
+    for kwargs, fast in (({}, True), ({"iscrowd": [0] * 4}, False)):
+        for args in ((rles1, rles2), (tuple(rles1), tuple(rles2))):
+            checked.clear(), tried.clear()
+            np.testing.assert_array_equal(fastiou.mask_iou(*args, **kwargs), expected)
+            assert checked == ["masks1", "masks2"] and tried == [True] * fast
+    monkeypatch.setattr(masks, "_SMALL_RLE_WORK", 10)  # this call is now large
+    checked.clear(), tried.clear()
+    np.testing.assert_array_equal(fastiou.mask_iou(rles1, rles2), expected)
+    assert checked == ["masks1", "masks2"] and not tried
+
+
 @pytest.mark.parametrize("n,m", [(1, 1), (3, 7), (10, 10)])
 def test_small_rle_fast_path_equals_the_general_path(n, m):
     """Small lists of compressed RLE take one call into the Cython extension (where built);

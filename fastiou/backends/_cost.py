@@ -69,15 +69,15 @@ MARGIN = 1.0
 #: With fastiou's GOMP_SPINCOUNT (fastiou._config) on a 2-vCPU virtual machine, an empty
 #: region took 2-3 us after busy gaps of up to 0.1 ms (the threads still spin), 40-65 us
 #: after 0.2-1 ms (they wake) and 95 us after 5 ms: calls whose Python part takes 0.2 ms
-#: (RLE lists, NMS) still come back to back.
+#: (RLE lists, batched NMS) still come back to back.
 WARM_S = 1e-3
 #: The most the warm cost of an observed backend (Numba's kernels are timed) is taken as:
-#: an empty region 1 ms after the last took 40-65 us on a quiet 2-vCPU virtual machine, and
-#: 120-250 us beside a busy process.  Measured then, at a process's start, and taken as it
-#: is, it would keep mid-size calls serial after the load has gone, as nothing observes the
-#: calls the model sends serial (2074 calls of cross_entropy on 1000 x 80, 1.6 times the
-#: parallel time, beside a nice-19 process); taken too low, it only sends calls parallel
-#: that the observed calls return to serial while the load lasts.
+#: measured (the fastest of 7 regions, 1 ms apart) it was 30-55 us on a quiet 2-vCPU
+#: virtual machine, and 120-250 us beside a busy process.  Measured then, at a process's
+#: start, and taken as it is, it would keep mid-size calls serial after the load has gone,
+#: as nothing observes the calls the model sends serial (2074 calls of cross_entropy on
+#: 1000 x 80, 1.6 times the parallel time, beside a nice-19 process); taken too low, it only
+#: sends calls parallel that the observed calls return to serial while the load lasts.
 MAX_WARM_S = 60e-6
 #: How long the pool is left idle before each of the cold measurements.
 IDLE_S = 0.02
@@ -98,7 +98,7 @@ RETRY_EVERY, MAX_BACKOFF = 4, 16
 #: means (without the slowest) decide: a call that waits a scheduler tick (4 ms) for a
 #: descheduled thread costs the user that tick, and calls beside a busy process do, in
 #: streaks; a median would hide them.  The last few: a load that starts shows within a
-#: few calls (two or three that wait a tick, about six that take twice as long).
+#: few calls (two or three that wait a tick; up to 14 that take twice as long).
 SAMPLES, KEEP = 3, 16
 #: One serial call settles the comparison when it took at least LONG_S and CLEAR_WIN times
 #: what the parallel ones take: observing serial calls costs their extra time (three times
@@ -132,8 +132,8 @@ class _Observed:
     """Seconds per unit of work of the calls of one bucket, serial and parallel (the
     last ``KEEP`` each, and their :func:`_typical`, kept up to date as calls are recorded:
     every call asks), and the retries' state: the serial seconds run since parallel lost
-    (``spent``), how many are due before the next retry, whether one is running and its
-    backoff factor."""
+    (``spent``), the serial seconds due before the next retry, whether one is running and
+    its backoff factor."""
 
     __slots__ = ("serial", "parallel", "typical", "spent", "retry_after", "retrying", "backoff")
 
@@ -162,29 +162,33 @@ class _Observed:
         ``LONG_S`` and ``CLEAR_WIN`` times the parallel ones), then :func:`_typical` decides.
         A parallel choice that lost is retried once the serial calls since have spent
         ``RETRY_EVERY`` times the retry's expected extra time on ``work``; a retry observes
-        ``SAMPLES`` calls (one slow call right after waking the pool does not decide) unless
-        one takes ``CLEAR_WIN`` times the serial ones, and one that loses doubles the next
-        one's due."""
+        ``SAMPLES`` calls (the call that wakes the pool does not count) unless one takes
+        ``CLEAR_WIN`` times the serial ones, and one that loses doubles the next one's due."""
         typical = self.typical
+        lost_at_once = False
         if len(self.parallel) < SAMPLES and self.retry_after is None:  # at first, or in a retry
-            lost = self.retrying and self.parallel and typical[True] > CLEAR_WIN * typical[False]
-            if not lost:
+            slow = typical[True] > CLEAR_WIN * typical[False]
+            lost_at_once = bool(self.retrying and self.parallel) and slow
+            if not lost_at_once:
                 return True  # observe parallel
         settled = typical[False] * work >= LONG_S and typical[False] > CLEAR_WIN * typical[True]
         if len(self.serial) < SAMPLES and not (self.serial and settled):
             return False  # observe serial, to compare
         if typical[True] <= typical[False]:
-            self.retrying, self.backoff = False, 1
+            self.retrying, self.backoff, self.retry_after = False, 1, None
             return True
         if self.retry_after is None:  # parallel has just lost: price the next retry
             if self.retrying:
                 self.retrying, self.backoff = False, min(2 * self.backoff, MAX_BACKOFF)
-            # a retry: one call that wakes the pool, then SAMPLES observed
-            extra = (SAMPLES + 1) * (typical[True] - typical[False]) * work
+            # One call that lost at once may have waited a stray tick: priced as the least
+            # that loses at once.  A retry: one call that wakes the pool, then SAMPLES observed.
+            slower = min(typical[True], CLEAR_WIN * typical[False]) if lost_at_once else typical[True]
+            extra = (SAMPLES + 1) * (slower - typical[False]) * work
             self.spent, self.retry_after = 0.0, RETRY_EVERY * self.backoff * extra
         if self.spent < self.retry_after:
             return False
         self.parallel.clear()
+        self.typical[True] = 0.0
         self.retrying, self.retry_after = True, None
         return True
 
@@ -217,7 +221,7 @@ class _Call:
         # Observed: calls that ran one kind of kernel and loaded none; parallel ones only if
         # they found the pool warm (one that woke it paid for that, which the model's cold
         # cost accounts for): calls back to back, what parallel costs in a run.
-        if self.ran == SERIAL or self.ran == PARALLEL and self.warm:
+        if self.ran == SERIAL or (self.ran == PARALLEL and self.warm):
             self.observed.record(self.ran == PARALLEL, self.seconds, self.work)
 
 
@@ -351,12 +355,13 @@ def _warm_cost(key: str, threads: int) -> float:
     return _warm_costs[key]
 
 
-def _cost_now(key: str, threads: int, now: float) -> float:
-    """The region cost that applies ``now``: warm while the pool is (a recent parallel
-    call, or calls back to back; at most ``MAX_WARM_S`` for Numba), else cold; while
-    the cold cost is being sampled, the pool is woken (one timed empty region: a
-    sample) and the warm cost applies."""
+def _cost_now(key: str, threads: int) -> float:
+    """The region cost that applies now: warm while the pool is (a recent parallel call,
+    or calls back to back; at most ``MAX_WARM_S`` for Numba), else cold; while the cold
+    cost is being sampled, the pool is woken (one timed empty region: a sample) and the
+    warm cost applies."""
     warm_cost = _warm_cost(key, threads)
+    now = time.perf_counter()
     applies = min(warm_cost, MAX_WARM_S) if key == "numba" else warm_cost
     if _recent(_last_parallel.get(key), now) or _recent(_last_call.get(key), now):
         return applies
@@ -408,8 +413,8 @@ def pays(backend: str, work: int, kind: str, get_threads: Callable[[], int]) -> 
     key = _key(backend)
     # above sure_parallel the choice is parallel whatever the region costs: not measured
     sure = serial > sure_parallel(threads)
-    now = time.perf_counter()
-    cost = MAX_REGION_S if sure else _cost_now(key, threads, now)
+    cost = MAX_REGION_S if sure else _cost_now(key, threads)
+    now = time.perf_counter()  # after _cost_now, which may have measured
     saved = saving(serial, cost, threads)
     parallel = saved > MARGIN * cost
     if parallel and not sure:
