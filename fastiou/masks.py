@@ -272,11 +272,10 @@ def _small_rle_overlap(code: int, a: _MaskSet, b: _MaskSet) -> NDArray[np.float6
         return None
     height, width = cast(int, a.shape[1]), cast(int, a.shape[2])  # RLE masks have a size
     total = height * width
-    if total >= MAX_RLE_PIXELS:
-        return None  # the general path says they are too large
     max_chars = _max_chars(total)
-    # (the extension checks the work against the limit again, and the sizes: memory safety
-    # does not rely on its callers)
+    # (the extension checks the sizes, and the work against the limit, again: it returns None
+    # for masks of 2**59 pixels or more, which the general path names; memory safety does not
+    # rely on its callers)
     result: NDArray[np.float64] | None = entry(code, a.counts, b.counts, height, width, max_chars,
                                                _longest(total, max_chars), _SMALL_RLE_WORK)
     return result
