@@ -22,8 +22,8 @@ def region_costs(monkeypatch):
     no call before (the pool is cold)."""
     monkeypatch.setattr(_cost, "_costs", {"numba": _cost.RegionCost(WARM, COLD),
                                           "cython": _cost.RegionCost(WARM, COLD)})
-    monkeypatch.setattr(_cost, "_last_call", {})
-    monkeypatch.setattr(_cost, "_last_parallel", {})
+    monkeypatch.setattr(_cost, "_call_warm_until", {})
+    monkeypatch.setattr(_cost, "_parallel_warm_until", {})
     monkeypatch.setattr(_cost, "_observed", {})
     monkeypatch.setattr(_cost, "_open", _cost.threading.local())
     monkeypatch.setattr(_cost, "measure", lambda *a: pytest.fail("measured again"))
@@ -153,8 +153,8 @@ def test_the_choice_changes_only_the_time(monkeypatch):
         monkeypatch.setattr(_cost, "_costs", {"numba": _cost.RegionCost(cost, cost),
                                               "cython": _cost.RegionCost(cost, cost)})
         _cost.end_call()  # the last call's
-        monkeypatch.setattr(_cost, "_last_call", {})  # the pool idles: the cold cost applies
-        monkeypatch.setattr(_cost, "_last_parallel", {})
+        monkeypatch.setattr(_cost, "_call_warm_until", {})  # the pool idles: the cold cost applies
+        monkeypatch.setattr(_cost, "_parallel_warm_until", {})
         assert backends.select("numba", 700 * 700, kind="ciou_pairs")[1] is (cost < 1)
         results.append(fastiou.complete_box_iou(b, b, backend="numba"))
     np.testing.assert_array_equal(results[0], results[1])
@@ -185,7 +185,7 @@ def test_a_warm_cost_measured_beside_a_busy_process_does_not_keep_calls_serial(r
                                           "cython": _cost.RegionCost(high, high)})
     work = _work((_limit(_cost.MAX_WARM_S) + _limit(high)) / 2, "iou_pairs")
     for backend, parallel in (("numba", True), ("cython", False)):
-        _cost._last_call[_cost._key(backend)] = (clock.now, 0.0)  # calls back to back
+        _cost._call_warm_until[_cost._key(backend)] = clock.now + _cost.WARM_S  # calls back to back
         assert backends.select(backend, work)[1] is parallel
     clock.now += 1.0  # idle: the cold cost applies to both
     assert not any(backends.select(backend, work)[1] for backend in ("numba", "cython"))
@@ -210,8 +210,8 @@ def test_the_first_call_measures_only_the_warm_cost_and_finds_the_pool_warm(monk
     monkeypatch.setattr(_cost, "_costs", {})
     monkeypatch.setattr(_cost, "_warm_costs", {})
     monkeypatch.setattr(_cost, "_cold_samples", {})
-    monkeypatch.setattr(_cost, "_last_call", {})
-    monkeypatch.setattr(_cost, "_last_parallel", {})
+    monkeypatch.setattr(_cost, "_call_warm_until", {})
+    monkeypatch.setattr(_cost, "_parallel_warm_until", {})
     monkeypatch.setattr(_cost, "_observed", {})
     measured = []
     samples = iter([COLD, 3 * COLD, COLD / 2])
@@ -232,20 +232,25 @@ def test_the_first_call_measures_only_the_warm_cost_and_finds_the_pool_warm(monk
     assert measured == ["warm"] + ["now"] * _cost.COLD_SAMPLES
 
 
-def test_observed_calls_overrule_the_model(region_costs, monkeypatch):
+# Serial calls of about 1 ms (OBSERVE_S: each settled one observed) and of 0.24 ms (one in
+# four or five observed, the others counted at their typical time): the same choices.
+@pytest.mark.parametrize("unit", [2.0 ** -10, 2.0 ** -12])
+def test_observed_calls_overrule_the_model(region_costs, monkeypatch, unit):
     """Calls the model sends parallel are timed: once SAMPLES parallel calls that found the
     pool warm and SAMPLES serial ones are known, the faster decides; a slower parallel is
     retried once the serial calls since have run RETRY_EVERY times the retry's expected
-    extra time, a retry is judged on SAMPLES warm calls (on one that takes CLEAR_WIN
-    times the serial ones), and each retry that loses doubles the serial time due before
-    the next."""
+    extra time (after a retry, what that one cost), a retry is judged on SAMPLES warm
+    calls (on one that takes CLEAR_WIN times the serial ones), and each retry that loses
+    doubles the serial time due before the next."""
     clock = Clock(monkeypatch)
-    unit = 2.0 ** -10  # binary fractions: the sums of call times are exact
+    # binary fractions: the sums of call times are exact
     seconds = {False: unit, True: 4 * unit}  # a busy neighbour: parallel calls take 4x longer
+    unobserved = []
 
     def kernel(parallel):
         def run():
             clock.now += seconds[parallel]
+            unobserved.append(_cost._open.call is None)
         return _cost.timed(run, parallel)
 
     kernels = {flag: kernel(flag) for flag in (False, True)}
@@ -278,17 +283,54 @@ def test_observed_calls_overrule_the_model(region_costs, monkeypatch):
     # the retry's first warm call took over CLEAR_WIN times the serial ones: lost at once
     assert calls(2) == [True, False]
     seconds[True] = 5 * unit / 4  # a lighter load: parallel calls 1.25 times the serial ones
-    # the next retry is due twice as late, priced as the least that loses at once (one call
-    # may have waited a stray tick): its n + 1 calls CLEAR_WIN times the serial ones
-    assert serial_calls_before_parallel() == _cost.RETRY_EVERY * 2 * (n + 1) * (_cost.CLEAR_WIN - 1) - 1
+    # the next retry is due twice as late, priced at what this one cost: its waking call and
+    # the one that lost, 3 units each
+    assert serial_calls_before_parallel() == _cost.RETRY_EVERY * 2 * 2 * 3 - 1
     assert calls(n + 1) == [True] * n + [False]  # under CLEAR_WIN: n warm calls decide, slower
     seconds[True] = unit / 2  # the neighbour has gone
-    # the next retry is due four times as late, priced on n + 1 calls' 1/4 unit each
+    # the next retry is due four times as late, priced at what this one cost: its waking
+    # call and n observed, 1/4 unit each
     assert serial_calls_before_parallel() == _cost.RETRY_EVERY * 4 * (n + 1) // 4 - 1
     assert all(calls(3 * n))  # the retry wins: parallel again
+    assert sum(unobserved) > (len(unobserved) // 2 if unit < _cost.OBSERVE_S / 2 else 0)
     # other thread counts, kinds and octaves of work are observed apart
     monkeypatch.setattr(backends, "get_num_threads", lambda: 4)
     assert backends.select("numba", work, kind="losses")[1]
+
+
+def test_a_settled_parallel_choice_is_observed_once_per_observe_s(region_costs, monkeypatch):
+    """Parallel ahead, its calls are observed one per OBSERVE_S (observing costs microseconds
+    between a user's kernels); the first observed call slower than the serial ones has
+    every call observed again, so that a load that starts shows as fast as before."""
+    clock = Clock(monkeypatch)
+    unit = 2.0 ** -14  # 61 us: 16 calls of one unit per OBSERVE_S
+    seconds = {False: 2 * unit, True: unit}
+
+    def kernel(parallel):
+        def run():
+            clock.now += seconds[parallel]
+        return _cost.timed(run, parallel)
+
+    kernels = {flag: kernel(flag) for flag in (False, True)}
+    work = _work(2 * _limit(COLD), "losses")
+
+    def observed_calls(count):
+        observed = []
+        for _ in range(count):
+            parallel = backends.select("numba", work, kind="losses")[1]
+            observed.append((parallel, _cost._open.call is not None))
+            kernels[parallel]()
+        return observed
+
+    n = _cost.SAMPLES
+    assert observed_calls(2 * n + 1) == [(True, True)] * (n + 1) + [(False, True)] * n
+    settled = observed_calls(48)
+    assert all(parallel for parallel, _ in settled)
+    # the first settles; then one each OBSERVE_S: 16 calls of one unit later
+    assert [i for i, (_, observed) in enumerate(settled) if observed] == [0, 17, 34]
+    seconds[True] = 3 * unit  # a busy neighbour: parallel calls now slower than the serial ones
+    # a settled call not observed (it runs slower), the next observed one (slower), then each
+    assert [observed for _, observed in observed_calls(4)] == [False, True, True, True]
 
 
 def test_one_long_serial_call_that_parallel_clearly_beats_settles_it(region_costs, monkeypatch):
@@ -349,27 +391,28 @@ def test_observed_choices_follow_the_calls_that_change():
     down; a parallel choice that wins again has no retry due, so that when it loses again
     the next retry is priced anew."""
     work, long = 1 << 20, _cost.LONG_S
+    seconds_apart = iter(range(10))  # calls a second apart: each is observed
     settled = _cost._Observed()
     for _ in range(_cost.SAMPLES):
         settled.record(True, long, work)
     settled.record(False, 2 * long, work)
-    assert settled.choose(work)  # one serial call, twice as long: settled
+    assert settled.choose(work, next(seconds_apart)) == (True, True)  # one serial call, twice as long
     for _ in range(_cost.KEEP):
         settled.record(True, 1.6 * long, work)  # parallel slows down: no longer CLEAR_WIN faster
-    assert not settled.choose(work)  # serial is observed again
+    assert settled.choose(work, next(seconds_apart)) == (False, True)  # serial is observed again
 
     unit = 2.0 ** -10
     observed = _cost._Observed()
     for _ in range(_cost.SAMPLES):
         observed.record(True, 2 * unit, work)
         observed.record(False, unit, work)
-    assert not observed.choose(work) and observed.retry_after is not None  # lost: a retry is due
+    assert not observed.choose(work, next(seconds_apart))[0] and observed.retry_after is not None  # lost
     for _ in range(_cost.KEEP):
         observed.record(False, 3 * unit, work)  # the serial calls slow down
-    assert observed.choose(work) and observed.retry_after is None  # parallel wins: nothing due
+    assert observed.choose(work, next(seconds_apart))[0] and observed.retry_after is None  # parallel wins
     for _ in range(_cost.KEEP):
         observed.record(True, 4 * unit, work)
-    assert not observed.choose(work)  # lost again: priced anew, not retried at once
+    assert not observed.choose(work, next(seconds_apart))[0]  # lost again: priced anew, not retried at once
 
 
 def test_unbatched_nms_does_not_ask_the_cost_model(region_costs, monkeypatch):
@@ -379,7 +422,7 @@ def test_unbatched_nms_does_not_ask_the_cost_model(region_costs, monkeypatch):
     for labels, asked in ((None, False), (np.arange(5000) % 3, True)):
         monkeypatch.setattr(_cost, "_observed", {})
         # the last call is predicted to end 10 s from now: the pool counts as warm
-        _cost._last_call["numba"] = (_cost.time.perf_counter(), 10.0)
+        _cost._call_warm_until["numba"] = _cost.time.perf_counter() + 20.0
         if labels is None:
             fastiou.nms(boxes, scores, 0.5, backend="numba")
         else:

@@ -42,11 +42,13 @@ the other vCPU: more than many whole jobs.  So:
   ``LONG_S`` and ``CLEAR_WIN`` times the parallel ones); while the parallel ones are
   slower (:func:`_typical` of the last ``KEEP`` of each), the calls stay serial.
   They try parallel again (the load may have gone) once the serial calls since have
-  run ``RETRY_EVERY`` times what the retry is expected to cost, its calls' extra time
-  as last observed: a retry then costs at most a quarter of the time those calls
-  took, whether they come back to back or between other work.  A retry is judged on
-  ``SAMPLES`` warm calls (lost at once by one that takes ``CLEAR_WIN`` times the serial
-  ones), and each retry that loses doubles the next one's due.
+  run ``RETRY_EVERY`` times what the retry is expected to cost (its calls' extra time
+  as last observed, or what the last retry cost): a retry then costs at most a quarter
+  of the time those calls took, whether they come back to back or between other work.
+  A retry is judged on ``SAMPLES`` warm calls (lost at once by one that takes
+  ``CLEAR_WIN`` times the serial ones), and each retry that loses doubles the next
+  one's due.  Once the choice is settled, one call per ``OBSERVE_S`` is observed (until
+  an observed parallel call is slower than the serial ones).
 
 The choice is deterministic given the measured costs and the clock (tests set
 both), and the kernels' serial and parallel paths give bit-identical results,
@@ -89,10 +91,11 @@ MAX_REGION_S = 16e-3
 COLD_SAMPLES = 3
 #: A parallel choice observed slower than the serial one is tried again once the serial
 #: calls since have run RETRY_EVERY times what the retry is expected to cost (its calls'
-#: extra time in parallel): a retry costs at most 1/RETRY_EVERY of the time spent in such
-#: calls, however they are spread in time, and a load that has gone is noticed soon;
-#: twice as long after each retry that loses too (up to MAX_BACKOFF times), so that under
-#: a lasting load the retries' share of the time keeps halving.
+#: extra time in parallel; after a retry, what that one cost, its waking call too): a
+#: retry costs at most 1/RETRY_EVERY of the time spent in such calls, however they are
+#: spread in time, and a load that has gone is noticed soon; twice as long after each
+#: retry that loses too (up to MAX_BACKOFF times), so that under a lasting load the
+#: retries' share of the time keeps halving.
 RETRY_EVERY, MAX_BACKOFF = 4, 16
 #: Calls observed of each choice before the observations decide, and the most kept.  Their
 #: means (without the slowest) decide: a call that waits a scheduler tick (4 ms) for a
@@ -108,6 +111,13 @@ SAMPLES, KEEP = 3, 16
 #: times the serial ones loses the retry: a busy neighbour still holds the other vCPU, and
 #: a wrong verdict costs only a later retry.
 CLEAR_WIN, LONG_S = 1.5, 10e-3
+#: A settled bucket (parallel ahead, and its last observed call faster than the serial ones;
+#: or serial while a retry is not due) observes one call per OBSERVE_S, not each: observing
+#: a call (its choice, timing and record) took 5-10 us between the kernels of mid-size calls
+#: (box_iou of 1000 x 1000, cross_entropy of 1000 x 80: 170 and 70 us in parallel), against
+#: 1-2 us in a loop of its own.  A load that starts still shows at once: the first observed
+#: parallel call slower than the serial ones has every call observed again.
+OBSERVE_S = 1e-3
 
 
 class RegionCost(NamedTuple):
@@ -122,9 +132,12 @@ _costs: dict[str, RegionCost] = {}
 _warm_costs: dict[str, float] = {}
 #: Cold costs sampled by calls that found the pool idle, until there are COLD_SAMPLES.
 _cold_samples: dict[str, list[float]] = {}
-#: Per backend: (start, predicted seconds) of the last call that asked, and of the last parallel one.
-_last_call: dict[str, tuple[float, float]] = {}
-_last_parallel: dict[str, tuple[float, float]] = {}
+#: Per backend: until when the pool counts as warm after the last call that asked (calls
+#: back to back), and after the last parallel one (its threads still spin): the call's
+#: start plus twice its predicted seconds (the estimate may be short) plus ``WARM_S``, or
+#: its end plus ``WARM_S`` once it has ended.
+_call_warm_until: dict[str, float] = {}
+_parallel_warm_until: dict[str, float] = {}
 _numba_region: Callable[[], object] | None = None
 
 
@@ -133,18 +146,22 @@ class _Observed:
     last ``KEEP`` each, and their :func:`_typical`, kept up to date as calls are recorded:
     every call asks), and the retries' state: the serial seconds run since parallel lost
     (``spent``), the serial seconds due before the next retry, whether one is running and
-    its backoff factor."""
+    what it has cost so far, and the backoff factor; and until when the calls of a settled
+    choice are not observed (``OBSERVE_S``)."""
 
-    __slots__ = ("serial", "parallel", "typical", "spent", "retry_after", "retrying", "backoff")
+    __slots__ = ("serial", "parallel", "typical_serial", "typical_parallel", "spent", "retry_after",
+                 "retrying", "retry_extra", "backoff", "unobserved_until")
 
     def __init__(self) -> None:
         self.serial: list[float] = []
         self.parallel: list[float] = []
-        self.typical = {False: 0.0, True: 0.0}  # of serial, of parallel
+        self.typical_serial = self.typical_parallel = 0.0
         self.spent = 0.0
         self.retry_after: float | None = None  # None: not priced since parallel last lost
         self.retrying = False
+        self.retry_extra = 0.0  # what the running retry's calls took beyond the serial ones
         self.backoff = 1
+        self.unobserved_until = 0.0  # settled: calls before then are not observed (OBSERVE_S)
 
     def record(self, parallel: bool, seconds: float, work: int) -> None:
         """A call of ``work`` units that took ``seconds``, run in parallel or serially."""
@@ -152,45 +169,59 @@ class _Observed:
         times.append(seconds / work)
         if len(times) > KEEP:
             del times[0]
-        self.typical[parallel] = _typical(times)
-        if not parallel:
+        if parallel:
+            self.typical_parallel = _typical(times)
+            if seconds > self.typical_serial * work:
+                self.unobserved_until = 0.0  # slower than serial: observe every call again
+        else:
+            self.typical_serial = _typical(times)
             self.spent += seconds
 
-    def choose(self, work: int) -> bool:
-        """Parallel (what the model chose) unless the observed parallel calls were slower:
+    def choose(self, work: int, now: float) -> tuple[bool, bool]:
+        """Whether the call runs in parallel, and whether it is observed.
+
+        Parallel (what the model chose) unless the observed parallel calls were slower:
         each choice is first observed ``SAMPLES`` times (serial once, if that call took
         ``LONG_S`` and ``CLEAR_WIN`` times the parallel ones), then :func:`_typical` decides.
         A parallel choice that lost is retried once the serial calls since have spent
         ``RETRY_EVERY`` times the retry's expected extra time on ``work``; a retry observes
         ``SAMPLES`` calls (the call that wakes the pool does not count) unless one takes
-        ``CLEAR_WIN`` times the serial ones, and one that loses doubles the next one's due."""
-        typical = self.typical
-        lost_at_once = False
+        ``CLEAR_WIN`` times the serial ones, and one that loses doubles the next one's due.
+        Settled, the calls within ``OBSERVE_S`` of the last observed one are not observed
+        (serial ones count towards the retry at their typical time)."""
+        serial, parallel = self.typical_serial, self.typical_parallel
+        if now < self.unobserved_until:
+            if self.retry_after is None:
+                return True, False
+            if self.spent < self.retry_after:
+                self.spent += serial * work  # counted now: this call is not observed
+                return False, False
+        self.unobserved_until = 0.0
         if len(self.parallel) < SAMPLES and self.retry_after is None:  # at first, or in a retry
-            slow = typical[True] > CLEAR_WIN * typical[False]
-            lost_at_once = bool(self.retrying and self.parallel) and slow
-            if not lost_at_once:
-                return True  # observe parallel
-        settled = typical[False] * work >= LONG_S and typical[False] > CLEAR_WIN * typical[True]
-        if len(self.serial) < SAMPLES and not (self.serial and settled):
-            return False  # observe serial, to compare
-        if typical[True] <= typical[False]:
+            if not (self.retrying and self.parallel and parallel > CLEAR_WIN * serial):  # lost at once
+                return True, True  # observe parallel
+        if len(self.serial) < SAMPLES and not (
+                self.serial and serial * work >= LONG_S and serial > CLEAR_WIN * parallel):
+            return False, True  # observe serial, to compare
+        if parallel <= serial:
             self.retrying, self.backoff, self.retry_after = False, 1, None
-            return True
+            if self.parallel[-1] <= serial:  # the last call too: settled
+                self.unobserved_until = now + OBSERVE_S
+            return True, True
         if self.retry_after is None:  # parallel has just lost: price the next retry
-            if self.retrying:
+            if self.retrying:  # at what this one cost
+                extra = self.retry_extra
                 self.retrying, self.backoff = False, min(2 * self.backoff, MAX_BACKOFF)
-            # One call that lost at once may have waited a stray tick: priced as the least
-            # that loses at once.  A retry: one call that wakes the pool, then SAMPLES observed.
-            slower = min(typical[True], CLEAR_WIN * typical[False]) if lost_at_once else typical[True]
-            extra = (SAMPLES + 1) * (slower - typical[False]) * work
+            else:  # at what its calls would: one that wakes the pool, then SAMPLES observed
+                extra = (SAMPLES + 1) * (parallel - serial) * work
             self.spent, self.retry_after = 0.0, RETRY_EVERY * self.backoff * extra
         if self.spent < self.retry_after:
-            return False
+            self.unobserved_until = now + OBSERVE_S  # settled until the retry is due
+            return False, True
         self.parallel.clear()
-        self.typical[True] = 0.0
+        self.typical_parallel = self.retry_extra = 0.0
         self.retrying, self.retry_after = True, None
-        return True
+        return True, True
 
 
 def _typical(times: list[float]) -> float:
@@ -221,8 +252,11 @@ class _Call:
         # Observed: calls that ran one kind of kernel and loaded none; parallel ones only if
         # they found the pool warm (one that woke it paid for that, which the model's cold
         # cost accounts for): calls back to back, what parallel costs in a run.
+        observed = self.observed
         if self.ran == SERIAL or (self.ran == PARALLEL and self.warm):
-            self.observed.record(self.ran == PARALLEL, self.seconds, self.work)
+            observed.record(self.ran == PARALLEL, self.seconds, self.work)
+        if self.ran == PARALLEL and observed.retrying:  # what a retry costs: the waking call too
+            observed.retry_extra += self.seconds - observed.typical_serial * self.work
 
 
 #: (backend key, kind, threads, octave of work): what the calls of that bucket took.
@@ -238,9 +272,9 @@ def end_call() -> None:
         _open.call = None
         call.close()
         if call.ran:
-            _last_call[call.key] = ended = (call.ended, 0.0)
+            _call_warm_until[call.key] = until = call.ended + WARM_S
             if call.ran & PARALLEL:
-                _last_parallel[call.key] = ended
+                _parallel_warm_until[call.key] = until
 
 
 def timed(kernel: Callable[..., Any], parallel: bool) -> Callable[..., Any]:
@@ -351,7 +385,7 @@ def _warm_cost(key: str, threads: int) -> float:
         return _costs[key].warm
     if key not in _warm_costs:
         _warm_costs[key] = measure_warm(key, threads)
-        _last_parallel[key] = (time.perf_counter(), 0.0)  # its regions just ran
+        _parallel_warm_until[key] = time.perf_counter() + WARM_S  # its regions just ran
     return _warm_costs[key]
 
 
@@ -363,7 +397,7 @@ def _cost_now(key: str, threads: int) -> float:
     warm_cost = _warm_cost(key, threads)
     now = time.perf_counter()
     applies = min(warm_cost, MAX_WARM_S) if key == "numba" else warm_cost
-    if _recent(_last_parallel.get(key), now) or _recent(_last_call.get(key), now):
+    if now <= _parallel_warm_until.get(key, 0.0) or now <= _call_warm_until.get(key, 0.0):
         return applies
     if key in _costs:
         return _costs[key].cold
@@ -371,7 +405,7 @@ def _cost_now(key: str, threads: int) -> float:
     samples.append(measure_now(key, threads))
     if len(samples) >= COLD_SAMPLES:
         _costs[key] = RegionCost(warm_cost, max(warm_cost, statistics.median(samples)))
-    _last_parallel[key] = (time.perf_counter(), 0.0)  # the sample's region woke the pool
+    _parallel_warm_until[key] = time.perf_counter() + WARM_S  # the sample's region woke the pool
     return applies
 
 
@@ -392,10 +426,6 @@ def saving(serial: float, cost: float, threads: int) -> float:
     if serial <= cost:
         return serial - cost
     return (serial - cost) * (1 - 1 / threads)
-
-
-def _recent(last: tuple[float, float] | None, now: float) -> bool:
-    return last is not None and now - last[0] <= 2 * last[1] + WARM_S
 
 
 def pays(backend: str, work: int, kind: str, get_threads: Callable[[], int]) -> bool:
@@ -421,9 +451,10 @@ def pays(backend: str, work: int, kind: str, get_threads: Callable[[], int]) -> 
         work = int(work)
         bucket = (key, kind, threads, work.bit_length())
         observed = _observed.get(bucket) or _observed.setdefault(bucket, _Observed())
-        parallel = observed.choose(work)
-        _open.call = _Call(key, observed, work, _recent(_last_parallel.get(key), now))
-    last = _last_call[key] = (now, serial - saved if parallel else serial)
+        parallel, observe = observed.choose(work, now)
+        if observe:
+            _open.call = _Call(key, observed, work, now <= _parallel_warm_until.get(key, 0.0))
+    _call_warm_until[key] = until = now + 2 * (serial - saved if parallel else serial) + WARM_S
     if parallel:
-        _last_parallel[key] = last
+        _parallel_warm_until[key] = until
     return parallel
