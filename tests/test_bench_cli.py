@@ -137,3 +137,14 @@ def test_load_matrix_smoke_runs_end_to_end(tmp_path):
     for r in rows:
         assert r["auto_s"] > 0 and r["serial_s"] > 0 and r["parallel_s"] > 0
         assert r["best_own_s"] == min(r["serial_s"], r["parallel_s"])
+
+
+def test_load_matrix_cells_time_fastiou_min_calls_times_and_third_parties_once_a_round():
+    # the 10% comparison rests on auto, serial and parallel: a mean of a few calls of a large
+    # size moves by a third with one slow call
+    module = _load_matrix()
+    impls = {name: (lambda: None) for name in ("auto", "serial", "parallel", "3rd:other")}
+    timed, dropped = module.time_cell(impls, budget_s=0.0, min_calls=10, rounds=2)
+    assert not dropped
+    assert {name: t[3] for name, t in timed.items()} == {"auto": 10, "serial": 10, "parallel": 10,
+                                                         "3rd:other": 2}
