@@ -1,6 +1,6 @@
 """The load matrix: does ``backend='auto'`` pick well on a quiet and on a busy machine?
 
-Run: ``python benchmarks/load_matrix.py`` (about 6 minutes on 2 cores; ``--quick``,
+Run: ``python benchmarks/load_matrix.py`` (about 3 minutes on 2 cores; ``--quick``,
 small and large sizes with a shorter budget, about one; ``--json PATH`` saves the rows).
 
 Every family's main operation (``box_iou``, ``nms``, ``mask_iou`` on COCO RLE,
@@ -12,7 +12,8 @@ script around each cell).  Each cell times, in interleaved rounds of back-to-bac
 calls (no pauses; the first call of each implementation, and of each of its turns,
 excluded: :func:`time_cell`), the mean time a call takes in such a run (what a
 user's loop of calls costs; a median would hide the waits of a scheduler tick, 4 ms
-here, that a busy neighbour causes now and then), for:
+here, that a busy neighbour causes now and then), as the median of the means of 5
+rounds (so that one call that the virtual machine's host stalls does not decide), for:
 
 - ``auto``: the call as a user makes it (the cost model picks serial or parallel);
 - ``serial`` and ``parallel``: the same call with ``fastiou.backends.FORCE_PARALLEL``
@@ -24,7 +25,8 @@ here, that a busy neighbour causes now and then), for:
   ``sparse_box_iou``), given the same thread count where they take one (those whose
   first call is over twice the fastest one's are not timed further).
 
-The JSON rows also keep each implementation's median and fastest call and its number of calls.
+The JSON rows also keep each implementation's plain mean, median and fastest call, and its
+number of calls.
 The table flags a cell (``own``) where auto is more than 10% slower than the faster
 of serial and parallel, and (``3rd``) where it is slower than the best third party.
 The parallel-region cost that the cost model uses is measured once, quiet, at the
@@ -262,7 +264,8 @@ RIVAL_SLACK = 2.0
 
 def time_cell(impls: dict, budget_s: float, min_calls: int, rounds: int = 5,
               seed: int = 0) -> tuple[dict, dict]:
-    """``({name: (mean, median, fastest, calls)}, {name: first call})``: seconds per call.
+    """``({name: (typical, mean, median, fastest, calls)}, {name: first call})``: seconds per
+    call; ``typical`` is the median of the rounds' means (below).
 
     One untimed first call each; the third parties (``'3rd:'`` names) whose first call
     took over ``RIVAL_SLACK`` times the fastest third party's are dropped there (only
@@ -276,6 +279,13 @@ def time_cell(impls: dict, budget_s: float, min_calls: int, rounds: int = 5,
     parallel column, whose kernel ``auto`` runs there).  The first call of a turn is not
     timed (it pays for the switch from another implementation) unless calls take
     ``SLOW_S``.
+
+    The typical time is the median of the rounds' means: a call that stalls for a tenth
+    of a second (the virtual machine's host took the vCPU: one in some 300 calls of
+    12 ms, in any column) moves one round, while the waits that recur (a busy
+    neighbour's scheduler ticks, the cost model's retries) are in every round.  What it
+    leaves out is a one-off at the start of a loaded cell (``auto`` finding the load),
+    which the plain mean keeps.
     """
     clock = time.perf_counter
     first = {}
@@ -288,6 +298,7 @@ def time_cell(impls: dict, budget_s: float, min_calls: int, rounds: int = 5,
                if name.startswith("3rd:") and t > RIVAL_SLACK * min(rivals)}
     impls = {name: fn for name, fn in impls.items() if name not in dropped}
     times: dict[str, list[float]] = {name: [] for name in impls}
+    round_means: dict[str, list[float]] = {name: [] for name in impls}
     share = budget_s / (rounds * len(impls))
     own_per_round = -(-min_calls // rounds)
     names = list(impls)
@@ -306,8 +317,9 @@ def time_cell(impls: dict, budget_s: float, min_calls: int, rounds: int = 5,
                 fn()
                 own.append(clock() - t0)
                 done += 1
-    return {name: (statistics.fmean(t), statistics.median(t), min(t), len(t))
-            for name, t in times.items()}, dropped
+            round_means[name].append(statistics.fmean(own[-done:]))
+    return {name: (statistics.median(round_means[name]), statistics.fmean(t), statistics.median(t), min(t),
+                   len(t)) for name, t in times.items()}, dropped
 
 
 def measure(ops: list[str], sizes: dict, threads_list: list[int], loads: list[str], budget_s: float,
@@ -347,10 +359,10 @@ def measure(ops: list[str], sizes: dict, threads_list: list[int], loads: list[st
 
 
 def _row(op, label, size, size_name, threads, load, timed, dropped) -> dict:
-    means = {name: t[0] for name, t in timed.items()}
-    auto, serial, parallel = means["auto"], means["serial"], means["parallel"]
+    typical = {name: t[0] for name, t in timed.items()}
+    auto, serial, parallel = typical["auto"], typical["serial"], typical["parallel"]
     best_own = min(serial, parallel)
-    third = {name[4:]: s for name, s in means.items() if name.startswith("3rd:")}
+    third = {name[4:]: s for name, s in typical.items() if name.startswith("3rd:")}
     best_third = min(third, key=third.get) if third else None
     flags = []
     if auto > TOLERANCE * best_own:
@@ -363,9 +375,10 @@ def _row(op, label, size, size_name, threads, load, timed, dropped) -> dict:
         "best_own": "serial" if serial <= parallel else "parallel", "best_own_s": best_own,
         "auto_over_best_own": auto / best_own, "third_party_s": third, "best_third": best_third,
         "best_third_s": None if best_third is None else third[best_third], "flags": flags,
-        "median_s": {name: t[1] for name, t in timed.items()},
-        "fastest_s": {name: t[2] for name, t in timed.items()},
-        "calls": {name: t[3] for name, t in timed.items()},
+        "mean_s": {name: t[1] for name, t in timed.items()},
+        "median_s": {name: t[2] for name, t in timed.items()},
+        "fastest_s": {name: t[3] for name, t in timed.items()},
+        "calls": {name: t[4] for name, t in timed.items()},
         "third_party_first_call_s": {name[4:]: s for name, s in dropped.items()},  # slower: not timed further
         "load_average_1min": os.getloadavg()[0],
     }
@@ -470,9 +483,9 @@ def main(argv: list[str] | None = None) -> int:
         stop_busy()
         fastiou.set_num_threads(threads_before)
     info["load_average_1min_end"] = os.getloadavg()[0]
-    lines.append(f"load average {info['load_average_1min_end']:.2f} at the end; means of back-to-back "
-                 f"calls, {rounds} shuffled rounds, {budget_s} s a cell (at least {min_calls} calls of "
-                 f"auto, serial and parallel); flags: own = auto > "
+    lines.append(f"load average {info['load_average_1min_end']:.2f} at the end; per call, the median of "
+                 f"{rounds} shuffled rounds' means of back-to-back calls, {budget_s} s a cell (at least "
+                 f"{min_calls} calls of auto, serial and parallel); flags: own = auto > "
                  f"{TOLERANCE:.2f} x min(serial, parallel), 3rd = auto slower than the best third party")
     print("\n".join(lines + ["", format_table(rows, loads)]))
     if args.json:

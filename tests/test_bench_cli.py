@@ -146,5 +146,27 @@ def test_load_matrix_cells_time_fastiou_min_calls_times_and_third_parties_once_a
     impls = {name: (lambda: None) for name in ("auto", "serial", "parallel", "3rd:other")}
     timed, dropped = module.time_cell(impls, budget_s=0.0, min_calls=10, rounds=2)
     assert not dropped
-    assert {name: t[3] for name, t in timed.items()} == {"auto": 10, "serial": 10, "parallel": 10,
+    assert {name: t[4] for name, t in timed.items()} == {"auto": 10, "serial": 10, "parallel": 10,
                                                          "3rd:other": 2}
+
+
+def test_load_matrix_cells_are_the_median_of_the_rounds_means():
+    # a call that stalls (the host took the vCPU) moves one round; waits that recur are in each
+    module = _load_matrix()
+    # seconds: the first call (untimed), then two calls a round, one of them stalled
+    calls = iter([1.0, 2.0, 2.0, 2.0, 2.0, 2.0, 30.0, 2.0, 2.0])
+    clock = [0.0]
+
+    def call():
+        clock[0] += next(calls)
+
+    original = module.time.perf_counter
+    module.time.perf_counter = lambda: clock[0]
+    try:
+        timed, _ = module.time_cell({"auto": call}, budget_s=0.0, min_calls=8, rounds=4)
+    finally:
+        module.time.perf_counter = original
+    # (each turn's first call is untimed too, unless calls take SLOW_S: these do)
+    typical, mean, median, fastest, count = timed["auto"]
+    assert count == 8 and mean == 44 / 8 and median == 2.0 and fastest == 2.0
+    assert typical == 2.0  # round means 2, 2, 16, 2: the stalled round does not decide
