@@ -283,9 +283,10 @@ def time_cell(impls: dict, budget_s: float, min_calls: int, rounds: int = 5,
     The typical time is the median of the rounds' means: a call that stalls for a tenth
     of a second (the virtual machine's host took the vCPU: one in some 300 calls of
     12 ms, in any column) moves one round, while the waits that recur (a busy
-    neighbour's scheduler ticks, the cost model's retries) are in every round.  What it
-    leaves out is a one-off at the start of a loaded cell (``auto`` finding the load),
-    which the plain mean keeps.
+    neighbour's scheduler ticks) are in every round.  What it can leave out is what
+    falls in one or two rounds only: ``auto`` finding the load at the start of a loaded
+    cell, and the cost model's retries of parallel once they are spaced out.  The plain
+    mean keeps them (the JSON has it).
     """
     clock = time.perf_counter
     first = {}

@@ -232,8 +232,8 @@ def test_the_first_call_measures_only_the_warm_cost_and_finds_the_pool_warm(monk
     assert measured == ["warm"] + ["now"] * _cost.COLD_SAMPLES
 
 
-# Serial calls of about 1 ms (OBSERVE_S: each settled one observed) and of 0.24 ms (one in
-# four or five observed, the others counted at their typical time): the same choices.
+# Serial calls of 0.98 ms (about every other settled one observed: OBSERVE_S is 1 ms) and of
+# 0.24 ms (one in four or five; the others counted at their typical time): the same choices.
 @pytest.mark.parametrize("unit", [2.0 ** -10, 2.0 ** -12])
 def test_observed_calls_overrule_the_model(region_costs, monkeypatch, unit):
     """Calls the model sends parallel are timed: once SAMPLES parallel calls that found the
@@ -331,6 +331,42 @@ def test_a_settled_parallel_choice_is_observed_once_per_observe_s(region_costs, 
     seconds[True] = 3 * unit  # a busy neighbour: parallel calls now slower than the serial ones
     # a settled call not observed (it runs slower), the next observed one (slower), then each
     assert [observed for _, observed in observed_calls(4)] == [False, True, True, True]
+
+
+def test_an_observed_parallel_call_slower_than_serial_has_the_next_calls_observed():
+    # also one that woke the pool (not recorded: the wake is not what parallel costs in a run)
+    work, unit = 1 << 20, 2.0 ** -10
+    observed = _cost._Observed()
+    for _ in range(_cost.SAMPLES):
+        observed.record(True, unit, work)
+        observed.record(False, 2 * unit, work)
+    assert observed.choose(work, 0.0) == (True, True)  # settled
+    assert observed.choose(work, _cost.OBSERVE_S / 2) == (True, False)
+    for warm in (False, True):
+        call = _cost._Call("numba", observed, work, warm)
+        call.seconds, call.ran = 3 * unit, _cost.PARALLEL
+        call.close()
+        assert observed.choose(work, _cost.OBSERVE_S / 2) == (True, True)
+
+
+def test_a_retry_is_priced_at_its_calls_slower_than_serial():
+    # a retry's waking call can be faster than serial (for a large call the wake is small next
+    # to the work): a retry that loses still costs its slower calls, and the next is due later
+    work, unit = 1 << 20, 2.0 ** -10
+    observed = _cost._Observed()
+    for _ in range(_cost.SAMPLES):
+        observed.record(True, 2 * unit, work)
+        observed.record(False, unit, work)
+    assert observed.choose(work, 0.0) == (False, True)  # parallel lost: a retry is priced
+    observed.spent = observed.retry_after  # the serial calls since have run it
+    assert observed.choose(work, 1.0) == (True, True) and observed.retrying
+    for warm, seconds in [(False, unit / 4)] + [(True, 5 * unit / 4)] * 3:
+        call = _cost._Call("numba", observed, work, warm)
+        call.seconds, call.ran = seconds, _cost.PARALLEL
+        call.close()
+        chosen = observed.choose(work, 2.0)
+    assert chosen == (False, True) and not observed.retrying  # lost on three calls 1.25 times serial
+    assert observed.retry_after == _cost.RETRY_EVERY * 2 * 3 * unit / 4  # backoff 2, not the wake's -3/4
 
 
 def test_one_long_serial_call_that_parallel_clearly_beats_settles_it(region_costs, monkeypatch):

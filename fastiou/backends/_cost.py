@@ -95,7 +95,9 @@ COLD_SAMPLES = 3
 #: retry costs at most 1/RETRY_EVERY of the time spent in such calls, however they are
 #: spread in time, and a load that has gone is noticed soon; twice as long after each
 #: retry that loses too (up to MAX_BACKOFF times), so that under a lasting load the
-#: retries' share of the time keeps halving.
+#: retries' share of the time keeps halving.  (A retry whose call stalled, say for a tick,
+#: spaces the next one out as much: the share holds, and a load that has gone is noticed
+#: later.)
 RETRY_EVERY, MAX_BACKOFF = 4, 16
 #: Calls observed of each choice before the observations decide, and the most kept.  Their
 #: means (without the slowest) decide: a call that waits a scheduler tick (4 ms) for a
@@ -111,12 +113,12 @@ SAMPLES, KEEP = 3, 16
 #: times the serial ones loses the retry: a busy neighbour still holds the other vCPU, and
 #: a wrong verdict costs only a later retry.
 CLEAR_WIN, LONG_S = 1.5, 10e-3
-#: A settled bucket (parallel ahead, and its last observed call faster than the serial ones;
-#: or serial while a retry is not due) observes one call per OBSERVE_S, not each: observing
-#: a call (its choice, timing and record) took 5-10 us between the kernels of mid-size calls
-#: (box_iou of 1000 x 1000, cross_entropy of 1000 x 80: 170 and 70 us in parallel), against
-#: 1-2 us in a loop of its own.  A load that starts still shows at once: the first observed
-#: parallel call slower than the serial ones has every call observed again.
+#: A settled bucket (parallel ahead; or serial while a retry is not due) observes one call
+#: per OBSERVE_S, not each: observing a call (its choice, timing and record) took 5-10 us
+#: between the kernels of mid-size calls (box_iou of 1000 x 1000, cross_entropy of 1000 x
+#: 80: 170 and 70 us in parallel), against 1-2 us in a loop of its own.  A load that starts
+#: still shows at once: an observed parallel call slower than the serial ones (one that
+#: woke the pool too) has every call observed again, until one is not.
 OBSERVE_S = 1e-3
 
 
@@ -135,7 +137,7 @@ _cold_samples: dict[str, list[float]] = {}
 #: Per backend: until when the pool counts as warm after the last call that asked (calls
 #: back to back), and after the last parallel one (its threads still spin): the call's
 #: start plus twice its predicted seconds (the estimate may be short) plus ``WARM_S``, or
-#: its end plus ``WARM_S`` once it has ended.
+#: its end plus ``WARM_S`` once an observed one has ended.
 _call_warm_until: dict[str, float] = {}
 _parallel_warm_until: dict[str, float] = {}
 _numba_region: Callable[[], object] | None = None
@@ -171,8 +173,6 @@ class _Observed:
             del times[0]
         if parallel:
             self.typical_parallel = _typical(times)
-            if seconds > self.typical_serial * work:
-                self.unobserved_until = 0.0  # slower than serial: observe every call again
         else:
             self.typical_serial = _typical(times)
             self.spent += seconds
@@ -203,10 +203,9 @@ class _Observed:
         if len(self.serial) < SAMPLES and not (
                 self.serial and serial * work >= LONG_S and serial > CLEAR_WIN * parallel):
             return False, True  # observe serial, to compare
-        if parallel <= serial:
+        if parallel <= serial:  # settled (a call slower than serial ends that: _Call.close)
             self.retrying, self.backoff, self.retry_after = False, 1, None
-            if self.parallel[-1] <= serial:  # the last call too: settled
-                self.unobserved_until = now + OBSERVE_S
+            self.unobserved_until = now + OBSERVE_S
             return True, True
         if self.retry_after is None:  # parallel has just lost: price the next retry
             if self.retrying:  # at what this one cost
@@ -255,8 +254,11 @@ class _Call:
         observed = self.observed
         if self.ran == SERIAL or (self.ran == PARALLEL and self.warm):
             observed.record(self.ran == PARALLEL, self.seconds, self.work)
-        if self.ran == PARALLEL and observed.retrying:  # what a retry costs: the waking call too
-            observed.retry_extra += self.seconds - observed.typical_serial * self.work
+        extra = self.seconds - observed.typical_serial * self.work
+        if self.ran == PARALLEL and extra > 0:  # slower than serial, warm or not:
+            observed.unobserved_until = 0.0  # every call is observed again (a load may start)
+            if observed.retrying:  # what a retry costs, its waking call too (none that was faster)
+                observed.retry_extra += extra
 
 
 #: (backend key, kind, threads, octave of work): what the calls of that bucket took.
@@ -266,7 +268,8 @@ _open = threading.local()
 
 def end_call() -> None:
     """Record the open call, and when it really ended: a slow parallel call (a busy
-    neighbour held a thread) still leaves the pool warm for the next one."""
+    neighbour held a thread) still leaves the pool warm for the next one.  (A call that is
+    not observed has no end: its deadlines stay the predicted ones.)"""
     call = getattr(_open, "call", None)
     if call is not None:
         _open.call = None
