@@ -349,9 +349,9 @@ def test_an_observed_parallel_call_slower_than_serial_has_the_next_calls_observe
         assert observed.choose(work, _cost.OBSERVE_S / 2) == (True, True)
 
 
-def test_a_retry_is_priced_at_its_calls_slower_than_serial():
+def test_a_retry_is_priced_at_what_it_cost_its_waking_call_at_least_nothing():
     # a retry's waking call can be faster than serial (for a large call the wake is small next
-    # to the work): a retry that loses still costs its slower calls, and the next is due later
+    # to the work): it does not make the price of a retry that lost nothing or less
     work, unit = 1 << 20, 2.0 ** -10
     observed = _cost._Observed()
     for _ in range(_cost.SAMPLES):

@@ -91,13 +91,13 @@ MAX_REGION_S = 16e-3
 COLD_SAMPLES = 3
 #: A parallel choice observed slower than the serial one is tried again once the serial
 #: calls since have run RETRY_EVERY times what the retry is expected to cost (its calls'
-#: extra time in parallel; after a retry, what that one cost, its waking call too): a
-#: retry costs at most 1/RETRY_EVERY of the time spent in such calls, however they are
-#: spread in time, and a load that has gone is noticed soon; twice as long after each
-#: retry that loses too (up to MAX_BACKOFF times), so that under a lasting load the
-#: retries' share of the time keeps halving.  (A retry whose call stalled, say for a tick,
-#: spaces the next one out as much: the share holds, and a load that has gone is noticed
-#: later.)
+#: extra time in parallel; after a retry, what that one cost, its waking call too unless
+#: faster than serial): a retry costs at most 1/RETRY_EVERY of the time spent in such
+#: calls, however they are spread in time, and a load that has gone is noticed soon;
+#: twice as long after each retry that loses too (up to MAX_BACKOFF times), so that under
+#: a lasting load the retries' share of the time keeps halving.  (A retry whose call
+#: stalled, say for a tick, spaces the next one out as much: the share holds, and a load
+#: that has gone is noticed later.)
 RETRY_EVERY, MAX_BACKOFF = 4, 16
 #: Calls observed of each choice before the observations decide, and the most kept.  Their
 #: means (without the slowest) decide: a call that waits a scheduler tick (4 ms) for a
@@ -254,11 +254,12 @@ class _Call:
         observed = self.observed
         if self.ran == SERIAL or (self.ran == PARALLEL and self.warm):
             observed.record(self.ran == PARALLEL, self.seconds, self.work)
-        extra = self.seconds - observed.typical_serial * self.work
-        if self.ran == PARALLEL and extra > 0:  # slower than serial, warm or not:
-            observed.unobserved_until = 0.0  # every call is observed again (a load may start)
-            if observed.retrying:  # what a retry costs, its waking call too (none that was faster)
-                observed.retry_extra += extra
+        if self.ran == PARALLEL:
+            extra = self.seconds - observed.typical_serial * self.work
+            if extra > 0:  # slower than serial, warm or not: every call is observed again
+                observed.unobserved_until = 0.0
+            if observed.retrying:  # what a retry costs: its waking call too, unless faster
+                observed.retry_extra += extra if self.warm else max(extra, 0.0)
 
 
 #: (backend key, kind, threads, octave of work): what the calls of that bucket took.
