@@ -349,9 +349,10 @@ def test_an_observed_parallel_call_slower_than_serial_has_the_next_calls_observe
         assert observed.choose(work, _cost.OBSERVE_S / 2) == (True, True)
 
 
-def test_a_retry_is_priced_at_what_it_cost_its_waking_call_at_least_nothing():
+@pytest.mark.parametrize("wake_units", [1.0, 0.25])
+def test_a_retry_is_priced_at_what_it_cost_its_waking_call_too(wake_units):
     # a retry's waking call can be faster than serial (for a large call the wake is small next
-    # to the work): it does not make the price of a retry that lost nothing or less
+    # to the work): a retry that lost at no cost is tried again at once, without a longer due
     work, unit = 1 << 20, 2.0 ** -10
     observed = _cost._Observed()
     for _ in range(_cost.SAMPLES):
@@ -360,13 +361,16 @@ def test_a_retry_is_priced_at_what_it_cost_its_waking_call_at_least_nothing():
     assert observed.choose(work, 0.0) == (False, True)  # parallel lost: a retry is priced
     observed.spent = observed.retry_after  # the serial calls since have run it
     assert observed.choose(work, 1.0) == (True, True) and observed.retrying
-    for warm, seconds in [(False, unit / 4)] + [(True, 5 * unit / 4)] * 3:
+    for warm, seconds in [(False, wake_units * unit)] + [(True, 5 * unit / 4)] * 3:
         call = _cost._Call("numba", observed, work, warm)
         call.seconds, call.ran = seconds, _cost.PARALLEL
         call.close()
         chosen = observed.choose(work, 2.0)
-    assert chosen == (False, True) and not observed.retrying  # lost on three calls 1.25 times serial
-    assert observed.retry_after == _cost.RETRY_EVERY * 2 * 3 * unit / 4  # backoff 2, not the wake's -3/4
+    if wake_units == 1:  # the waking call took as long as serial: the three warm ones lost 3/4 unit
+        assert chosen == (False, True) and not observed.retrying
+        assert observed.retry_after == _cost.RETRY_EVERY * 2 * 3 * unit / 4  # backoff 2
+    else:  # the waking call saved those 3/4 unit
+        assert chosen == (True, True) and observed.retrying and observed.backoff == 1
 
 
 def test_one_long_serial_call_that_parallel_clearly_beats_settles_it(region_costs, monkeypatch):

@@ -91,11 +91,13 @@ MAX_REGION_S = 16e-3
 COLD_SAMPLES = 3
 #: A parallel choice observed slower than the serial one is tried again once the serial
 #: calls since have run RETRY_EVERY times what the retry is expected to cost (its calls'
-#: extra time in parallel; after a retry, what that one cost, its waking call too unless
-#: faster than serial): a retry costs at most 1/RETRY_EVERY of the time spent in such
-#: calls, however they are spread in time, and a load that has gone is noticed soon;
-#: twice as long after each retry that loses too (up to MAX_BACKOFF times), so that under
-#: a lasting load the retries' share of the time keeps halving.  (A retry whose call
+#: extra time in parallel; after a retry, what that one cost, its waking call too): a
+#: retry costs at most 1/RETRY_EVERY of the time spent in such calls, however they are
+#: spread in time, and a load that has gone is noticed soon; twice as long after each
+#: retry that loses too (up to MAX_BACKOFF times), so that under a lasting load the
+#: retries' share of the time keeps halving.  A retry that lost at no cost (its waking
+#: call saved what its warm calls lost: a large call, whose wake is small next to its
+#: work) is tried again at once, as it was.  (A retry whose call
 #: stalled, say for a tick, spaces the next one out as much: the share holds, and a load
 #: that has gone is noticed later.)
 RETRY_EVERY, MAX_BACKOFF = 4, 16
@@ -208,9 +210,10 @@ class _Observed:
             self.unobserved_until = now + OBSERVE_S
             return True, True
         if self.retry_after is None:  # parallel has just lost: price the next retry
-            if self.retrying:  # at what this one cost
-                extra = self.retry_extra
-                self.retrying, self.backoff = False, min(2 * self.backoff, MAX_BACKOFF)
+            if self.retrying:  # at what this one cost; one that cost nothing is tried again
+                extra, self.retrying = max(self.retry_extra, 0.0), False
+                if extra > 0:
+                    self.backoff = min(2 * self.backoff, MAX_BACKOFF)
             else:  # at what its calls would: one that wakes the pool, then SAMPLES observed
                 extra = (SAMPLES + 1) * (parallel - serial) * work
             self.spent, self.retry_after = 0.0, RETRY_EVERY * self.backoff * extra
@@ -258,8 +261,8 @@ class _Call:
             extra = self.seconds - observed.typical_serial * self.work
             if extra > 0:  # slower than serial, warm or not: every call is observed again
                 observed.unobserved_until = 0.0
-            if observed.retrying:  # what a retry costs: its waking call too, unless faster
-                observed.retry_extra += extra if self.warm else max(extra, 0.0)
+            if observed.retrying:  # what a retry costs (or saves): its waking call too
+                observed.retry_extra += extra
 
 
 #: (backend key, kind, threads, octave of work): what the calls of that bucket took.
