@@ -334,7 +334,6 @@ def test_a_settled_parallel_choice_is_observed_once_per_observe_s(region_costs, 
 
 
 def test_an_observed_parallel_call_slower_than_serial_has_the_next_calls_observed():
-    # also one that woke the pool (not recorded: the wake is not what parallel costs in a run)
     work, unit = 1 << 20, 2.0 ** -10
     observed = _cost._Observed()
     for _ in range(_cost.SAMPLES):
@@ -342,8 +341,8 @@ def test_an_observed_parallel_call_slower_than_serial_has_the_next_calls_observe
         observed.record(False, 2 * unit, work)
     assert observed.choose(work, 0.0) == (True, True)  # settled
     assert observed.choose(work, _cost.OBSERVE_S / 2) == (True, False)
-    for warm in (False, True):
-        call = _cost._Call("numba", observed, work, warm)
+    for _ in range(2):
+        call = _cost._Call("numba", observed, work, True)
         call.seconds, call.ran = 3 * unit, _cost.PARALLEL
         call.close()
         assert observed.choose(work, _cost.OBSERVE_S / 2) == (True, True)
@@ -352,7 +351,7 @@ def test_an_observed_parallel_call_slower_than_serial_has_the_next_calls_observe
 @pytest.mark.parametrize("wake_units", [1.0, 0.25])
 def test_a_retry_is_priced_at_what_it_cost_its_waking_call_too(wake_units):
     # a retry's waking call can be faster than serial (for a large call the wake is small next
-    # to the work): a retry that lost at no cost is tried again at once, without a longer due
+    # to the work): a retry that lost at no cost is tried again at once
     work, unit = 1 << 20, 2.0 ** -10
     observed = _cost._Observed()
     for _ in range(_cost.SAMPLES):
@@ -370,7 +369,7 @@ def test_a_retry_is_priced_at_what_it_cost_its_waking_call_too(wake_units):
         assert chosen == (False, True) and not observed.retrying
         assert observed.retry_after == _cost.RETRY_EVERY * 2 * 3 * unit / 4  # backoff 2
     else:  # the waking call saved those 3/4 unit
-        assert chosen == (True, True) and observed.retrying and observed.backoff == 1
+        assert chosen == (True, True) and observed.retrying and observed.retry_after is None
 
 
 def test_one_long_serial_call_that_parallel_clearly_beats_settles_it(region_costs, monkeypatch):

@@ -97,9 +97,9 @@ COLD_SAMPLES = 3
 #: retry that loses too (up to MAX_BACKOFF times), so that under a lasting load the
 #: retries' share of the time keeps halving.  A retry that lost at no cost (its waking
 #: call saved what its warm calls lost: a large call, whose wake is small next to its
-#: work) is tried again at once, as it was.  (A retry whose call
-#: stalled, say for a tick, spaces the next one out as much: the share holds, and a load
-#: that has gone is noticed later.)
+#: work) is priced at nothing: tried again at once.  One whose call stalled, say for a
+#: tick, spaces the next one out as much (the share holds; a load that has gone is
+#: noticed later).
 RETRY_EVERY, MAX_BACKOFF = 4, 16
 #: Calls observed of each choice before the observations decide, and the most kept.  Their
 #: means (without the slowest) decide: a call that waits a scheduler tick (4 ms) for a
@@ -115,12 +115,12 @@ SAMPLES, KEEP = 3, 16
 #: times the serial ones loses the retry: a busy neighbour still holds the other vCPU, and
 #: a wrong verdict costs only a later retry.
 CLEAR_WIN, LONG_S = 1.5, 10e-3
-#: A settled bucket (parallel ahead; or serial while a retry is not due) observes one call
-#: per OBSERVE_S, not each: observing a call (its choice, timing and record) took 5-10 us
-#: between the kernels of mid-size calls (box_iou of 1000 x 1000, cross_entropy of 1000 x
-#: 80: 170 and 70 us in parallel), against 1-2 us in a loop of its own.  A load that starts
-#: still shows at once: an observed parallel call slower than the serial ones (one that
-#: woke the pool too) has every call observed again, until one is not.
+#: A settled bucket (parallel ahead, and its last observed call faster than the serial ones;
+#: or serial while a retry is not due) observes one call per OBSERVE_S, not each: observing
+#: a call (its choice, timing and record) took 5-10 us between the kernels of mid-size calls
+#: (box_iou of 1000 x 1000, cross_entropy of 1000 x 80: 170 and 70 us in parallel), against
+#: 1-2 us in a loop of its own.  A load that starts still shows at once: the first observed
+#: parallel call slower than the serial ones has every call observed again.
 OBSERVE_S = 1e-3
 
 
@@ -175,6 +175,8 @@ class _Observed:
             del times[0]
         if parallel:
             self.typical_parallel = _typical(times)
+            if seconds > self.typical_serial * work:
+                self.unobserved_until = 0.0  # slower than serial: observe every call again
         else:
             self.typical_serial = _typical(times)
             self.spent += seconds
@@ -205,18 +207,19 @@ class _Observed:
         if len(self.serial) < SAMPLES and not (
                 self.serial and serial * work >= LONG_S and serial > CLEAR_WIN * parallel):
             return False, True  # observe serial, to compare
-        if parallel <= serial:  # settled (a call slower than serial ends that: _Call.close)
+        if parallel <= serial:
             self.retrying, self.backoff, self.retry_after = False, 1, None
-            self.unobserved_until = now + OBSERVE_S
+            if self.parallel and self.parallel[-1] <= serial:  # the last call too: settled
+                # (self.parallel is empty only where another thread has just started a retry)
+                self.unobserved_until = now + OBSERVE_S
             return True, True
         if self.retry_after is None:  # parallel has just lost: price the next retry
-            if self.retrying:  # at what this one cost; one that cost nothing is tried again
-                extra, self.retrying = max(self.retry_extra, 0.0), False
-                if extra > 0:
-                    self.backoff = min(2 * self.backoff, MAX_BACKOFF)
+            if self.retrying:  # at what this one cost
+                extra = self.retry_extra
+                self.retrying, self.backoff = False, min(2 * self.backoff, MAX_BACKOFF)
             else:  # at what its calls would: one that wakes the pool, then SAMPLES observed
                 extra = (SAMPLES + 1) * (parallel - serial) * work
-            self.spent, self.retry_after = 0.0, RETRY_EVERY * self.backoff * extra
+            self.spent, self.retry_after = 0.0, RETRY_EVERY * self.backoff * max(extra, 0.0)
         if self.spent < self.retry_after:
             self.unobserved_until = now + OBSERVE_S  # settled until the retry is due
             return False, True
@@ -257,12 +260,8 @@ class _Call:
         observed = self.observed
         if self.ran == SERIAL or (self.ran == PARALLEL and self.warm):
             observed.record(self.ran == PARALLEL, self.seconds, self.work)
-        if self.ran == PARALLEL:
-            extra = self.seconds - observed.typical_serial * self.work
-            if extra > 0:  # slower than serial, warm or not: every call is observed again
-                observed.unobserved_until = 0.0
-            if observed.retrying:  # what a retry costs (or saves): its waking call too
-                observed.retry_extra += extra
+        if self.ran == PARALLEL and observed.retrying:  # what a retry costs: the waking call too
+            observed.retry_extra += self.seconds - observed.typical_serial * self.work
 
 
 #: (backend key, kind, threads, octave of work): what the calls of that bucket took.
