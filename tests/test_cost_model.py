@@ -3,6 +3,8 @@ region cost, measured once per process, never asked for small calls."""
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pytest
 
@@ -25,7 +27,7 @@ def region_costs(monkeypatch):
     monkeypatch.setattr(_cost, "_call_warm_until", {})
     monkeypatch.setattr(_cost, "_parallel_warm_until", {})
     monkeypatch.setattr(_cost, "_observed", {})
-    monkeypatch.setattr(_cost, "_open", _cost.threading.local())
+    monkeypatch.setattr(_cost, "_open", _cost._Thread())
     monkeypatch.setattr(_cost, "measure", lambda *a: pytest.fail("measured again"))
     monkeypatch.setattr(backends, "get_num_threads", lambda: 2)
     return _cost.RegionCost(WARM, COLD)
@@ -346,6 +348,57 @@ def test_an_observed_parallel_call_slower_than_serial_has_the_next_calls_observe
         call.seconds, call.ran = 3 * unit, _cost.PARALLEL
         call.close()
         assert observed.choose(work, _cost.OBSERVE_S / 2) == (True, True)
+
+
+@pytest.mark.parametrize("faster", [True, False])
+def test_a_settled_choice_decides_its_calls_without_asking_the_model(region_costs, monkeypatch, faster):
+    """Once a bucket has settled (parallel ahead, or serial while a retry is not due), the
+    calls of the same backend, kind and work in the same Python thread are decided by the
+    bucket alone until its next observation: the thread count is not asked, and a thread
+    count changed since is taken within OBSERVE_S."""
+    assert _cost.OBSERVE_S <= _cost.WARM_S  # the pool is warm for a settled bucket's calls
+    clock = Clock(monkeypatch)
+    unit = 2.0 ** -14  # 61 us: 16 calls of one unit per OBSERVE_S
+    # slower in parallel: a retry is due after RETRY_EVERY * 3 * (SAMPLES + 1) units, not within OBSERVE_S
+    seconds = {False: 2 * unit, True: unit} if faster else {False: unit, True: 4 * unit}
+    kernels = {flag: _cost.timed(lambda flag=flag: setattr(clock, "now", clock.now + seconds[flag]), flag)
+               for flag in (False, True)}
+    asked = []
+
+    def threads():
+        asked.append(True)
+        return 2
+
+    monkeypatch.setattr(backends, "get_num_threads", threads)
+    work = _work(2 * _limit(COLD), "losses")
+
+    def call(size=work):
+        asked.append(False)
+        parallel = backends.select("numba", size, kind="losses")[1]
+        kernels[parallel]()
+        return parallel
+
+    n = _cost.SAMPLES
+    # observed: the waking call and n parallel ones, n serial, then the one that settles
+    assert [call() for _ in range(2 * n + 2)] == [True] * (n + 1) + [False] * n + [faster]
+    asked.clear()
+    # the next 16 calls, within OBSERVE_S of the settling one, ask nothing; the 17th is observed
+    assert [call() for _ in range(17)] == [faster] * 17
+    assert asked == [False] * 16 + [False, True]
+    monkeypatch.setattr(backends, "get_num_threads", lambda: 1)  # one thread now
+    assert call() is faster  # still the bucket's
+    monkeypatch.setattr(backends, "get_num_threads", threads)
+    asked.clear()
+    assert call(work + 1) is faster and asked == [False, True]  # another work: asked
+    other = []
+    worker = threading.Thread(
+        target=lambda: other.append(backends.select("numba", work + 1, kind="losses")[1]))
+    worker.start()
+    worker.join()
+    assert other == [faster] and asked == [False, True, True]  # another Python thread: asked
+    monkeypatch.setattr(backends, "get_num_threads", lambda: 1)
+    clock.now += _cost.OBSERVE_S  # the bucket's next observation: asked
+    assert call(work + 1) is ("losses" in _config.ONE_THREAD_PARALLEL)
 
 
 @pytest.mark.parametrize("wake_units", [1.0, 0.25])

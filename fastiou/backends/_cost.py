@@ -120,7 +120,8 @@ CLEAR_WIN, LONG_S = 1.5, 10e-3
 #: a call (its choice, timing and record) took 5-10 us between the kernels of mid-size calls
 #: (box_iou of 1000 x 1000, cross_entropy of 1000 x 80: 170 and 70 us in parallel), against
 #: 1-2 us in a loop of its own.  A load that starts still shows at once: the first observed
-#: parallel call slower than the serial ones has every call observed again.
+#: parallel call slower than the serial ones has every call observed again.  At most
+#: WARM_S: the calls of a settled bucket are decided by it alone (:func:`pays`).
 OBSERVE_S = 1e-3
 
 
@@ -266,14 +267,26 @@ class _Call:
 
 #: (backend key, kind, threads, octave of work): what the calls of that bucket took.
 _observed: dict[tuple[str, str, int, int], _Observed] = {}
-_open = threading.local()
+
+
+class _Thread(threading.local):
+    """A Python thread's open call, and its last call of each backend and kind whose
+    bucket settled: ``(work, bucket, backend key, serial estimate, saving)`` (see
+    :func:`pays`)."""
+
+    def __init__(self) -> None:
+        self.call: _Call | None = None
+        self.settled: dict[tuple[str, str], tuple[int, _Observed, str, float, float]] = {}
+
+
+_open = _Thread()
 
 
 def end_call() -> None:
     """Record the open call, and when it really ended: a slow parallel call (a busy
     neighbour held a thread) still leaves the pool warm for the next one.  (A call that is
     not observed has no end: its deadlines stay the predicted ones.)"""
-    call = getattr(_open, "call", None)
+    call = _open.call
     if call is not None:
         _open.call = None
         call.close()
@@ -289,7 +302,7 @@ def timed(kernel: Callable[..., Any], parallel: bool) -> Callable[..., Any]:
     kind = PARALLEL if parallel else SERIAL
 
     def run(*args: Any) -> Any:
-        call = getattr(_open, "call", None)
+        call = _open.call
         if call is None:
             return kernel(*args)
         known = len(overloads)
@@ -438,28 +451,51 @@ def pays(backend: str, work: int, kind: str, get_threads: Callable[[], int]) -> 
     """Whether running ``work`` units of ``kind`` on ``get_threads()`` threads saves more
     than ``MARGIN`` times the region cost that applies now (warm or cold), and the calls
     like it observed so far were not slower in parallel.  The thread count is asked
-    only of calls big enough (asking Numba costs a microsecond or two)."""
+    only of calls big enough (asking Numba costs a microsecond or two).
+
+    A call of the same backend, kind and ``work`` as this Python thread's last one whose
+    bucket settled is decided by the bucket alone while it stays settled: that is within
+    ``OBSERVE_S`` (at most ``WARM_S``) of a call like it, so the pool counts as warm and
+    the model's verdict then (parallel, at a region cost no lower than the warm one)
+    stands.  Deciding that way costs well under a microsecond, against one or two in a
+    loop of its own and 2-5 between the kernels of mid-size calls; the thread count is
+    not asked (a changed one is taken at the bucket's next observation)."""
     end_call()
-    serial = serial_estimate(work, kind)
-    if serial < MIN_SERIAL_S:
-        return False
-    threads = get_threads()
-    if threads < 2:  # no region to pay for; the faster kernel on one thread
-        return kind in _config.ONE_THREAD_PARALLEL
-    key = _key(backend)
-    # above sure_parallel the choice is parallel whatever the region costs: not measured
-    sure = serial > sure_parallel(threads)
-    cost = MAX_REGION_S if sure else _cost_now(key, threads)
-    now = time.perf_counter()  # after _cost_now, which may have measured
-    saved = saving(serial, cost, threads)
-    parallel = saved > MARGIN * cost
-    if parallel and not sure:
+    now = time.perf_counter()
+    settled = _open.settled.get((backend, kind))
+    if settled is not None and settled[0] == work and now < settled[1].unobserved_until:
+        _, observed, key, serial, saved = settled
+    else:
+        serial = serial_estimate(work, kind)
+        if serial < MIN_SERIAL_S:
+            return False
+        threads = get_threads()
+        if threads < 2:  # no region to pay for; the faster kernel on one thread
+            return kind in _config.ONE_THREAD_PARALLEL
+        key = _key(backend)
+        # above sure_parallel the choice is parallel whatever the region costs: not measured
+        sure = serial > sure_parallel(threads)
+        cost = MAX_REGION_S if sure else _cost_now(key, threads)
+        now = time.perf_counter()  # after _cost_now, which may have measured
+        saved = saving(serial, cost, threads)
+        parallel = saved > MARGIN * cost
+        if not parallel or sure:
+            return _decided(key, now, serial, saved, parallel)
         work = int(work)
         bucket = (key, kind, threads, work.bit_length())
         observed = _observed.get(bucket) or _observed.setdefault(bucket, _Observed())
-        parallel, observe = observed.choose(work, now)
-        if observe:
-            _open.call = _Call(key, observed, work, now <= _parallel_warm_until.get(key, 0.0))
+    parallel, observe = observed.choose(work, now)
+    if observe:
+        _open.call = _Call(key, observed, work, now <= _parallel_warm_until.get(key, 0.0))
+    if now < observed.unobserved_until:
+        _open.settled[backend, kind] = (work, observed, key, serial, saved)
+    return _decided(key, now, serial, saved, parallel)
+
+
+def _decided(key: str, now: float, serial: float, saved: float, parallel: bool) -> bool:
+    """``parallel``, once the pool's deadlines are set: a call that asks at ``now`` and is
+    expected to run ``serial`` seconds, ``saved`` fewer in parallel, keeps the pool warm
+    for twice that (the estimate may be short) and ``WARM_S``."""
     _call_warm_until[key] = until = now + 2 * (serial - saved if parallel else serial) + WARM_S
     if parallel:
         _parallel_warm_until[key] = until
