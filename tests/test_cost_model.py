@@ -354,8 +354,8 @@ def test_an_observed_parallel_call_slower_than_serial_has_the_next_calls_observe
 def test_a_settled_choice_decides_its_calls_without_asking_the_model(region_costs, monkeypatch, faster):
     """Once a bucket has settled (parallel ahead, or serial while a retry is not due), the
     calls of the same backend, kind and work in the same Python thread are decided by the
-    bucket alone until its next observation: the thread count is not asked, and a thread
-    count changed since is taken within OBSERVE_S."""
+    bucket alone within OBSERVE_S of the last one decided in full: the thread count is not
+    asked, and a thread count changed since is taken within OBSERVE_S."""
     assert _cost.OBSERVE_S <= _cost.WARM_S  # the pool is warm for a settled bucket's calls
     clock = Clock(monkeypatch)
     unit = 2.0 ** -14  # 61 us: 16 calls of one unit per OBSERVE_S
@@ -399,6 +399,56 @@ def test_a_settled_choice_decides_its_calls_without_asking_the_model(region_cost
     monkeypatch.setattr(backends, "get_num_threads", lambda: 1)
     clock.now += _cost.OBSERVE_S  # the bucket's next observation: asked
     assert call(work + 1) is ("losses" in _config.ONE_THREAD_PARALLEL)
+
+
+def test_a_thread_count_changed_is_taken_within_observe_s_whatever_other_threads_do(
+        region_costs, monkeypatch):
+    """A Python thread decides a call in full at least once per OBSERVE_S, however often other
+    threads' calls keep the bucket settled, and a call that would be observed (a retry due)
+    is decided in full: a thread count changed since is taken (Numba's is per thread)."""
+    clock = Clock(monkeypatch)
+    unit = 2.0 ** -14
+    kind = "masks"  # on one thread: the serial kernel
+    assert kind not in _config.ONE_THREAD_PARALLEL
+    seconds = {False: 2 * unit, True: unit}
+    kernels = {flag: _cost.timed(lambda flag=flag: setattr(clock, "now", clock.now + seconds[flag]), flag)
+               for flag in (False, True)}
+    states = {"a": _cost._open, "b": _cost._Thread()}
+    counts = {"a": 2, "b": 2}
+    current = ["a"]
+    monkeypatch.setattr(backends, "get_num_threads", lambda: counts[current[0]])
+    work = _work(2 * _limit(COLD), kind)
+
+    def call(thread):
+        current[0] = thread
+        monkeypatch.setattr(_cost, "_open", states[thread])
+        parallel = backends.select("numba", work, kind=kind)[1]
+        kernels[parallel]()
+        return parallel
+
+    for _ in range(2 * _cost.SAMPLES + 2):  # observed, then settled on parallel
+        call("a")
+    counts["a"] = 1
+    changed, late = clock.now, []
+    for i in range(400):  # b calls every unit and keeps the bucket settled; a every fifth
+        call("b")
+        if i % 5 == 0:
+            asked_at = clock.now
+            parallel = call("a")
+            if asked_at >= changed + _cost.OBSERVE_S:
+                late.append(parallel)
+    assert late and not any(late)
+    # settled on serial: a call whose retry is due is decided in full, on the thread count now
+    seconds[True] = 4 * unit
+    counts["a"] = counts["b"] = 2
+    clock.now += 1.0
+    for _ in range(4 * _cost.SAMPLES):
+        call("a")
+    bucket = next(o for k, o in _cost._observed.items() if k[1] == kind and k[2] == 2)
+    assert bucket.retry_after is not None and clock.now < bucket.unobserved_until
+    bucket.spent = bucket.retry_after
+    counts["a"] = 1
+    assert call("a") is False and not bucket.retrying  # one thread: no retry of the two-thread bucket
 
 
 @pytest.mark.parametrize("wake_units", [1.0, 0.25])

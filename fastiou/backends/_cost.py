@@ -182,6 +182,17 @@ class _Observed:
             self.typical_serial = _typical(times)
             self.spent += seconds
 
+    def settled(self, work: int, now: float) -> bool | None:
+        """The choice of a call that is not observed (the bucket has settled: parallel
+        ahead, or serial while a retry is not due; see ``OBSERVE_S``), else None."""
+        if now < self.unobserved_until:
+            if self.retry_after is None:
+                return True
+            if self.spent < self.retry_after:
+                self.spent += self.typical_serial * work  # counted now: this call is not observed
+                return False
+        return None
+
     def choose(self, work: int, now: float) -> tuple[bool, bool]:
         """Whether the call runs in parallel, and whether it is observed.
 
@@ -194,13 +205,10 @@ class _Observed:
         ``CLEAR_WIN`` times the serial ones, and one that loses doubles the next one's due.
         Settled, the calls within ``OBSERVE_S`` of the last observed one are not observed
         (serial ones count towards the retry at their typical time)."""
+        settled = self.settled(work, now)
+        if settled is not None:
+            return settled, False
         serial, parallel = self.typical_serial, self.typical_parallel
-        if now < self.unobserved_until:
-            if self.retry_after is None:
-                return True, False
-            if self.spent < self.retry_after:
-                self.spent += serial * work  # counted now: this call is not observed
-                return False, False
         self.unobserved_until = 0.0
         if len(self.parallel) < SAMPLES and self.retry_after is None:  # at first, or in a retry
             if not (self.retrying and self.parallel and parallel > CLEAR_WIN * serial):  # lost at once
@@ -270,13 +278,13 @@ _observed: dict[tuple[str, str, int, int], _Observed] = {}
 
 
 class _Thread(threading.local):
-    """A Python thread's open call, and its last call of each backend and kind whose
-    bucket settled: ``(work, bucket, backend key, serial estimate, saving)`` (see
-    :func:`pays`)."""
+    """A Python thread's open call, and its last call of each backend and kind decided in
+    full whose bucket settled: ``(work, until when it decides calls like it, bucket,
+    backend key, serial estimate, saving)`` (see :func:`pays`)."""
 
     def __init__(self) -> None:
         self.call: _Call | None = None
-        self.settled: dict[tuple[str, str], tuple[int, _Observed, str, float, float]] = {}
+        self.settled: dict[tuple[str, str], tuple[int, float, _Observed, str, float, float]] = {}
 
 
 _open = _Thread()
@@ -453,42 +461,44 @@ def pays(backend: str, work: int, kind: str, get_threads: Callable[[], int]) -> 
     like it observed so far were not slower in parallel.  The thread count is asked
     only of calls big enough (asking Numba costs a microsecond or two).
 
-    A call of the same backend, kind and ``work`` as this Python thread's last one whose
-    bucket settled is decided by the bucket alone while it stays settled: that is within
-    ``OBSERVE_S`` (at most ``WARM_S``) of a call like it, so the pool counts as warm and
+    A call of the same backend, kind and ``work`` as one this Python thread decided in
+    full within the last ``OBSERVE_S`` (at most ``WARM_S``), whose bucket has settled, is
+    decided by the bucket alone if it is not to be observed: the pool counts as warm, and
     the model's verdict then (parallel, at a region cost no lower than the warm one)
-    stands.  Deciding that way costs well under a microsecond, against one or two in a
-    loop of its own and 2-5 between the kernels of mid-size calls; the thread count is
-    not asked (a changed one is taken at the bucket's next observation)."""
+    stands.  That costs well under a microsecond, against one or two in a loop of its own
+    and 2-5 between the kernels of mid-size calls; the thread count is not asked (a
+    changed one is taken within ``OBSERVE_S``)."""
     end_call()
     now = time.perf_counter()
+    work = int(work)
     settled = _open.settled.get((backend, kind))
-    if settled is not None and settled[0] == work and now < settled[1].unobserved_until:
-        _, observed, key, serial, saved = settled
-    else:
-        serial = serial_estimate(work, kind)
-        if serial < MIN_SERIAL_S:
-            return False
-        threads = get_threads()
-        if threads < 2:  # no region to pay for; the faster kernel on one thread
-            return kind in _config.ONE_THREAD_PARALLEL
-        key = _key(backend)
-        # above sure_parallel the choice is parallel whatever the region costs: not measured
-        sure = serial > sure_parallel(threads)
-        cost = MAX_REGION_S if sure else _cost_now(key, threads)
-        now = time.perf_counter()  # after _cost_now, which may have measured
-        saved = saving(serial, cost, threads)
-        parallel = saved > MARGIN * cost
-        if not parallel or sure:
+    if settled is not None and settled[0] == work and now < settled[1]:
+        _, _, observed, key, serial, saved = settled
+        parallel = observed.settled(work, now)
+        if parallel is not None:
             return _decided(key, now, serial, saved, parallel)
-        work = int(work)
-        bucket = (key, kind, threads, work.bit_length())
-        observed = _observed.get(bucket) or _observed.setdefault(bucket, _Observed())
+    serial = serial_estimate(work, kind)
+    if serial < MIN_SERIAL_S:
+        return False
+    threads = get_threads()
+    if threads < 2:  # no region to pay for; the faster kernel on one thread
+        return kind in _config.ONE_THREAD_PARALLEL
+    key = _key(backend)
+    # above sure_parallel the choice is parallel whatever the region costs: not measured
+    sure = serial > sure_parallel(threads)
+    cost = MAX_REGION_S if sure else _cost_now(key, threads)
+    now = time.perf_counter()  # after _cost_now, which may have measured
+    saved = saving(serial, cost, threads)
+    parallel = saved > MARGIN * cost
+    if not parallel or sure:
+        return _decided(key, now, serial, saved, parallel)
+    bucket = (key, kind, threads, work.bit_length())
+    observed = _observed.get(bucket) or _observed.setdefault(bucket, _Observed())
     parallel, observe = observed.choose(work, now)
     if observe:
         _open.call = _Call(key, observed, work, now <= _parallel_warm_until.get(key, 0.0))
     if now < observed.unobserved_until:
-        _open.settled[backend, kind] = (work, observed, key, serial, saved)
+        _open.settled[backend, kind] = (work, now + OBSERVE_S, observed, key, serial, saved)
     return _decided(key, now, serial, saved, parallel)
 
 
