@@ -438,13 +438,22 @@ def test_a_thread_count_changed_is_taken_within_observe_s_whatever_other_threads
             if asked_at >= changed + _cost.OBSERVE_S:
                 late.append(parallel)
     assert late and not any(late)
+    # a full decision that finds the thread count changed ends the thread's shortcut at once
+    counts["a"] = 2
+    clock.now += 1.0
+    assert call("a")  # settles the bucket again, and a's shortcut
+    bucket = next(o for k, o in _cost._observed.items() if k[1] == kind and k[2] == 2)
+    counts["a"] = 1
+    bucket.unobserved_until = 0.0  # as after a slow parallel call: the next call is observed
+    assert call("a") is False  # decided in full, on one thread
+    assert call("b")  # b's observed call settles the bucket again
+    assert call("a") is False  # not by the two-thread bucket, though a's shortcut had time left
     # settled on serial: a call whose retry is due is decided in full, on the thread count now
     seconds[True] = 4 * unit
     counts["a"] = counts["b"] = 2
     clock.now += 1.0
     for _ in range(4 * _cost.SAMPLES):
         call("a")
-    bucket = next(o for k, o in _cost._observed.items() if k[1] == kind and k[2] == 2)
     assert bucket.retry_after is not None and clock.now < bucket.unobserved_until
     bucket.spent = bucket.retry_after
     counts["a"] = 1

@@ -463,11 +463,12 @@ def pays(backend: str, work: int, kind: str, get_threads: Callable[[], int]) -> 
 
     A call of the same backend, kind and ``work`` as one this Python thread decided in
     full within the last ``OBSERVE_S`` (at most ``WARM_S``), whose bucket has settled, is
-    decided by the bucket alone if it is not to be observed: the pool counts as warm, and
-    the model's verdict then (parallel, at a region cost no lower than the warm one)
-    stands.  That costs well under a microsecond, against one or two in a loop of its own
-    and 2-5 between the kernels of mid-size calls; the thread count is not asked (a
-    changed one is taken within ``OBSERVE_S``)."""
+    decided by the bucket alone if it is not to be observed: the pool is warm (this thread
+    ran a call like it since), and the model's verdict then (parallel, at a region cost no
+    lower than the warm one) stands.  That costs well under a microsecond, against one or
+    two in a loop of its own and 2-5 between the kernels of mid-size calls; the thread
+    count is not asked (a changed one is taken at the thread's next full decision, within
+    ``OBSERVE_S``)."""
     end_call()
     now = time.perf_counter()
     work = int(work)
@@ -477,6 +478,7 @@ def pays(backend: str, work: int, kind: str, get_threads: Callable[[], int]) -> 
         parallel = observed.settled(work, now)
         if parallel is not None:
             return _decided(key, now, serial, saved, parallel)
+    _open.settled.pop((backend, kind), None)  # decided in full: stored again if settled
     serial = serial_estimate(work, kind)
     if serial < MIN_SERIAL_S:
         return False
