@@ -40,6 +40,15 @@ class Clock:
         self.now = 1000.0
         monkeypatch.setattr(_cost.time, "perf_counter", lambda: self.now)
 
+    def kernels(self, seconds: dict) -> dict:
+        """A timed serial (False) and parallel (True) kernel that take ``seconds[flag]``
+        (read at each call) on this clock."""
+        def kernel(flag):
+            def run():
+                self.now += seconds[flag]
+            return _cost.timed(run, flag)
+        return {flag: kernel(flag) for flag in (False, True)}
+
 
 def _work(seconds: float, kind: str) -> int:
     return int(seconds / (NS[kind] * 1e-9))
@@ -307,13 +316,7 @@ def test_a_settled_parallel_choice_is_observed_once_per_observe_s(region_costs, 
     clock = Clock(monkeypatch)
     unit = 2.0 ** -14  # 61 us: 16 calls of one unit per OBSERVE_S
     seconds = {False: 2 * unit, True: unit}
-
-    def kernel(parallel):
-        def run():
-            clock.now += seconds[parallel]
-        return _cost.timed(run, parallel)
-
-    kernels = {flag: kernel(flag) for flag in (False, True)}
+    kernels = clock.kernels(seconds)
     work = _work(2 * _limit(COLD), "losses")
 
     def observed_calls(count):
@@ -361,8 +364,7 @@ def test_a_settled_choice_decides_its_calls_without_asking_the_model(region_cost
     unit = 2.0 ** -14  # 61 us: 16 calls of one unit per OBSERVE_S
     # slower in parallel: a retry is due after RETRY_EVERY * 3 * (SAMPLES + 1) units, not within OBSERVE_S
     seconds = {False: 2 * unit, True: unit} if faster else {False: unit, True: 4 * unit}
-    kernels = {flag: _cost.timed(lambda flag=flag: setattr(clock, "now", clock.now + seconds[flag]), flag)
-               for flag in (False, True)}
+    kernels = clock.kernels(seconds)
     asked = []
 
     def threads():
@@ -411,8 +413,7 @@ def test_a_thread_count_changed_is_taken_within_observe_s_whatever_other_threads
     kind = "masks"  # on one thread: the serial kernel
     assert kind not in _config.ONE_THREAD_PARALLEL
     seconds = {False: 2 * unit, True: unit}
-    kernels = {flag: _cost.timed(lambda flag=flag: setattr(clock, "now", clock.now + seconds[flag]), flag)
-               for flag in (False, True)}
+    kernels = clock.kernels(seconds)
     states = {"a": _cost._open, "b": _cost._Thread()}
     counts = {"a": 2, "b": 2}
     current = ["a"]
@@ -498,14 +499,7 @@ def test_one_long_serial_call_that_parallel_clearly_beats_settles_it(region_cost
     ]:
         monkeypatch.setattr(_cost, "_observed", {})
         clock.now += 1.0  # the pool idles: the first call wakes it
-        seconds = {False: serial, True: parallel}
-
-        def kernel(flag):
-            def run():
-                clock.now += seconds[flag]
-            return _cost.timed(run, flag)
-
-        kernels = {flag: kernel(flag) for flag in (False, True)}
+        kernels = clock.kernels({False: serial, True: parallel})
         chosen = []
         for _ in range(2 * n + 2):
             chosen.append(backends.select("numba", work, kind="losses")[1])

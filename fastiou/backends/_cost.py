@@ -148,8 +148,8 @@ _numba_region: Callable[[], object] | None = None
 
 class _Observed:
     """Seconds per unit of work of the calls of one bucket, serial and parallel (the
-    last ``KEEP`` each, and their :func:`_typical`, kept up to date as calls are recorded:
-    every call asks), and the retries' state: the serial seconds run since parallel lost
+    last ``KEEP`` each, and their :func:`_typical`, kept up to date as calls are recorded,
+    not at each choice), and the retries' state: the serial seconds run since parallel lost
     (``spent``), the serial seconds due before the next retry, whether one is running and
     what it has cost so far, and the backoff factor; and until when the calls of a settled
     choice are not observed (``OBSERVE_S``)."""
