@@ -9,7 +9,6 @@ The kernels contain no validation.
 """
 
 from cython.parallel cimport prange
-from libc.stdint cimport int32_t
 from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy
 

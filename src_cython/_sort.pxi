@@ -1,30 +1,20 @@
 # The stable sort by decreasing score of the Cython extensions (COCO matching, the small
-# NMS fast path): NumPy's mergesort of -score.  Needs ``memcpy`` and ``int32_t``.
+# NMS fast path's float64 scores): NumPy's mergesort of -score.  Needs ``memcpy``.
 
 cdef struct Keyed:  # an item (a detection, a box) and its sort key
     double neg_score
     Py_ssize_t pos
 
 
-cdef struct Keyed32:  # the same for float32 scores: half the bytes to move
-    float neg_score
-    int32_t pos
-
-
-ctypedef fused AnyKeyed:
-    Keyed
-    Keyed32
-
-
-cdef void _sort_by_score(AnyKeyed* a, AnyKeyed* tmp, Py_ssize_t n) noexcept nogil:
+cdef void _sort_by_score(Keyed* a, Keyed* tmp, Py_ssize_t n) noexcept nogil:
     """A stable sort by ``neg_score``: decreasing score, ties in input order, as
     NumPy's mergesort of -score (insertion-sorted blocks of 16, then bottom-up
     merges between ``a`` and ``tmp``, n entries each)."""
     cdef Py_ssize_t lo, hi, mid, i, j, k, width = 16
-    cdef AnyKeyed item
-    cdef AnyKeyed* src = a
-    cdef AnyKeyed* dst = tmp
-    cdef AnyKeyed* swap
+    cdef Keyed item
+    cdef Keyed* src = a
+    cdef Keyed* dst = tmp
+    cdef Keyed* swap
     for lo in range(0, n, 16):
         hi = min(lo + 16, n)
         for i in range(lo + 1, hi):
@@ -62,4 +52,4 @@ cdef void _sort_by_score(AnyKeyed* a, AnyKeyed* tmp, Py_ssize_t n) noexcept nogi
         dst = swap
         width *= 2
     if src != a:
-        memcpy(a, src, n * sizeof(AnyKeyed))
+        memcpy(a, src, n * sizeof(Keyed))
