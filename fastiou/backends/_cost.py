@@ -116,13 +116,16 @@ SAMPLES, KEEP = 3, 16
 #: a wrong verdict costs only a later retry.
 CLEAR_WIN, LONG_S = 1.5, 10e-3
 #: A settled bucket (parallel ahead, and its last observed call faster than the serial ones;
-#: or serial while a retry is not due) observes one call per OBSERVE_S, not each: observing
-#: a call (its choice, timing and record) took 5-10 us between the kernels of mid-size calls
-#: (box_iou of 1000 x 1000, cross_entropy of 1000 x 80: 170 and 70 us in parallel), against
-#: 1-2 us in a loop of its own.  A load that starts still shows at once: the first observed
-#: parallel call slower than the serial ones has every call observed again.  At most
-#: WARM_S: the calls of a settled bucket are decided by it alone (:func:`pays`).
-OBSERVE_S = 1e-3
+#: or serial while a retry is not due) observes one call per OBSERVE_S, not each, and a
+#: Python thread decides the calls like its last one in full only once per OBSERVE_S
+#: (:func:`pays`): between the kernels of mid-size calls (box_iou of 1000 x 1000: 4 MB
+#: written a call) a full decision took 10 us, closing an observed call 6-7 us, and a
+#: call decided by its bucket alone 2 us (against 2, 1 and 0.7 us in a loop of its own),
+#: which made auto's calls 7 us slower than forced parallel ones, and 15 us slower than
+#: forced serial ones beside a busy process (4% of a 380 us call).  A load that starts
+#: still shows at the next observed call: the first observed parallel call slower than the
+#: serial ones has every call observed again.
+OBSERVE_S = 4e-3
 
 
 class RegionCost(NamedTuple):
@@ -269,6 +272,8 @@ class _Call:
         observed = self.observed
         if self.ran == SERIAL or (self.ran == PARALLEL and self.warm):
             observed.record(self.ran == PARALLEL, self.seconds, self.work)
+        elif self.ran == PARALLEL:  # it woke the pool: the next call is observed in its place
+            observed.unobserved_until = 0.0
         if self.ran == PARALLEL and observed.retrying:  # what a retry costs: the waking call too
             observed.retry_extra += self.seconds - observed.typical_serial * self.work
 
@@ -424,7 +429,7 @@ def _cost_now(key: str, threads: int) -> float:
     warm_cost = _warm_cost(key, threads)
     now = time.perf_counter()
     applies = min(warm_cost, MAX_WARM_S) if key == "numba" else warm_cost
-    if now <= _parallel_warm_until.get(key, 0.0) or now <= _call_warm_until.get(key, 0.0):
+    if _warm(key, now):
         return applies
     if key in _costs:
         return _costs[key].cold
@@ -434,6 +439,12 @@ def _cost_now(key: str, threads: int) -> float:
         _costs[key] = RegionCost(warm_cost, max(warm_cost, statistics.median(samples)))
     _parallel_warm_until[key] = time.perf_counter() + WARM_S  # the sample's region woke the pool
     return applies
+
+
+def _warm(key: str, now: float) -> bool:
+    """Whether the pool counts as warm: a parallel call of this backend, or any call that
+    asked (calls back to back), ended within ``WARM_S`` (or is expected to have)."""
+    return now <= _parallel_warm_until.get(key, 0.0) or now <= _call_warm_until.get(key, 0.0)
 
 
 def sure_parallel(threads: int) -> float:
@@ -462,13 +473,12 @@ def pays(backend: str, work: int, kind: str, get_threads: Callable[[], int]) -> 
     only of calls big enough (asking Numba costs a microsecond or two).
 
     A call of the same backend, kind and ``work`` as one this Python thread decided in
-    full within the last ``OBSERVE_S`` (at most ``WARM_S``), whose bucket has settled, is
-    decided by the bucket alone if it is not to be observed: the pool is warm (this thread
-    ran a call like it since), and the model's verdict then (parallel, at a region cost no
-    lower than the warm one) stands.  That costs well under a microsecond, against one or
-    two in a loop of its own and 2-5 between the kernels of mid-size calls; the thread
-    count is not asked (a changed one is taken at the thread's next full decision, within
-    ``OBSERVE_S``)."""
+    full within the last ``OBSERVE_S``, whose bucket has settled, is decided by the bucket
+    alone if it is not to be observed and, for parallel, the pool is warm: the model's
+    verdict then (parallel, at a region cost no lower than the warm one) stands.  That
+    costs well under a microsecond, against one or two in a loop of its own and 10 between
+    the kernels of mid-size calls; the thread count is not asked (a changed one is taken at
+    the thread's next full decision, within ``OBSERVE_S``)."""
     end_call()
     now = time.perf_counter()
     work = int(work)
@@ -476,7 +486,7 @@ def pays(backend: str, work: int, kind: str, get_threads: Callable[[], int]) -> 
     if settled is not None and settled[0] == work and now < settled[1]:
         _, _, observed, key, serial, saved = settled
         parallel = observed.settled(work, now)
-        if parallel is not None:
+        if parallel is False or (parallel and _warm(key, now)):  # cold: the cold cost decides
             return _decided(key, now, serial, saved, parallel)
     _open.settled.pop((backend, kind), None)  # decided in full: stored again if settled
     serial = serial_estimate(work, kind)
