@@ -120,11 +120,11 @@ CLEAR_WIN, LONG_S = 1.5, 10e-3
 #: Python thread decides the calls like its last one in full only once per OBSERVE_S
 #: (:func:`pays`): between the kernels of mid-size calls (box_iou of 1000 x 1000: 4 MB
 #: written a call) a full decision took 10 us, closing an observed call 6-7 us, and a
-#: call decided by its bucket alone 2 us (against 2, 1 and 0.7 us in a loop of its own),
-#: which made auto's calls 7 us slower than forced parallel ones, and 15 us slower than
-#: forced serial ones beside a busy process (4% of a 380 us call).  A load that starts
-#: still shows at the next observed call: the first observed parallel call slower than the
-#: serial ones has every call observed again.
+#: call decided by its bucket alone 2 us (against 2, 1 and 0.7 us in a loop of its own).
+#: With 1 ms, auto's calls there were 4-7 us slower than forced parallel ones, and 13-16 us
+#: slower than forced serial ones beside a busy process; with 4 ms, 1-2 and 9-10 us.  A
+#: load that starts still shows at the next observed call: the first observed parallel
+#: call slower than the serial ones has every call observed again.
 OBSERVE_S = 4e-3
 
 
