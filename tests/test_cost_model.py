@@ -3,7 +3,6 @@ region cost, measured once per process, never asked for small calls."""
 
 from __future__ import annotations
 
-import sys
 import threading
 
 import numpy as np
@@ -17,13 +16,6 @@ NS = _config.SERIAL_NS_PER_UNIT
 
 
 COLD, WARM = 1e-3, 1e-5
-_competing = _cost.competing
-
-
-@pytest.fixture(autouse=True)
-def no_load_reading(monkeypatch):
-    """The machine's load is not read (the choices stay deterministic) unless a test sets it."""
-    monkeypatch.setattr(_cost, "competing", lambda now: None)
 
 
 @pytest.fixture
@@ -360,85 +352,6 @@ def test_an_observed_parallel_call_slower_than_serial_has_the_next_calls_observe
         call.seconds, call.ran = 3 * unit, _cost.PARALLEL
         call.close()
         assert observed.choose(work, _cost.OBSERVE_S / 2) == (True, True)
-
-
-def test_retries_spaced_out_for_a_load_come_as_the_first_once_that_load_has_gone(monkeypatch):
-    """Serial since parallel lost, a call decided in full reads the load that other processes
-    at nice 0 or less put on the machine: once it has dropped by LOAD_DROP CPUs from the most
-    read since parallel last lost, the next retry is due at the first retry's spacing, not
-    the backed-off one; without a reading, at its due as before."""
-    load = [1.0]
-    monkeypatch.setattr(_cost, "competing", lambda now: load[0])
-    work, unit = 1 << 20, 2.0 ** -10
-    observed = _cost._Observed()
-    for _ in range(_cost.SAMPLES):
-        observed.record(True, 2 * unit, work)
-        observed.record(False, unit, work)
-    assert observed.choose(work, 0.0) == (False, True)  # parallel lost: a retry is priced
-    observed.spent = observed.retry_after  # the serial calls since have run it
-
-    def retry_lost(now):
-        assert observed.choose(work, now) == (True, True) and observed.retrying
-        for _ in range(_cost.SAMPLES):
-            call = _cost._Call("numba", observed, work, True)
-            call.seconds, call.ran = 2 * unit, _cost.PARALLEL
-            call.close()
-        assert observed.choose(work, now + 1) == (False, True) and not observed.retrying
-
-    load[0] = 1.2  # the most since parallel lost: the drop is counted from it
-    retry_lost(1.0)
-    assert observed.backoff == 2  # the next one twice as late
-    observed.spent = observed.retry_after / 2  # the first retry's spacing
-    load[0] = 1.2 - _cost.LOAD_DROP / 2
-    assert observed.choose(work, 3.0) == (False, True)
-    load[0] = None  # no reading: nothing known
-    assert observed.choose(work, 4.0) == (False, True)
-    load[0] = 1.1 - _cost.LOAD_DROP
-    observed.spent = observed.retry_after / 4  # gone, but not even that spacing yet
-    assert observed.choose(work, 5.0) == (False, True)
-    observed.spent = observed.retry_after / 2
-    retry_lost(6.0)  # still slower in parallel: the drop is counted anew, from the load now
-    observed.spent = observed.retry_after / 4  # the first retry's spacing (backoff 4)
-    assert observed.choose(work, 8.0) == (False, True)
-    load[0] = 1.2
-    assert observed.choose(work, 9.0) == (False, True)
-    load[0] = 1.1 - _cost.LOAD_DROP  # the load has gone again
-    assert observed.choose(work, 10.0) == (True, True)
-    for _ in range(_cost.SAMPLES):  # the retry wins
-        observed.record(True, unit / 2, work)
-    assert observed.choose(work, 11.0) == (True, True) and observed.backoff == 1
-
-
-def test_competing_is_the_cpu_time_of_other_processes_at_nice_0_or_less(monkeypatch):
-    """Read at most once a LOAD_WINDOW_S: the machine's busy CPU time at nice 0 or less less
-    this process's own, per second of the window; None before a window, or without
-    /proc/stat (then never read again)."""
-    monkeypatch.setattr(_cost, "_stat", {})
-    busy, own, reads = [100.0], [5.0], []
-
-    def busy_seconds():
-        reads.append(True)
-        return busy[0]
-
-    monkeypatch.setattr(_cost, "_busy_seconds", busy_seconds)
-    monkeypatch.setattr(_cost.time, "process_time", lambda: own[0])
-    window = 0.125  # binary: the clock's sums are exact
-    monkeypatch.setattr(_cost, "LOAD_WINDOW_S", window)
-    assert _competing(10.0) is None  # no window yet
-    busy[0] += 1.5 * window
-    own[0] += 0.5 * window  # this process's: not another's
-    assert _competing(10.0 + window / 2) is None and len(reads) == 1  # not read within a window
-    assert _competing(10.0 + window) == pytest.approx(1.0)
-    busy[0] += 2 * window
-    assert _competing(10.0 + 1.5 * window) == pytest.approx(1.0) and len(reads) == 2
-    assert _competing(10.0 + 2 * window) == pytest.approx(2.0)
-    monkeypatch.setattr(_cost, "_stat", {})
-    monkeypatch.setattr(_cost, "_busy_seconds", lambda: None)  # not Linux
-    assert _competing(10.0) is None
-    monkeypatch.setattr(_cost, "_busy_seconds", busy_seconds)
-    assert _competing(100.0) is None and len(reads) == 3  # not tried again
-    if sys.platform.startswith("linux"):
-        assert _cost._busy_seconds() > 0
 
 
 @pytest.mark.parametrize("faster", [True, False])

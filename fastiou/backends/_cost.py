@@ -57,7 +57,6 @@ so it changes only the time.
 
 from __future__ import annotations
 
-import os
 import statistics
 import threading
 import time
@@ -102,17 +101,6 @@ COLD_SAMPLES = 3
 #: tick, spaces the next one out as much (the share holds; a load that has gone is
 #: noticed later).
 RETRY_EVERY, MAX_BACKOFF = 4, 16
-#: Once the CPU time other processes take at a niceness of 0 or less (:func:`competing`,
-#: over windows of LOAD_WINDOW_S) has dropped by LOAD_DROP CPUs from the most it read
-#: since parallel last lost, the next retry is due as if no retry had lost since (the
-#: backoff is for a lasting load, and that load has gone): otherwise a load that goes
-#: after retries were spaced out is noticed late (after up to 64 times a retry's cost of
-#: serial calls).  A niced process (nice 19) yields its CPU to the pool's threads, so
-#: only loads at nice 0 or less count.  Beside one busy process at nice 0 it read
-#: 0.83-1.10 CPUs a window here, beside one at nice 19 and quiet -0.11-0.12; a window
-#: across the change reads between (0.34-0.72), where the new load's start may still
-#: make a retry lose.
-LOAD_WINDOW_S, LOAD_DROP = 0.1, 0.7
 #: Calls observed of each choice before the observations decide, and the most kept.  Their
 #: means (without the slowest) decide: a call that waits a scheduler tick (4 ms) for a
 #: descheduled thread costs the user that tick, and calls beside a busy process do, in
@@ -170,7 +158,7 @@ class _Observed:
     choice are not observed (``OBSERVE_S``)."""
 
     __slots__ = ("serial", "parallel", "typical_serial", "typical_parallel", "spent", "retry_after",
-                 "retrying", "retry_extra", "backoff", "unobserved_until", "load_lost")
+                 "retrying", "retry_extra", "backoff", "unobserved_until")
 
     def __init__(self) -> None:
         self.serial: list[float] = []
@@ -182,7 +170,6 @@ class _Observed:
         self.retry_extra = 0.0  # what the running retry's calls took beyond the serial ones
         self.backoff = 1
         self.unobserved_until = 0.0  # settled: calls before then are not observed (OBSERVE_S)
-        self.load_lost: float | None = None  # the most competing() read since parallel last lost
 
     def record(self, parallel: bool, seconds: float, work: int) -> None:
         """A call of ``work`` units that took ``seconds``, run in parallel or serially."""
@@ -219,9 +206,8 @@ class _Observed:
         ``RETRY_EVERY`` times the retry's expected extra time on ``work``; a retry observes
         ``SAMPLES`` calls (the call that wakes the pool does not count) unless one takes
         ``CLEAR_WIN`` times the serial ones, and one that loses doubles the next one's due.
-        Once :func:`competing` has dropped by ``LOAD_DROP`` since parallel last lost, the
-        next retry is due as if no retry had lost since (at the first one's spacing).  Settled, the calls within ``OBSERVE_S`` of the last observed one
-        are not observed (serial ones count towards the retry at their typical time)."""
+        Settled, the calls within ``OBSERVE_S`` of the last observed one are not observed
+        (serial ones count towards the retry at their typical time)."""
         settled = self.settled(work, now)
         if settled is not None:
             return settled, False
@@ -246,26 +232,13 @@ class _Observed:
             else:  # at what its calls would: one that wakes the pool, then SAMPLES observed
                 extra = (SAMPLES + 1) * (parallel - serial) * work
             self.spent, self.retry_after = 0.0, RETRY_EVERY * self.backoff * max(extra, 0.0)
-            self.load_lost = None  # the load now: a retry that lost beside it does not come early again
-        if self.spent < self.retry_after and not (self._load_gone(now)
-                                                  and self.spent >= self.retry_after / self.backoff):
+        if self.spent < self.retry_after:
             self.unobserved_until = now + OBSERVE_S  # settled until the retry is due
             return False, True
         self.parallel.clear()
         self.typical_parallel = self.retry_extra = 0.0
         self.retrying, self.retry_after = True, None
         return True, True
-
-
-    def _load_gone(self, now: float) -> bool:
-        """Whether :func:`competing` has dropped by ``LOAD_DROP`` from the most it read since
-        parallel last lost (a load may start just before it loses: not read at that time)."""
-        load = competing(now)
-        if load is None:
-            return False
-        if self.load_lost is None or load > self.load_lost:
-            self.load_lost = load
-        return load < self.load_lost - LOAD_DROP
 
 
 def _typical(times: list[float]) -> float:
@@ -472,40 +445,6 @@ def _warm(key: str, now: float) -> bool:
     """Whether the pool counts as warm: a parallel call of this backend, or any call that
     asked (calls back to back), ended within ``WARM_S`` (or is expected to have)."""
     return now <= _parallel_warm_until.get(key, 0.0) or now <= _call_warm_until.get(key, 0.0)
-
-
-_stat: dict[str, Any] = {}  # competing()'s last sample and reading
-
-
-def _busy_seconds() -> float | None:
-    """CPU seconds all processes have spent at a niceness of 0 or less since boot (Linux's
-    /proc/stat: user, system, irq and softirq time), or None where that cannot be read."""
-    try:
-        with open("/proc/stat", "rb") as stat:
-            fields = stat.readline().split()
-        user, system, irq, softirq = int(fields[1]), int(fields[3]), int(fields[6]), int(fields[7])
-        return (user + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
-    except (OSError, ValueError, IndexError):
-        return None
-
-
-def competing(now: float) -> float | None:
-    """CPUs' worth of time that other processes took at a niceness of 0 or less over the
-    last complete window of ``LOAD_WINDOW_S`` (read at most once a window), or None (no
-    window yet, or no /proc/stat)."""
-    last = _stat.get("sample")
-    if last is not None and now - last[0] < LOAD_WINDOW_S:
-        return _stat.get("load")
-    busy = _busy_seconds()
-    if busy is None:
-        _stat["sample"] = (float("inf"), 0.0, 0.0)  # never again
-        _stat["load"] = None
-        return None
-    sample = (now, busy, time.process_time())
-    _stat["sample"] = sample
-    if last is not None:  # this process's own time taken out
-        _stat["load"] = ((busy - last[1]) - (sample[2] - last[2])) / (now - last[0])
-    return _stat.get("load")
 
 
 def sure_parallel(threads: int) -> float:
