@@ -329,14 +329,41 @@ def test_a_settled_parallel_choice_is_observed_once_per_observe_s(region_costs, 
 
     n = _cost.SAMPLES
     assert observed_calls(2 * n + 1) == [(True, True)] * (n + 1) + [(False, True)] * n
-    settled = observed_calls(51)  # the next observation is due at the 53rd
+    settled = observed_calls(50)  # the next observation is due at the 52nd
     assert all(parallel for parallel, _ in settled)
-    # the first settles; it wakes the pool (the serial calls took over WARM_S), which says
-    # nothing of warm calls: the next is observed in its place; then one each OBSERVE_S
-    assert [i for i, (_, observed) in enumerate(settled) if observed] == [0, 1, 18, 35]
+    # the first settles; then one each OBSERVE_S: 16 calls of one unit later
+    assert [i for i, (_, observed) in enumerate(settled) if observed] == [0, 17, 34]
     seconds[True] = 3 * unit  # a busy neighbour: parallel calls now slower than the serial ones
     # a settled call not observed (it runs slower), the next observed one (slower), then each
     assert [observed for _, observed in observed_calls(4)] == [False, True, True, True]
+
+
+def test_settled_calls_spaced_out_beyond_warm_s_are_not_all_observed(region_costs, monkeypatch):
+    """Settled parallel calls that come more than WARM_S apart (an observed call's end leaves
+    the pool warm for WARM_S only, and the next call then wakes it): the cold ones are decided
+    in full and not recorded, but the bucket does not end up observing every call."""
+    clock = Clock(monkeypatch)
+    unit = 2.0 ** -12
+    kernels = clock.kernels({False: 2 * unit, True: unit})
+    work = _work(2 * _limit(COLD), "losses")
+
+    def call():
+        parallel = backends.select("numba", work, kind="losses")[1]
+        observed = _cost._open.call is not None
+        kernels[parallel]()
+        return parallel, observed
+
+    for _ in range(2 * _cost.SAMPLES + 2):  # settled on parallel, back to back
+        call()
+    bucket = next(iter(_cost._observed.values()))
+    recorded = len(bucket.parallel)
+    spaced = []
+    for _ in range(40):
+        clock.now += 1.2 * _cost.WARM_S
+        spaced.append(call())
+    assert all(parallel for parallel, _ in spaced)
+    assert sum(observed for _, observed in spaced) <= 30
+    assert len(bucket.parallel) > recorded  # and the observed ones are recorded
 
 
 def test_an_observed_parallel_call_slower_than_serial_has_the_next_calls_observed():
@@ -384,10 +411,6 @@ def test_a_settled_choice_decides_its_calls_without_asking_the_model(region_cost
     # observed: the waking call and n parallel ones, n serial, then the one that settles
     assert [call() for _ in range(2 * n + 2)] == [True] * (n + 1) + [False] * n + [faster]
     asked.clear()
-    if faster:  # the settling call woke the pool (the serial calls took over WARM_S), which
-        # says nothing of warm calls: the next one is decided in full, observed in its place
-        assert call() and asked == [False, True]
-        asked.clear()
     # the next 16 calls, within OBSERVE_S of the settling one, ask nothing; the 17th is observed
     assert [call() for _ in range(17)] == [faster] * 17
     assert asked == [False] * 16 + [False, True]
@@ -461,8 +484,14 @@ def test_a_thread_count_changed_is_taken_within_observe_s_whatever_other_threads
     seconds[True] = 4 * unit
     counts["a"] = counts["b"] = 2
     clock.now += 1.0
-    for _ in range(4 * _cost.SAMPLES):
+    # the first call wakes the pool (not recorded); the next observed one, an OBSERVE_S of
+    # parallel calls later, is slower: every call observed again, and KEEP slower ones at most
+    # outweigh the faster ones before
+    within = int(_cost.OBSERVE_S / (4 * unit)) + 1 + _cost.KEEP
+    for _ in range(within):
         call("a")
+        if bucket.retry_after is not None:
+            break
     assert bucket.retry_after is not None and clock.now < bucket.unobserved_until
     bucket.spent = bucket.retry_after
     counts["a"] = 1

@@ -604,14 +604,15 @@ def test_small_fast_path_keeps_what_the_general_path_keeps(fmt, metric, monkeypa
     entries = _fast_path_entries(monkeypatch)
     rng = np.random.default_rng(7)
     for trial in range(60):
-        n = int(rng.integers(1, 300))
+        n = SMALL_NMS if trial < 2 else int(rng.integers(1, 300))
         boxes, scores, _ = synthetic.clustered_boxes(n, seed=trial)
         boxes = boxes.astype([np.float32, np.float64][trial % 2])
         scores = [scores.astype(np.float32), scores.astype(np.float64),
                   np.round(scores, 1),  # ties: the lower index first
                   np.where(scores > 0.5, 0.0, -0.0),  # -0.0 and 0.0 tie
                   np.where(scores > 0.5, 0.0, -0.0).astype(np.float32),
-                  np.where(scores > 0.8, np.inf, np.where(scores < 0.2, -np.inf, scores))][trial % 6]
+                  np.where(scores > 0.8, np.inf, np.where(scores < 0.2, -np.inf, scores)),
+                  (scores - np.float32(0.5)) * np.float32(1e-39)][trial % 7]  # negative, subnormal
         offset = trial % 3 == 0 and fmt == "xyxy"
         threshold = float(rng.choice([-0.5, 0.0, 0.3, 0.5, 0.7, 1.0]))
         general = fastiou.nms(boxes, scores, threshold, metric=metric, fmt=fmt, offset=int(offset),

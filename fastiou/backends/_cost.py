@@ -123,8 +123,8 @@ CLEAR_WIN, LONG_S = 1.5, 10e-3
 #: call decided by its bucket alone 2 us (against 2, 1 and 0.7 us in a loop of its own).
 #: With 1 ms, auto's calls there were 4-7 us slower than forced parallel ones, and 13-16 us
 #: slower than forced serial ones beside a busy process; with 4 ms, 1-2 and 9-10 us.  A
-#: load that starts still shows at the next observed call: the first observed parallel
-#: call slower than the serial ones has every call observed again.
+#: load that starts still shows at the next observed call that found the pool warm: the
+#: first observed parallel call slower than the serial ones has every call observed again.
 OBSERVE_S = 4e-3
 
 
@@ -272,8 +272,6 @@ class _Call:
         observed = self.observed
         if self.ran == SERIAL or (self.ran == PARALLEL and self.warm):
             observed.record(self.ran == PARALLEL, self.seconds, self.work)
-        elif self.ran == PARALLEL:  # it woke the pool: the next call is observed in its place
-            observed.unobserved_until = 0.0
         if self.ran == PARALLEL and observed.retrying:  # what a retry costs: the waking call too
             observed.retry_extra += self.seconds - observed.typical_serial * self.work
 
