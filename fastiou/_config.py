@@ -60,8 +60,9 @@ SERIAL_NS_PER_UNIT = {
 #: losses 0.86-0.89x for cross_entropy rows, 0.90-1.02x for the others measured; within a
 #: few percent or slower for the other kinds).  The parallel kernel's loop body is compiled as a
 #: separate function whose array arguments are marked as not aliasing one another, which
-#: lets those loops vectorise without runtime overlap checks; so on one thread the cost
-#: model still runs that kernel, for calls big enough to be measured at all.
+#: lets those loops vectorise without runtime overlap checks; so a serial choice (one thread,
+#: or several where parallel does not pay) runs that kernel on the calling thread alone, for
+#: calls big enough to be measured at all (fastiou.backends._cost.on_one_thread).
 ONE_THREAD_PARALLEL = frozenset({"iou_pairs", "sparse", "losses"})
 
 #: CUDA threads per block (tests patch it small to cover several blocks).

@@ -7,6 +7,7 @@ import os
 import pytest
 
 from fastiou import backends
+from fastiou.backends import _cost
 
 CPU_BACKENDS = ("numba", "cython")
 
@@ -31,8 +32,12 @@ def backend(request):
     return request.param
 
 
-@pytest.fixture(params=[False, True], ids=["serial", "parallel"])
+@pytest.fixture(params=["serial", "twin", "parallel"])
 def force_parallel(request, monkeypatch):
-    """Run the kernels both serially and in parallel, whatever the input size."""
-    monkeypatch.setattr(backends, "FORCE_PARALLEL", request.param)
+    """Run the kernels serially (as a serial choice runs them: some on the parallel kernel,
+    on one thread), on their serial twins alone (as a forked child runs them), and in
+    parallel, whatever the input size."""
+    monkeypatch.setattr(backends, "FORCE_PARALLEL", request.param == "parallel")
+    if request.param == "twin":
+        monkeypatch.setattr(_cost, "on_one_thread", lambda work, kind: False)
     return request.param

@@ -50,6 +50,14 @@ class Clock:
         return {flag: kernel(flag) for flag in (False, True)}
 
 
+def chosen(*args, **kwargs) -> bool:
+    """Whether ``backends.select(*args, **kwargs)`` chose parallel.  A serial choice may run
+    the parallel kernel on the calling thread alone (select's ``parallel`` True, and the
+    thread's ``one_thread`` set: ``_cost.on_one_thread``)."""
+    runs_parallel_kernel = backends.select(*args, **kwargs)[1]
+    return runs_parallel_kernel and not _cost._open.one_thread
+
+
 def _work(seconds: float, kind: str) -> int:
     return int(seconds / (NS[kind] * 1e-9))
 
@@ -73,7 +81,7 @@ def test_cold_pool_parallel_exactly_when_the_saving_exceeds_the_margin(region_co
     clock = Clock(monkeypatch)
     for seconds, expected in ((0.95 * _limit(COLD), False), (1.05 * _limit(COLD), True)):
         clock.now += 1.0  # long after any call: the pool is cold
-        assert backends.select(backend, _work(seconds, kind), kind=kind)[1] is expected, seconds
+        assert chosen(backend, _work(seconds, kind), kind=kind) is expected, seconds
 
 
 @pytest.mark.parametrize("threads", [2, 4, 16])
@@ -82,40 +90,91 @@ def test_more_threads_lower_the_limit(region_costs, monkeypatch, threads):
     monkeypatch.setattr(backends, "get_num_threads", lambda: threads)
     for seconds, expected in ((0.95 * _limit(COLD, threads), False), (1.05 * _limit(COLD, threads), True)):
         clock.now += 1.0
-        assert backends.select("numba", _work(seconds, "losses"), kind="losses")[1] is expected
+        assert chosen("numba", _work(seconds, "losses"), kind="losses") is expected
 
 
 def test_warm_pool_and_back_to_back_calls_use_the_warm_cost(region_costs, monkeypatch):
     clock = Clock(monkeypatch)
     mid = _work(0.5 * _limit(COLD), "iou_pairs")  # pays warm, not cold
     assert _limit(WARM) < 0.5 * _limit(COLD)
-    assert not backends.select("numba", mid)[1]  # cold: serial
+    assert not chosen("numba", mid)  # cold: serial
     serial = _cost.serial_estimate(mid, "iou_pairs")
     clock.now += serial + _cost.WARM_S / 2  # the next call, back to back
-    assert backends.select("numba", mid)[1]  # parallel: this one wakes the pool
+    assert chosen("numba", mid)  # parallel: this one wakes the pool
     clock.now += serial  # ... and the one after finds it warm
-    assert backends.select("numba", mid)[1]
+    assert chosen("numba", mid)
     clock.now += 2 * serial + 2 * _cost.WARM_S  # a pause: cold again
-    assert not backends.select("numba", mid)[1]
-    assert not backends.select("cython", mid)[1]  # each backend has its own pool
+    assert not chosen("numba", mid)
+    assert not chosen("cython", mid)  # each backend has its own pool
 
 
 def test_a_long_parallel_call_keeps_the_pool_warm(region_costs, monkeypatch):
     clock = Clock(monkeypatch)
     big = _work(100 * COLD, "losses")
-    assert backends.select("numba", big, kind="losses")[1]
+    assert chosen("numba", big, kind="losses")
     clock.now += 50 * COLD  # still running (its estimate) when a mid-size call asks
-    assert backends.select("numba", _work(0.5 * _limit(COLD), "iou_pairs"))[1]
+    assert chosen("numba", _work(0.5 * _limit(COLD), "iou_pairs"))
 
 
+@pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("kind", sorted(NS))
-def test_one_thread_runs_the_faster_kernel(region_costs, monkeypatch, kind):
-    """One thread: no region to pay for; the parallel kernel (on that thread) only for the
-    kinds whose loops it compiles better, and only for calls big enough to ask."""
-    monkeypatch.setattr(backends, "get_num_threads", lambda: 1)
-    one_thread_parallel = kind in _config.ONE_THREAD_PARALLEL
-    assert backends.select("numba", _work(1.0, kind), kind=kind)[1] is one_thread_parallel
+def test_a_serial_choice_runs_the_faster_kernel(region_costs, monkeypatch, kind, threads):
+    """A serial choice (one thread: no region to pay for; two: a cold pool) runs the parallel
+    kernel on the calling thread alone for the kinds whose loops it compiles better, in
+    calls big enough to ask, with the omp threading layer; else the serial twin.  Never on
+    Cython (a plain loop) nor in a forked child (its OpenMP pool is dead)."""
+    import numba
+
+    clock = Clock(monkeypatch)
+    monkeypatch.setattr(backends, "get_num_threads", lambda: threads)
+    faster = kind in _config.ONE_THREAD_PARALLEL and numba.threading_layer() == "omp"
+    work = _work(0.95 * _limit(COLD), kind)  # serial on a cold pool, whatever the threads
+    for backend, one_thread in (("numba", faster), ("cython", False)):
+        clock.now += 1.0
+        assert backends.select(backend, work, kind=kind)[1] is one_thread
+        assert _cost._open.one_thread is one_thread
+    clock.now += 1.0
     assert not backends.select("numba", _work(0.99 * _cost.MIN_SERIAL_S, kind), kind=kind)[1]
+    assert not _cost._open.one_thread
+    monkeypatch.setattr(backends, "_serial_only", frozenset({"numba", "cython", "cuda"}))
+    clock.now += 1.0
+    assert not backends.select("numba", work, kind=kind)[1]
+    assert not _cost._open.one_thread
+
+
+def test_one_thread_sets_numbas_count_for_the_kernel_only(monkeypatch):
+    """On one thread, a parallel kernel sees a Numba count of 1, restored after it (raised
+    or not), and counts as serial for the cost model; without the flag it sees the count."""
+    import numba
+
+    if numba.config.NUMBA_NUM_THREADS < 2:
+        pytest.skip("Numba has one thread here: there is no count to lower")
+    monkeypatch.setattr(_cost, "_open", _cost._Thread())
+    _cost.on_one_thread(10**9, "losses")  # looks Numba's count functions up
+    seen = []
+
+    def kernel(fail=False):
+        seen.append(numba.get_num_threads())
+        if fail:
+            raise ZeroDivisionError
+
+    run = _cost.timed(kernel, True)
+    numba.set_num_threads(2)
+    try:
+        _cost.run_serial_on_one_thread(True)
+        call = _cost._open.call = _cost._Call("numba", _cost._Observed(), 1, True)
+        run()
+        assert seen == [1] and numba.get_num_threads() == 2
+        assert call.ran == _cost.SERIAL
+        with pytest.raises(ZeroDivisionError):
+            run(True)
+        assert seen == [1, 1] and numba.get_num_threads() == 2
+        _cost.run_serial_on_one_thread(False)
+        run()
+        assert seen == [1, 1, 2]
+    finally:
+        _cost._open.call = None
+        numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
 
 
 @pytest.mark.parametrize("kind", sorted(NS))
@@ -124,7 +183,7 @@ def test_small_calls_never_measure(monkeypatch, kind):
     monkeypatch.setattr(_cost, "measure", lambda *a: pytest.fail("a small call measured"))
     monkeypatch.setattr(backends, "get_num_threads", lambda: 2)
     work = _work(_cost.MIN_SERIAL_S * 0.99, kind)  # estimated below any region's cost
-    assert not backends.select("numba", work, kind=kind)[1]
+    assert not chosen("numba", work, kind=kind)
 
 
 def test_region_cost_is_measured_once_per_backend(monkeypatch):
@@ -147,12 +206,12 @@ def test_measure_times_real_regions(backend):
 
 def test_forcing_and_the_fork_rule(region_costs, monkeypatch):
     monkeypatch.setattr(backends, "FORCE_PARALLEL", True)
-    assert backends.select("numba", 1)[1]
+    assert chosen("numba", 1)
     monkeypatch.setattr(backends, "FORCE_PARALLEL", False)
-    assert not backends.select("numba", 10**12)[1]
+    assert not chosen("numba", 10**12)  # serial (the parallel kernel on one thread: above)
     monkeypatch.setattr(backends, "FORCE_PARALLEL", True)
     monkeypatch.setattr(backends, "_serial_only", frozenset({"numba", "cython", "cuda"}))
-    assert not backends.select("cython", 10**12)[1]  # a forked child stays serial
+    assert not chosen("cython", 10**12)  # a forked child stays serial
 
 
 def test_the_choice_changes_only_the_time(monkeypatch):
@@ -166,7 +225,7 @@ def test_the_choice_changes_only_the_time(monkeypatch):
         _cost.end_call()  # the last call's
         monkeypatch.setattr(_cost, "_call_warm_until", {})  # the pool idles: the cold cost applies
         monkeypatch.setattr(_cost, "_parallel_warm_until", {})
-        assert backends.select("numba", 700 * 700, kind="ciou_pairs")[1] is (cost < 1)
+        assert chosen("numba", 700 * 700, kind="ciou_pairs") is (cost < 1)
         results.append(fastiou.complete_box_iou(b, b, backend="numba"))
     np.testing.assert_array_equal(results[0], results[1])
 
@@ -197,9 +256,9 @@ def test_a_warm_cost_measured_beside_a_busy_process_does_not_keep_calls_serial(r
     work = _work((_limit(_cost.MAX_WARM_S) + _limit(high)) / 2, "iou_pairs")
     for backend, parallel in (("numba", True), ("cython", False)):
         _cost._call_warm_until[_cost._key(backend)] = clock.now + _cost.WARM_S  # calls back to back
-        assert backends.select(backend, work)[1] is parallel
+        assert chosen(backend, work) is parallel
     clock.now += 1.0  # idle: the cold cost applies to both
-    assert not any(backends.select(backend, work)[1] for backend in ("numba", "cython"))
+    assert not any(chosen(backend, work) for backend in ("numba", "cython"))
 
 
 def test_a_call_sure_to_pay_measures_nothing(monkeypatch):
@@ -210,7 +269,7 @@ def test_a_call_sure_to_pay_measures_nothing(monkeypatch):
     monkeypatch.setattr(backends, "get_num_threads", lambda: 2)
     limit = _cost.sure_parallel(2)
     assert limit == pytest.approx(_limit(_cost.MAX_REGION_S))  # parallel pays at any cost up to MAX_REGION_S
-    assert backends.select("numba", _work(1.01 * limit, "coco"), kind="coco")[1]
+    assert chosen("numba", _work(1.01 * limit, "coco"), kind="coco")
 
 
 def test_the_first_call_measures_only_the_warm_cost_and_finds_the_pool_warm(monkeypatch):
@@ -231,15 +290,15 @@ def test_the_first_call_measures_only_the_warm_cost_and_finds_the_pool_warm(monk
     monkeypatch.setattr(_cost, "measure", lambda *a: pytest.fail("slept in a user's call"))
     monkeypatch.setattr(backends, "get_num_threads", lambda: 2)
     mid = _work((_limit(WARM) + _limit(COLD)) / 2, "iou_pairs")  # parallel when warm, serial when cold
-    assert backends.select("numba", mid)[1]
+    assert chosen("numba", mid)
     assert measured == ["warm"]
     for n in range(1, _cost.COLD_SAMPLES + 1):
         clock.now += 1.0  # idle: a sample wakes the pool, and the warm cost decides
-        assert backends.select("numba", mid)[1]
+        assert chosen("numba", mid)
         assert measured == ["warm"] + ["now"] * n
     assert _cost._costs["numba"] == _cost.RegionCost(WARM, COLD)  # the samples' median
     clock.now += 1.0  # idle again: the cold cost decides, and nothing is measured
-    assert not backends.select("numba", mid)[1]
+    assert not chosen("numba", mid)
     assert measured == ["warm"] + ["now"] * _cost.COLD_SAMPLES
 
 
@@ -269,16 +328,16 @@ def test_observed_calls_overrule_the_model(region_costs, monkeypatch, unit):
     work = 1 << _work(2 * _limit(COLD), "losses").bit_length()
 
     def calls(count):
-        chosen = []
+        choices = []
         for _ in range(count):
-            parallel = backends.select("numba", work, kind="losses")[1]
+            parallel = chosen("numba", work, kind="losses")
             kernels[parallel]()
-            chosen.append(parallel)
-        return chosen
+            choices.append(parallel)
+        return choices
 
     def serial_calls_before_parallel():
         count = 0
-        while not backends.select("numba", work, kind="losses")[1]:
+        while not chosen("numba", work, kind="losses"):
             kernels[False]()
             count += 1
         kernels[True]()
@@ -306,7 +365,7 @@ def test_observed_calls_overrule_the_model(region_costs, monkeypatch, unit):
     assert sum(unobserved) > (len(unobserved) // 2 if unit < _cost.OBSERVE_S / 2 else 0)
     # other thread counts, kinds and octaves of work are observed apart
     monkeypatch.setattr(backends, "get_num_threads", lambda: 4)
-    assert backends.select("numba", work, kind="losses")[1]
+    assert chosen("numba", work, kind="losses")
 
 
 def test_a_settled_parallel_choice_is_observed_once_per_observe_s(region_costs, monkeypatch):
@@ -322,7 +381,7 @@ def test_a_settled_parallel_choice_is_observed_once_per_observe_s(region_costs, 
     def observed_calls(count):
         observed = []
         for _ in range(count):
-            parallel = backends.select("numba", work, kind="losses")[1]
+            parallel = chosen("numba", work, kind="losses")
             observed.append((parallel, _cost._open.call is not None))
             kernels[parallel]()
         return observed
@@ -348,7 +407,7 @@ def test_settled_calls_spaced_out_beyond_warm_s_are_not_all_observed(region_cost
     work = _work(2 * _limit(COLD), "losses")
 
     def call():
-        parallel = backends.select("numba", work, kind="losses")[1]
+        parallel = chosen("numba", work, kind="losses")
         observed = _cost._open.call is not None
         kernels[parallel]()
         return parallel, observed
@@ -403,7 +462,7 @@ def test_a_settled_choice_decides_its_calls_without_asking_the_model(region_cost
 
     def call(size=work):
         asked.append(False)
-        parallel = backends.select("numba", size, kind="losses")[1]
+        parallel = chosen("numba", size, kind="losses")
         kernels[parallel]()
         return parallel
 
@@ -425,13 +484,13 @@ def test_a_settled_choice_decides_its_calls_without_asking_the_model(region_cost
     assert call(work + 1) is faster and asked == [False, True]  # another work: asked
     other = []
     worker = threading.Thread(
-        target=lambda: other.append(backends.select("numba", work + 1, kind="losses")[1]))
+        target=lambda: other.append(chosen("numba", work + 1, kind="losses")))
     worker.start()
     worker.join()
     assert other == [faster] and asked == [False, True, True]  # another Python thread: asked
     monkeypatch.setattr(backends, "get_num_threads", lambda: 1)
     clock.now += _cost.OBSERVE_S  # the bucket's next observation: asked
-    assert call(work + 1) is ("losses" in _config.ONE_THREAD_PARALLEL)
+    assert not call(work + 1)  # one thread: serial (the faster kernel: on_one_thread, tested above)
 
 
 def test_a_thread_count_changed_is_taken_within_observe_s_whatever_other_threads_do(
@@ -454,7 +513,7 @@ def test_a_thread_count_changed_is_taken_within_observe_s_whatever_other_threads
     def call(thread):
         current[0] = thread
         monkeypatch.setattr(_cost, "_open", states[thread])
-        parallel = backends.select("numba", work, kind=kind)[1]
+        parallel = chosen("numba", work, kind=kind)
         kernels[parallel]()
         return parallel
 
@@ -537,12 +596,12 @@ def test_one_long_serial_call_that_parallel_clearly_beats_settles_it(region_cost
         monkeypatch.setattr(_cost, "_observed", {})
         clock.now += 1.0  # the pool idles: the first call wakes it
         kernels = clock.kernels({False: serial, True: parallel})
-        chosen = []
+        choices = []
         for _ in range(2 * n + 2):
-            chosen.append(backends.select("numba", work, kind="losses")[1])
-            kernels[chosen[-1]]()
+            choices.append(chosen("numba", work, kind="losses"))
+            kernels[choices[-1]]()
         # the first parallel call wakes the pool (not observed), then n observed
-        assert chosen == [True] * (n + 1) + [False] * serial_calls + [True] * (n + 1 - serial_calls)
+        assert choices == [True] * (n + 1) + [False] * serial_calls + [True] * (n + 1 - serial_calls)
 
 
 def test_a_call_that_loads_a_kernel_is_not_observed(region_costs, monkeypatch):
@@ -559,10 +618,10 @@ def test_a_call_that_loads_a_kernel_is_not_observed(region_costs, monkeypatch):
             self.overloads.setdefault(signature, "loaded")
 
     kernel = _cost.timed(Dispatcher(), True)
-    assert backends.select("numba", work, kind="losses")[1]
+    assert chosen("numba", work, kind="losses")
     kernel("float32")  # loads, and woke the pool
     for signature in ("float64", "float32", "float64"):  # loads, then two calls observed
-        assert backends.select("numba", work, kind="losses")[1]
+        assert chosen("numba", work, kind="losses")
         kernel(signature)
     _cost.end_call()
     assert [len(o.parallel) for o in _cost._observed.values()] == [2]
@@ -618,7 +677,7 @@ def test_a_call_that_runs_no_kernel_or_both_kinds_observes_nothing(region_costs,
     work = _work(2 * _limit(COLD), "losses")
     both = [_cost.timed(lambda: None, flag) for flag in (False, True)]
     for _ in range(3 * _cost.SAMPLES):
-        assert backends.select("numba", work, kind="losses")[1]
+        assert chosen("numba", work, kind="losses")
         both[0]()
         both[1]()
     assert all(not o.serial and not o.parallel for o in _cost._observed.values())
@@ -630,10 +689,10 @@ def test_a_forced_call_ends_the_open_one(region_costs, monkeypatch):
     Clock(monkeypatch)
     work = _work(2 * _limit(COLD), "losses")
     kernel = _cost.timed(lambda: None, True)
-    assert backends.select("numba", work, kind="losses")[1]
+    assert chosen("numba", work, kind="losses")
     assert _cost._open.call is not None
     monkeypatch.setattr(backends, "FORCE_PARALLEL", True)
-    assert backends.select("numba", work, kind="losses")[1]
+    assert chosen("numba", work, kind="losses")
     assert _cost._open.call is None
     kernel()
     assert all(not o.serial and not o.parallel for o in _cost._observed.values())

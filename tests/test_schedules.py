@@ -17,7 +17,7 @@ import pytest
 
 import fastiou
 from fastiou import backends, losses, masks, sparse, synthetic
-from fastiou.backends import numba_cpu, numba_cpu_losses, numba_cpu_masks
+from fastiou.backends import _cost, numba_cpu, numba_cpu_losses, numba_cpu_masks
 from fastiou.backends.numba_cpu import claim, new_counter, workers
 
 numba = pytest.importorskip("numba")
@@ -37,9 +37,13 @@ def restore_threads():
 
 
 def _runs(fn, backend, monkeypatch):
-    """``fn(backend)`` serially, then in parallel on each count of THREADS."""
+    """``fn(backend)`` on the serial twins, serially (some kernels: the parallel one on one
+    thread, ``_cost.on_one_thread``), then in parallel on each count of THREADS."""
     monkeypatch.setattr(backends, "FORCE_PARALLEL", False)
-    results = [fn(backend)]
+    with monkeypatch.context() as twins:
+        twins.setattr(_cost, "on_one_thread", lambda work, kind: False)
+        results = [fn(backend)]
+    results.append(fn(backend))
     monkeypatch.setattr(backends, "FORCE_PARALLEL", True)
     for n in THREADS:
         if backend == "numba" and n > numba.config.NUMBA_NUM_THREADS:

@@ -3,7 +3,9 @@
 ``'auto'`` (the default, or ``FASTIOU_BACKEND``) takes the CUDA backend for CUDA
 arrays and otherwise the Numba backend; every backend runs a kernel's serial twin
 unless the cost model (:mod:`._cost`: the measured cost of a parallel region
-against the call's estimated serial time) says the parallel one pays.
+against the call's estimated serial time) says the parallel one pays, or, for the
+kinds whose parallel Numba kernel is faster on one thread, runs that kernel on the
+calling thread alone (:func:`._cost.on_one_thread`).
 ``'numba'``, ``'cython'`` and ``'cuda'`` force a backend; asking for one that is
 not installed raises ``ImportError`` saying how to install it.
 
@@ -157,14 +159,20 @@ def select(backend: str, work: int, on_device: bool = False, family: str = "boxe
             f"backend={backend!r} cannot take CUDA arrays; copy them to the host or use backend='cuda'"
         )
     module = load(backend, family)
+    kind = kind or ("iou_pairs" if family == "boxes" else family)
     if backend in _serial_only:
         parallel = False
     elif FORCE_PARALLEL is not None:
         _cost.end_call()  # its kernels are not the open call's
         parallel = FORCE_PARALLEL
     else:
-        parallel = _cost.pays(backend, work, kind or ("iou_pairs" if family == "boxes" else family),
-                              get_num_threads)
+        parallel = _cost.pays(backend, work, kind, get_num_threads)
+    # serial: the parallel kernel on this thread alone, where it runs faster than its twin
+    one_thread = (not parallel and backend != "cython" and backend not in _serial_only
+                  and _cost.on_one_thread(work, kind))
+    _cost.run_serial_on_one_thread(one_thread)
+    if one_thread:
+        return module, True
     if parallel and _num_threads is not None and backend != "cython":
         _numba_threads_to(_num_threads)  # the CPU kernels of 'cuda' are Numba's too
     return module, parallel

@@ -21,8 +21,10 @@ the other vCPU: more than many whole jobs.  So:
   start at once and a late one takes what is left: on ``T`` threads a call
   takes about ``L + (W - L) / T`` for a region cost ``L`` below ``W``, saving
   ``(W - L)(1 - 1/T)`` (:func:`saving`);
-- on one thread, :func:`pays` picks the parallel kernel (run on that thread) for the
-  kinds of ``fastiou._config.ONE_THREAD_PARALLEL``, whose loops it compiles better;
+- a serial choice (on one thread there is no region to pay for) runs the parallel
+  kernel on the calling thread alone for the kinds of
+  ``fastiou._config.ONE_THREAD_PARALLEL``, whose loops it compiles better
+  (:func:`on_one_thread`, asked by ``select``);
 - :func:`pays` goes parallel when that saving exceeds ``MARGIN`` times ``L``,
   with ``L`` the warm cost while the pool is warm (a parallel call of this
   backend ended within ``WARM_S``) or while calls come back to back (the
@@ -288,6 +290,7 @@ class _Thread(threading.local):
     def __init__(self) -> None:
         self.call: _Call | None = None
         self.settled: dict[tuple[str, str], tuple[int, float, _Observed, str, float, float]] = {}
+        self.one_thread = False  # the last select ran a serial choice's kernels on_one_thread
 
 
 _open = _Thread()
@@ -314,19 +317,76 @@ def timed(kernel: Callable[..., Any], parallel: bool) -> Callable[..., Any]:
 
     def run(*args: Any) -> Any:
         call = _open.call
-        if call is None:
+        one_thread = parallel and _open.one_thread
+        if call is None and not one_thread:
             return kernel(*args)
         known = len(overloads)
+        restore = _numba_threads_to_one() if one_thread else 0
         start = time.perf_counter()
         try:
             return kernel(*args)
         finally:
-            call.ended = time.perf_counter()
-            call.seconds += call.ended - start
-            call.ran |= kind if len(overloads) == known else kind | LOADED
+            ended = time.perf_counter()
+            if restore:
+                _set_numba_threads(restore)
+            if call is not None:
+                call.ended = ended
+                call.seconds += ended - start
+                ran = SERIAL if one_thread else kind
+                call.ran |= ran if len(overloads) == known else ran | LOADED
 
     run.__wrapped__ = kernel  # type: ignore[attr-defined]
     return run
+
+
+#: Whether Numba's threading layer runs a one-thread region on the calling thread, and
+#: its per-thread count's getter and setter (see :func:`on_one_thread`); None: not asked yet.
+_on_caller: bool | None = None
+_numba_count: tuple[Callable[[], int], Callable[[int], object]] | None = None
+
+
+def on_one_thread(work: int, kind: str) -> bool:
+    """Whether a serial choice of ``work`` units of ``kind`` runs the parallel Numba kernel
+    on the calling thread alone (its Numba count set to 1 for the kernel: :func:`timed`)
+    rather than its serial twin: for the kinds of ``fastiou._config.ONE_THREAD_PARALLEL``,
+    whose loops that kernel compiles better, in calls big enough to ask (``MIN_SERIAL_S``),
+    and with the ``omp`` threading layer, where a team of one wakes no pool thread
+    (``workqueue`` hands even one thread's work to a pool thread)."""
+    global _on_caller, _numba_count
+    if kind not in _config.ONE_THREAD_PARALLEL or serial_estimate(work, kind) < MIN_SERIAL_S:
+        return False
+    if _on_caller is None:
+        import numba
+        from numba.np.ufunc import parallel as numba_parallel
+
+        numba.get_num_threads()  # starts the threading layer
+        # Numba's unchecked getter and setter where it has them: a third of the public ones' cost.
+        _numba_count = (getattr(numba_parallel, "_get_num_threads", numba.get_num_threads),
+                        getattr(numba_parallel, "_set_num_threads", numba.set_num_threads))
+        _on_caller = numba.threading_layer() == "omp"
+    return _on_caller
+
+
+def _numba_threads_to_one() -> int:
+    """Set the calling thread's Numba thread count to 1; the count to restore (0: it was 1)."""
+    assert _numba_count is not None  # set by on_one_thread, which the flag's select asked
+    get, _ = _numba_count
+    previous = get()
+    if previous == 1:
+        return 0
+    _set_numba_threads(1)
+    return previous
+
+
+def _set_numba_threads(n: int) -> None:
+    assert _numba_count is not None
+    _numba_count[1](n)
+
+
+def run_serial_on_one_thread(flag: bool) -> None:
+    """Whether the calling thread's parallel Numba kernels, until its next ``select``, run
+    on that thread alone (a serial choice: :func:`on_one_thread`)."""
+    _open.one_thread = flag
 
 
 def _numba_empty_region(threads: int) -> None:
@@ -491,8 +551,8 @@ def pays(backend: str, work: int, kind: str, get_threads: Callable[[], int]) -> 
     if serial < MIN_SERIAL_S:
         return False
     threads = get_threads()
-    if threads < 2:  # no region to pay for; the faster kernel on one thread
-        return kind in _config.ONE_THREAD_PARALLEL
+    if threads < 2:  # no region to pay for (select runs the faster kernel: on_one_thread)
+        return False
     key = _key(backend)
     # above sure_parallel the choice is parallel whatever the region costs: not measured
     sure = serial > sure_parallel(threads)
