@@ -150,7 +150,7 @@ def test_one_thread_sets_numbas_count_for_the_kernel_only(monkeypatch):
     if numba.config.NUMBA_NUM_THREADS < 2:
         pytest.skip("Numba has one thread here: there is no count to lower")
     monkeypatch.setattr(_cost, "_open", _cost._Thread())
-    _cost.on_one_thread(10**9, "losses")  # looks Numba's count functions up
+    _cost.on_one_thread(10**9, "losses")  # looks up Numba's count functions
     seen = []
 
     def kernel(fail=False):

@@ -321,14 +321,16 @@ def timed(kernel: Callable[..., Any], parallel: bool) -> Callable[..., Any]:
         if call is None and not one_thread:
             return kernel(*args)
         known = len(overloads)
-        restore = _numba_threads_to_one() if one_thread else 0
+        threads = _get_numba_threads() if one_thread else 1
+        if threads != 1:
+            _set_numba_threads(1)
         start = time.perf_counter()
         try:
             return kernel(*args)
         finally:
             ended = time.perf_counter()
-            if restore:
-                _set_numba_threads(restore)
+            if threads != 1:
+                _set_numba_threads(threads)
             if call is not None:
                 call.ended = ended
                 call.seconds += ended - start
@@ -339,10 +341,12 @@ def timed(kernel: Callable[..., Any], parallel: bool) -> Callable[..., Any]:
     return run
 
 
-#: Whether Numba's threading layer runs a one-thread region on the calling thread, and
-#: its per-thread count's getter and setter (see :func:`on_one_thread`); None: not asked yet.
+#: Whether Numba's threading layer runs a one-thread region on the calling thread (None:
+#: not asked yet), and the calling thread's Numba count: its getter and setter (Numba's
+#: unchecked ones where it has them, a third of the public ones' cost); see on_one_thread.
 _on_caller: bool | None = None
-_numba_count: tuple[Callable[[], int], Callable[[int], object]] | None = None
+_get_numba_threads: Callable[[], int] = lambda: 1
+_set_numba_threads: Callable[[int], object] = lambda n: None
 
 
 def on_one_thread(work: int, kind: str) -> bool:
@@ -352,7 +356,7 @@ def on_one_thread(work: int, kind: str) -> bool:
     whose loops that kernel compiles better, in calls big enough to ask (``MIN_SERIAL_S``),
     and with the ``omp`` threading layer, where a team of one wakes no pool thread
     (``workqueue`` hands even one thread's work to a pool thread)."""
-    global _on_caller, _numba_count
+    global _on_caller, _get_numba_threads, _set_numba_threads
     if kind not in _config.ONE_THREAD_PARALLEL or serial_estimate(work, kind) < MIN_SERIAL_S:
         return False
     if _on_caller is None:
@@ -360,27 +364,10 @@ def on_one_thread(work: int, kind: str) -> bool:
         from numba.np.ufunc import parallel as numba_parallel
 
         numba.get_num_threads()  # starts the threading layer
-        # Numba's unchecked getter and setter where it has them: a third of the public ones' cost.
-        _numba_count = (getattr(numba_parallel, "_get_num_threads", numba.get_num_threads),
-                        getattr(numba_parallel, "_set_num_threads", numba.set_num_threads))
+        _get_numba_threads = getattr(numba_parallel, "_get_num_threads", numba.get_num_threads)
+        _set_numba_threads = getattr(numba_parallel, "_set_num_threads", numba.set_num_threads)
         _on_caller = numba.threading_layer() == "omp"
     return _on_caller
-
-
-def _numba_threads_to_one() -> int:
-    """Set the calling thread's Numba thread count to 1; the count to restore (0: it was 1)."""
-    assert _numba_count is not None  # set by on_one_thread, which the flag's select asked
-    get, _ = _numba_count
-    previous = get()
-    if previous == 1:
-        return 0
-    _set_numba_threads(1)
-    return previous
-
-
-def _set_numba_threads(n: int) -> None:
-    assert _numba_count is not None
-    _numba_count[1](n)
 
 
 def run_serial_on_one_thread(flag: bool) -> None:
