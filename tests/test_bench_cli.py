@@ -15,6 +15,7 @@ import pytest
 
 from fastiou import backends, cli
 from fastiou.bench import boxes as bench_boxes
+from fastiou.bench import nms as bench_nms
 from fastiou.bench import runner, table
 
 LOAD_MATRIX = Path(__file__).resolve().parents[1] / "benchmarks" / "load_matrix.py"
@@ -92,6 +93,17 @@ def test_bench_help_names_settle(capsys):
         cli.main(["bench", "--help"])
     out = capsys.readouterr().out
     assert "--settle" in out and "serial / parallel" in out
+
+
+def test_bench_sizes_leave_out_the_largest_nms_case():
+    """``--sizes`` (or ``--quick``) narrows the NMS family: its 200,000-box scattered case,
+    minutes with the third parties, belongs to the full table only."""
+    def largest_scattered(quick, sizes):
+        return max(c.size for c in bench_nms.cases(quick, sizes) if "scattered" in c.label)
+
+    assert largest_scattered(False, None) == 200_000
+    assert largest_scattered(True, None) == largest_scattered(False, [100]) == 20_000
+    assert {c.size for c in bench_nms.cases(False, [100]) if c.op == "batched_nms"} == {100}
 
 
 def _load_matrix():
