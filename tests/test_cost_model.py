@@ -3,6 +3,7 @@ region cost, measured once per process, never asked for small calls."""
 
 from __future__ import annotations
 
+import os
 import threading
 
 import numpy as np
@@ -10,9 +11,20 @@ import pytest
 
 import fastiou
 from fastiou import _config, backends
-from fastiou.backends import _cost
+from fastiou.backends import _cost, _load
 
 NS = _config.SERIAL_NS_PER_UNIT
+READ_OTHERS_SECONDS = _load._others_seconds  # the fixture below replaces it
+
+
+@pytest.fixture(autouse=True)
+def no_load_readings(monkeypatch):
+    """Other processes' CPU time unread (as where there is no /proc/stat), and none read
+    before: the retries follow the serial time spent alone (the hint has tests of its own)."""
+    monkeypatch.setattr(_load, "_others_seconds", lambda: None)
+    monkeypatch.setattr(_load, "_last", None)
+    monkeypatch.setattr(_load, "_window", None)
+    monkeypatch.setattr(_load, "_touched", float("-inf"))
 
 
 COLD, WARM = 1e-3, 1e-5
@@ -162,7 +174,7 @@ def test_one_thread_sets_numbas_count_for_the_kernel_only(monkeypatch):
     numba.set_num_threads(2)
     try:
         _cost.run_serial_on_one_thread(True)
-        call = _cost._open.call = _cost._Call("numba", _cost._Observed(), 1, True)
+        call = _cost._open.call = _cost._Call("numba", _cost._Observed(2), 1, True)
         run()
         assert seen == [1] and numba.get_num_threads() == 2
         assert call.ran == _cost.SERIAL
@@ -427,7 +439,7 @@ def test_settled_calls_spaced_out_beyond_warm_s_are_not_all_observed(region_cost
 
 def test_an_observed_parallel_call_slower_than_serial_has_the_next_calls_observed():
     work, unit = 1 << 20, 2.0 ** -10
-    observed = _cost._Observed()
+    observed = _cost._Observed(2)
     for _ in range(_cost.SAMPLES):
         observed.record(True, unit, work)
         observed.record(False, 2 * unit, work)
@@ -562,7 +574,7 @@ def test_a_retry_is_priced_at_what_it_cost_its_waking_call_too(wake_units):
     # a retry's waking call can be faster than serial (for a large call the wake is small next
     # to the work): a retry that lost at no cost is tried again at once
     work, unit = 1 << 20, 2.0 ** -10
-    observed = _cost._Observed()
+    observed = _cost._Observed(2)
     for _ in range(_cost.SAMPLES):
         observed.record(True, 2 * unit, work)
         observed.record(False, unit, work)
@@ -633,7 +645,7 @@ def test_observed_choices_follow_the_calls_that_change():
     the next retry is priced anew."""
     work, long = 1 << 20, _cost.LONG_S
     seconds_apart = iter(range(10))  # calls a second apart: each is observed
-    settled = _cost._Observed()
+    settled = _cost._Observed(2)
     for _ in range(_cost.SAMPLES):
         settled.record(True, long, work)
     settled.record(False, 2 * long, work)
@@ -643,7 +655,7 @@ def test_observed_choices_follow_the_calls_that_change():
     assert settled.choose(work, next(seconds_apart)) == (False, True)  # serial is observed again
 
     unit = 2.0 ** -10
-    observed = _cost._Observed()
+    observed = _cost._Observed(2)
     for _ in range(_cost.SAMPLES):
         observed.record(True, 2 * unit, work)
         observed.record(False, unit, work)
@@ -696,3 +708,137 @@ def test_a_forced_call_ends_the_open_one(region_costs, monkeypatch):
     assert _cost._open.call is None
     kernel()
     assert all(not o.serial and not o.parallel for o in _cost._observed.values())
+
+
+class Readings:
+    """Other processes' CPU seconds as ``_load`` reads them, set by hand, on 2 CPUs."""
+
+    def __init__(self, monkeypatch):
+        self.others = 0.0
+        monkeypatch.setattr(_load, "_others_seconds", lambda: self.others)
+        monkeypatch.setattr(_load, "_lines", ((b"cpu ",), 2))
+
+
+def test_load_windows_span_calls_back_to_back(monkeypatch):
+    """A window closes WINDOW_S after the reading that opened it, spans only samples less
+    than GAP_S apart, and says contended when other processes left fewer CPUs than the
+    threads need (by SLACK); it counts only if it started after ``since``."""
+    clock, readings = Clock(monkeypatch), Readings(monkeypatch)
+    start = clock.now
+    _load.sample(clock.now)  # opens a window
+    assert _load.verdict(start - 1, 2) is None  # none closed yet
+    step = 2.0 ** -6  # 15.6 ms: exact sums on the clock
+    assert step < min(_load.WINDOW_S, _load.GAP_S) <= 2 * step
+    for load in (0.25, 1.0):  # CPUs other processes take
+        for _ in range(2):  # samples a step apart: the second closes the window
+            clock.now += step
+            readings.others += load * step
+            _load.sample(clock.now)
+        assert _load.verdict(start - 1, 2) is (load > 2 - 2 + _load.SLACK)
+        assert _load.verdict(start - 1, 1) is False  # one thread: one CPU free is enough
+        start = clock.now
+    assert _load.verdict(clock.now, 2) is None  # the last window started before then
+    clock.now += 2 * _load.GAP_S  # the calls paused (or other work ran): a new window opens
+    readings.others += 10.0
+    _load.sample(clock.now)
+    opened = clock.now
+    for _ in range(2):
+        clock.now += step
+        _load.sample(clock.now)
+    assert _load._window == (opened, 0.0)
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/stat") or not hasattr(os, "sched_getaffinity"),
+                    reason="reads Linux's /proc/stat")
+def test_others_cpu_time_is_read_from_proc_stat(monkeypatch, tmp_path):
+    # user nice system idle iowait irq softirq steal: all but nice, idle and iowait count
+    stat = tmp_path / "stat"
+    stat.write_text("cpu  100 1000 20 5000 7 1 2 3 0 0\n"
+                    "cpu0 60 500 10 2500 3 1 1 2 0 0\n"
+                    "cpu1 40 500 10 2500 4 0 1 1 0 0\n"
+                    "intr 1 2 3\n")
+    monkeypatch.setattr(_load, "_PATH", str(stat))
+    monkeypatch.setattr(_load.os, "getpriority", lambda *a: 0)
+    import resource
+
+    def read(cpus):
+        monkeypatch.setattr(_load.os, "sched_getaffinity", lambda pid: cpus)
+        monkeypatch.setattr(_load.os, "cpu_count", lambda: 2)
+        monkeypatch.setattr(_load, "_lines", None)
+        before = resource.getrusage(resource.RUSAGE_SELF)
+        others = READ_OTHERS_SECONDS()
+        after = resource.getrusage(resource.RUSAGE_SELF)
+        # this process's own CPU time is not others'
+        own = [r.ru_utime + r.ru_stime for r in (before, after)]
+        return others, own
+
+    for cpus, ticks in [({0, 1}, 100 + 20 + 1 + 2 + 3), ({1}, 40 + 10 + 0 + 1 + 1)]:
+        others, own = read(cpus)
+        assert ticks / _load._ticks - own[1] <= others <= ticks / _load._ticks - own[0]
+    monkeypatch.setattr(_load.os, "getpriority", lambda *a: 10)  # niced: own time is in nice
+    monkeypatch.setattr(_load.os, "sched_getaffinity", lambda pid: {0, 1})
+    monkeypatch.setattr(_load, "_lines", None)
+    assert READ_OTHERS_SECONDS() == (100 + 20 + 1 + 2 + 3) / _load._ticks
+    monkeypatch.setattr(_load, "_PATH", str(tmp_path / "missing"))
+    assert READ_OTHERS_SECONDS() is None
+
+
+def _lost(work: int, unit: float, now: float) -> _cost._Observed:
+    """A two-thread bucket whose parallel calls (2 units) just lost to serial ones (1 unit)."""
+    observed = _cost._Observed(2)
+    for _ in range(_cost.SAMPLES):
+        observed.record(True, 2 * unit, work)
+        observed.record(False, unit, work)
+    assert observed.choose(work, now) == (False, True) and observed.lost_at == now
+    return observed
+
+
+def test_retries_follow_other_processes_load(monkeypatch):
+    """Where other processes' CPU time is read, a retry waits for a window since parallel
+    lost (at most WAIT_S); it comes at once when they let go of the CPUs after holding them,
+    and as seldom as at LOADED_BACKOFF while they hold them; a lost retry starts afresh."""
+    work, unit = 1 << 20, 2.0 ** -10
+    verdicts = {}
+    monkeypatch.setattr(_load, "verdict", lambda since, threads: verdicts.get(since))
+    monkeypatch.setattr(_load, "readable", lambda: True)
+    monkeypatch.setattr(_load, "sample", lambda now: None)
+
+    observed = _lost(work, unit, 0.0)
+    price = observed.retry_after
+    assert price == _cost.RETRY_EVERY * (_cost.SAMPLES + 1) * unit  # backoff 1
+    observed.spent = price
+    assert observed.choose(work, _load.WAIT_S / 2) == (False, True)  # no window yet: waits
+    assert observed.settled(work, _load.WAIT_S / 2) is False  # and its calls stay serial
+    assert observed.choose(work, 2 * _load.WAIT_S) == (True, True)  # waited long enough: due
+
+    observed = _lost(work, unit, 0.0)
+    verdicts[0.0] = True  # a window since: contended
+    observed.spent = price * _cost.LOADED_BACKOFF - unit
+    assert observed.choose(work, 1.0) == (False, True) and observed.load_seen
+    verdicts[0.0] = False  # the next one: the CPUs are free again
+    observed.spent = 0.0
+    assert observed.choose(work, 1.5) == (True, True) and observed.retrying  # at once
+    for _ in range(_cost.SAMPLES):
+        observed.record(True, 2 * unit, work)
+    observed.retry_extra = 3 * unit  # what the retry's calls cost beyond serial ones
+    assert observed.choose(work, 2.0) == (False, True)  # the retry lost: priced anew
+    assert observed.lost_at == 2.0 and not observed.load_seen and observed.backoff == 2
+    assert observed.retry_after == _cost.RETRY_EVERY * 2 * 3 * unit
+    verdicts[2.0] = False  # free, but not held since: no retry at once, nor before retry_after
+    observed.spent = observed.retry_after - unit
+    assert observed.choose(work, 3.0) == (False, True)
+    verdicts[2.0] = True  # held: as seldom as at LOADED_BACKOFF, whatever the backoff
+    observed.spent = observed.retry_after * _cost.LOADED_BACKOFF / 2 - unit
+    assert observed.choose(work, 4.0) == (False, True)
+    observed.spent += unit
+    assert observed.choose(work, 5.0) == (True, True)
+
+
+def test_a_forked_child_reads_the_load_afresh(monkeypatch):
+    Readings(monkeypatch)
+    _load.sample(1.0)
+    assert _load.readable()
+    pid = os.fork() if hasattr(os, "fork") else pytest.skip("no fork here")
+    if pid == 0:  # the child: nothing read, nothing closed
+        os._exit(0 if (_load._last, _load._window, _load._lines) == (None, None, None) else 1)
+    assert os.waitpid(pid, 0)[1] == 0

@@ -49,22 +49,30 @@ the other vCPU: more than many whole jobs.  So:
   of the time those calls took, whether they come back to back or between other work.
   A retry is judged on ``SAMPLES`` warm calls (lost at once by one that takes
   ``CLEAR_WIN`` times the serial ones), and each retry that loses doubles the next
-  one's due.  Once the choice is settled, one call per ``OBSERVE_S`` is observed (until
-  an observed parallel call is slower than the serial ones).
+  one's due.  Where the CPU time of other processes can be read (Linux:
+  :mod:`._load`), it decides when: a retry waits for a window of it since parallel
+  lost, comes at once when those processes let go of the CPUs after holding them, and
+  as seldom as at ``LOADED_BACKOFF`` while they hold them (the serial calls themselves
+  cannot tell a busy neighbour at nice 0, beside which parallel loses, from one at
+  nice 19, beside which it wins; and a short retry wins beside either).  Once the
+  choice is settled, one call per ``OBSERVE_S`` is observed (until an observed parallel
+  call is slower than the serial ones).
 
-The choice is deterministic given the measured costs and the clock (tests set
-both), and the kernels' serial and parallel paths give bit-identical results,
-so it changes only the time.
+The choice is deterministic given the measured costs, the clock and the other
+processes' CPU time (tests set all three), and the kernels' serial and parallel paths
+give bit-identical results, so it changes only the time.
 """
 
 from __future__ import annotations
 
+import math
 import statistics
 import threading
 import time
 from typing import Any, Callable, NamedTuple
 
 from .. import _config
+from . import _load
 
 #: Parallel only when the expected saving is this many times the region cost.
 MARGIN = 1.0
@@ -103,6 +111,10 @@ COLD_SAMPLES = 3
 #: tick, spaces the next one out as much (the share holds; a load that has gone is
 #: noticed later).
 RETRY_EVERY, MAX_BACKOFF = 4, 16
+#: The backoff while other processes hold the CPUs that parallel needs (:mod:`._load`):
+#: a retry then checks only that hint, and one that wins is most likely a woken thread let
+#: run at once before it waits its turn again.
+LOADED_BACKOFF = 64
 #: Calls observed of each choice before the observations decide, and the most kept.  Their
 #: means (without the slowest) decide: a call that waits a scheduler tick (4 ms) for a
 #: descheduled thread costs the user that tick, and calls beside a busy process do, in
@@ -155,14 +167,17 @@ class _Observed:
     """Seconds per unit of work of the calls of one bucket, serial and parallel (the
     last ``KEEP`` each, and their :func:`_typical`, kept up to date as calls are recorded,
     not at each choice), and the retries' state: the serial seconds run since parallel lost
-    (``spent``), the serial seconds due before the next retry, whether one is running and
-    what it has cost so far, and the backoff factor; and until when the calls of a settled
-    choice are not observed (``OBSERVE_S``)."""
+    (``spent``), those the next retry is priced at and those due before it (:meth:`_due`),
+    when parallel lost and whether other processes have held the CPUs since, whether a
+    retry is running and what it has cost so far, and the backoff factor; and until when
+    the calls of a settled choice are not observed (``OBSERVE_S``)."""
 
     __slots__ = ("serial", "parallel", "typical_serial", "typical_parallel", "spent", "retry_after",
-                 "retrying", "retry_extra", "backoff", "unobserved_until")
+                 "retrying", "retry_extra", "backoff", "unobserved_until", "lost_at", "load_seen", "due",
+                 "threads")
 
-    def __init__(self) -> None:
+    def __init__(self, threads: int) -> None:
+        self.threads = threads  # the calls' thread count
         self.serial: list[float] = []
         self.parallel: list[float] = []
         self.typical_serial = self.typical_parallel = 0.0
@@ -172,6 +187,9 @@ class _Observed:
         self.retry_extra = 0.0  # what the running retry's calls took beyond the serial ones
         self.backoff = 1
         self.unobserved_until = 0.0  # settled: calls before then are not observed (OBSERVE_S)
+        self.lost_at = 0.0  # when parallel last lost
+        self.load_seen = False  # whether other processes have held the CPUs since
+        self.due = 0.0  # the serial seconds to spend before the retry (_due)
 
     def record(self, parallel: bool, seconds: float, work: int) -> None:
         """A call of ``work`` units that took ``seconds``, run in parallel or serially."""
@@ -193,7 +211,7 @@ class _Observed:
         if now < self.unobserved_until:
             if self.retry_after is None:
                 return True
-            if self.spent < self.retry_after:
+            if self.spent < self.due:
                 self.spent += self.typical_serial * work  # counted now: this call is not observed
                 return False
         return None
@@ -234,13 +252,35 @@ class _Observed:
             else:  # at what its calls would: one that wakes the pool, then SAMPLES observed
                 extra = (SAMPLES + 1) * (parallel - serial) * work
             self.spent, self.retry_after = 0.0, RETRY_EVERY * self.backoff * max(extra, 0.0)
-        if self.spent < self.retry_after:
+            self.lost_at, self.load_seen = now, False
+        self.due = self._due(now)
+        if self.spent < self.due:
+            _load.sample(now)
             self.unobserved_until = now + OBSERVE_S  # settled until the retry is due
             return False, True
         self.parallel.clear()
         self.typical_parallel = self.retry_extra = 0.0
         self.retrying, self.retry_after = True, None
         return True, True
+
+
+    def _due(self, now: float) -> float:
+        """The serial seconds, spent since parallel lost, after which it is tried again.
+        Where other processes' CPU time can be read (:mod:`fastiou.backends._load`), none
+        before it has been for a window since parallel lost (at most ``_load.WAIT_S``: calls
+        far apart close none); then none at all if they have let go of the CPUs the calls'
+        threads need since holding them (a busy neighbour has gone), and as many as at
+        ``LOADED_BACKOFF`` while they hold them.  Otherwise ``retry_after``."""
+        assert self.retry_after is not None
+        contended = _load.verdict(self.lost_at, self.threads)
+        if contended:
+            self.load_seen = True
+            return self.retry_after * LOADED_BACKOFF / self.backoff
+        if contended is False:
+            return 0.0 if self.load_seen else self.retry_after
+        if _load.readable() and now - self.lost_at < _load.WAIT_S:
+            return math.inf
+        return self.retry_after
 
 
 def _typical(times: list[float]) -> float:
@@ -550,7 +590,7 @@ def pays(backend: str, work: int, kind: str, get_threads: Callable[[], int]) -> 
     if not parallel or sure:
         return _decided(key, now, serial, saved, parallel)
     bucket = (key, kind, threads, work.bit_length())
-    observed = _observed.get(bucket) or _observed.setdefault(bucket, _Observed())
+    observed = _observed.get(bucket) or _observed.setdefault(bucket, _Observed(threads))
     parallel, observe = observed.choose(work, now)
     if observe:
         _open.call = _Call(key, observed, work, now <= _parallel_warm_until.get(key, 0.0))
