@@ -23,7 +23,9 @@ Where ``/proc/stat`` is missing (not Linux) there is no verdict.  Inside a conta
 that limits CPU time by quota rather than by CPU set, ``/proc/stat`` counts the host's
 other processes too: beside a busy host the verdict reads contended, and the retries come
 as seldom as after many losses.  A niced process's own time is counted as nice: it is
-not subtracted, and other niced processes count as free CPUs.
+not subtracted, and other niced processes count as free CPUs.  This process's own other
+threads (a data loader's, say) count as free CPUs too: their time is subtracted with the
+calling thread's.
 """
 
 from __future__ import annotations
