@@ -263,7 +263,6 @@ class _Observed:
         self.retrying, self.retry_after = True, None
         return True, True
 
-
     def _due(self, now: float) -> float:
         """The serial seconds, spent since parallel lost, after which it is tried again.
         Where other processes' CPU time can be read (:mod:`fastiou.backends._load`), none

@@ -15,8 +15,9 @@ own) in windows of ``WINDOW_S``, and :func:`verdict` says whether the last windo
 fewer CPUs free than the call's threads.
 
 Measured on a 2-vCPU virtual machine, the calling thread making serial ``mask_iou``
-calls back to back: other processes took 0.66-1.25 CPUs a window beside a busy nice-0
-process, and -0.22-0.20 quiet or beside a nice-19 one (reading ``/proc/stat`` took 9 us).
+calls back to back: other processes took 0.66-1.25 CPUs a 50 ms window beside a busy
+nice-0 process, and -0.22-0.20 quiet or beside a nice-19 one (30 ms windows:
+``WINDOW_S``); reading ``/proc/stat`` took 9 us.
 
 Only a hint: the calls observed decide, and a wrong verdict costs a retry or delays one.
 Where ``/proc/stat`` is missing (not Linux) there is no verdict.  Inside a container
