@@ -781,6 +781,16 @@ def test_others_cpu_time_is_read_from_proc_stat(monkeypatch, tmp_path):
     assert READ_OTHERS_SECONDS() == (100 + 20 + 1 + 2 + 3) / _load._ticks
     monkeypatch.setattr(_load, "_PATH", str(tmp_path / "missing"))
     assert READ_OTHERS_SECONDS() is None
+    # not the kernel's format, or a CPU of the set missing: no reading, never an error
+    monkeypatch.setattr(_load, "_PATH", str(stat))
+    for text in ("cpu  100 0 x 5000\n", "cpu  1e3 0 20 5000 7 1 2 3\n", "", "\x00\xff garbage"):
+        stat.write_bytes(text.encode("latin-1"))
+        assert READ_OTHERS_SECONDS() is None
+    stat.write_text("cpu0 60 500 10 2500 3 1 1 2 0 0\n")
+    monkeypatch.setattr(_load.os, "sched_getaffinity", lambda pid: {0, 1})
+    monkeypatch.setattr(_load.os, "cpu_count", lambda: 4)  # a set of 2 of 4: cpu1 is missing
+    monkeypatch.setattr(_load, "_lines", None)
+    assert READ_OTHERS_SECONDS() is None
 
 
 def _lost(work: int, unit: float, now: float) -> _cost._Observed:

@@ -84,13 +84,19 @@ def _others_seconds() -> float | None:
             text = stat.read()
     except OSError:
         return None
-    ticks = 0
+    ticks, read = 0, 0
     prefixes = _lines[0]
     for line in text.split(b"\n"):
         if line.startswith(prefixes):
             # user nice system idle iowait irq softirq steal ...
             fields = line.split()
-            ticks += sum(int(fields[i]) for i in (1, 3, 6, 7, 8) if i < len(fields))
+            try:
+                ticks += sum(int(fields[i]) for i in (1, 3, 6, 7, 8) if i < len(fields))
+            except ValueError:  # not the kernel's format (an emulated /proc): no reading
+                return None
+            read += 1
+    if read != len(prefixes):  # a CPU of this process's set is not listed
+        return None
     own = resource.getrusage(resource.RUSAGE_SELF)
     niced = os.getpriority(os.PRIO_PROCESS, 0) > 0 if hasattr(os, "getpriority") else False
     return ticks / _ticks - (0.0 if niced else own.ru_utime + own.ru_stime)
