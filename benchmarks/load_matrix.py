@@ -25,6 +25,12 @@ rounds (so that one call that the virtual machine's host stalls does not decide)
   ``sparse_box_iou``), given the same thread count where they take one (those whose
   first call is over twice the fastest one's are not timed further).
 
+With ``--control``, each cell also times a second copy of the serial and the parallel
+column (``ctl:serial``, ``ctl:parallel``), made and timed like the first ones but
+separately.  The copy of the faster own path is an ``auto`` that always picks right, held
+to auto's test (flag ``ctl``): where it is more than 10% slower than the faster own path,
+the cell's noise alone crosses the line that auto is held to.
+
 The JSON rows also keep each implementation's plain mean, median and fastest call, and its
 number of calls.
 The table flags a cell (``own``) where auto is more than 10% slower than the faster
@@ -324,8 +330,10 @@ def time_cell(impls: dict, budget_s: float, min_calls: int, rounds: int = 5,
 
 
 def measure(ops: list[str], sizes: dict, threads_list: list[int], loads: list[str], budget_s: float,
-            min_calls: int, rounds: int, progress: bool = True) -> list[dict]:
-    """One row per op, size, thread count and load (see the module)."""
+            min_calls: int, rounds: int, progress: bool = True, control: bool = False) -> list[dict]:
+    """One row per op, size, thread count and load (see the module); with ``control``, each
+    cell also times a second, independent copy of the forced serial and parallel columns
+    (the control: see the module)."""
     import fastiou
     from fastiou.bench.runner import default_cpu_backend, forced
 
@@ -345,6 +353,9 @@ def measure(ops: list[str], sizes: dict, threads_list: list[int], loads: list[st
                     "parallel": forced(lambda: own(parallel_backend), True),
                     **{f"3rd:{name}": fn for name, fn in others.items()},
                 }
+                if control:
+                    impls["ctl:serial"] = forced(lambda: own("auto"), False)
+                    impls["ctl:parallel"] = forced(lambda: own(parallel_backend), True)
                 for load in loads:
                     if progress:
                         done += 1
@@ -370,11 +381,16 @@ def _row(op, label, size, size_name, threads, load, timed, dropped) -> dict:
         flags.append("own")
     if best_third is not None and auto > third[best_third]:
         flags.append("3rd")
+    best_own_name = "serial" if serial <= parallel else "parallel"
+    control = typical.get(f"ctl:{best_own_name}")
+    if control is not None and control > TOLERANCE * best_own:
+        flags.append("ctl")
     return {
         "op": op, "label": label, "size": size, "size_name": size_name, "threads": threads, "load": load,
         "auto_s": auto, "serial_s": serial, "parallel_s": parallel,
-        "best_own": "serial" if serial <= parallel else "parallel", "best_own_s": best_own,
-        "auto_over_best_own": auto / best_own, "third_party_s": third, "best_third": best_third,
+        "best_own": best_own_name, "best_own_s": best_own, "auto_over_best_own": auto / best_own,
+        "control_over_best_own": None if control is None else control / best_own,
+        "third_party_s": third, "best_third": best_third,
         "best_third_s": None if best_third is None else third[best_third], "flags": flags,
         "mean_s": {name: t[1] for name, t in timed.items()},
         "median_s": {name: t[2] for name, t in timed.items()},
@@ -423,6 +439,16 @@ def format_table(rows: list[dict], loads: list[str]) -> str:
     return "\n".join(lines)
 
 
+def summary(rows: list[dict]) -> str:
+    """How many cells auto (and the control, where timed) kept within the tolerance."""
+    within = sum("own" not in r["flags"] for r in rows)
+    text = f"auto within {TOLERANCE:.2f} x the faster own path in {within} of {len(rows)} cells"
+    controls = [r for r in rows if r["control_over_best_own"] is not None]
+    if controls:
+        text += (f"; the control in {sum('ctl' not in r['flags'] for r in controls)} of {len(controls)}")
+    return text + f"; slower than the best third party in {sum('3rd' in r['flags'] for r in rows)}"
+
+
 def header(machine: dict, loads: list[str]) -> list[str]:
     """The machine, the cost model's region cost, and the same measurement under each load."""
     from fastiou.backends import _cost
@@ -455,6 +481,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="tiny sizes, quiet only, mask_iou only unless --ops (seconds; for tests)")
     parser.add_argument("--ops", nargs="+", choices=sorted(OPS), help="only these operations")
     parser.add_argument("--loads", nargs="+", choices=LOADS, help="only these loads")
+    parser.add_argument("--control", action="store_true",
+                        help="also time a second copy of the serial and parallel columns (the noise floor)")
     parser.add_argument("--json", metavar="PATH", help="also write the machine and the rows as JSON")
     parser.add_argument("--no-progress", action="store_true", help="no progress line")
     args = parser.parse_args(argv)
@@ -479,7 +507,8 @@ def main(argv: list[str] | None = None) -> int:
         fastiou.set_num_threads(max(threads_list))
         info = describe()  # measures the region cost now, quiet, once for this process
         lines = header(info, loads)
-        rows = measure(ops, sizes, threads_list, loads, budget_s, min_calls, rounds, not args.no_progress)
+        rows = measure(ops, sizes, threads_list, loads, budget_s, min_calls, rounds, not args.no_progress,
+                       args.control)
     finally:
         stop_busy()
         fastiou.set_num_threads(threads_before)
@@ -487,8 +516,10 @@ def main(argv: list[str] | None = None) -> int:
     lines.append(f"load average {info['load_average_1min_end']:.2f} at the end; per call, the median of "
                  f"{rounds} shuffled rounds' means of back-to-back calls, {budget_s} s a cell (at least "
                  f"{min_calls} calls of auto, serial and parallel); flags: own = auto > "
-                 f"{TOLERANCE:.2f} x min(serial, parallel), 3rd = auto slower than the best third party")
-    print("\n".join(lines + ["", format_table(rows, loads)]))
+                 f"{TOLERANCE:.2f} x min(serial, parallel), 3rd = auto slower than the best third party"
+                 + (", ctl = the control's copy of the faster own path > "
+                    f"{TOLERANCE:.2f} x min(serial, parallel)" if args.control else ""))
+    print("\n".join(lines + ["", format_table(rows, loads), "", summary(rows)]))
     if args.json:
         with open(args.json, "w") as fh:
             date = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")

@@ -139,8 +139,8 @@ def test_load_matrix_busy_process_is_niced_and_stopped():
 
 def test_load_matrix_smoke_runs_end_to_end(tmp_path):
     js = tmp_path / "matrix.json"
-    result = subprocess.run([sys.executable, str(LOAD_MATRIX), "--smoke", "--no-progress", "--json", str(js)],
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run([sys.executable, str(LOAD_MATRIX), "--smoke", "--control", "--no-progress",
+                             "--json", str(js)], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert "parallel region cost measured by the cost model" in result.stdout
     assert "| op | size | thr | quiet auto | own | a/o | 3rd | flags |" in result.stdout
@@ -149,6 +149,27 @@ def test_load_matrix_smoke_runs_end_to_end(tmp_path):
     for r in rows:
         assert r["auto_s"] > 0 and r["serial_s"] > 0 and r["parallel_s"] > 0
         assert r["best_own_s"] == min(r["serial_s"], r["parallel_s"])
+        assert r["calls"]["ctl:serial"] >= 2 and r["calls"]["ctl:parallel"] >= 2
+        assert r["control_over_best_own"] > 0
+    assert f"auto within 1.10 x the faster own path in {sum('own' not in r['flags'] for r in rows)} of " \
+           f"{len(rows)} cells; the control in " in result.stdout
+
+
+def test_load_matrix_control_is_the_copy_of_the_faster_own_path_held_to_autos_test():
+    # an auto that always picks right: the noise floor of the 10% line
+    module = _load_matrix()
+
+    def row(**typical):
+        timed = {name.replace("ctl_", "ctl:"): (t, t, t, t, 50) for name, t in typical.items()}
+        return module._row("box_iou", "n", 1, "small", 2, "quiet", timed, {})
+
+    crossed = row(auto=1.0, serial=2.0, parallel=1.0, ctl_serial=2.0, ctl_parallel=1.2)
+    assert crossed["best_own"] == "parallel" and crossed["control_over_best_own"] == 1.2
+    assert crossed["flags"] == ["ctl"]
+    # the copy of the slower path does not count
+    within = row(auto=1.15, serial=1.0, parallel=2.0, ctl_serial=1.05, ctl_parallel=5.0)
+    assert within["control_over_best_own"] == 1.05 and within["flags"] == ["own"]
+    assert row(auto=1.0, serial=1.0, parallel=2.0)["control_over_best_own"] is None
 
 
 def test_load_matrix_cells_time_fastiou_min_calls_times_and_third_parties_once_a_round():
