@@ -267,9 +267,9 @@ class _Observed:
         """The serial seconds, spent since parallel lost, after which it is tried again.
         Where other processes' CPU time can be read (:mod:`fastiou.backends._load`), none
         before it has been for a window since parallel lost (at most ``_load.WAIT_S``: calls
-        far apart close none); then none at all if they have let go of the CPUs the calls'
-        threads need since holding them (a busy neighbour has gone), and as many as at
-        ``LOADED_BACKOFF`` while they hold them.  Otherwise ``retry_after``."""
+        over ``_load.SPAN_S`` apart close none); then none at all if they have let go of the
+        CPUs the calls' threads need since holding them (a busy neighbour has gone), and as
+        many as at ``LOADED_BACKOFF`` while they hold them.  Otherwise ``retry_after``."""
         assert self.retry_after is not None
         contended = _load.verdict(self.lost_at, self.threads)
         if contended:
@@ -309,10 +309,16 @@ class _Call:
     def close(self) -> None:
         # Observed: calls that ran one kind of kernel and loaded none; parallel ones only if
         # they found the pool warm (one that woke it paid for that, which the model's cold
-        # cost accounts for): calls back to back, what parallel costs in a run.
+        # cost accounts for): calls back to back, what parallel costs in a run.  A parallel
+        # call that found it cold but took longer than the serial ones may have found it cold
+        # only because the unobserved calls before it outlasted their predicted ends (they
+        # slowed down: a busy neighbour): the next call, which follows this one's known end,
+        # is observed too.
         observed = self.observed
         if self.ran == SERIAL or (self.ran == PARALLEL and self.warm):
             observed.record(self.ran == PARALLEL, self.seconds, self.work)
+        elif self.ran == PARALLEL and self.seconds > observed.typical_serial * self.work:
+            observed.unobserved_until = 0.0
         if self.ran == PARALLEL and observed.retrying:  # what a retry costs: the waking call too
             observed.retry_extra += self.seconds - observed.typical_serial * self.work
 

@@ -11,8 +11,8 @@ of the cost model keeps its calls serial after parallel lost
 (:meth:`fastiou.backends._cost._Observed.choose`), its decisions :func:`sample` the CPU
 time that other processes took at normal priority (``user``, ``system``, interrupts and
 the hypervisor's ``steal``, on the CPUs this process may run on, less this process's
-own) in windows of ``WINDOW_S``, and :func:`verdict` says whether the last window left
-fewer CPUs free than the call's threads.
+own) in windows of at least ``WINDOW_S`` (and at most ``SPAN_S``), and :func:`verdict`
+says whether the last window left fewer CPUs free than the call's threads.
 
 Measured on a 2-vCPU virtual machine, the calling thread making serial ``mask_iou``
 calls back to back: other processes took 0.66-1.25 CPUs a 50 ms window beside a busy
@@ -43,10 +43,12 @@ except ImportError:  # not on Windows, which has no /proc/stat either
 #: reads to a third of a CPU (beside a nice-0 neighbour 0.56-1.55 CPUs, quiet or beside a
 #: nice-19 one -0.36-0.32, on the 2-vCPU machine above).
 WINDOW_S = 30e-3
-#: A window spans only calls that decide serially back to back: a longer gap between two
-#: readings (the process paused, or did other work, its own parallel calls say) starts a
-#: new one.  Decisions come every ``_cost.OBSERVE_S`` (4 ms) or every call, if longer.
-GAP_S = 20e-3
+#: The longest window: a reading older than this starts a new one (what other processes
+#: did long ago says little about now).  A window may span pauses and other work between
+#: the calls (this process's own time is not counted): calls in bursts shorter than
+#: ``WINDOW_S`` still close windows.  Decisions come every ``_cost.OBSERVE_S`` (4 ms) or
+#: every call, if longer.
+SPAN_S = 1.0
 #: How long after parallel lost a retry waits for a window (``_cost._Observed``).
 WAIT_S = 0.2
 #: A window is contended when other processes left fewer than the threads' count of
@@ -61,7 +63,6 @@ _lines: tuple[tuple[bytes, ...], int] | None = None
 _last: tuple[float, float] | None = None
 #: The last window closed: (when it started, CPUs other processes took in it).
 _window: tuple[float, float] | None = None
-_touched = float("-inf")  # when sample was last called
 
 
 def _cpu_lines() -> tuple[tuple[bytes, ...], int]:
@@ -104,15 +105,14 @@ def _others_seconds() -> float | None:
 
 def sample(now: float) -> None:
     """Read the CPU time taken by other processes once ``WINDOW_S`` after the last reading,
-    closing a window, unless the last sample was over ``GAP_S`` ago (``now``:
+    closing a window, unless that reading is over ``SPAN_S`` old (``now``:
     ``time.perf_counter()``): then start a new one."""
-    global _last, _window, _touched
-    if now - _touched > GAP_S:
-        _last = None
-    _touched = now
+    global _last, _window
     last = _last
     if last is not None and now - last[0] < WINDOW_S:
         return
+    if last is not None and now - last[0] > SPAN_S:
+        last = None
     others = _others_seconds()
     if others is None:
         return
@@ -138,9 +138,8 @@ def verdict(since: float, threads: int) -> bool | None:
 
 def _forget() -> None:
     """A forked child starts with no readings: its CPUs and its own time are its own."""
-    global _lines, _last, _window, _touched
+    global _lines, _last, _window
     _lines = _last = _window = None
-    _touched = float("-inf")
 
 
 if hasattr(os, "register_at_fork"):
