@@ -278,8 +278,9 @@ def time_cell(impls: dict, budget_s: float, min_calls: int, rounds: int = 5,
     the best one is compared; they keep their first call's time).  Then ``rounds``
     rounds, each in a new (seeded) random order so that no implementation always
     follows the same one.  In each round every implementation makes back-to-back calls
-    for about ``budget_s / (rounds * len(impls))``, and fastiou's own ones ``min_calls``
-    timed calls in all at least (the third parties one a round): the 10% comparison
+    for about ``budget_s / (rounds * len(impls))`` (the control's ``'ctl:'`` copies not
+    counted: the others' turns last as long as without them), and fastiou's own ones
+    ``min_calls`` timed calls in all at least (the third parties one a round): the 10% comparison
     rests on them, and a mean of some 15 calls can move by a third with one slow call
     (one-thread ``box_iou`` of 4000 x 4000 beside a nice-19 process read 1.39 times the
     parallel column, whose kernel ``auto`` runs there).  The first call of a turn is not
@@ -306,7 +307,7 @@ def time_cell(impls: dict, budget_s: float, min_calls: int, rounds: int = 5,
     impls = {name: fn for name, fn in impls.items() if name not in dropped}
     times: dict[str, list[float]] = {name: [] for name in impls}
     round_means: dict[str, list[float]] = {name: [] for name in impls}
-    share = budget_s / (rounds * len(impls))
+    share = budget_s / (rounds * sum(not name.startswith("ctl:") for name in impls))
     own_per_round = -(-min_calls // rounds)
     names = list(impls)
     order = random.Random(seed)
@@ -443,7 +444,7 @@ def summary(rows: list[dict]) -> str:
     """How many cells auto (and the control, where timed) kept within the tolerance."""
     within = sum("own" not in r["flags"] for r in rows)
     text = f"auto within {TOLERANCE:.2f} x the faster own path in {within} of {len(rows)} cells"
-    controls = [r for r in rows if r["control_over_best_own"] is not None]
+    controls = [r for r in rows if r.get("control_over_best_own") is not None]
     if controls:
         text += (f"; the control in {sum('ctl' not in r['flags'] for r in controls)} of {len(controls)}")
     return text + f"; slower than the best third party in {sum('3rd' in r['flags'] for r in rows)}"

@@ -183,6 +183,34 @@ def test_load_matrix_cells_time_fastiou_min_calls_times_and_third_parties_once_a
                                                          "3rd:other": 2}
 
 
+def test_load_matrix_control_copies_leave_the_others_turns_as_long():
+    module = _load_matrix()
+    clock = [0.0]
+
+    def call():
+        clock[0] += 1.0
+
+    original = module.time.perf_counter
+    module.time.perf_counter = lambda: clock[0]
+    try:
+        timed, _ = module.time_cell({"auto": call, "ctl:serial": call}, budget_s=4.0, min_calls=0, rounds=2)
+    finally:
+        module.time.perf_counter = original
+    # a turn of 4 / (2 rounds x 1 implementation) = 2 seconds: two calls a turn, for the copy too
+    assert timed["auto"][4] == timed["ctl:serial"][4] == 4
+
+
+def test_load_matrix_summary_counts_the_control_only_where_timed():
+    module = _load_matrix()
+    rows = [{"flags": []}, {"flags": ["own", "3rd"]}]
+    assert module.summary(rows) == ("auto within 1.10 x the faster own path in 1 of 2 cells; "
+                                    "slower than the best third party in 1")
+    rows = [dict(r, control_over_best_own=1.0) for r in rows] + [
+        {"flags": ["ctl"], "control_over_best_own": 1.2}]
+    assert module.summary(rows) == ("auto within 1.10 x the faster own path in 2 of 3 cells; the control in "
+                                    "2 of 3; slower than the best third party in 1")
+
+
 def test_load_matrix_cells_are_the_median_of_the_rounds_means():
     # a call that stalls (the host took the vCPU) moves one round; waits that recur are in each
     module = _load_matrix()

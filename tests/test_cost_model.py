@@ -781,9 +781,10 @@ def test_load_windows(monkeypatch):
     readings.others += 0.25 * pause
     _load.sample(clock.now)
     assert _load._window == (start, 0.25)
-    clock.now += 2 * _load.SPAN_S  # long after: a new window opens
+    clock.now += 2 * _load.SPAN_S  # long after: a new window opens, and the last one is dropped
     readings.others += 10.0
     _load.sample(clock.now)
+    assert _load._window is None and _load.verdict(start - 1, 2) is None
     opened = clock.now
     for _ in range(2):
         clock.now += step

@@ -56,7 +56,8 @@ the other vCPU: more than many whole jobs.  So:
   cannot tell a busy neighbour at nice 0, beside which parallel loses, from one at
   nice 19, beside which it wins; and a short retry wins beside either).  Once the
   choice is settled, one call per ``OBSERVE_S`` is observed (until an observed parallel
-  call is slower than the serial ones).
+  call is slower than the serial ones; one that found the pool cold, by the predicted ends
+  of the calls before it, has the next call observed, which follows its known end).
 
 The choice is deterministic given the measured costs, the clock and the other
 processes' CPU time (tests set all three), and the kernels' serial and parallel paths
@@ -138,7 +139,9 @@ CLEAR_WIN, LONG_S = 1.5, 10e-3
 #: With 1 ms, auto's calls there were 4-7 us slower than forced parallel ones, and 13-16 us
 #: slower than forced serial ones beside a busy process; with 4 ms, 1-2 and 9-10 us.  A
 #: load that starts still shows at the next observed call that found the pool warm: the
-#: first observed parallel call slower than the serial ones has every call observed again.
+#: first observed parallel call slower than the serial ones has every call observed again
+#: (one that found it cold, the next: the calls before it may have outlasted their
+#: predicted ends).
 OBSERVE_S = 4e-3
 
 
@@ -253,9 +256,9 @@ class _Observed:
                 extra = (SAMPLES + 1) * (parallel - serial) * work
             self.spent, self.retry_after = 0.0, RETRY_EVERY * self.backoff * max(extra, 0.0)
             self.lost_at, self.load_seen = now, False
+        _load.sample(now)  # first: a window it closes counts now, and an old one is dropped
         self.due = self._due(now)
         if self.spent < self.due:
-            _load.sample(now)
             self.unobserved_until = now + OBSERVE_S  # settled until the retry is due
             return False, True
         self.parallel.clear()

@@ -11,7 +11,7 @@ of the cost model keeps its calls serial after parallel lost
 (:meth:`fastiou.backends._cost._Observed.choose`), its decisions :func:`sample` the CPU
 time that other processes took at normal priority (``user``, ``system``, interrupts and
 the hypervisor's ``steal``, on the CPUs this process may run on, less this process's
-own) in windows of at least ``WINDOW_S`` (and at most ``SPAN_S``), and :func:`verdict`
+own) in windows of at least ``WINDOW_S`` (and about ``SPAN_S`` at most), and :func:`verdict`
 says whether the last window left fewer CPUs free than the call's threads.
 
 Measured on a 2-vCPU virtual machine, the calling thread making serial ``mask_iou``
@@ -43,11 +43,12 @@ except ImportError:  # not on Windows, which has no /proc/stat either
 #: reads to a third of a CPU (beside a nice-0 neighbour 0.56-1.55 CPUs, quiet or beside a
 #: nice-19 one -0.36-0.32, on the 2-vCPU machine above).
 WINDOW_S = 30e-3
-#: The longest window: a reading older than this starts a new one (what other processes
-#: did long ago says little about now).  A window may span pauses and other work between
-#: the calls (this process's own time is not counted): calls in bursts shorter than
-#: ``WINDOW_S`` still close windows.  Decisions come every ``_cost.OBSERVE_S`` (4 ms) or
-#: every call, if longer.
+#: The longest window, about: a reading older than this starts a new one, and the last
+#: window no longer counts (what other processes did long ago says little about now).  A
+#: window may span pauses and other work between the calls (this process's own time is
+#: not counted): calls in bursts shorter than ``WINDOW_S`` still close windows.  The ranges
+#: above were read with calls back to back.  Decisions come every ``_cost.OBSERVE_S``
+#: (4 ms) or every call, if longer.
 SPAN_S = 1.0
 #: How long after parallel lost a retry waits for a window (``_cost._Observed``).
 WAIT_S = 0.2
@@ -112,7 +113,7 @@ def sample(now: float) -> None:
     if last is not None and now - last[0] < WINDOW_S:
         return
     if last is not None and now - last[0] > SPAN_S:
-        last = None
+        last = _window = None
     others = _others_seconds()
     if others is None:
         return
