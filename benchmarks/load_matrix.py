@@ -27,9 +27,10 @@ rounds (so that one call that the virtual machine's host stalls does not decide)
 
 With ``--control``, each cell also times a second copy of the serial and the parallel
 column (``ctl:serial``, ``ctl:parallel``), made and timed like the first ones but
-separately.  The copy of the faster own path is an ``auto`` that always picks right, held
-to auto's test (flag ``ctl``): where it is more than 10% slower than the faster own path,
-the cell's noise alone crosses the line that auto is held to.
+separately, in turns of their own.  The copy of the faster own path is an idealised
+``auto`` that always picks right at no dispatch cost, held to auto's test (flag ``ctl``):
+where it is more than 10% slower than the faster own path, the cell's noise alone crosses
+the line that auto is held to.
 
 The JSON rows also keep each implementation's plain mean, median and fastest call, and its
 number of calls.
