@@ -888,6 +888,21 @@ def test_retries_follow_other_processes_load(monkeypatch):
     assert observed.choose(work, 5.0) == (True, True)
 
 
+def test_a_retry_another_thread_starts_while_the_load_is_read_is_no_error(monkeypatch):
+    """Reading /proc/stat releases the GIL: another Python thread's call on the same bucket
+    may start the retry meanwhile (its price then reads None)."""
+    work, unit = 1 << 20, 2.0 ** -10
+    observed = _lost(work, unit, 0.0)
+    price = observed.retry_after
+
+    def another_thread_starts_the_retry(now):
+        observed.retrying, observed.retry_after = True, None
+
+    monkeypatch.setattr(_load, "sample", another_thread_starts_the_retry)
+    assert observed.choose(work, 1.0) == (False, True)  # decided on the price it read
+    assert observed.due == price
+
+
 def test_a_forked_child_reads_the_load_afresh(monkeypatch):
     Readings(monkeypatch)
     _load.sample(1.0)

@@ -248,16 +248,20 @@ class _Observed:
                 # (self.parallel is empty only where another thread has just started a retry)
                 self.unobserved_until = now + OBSERVE_S
             return True, True
-        if self.retry_after is None:  # parallel has just lost: price the next retry
+        # read once: another Python thread may start the retry meanwhile (reading
+        # /proc/stat, below, releases the GIL)
+        retry_after = self.retry_after
+        if retry_after is None:  # parallel has just lost: price the next retry
             if self.retrying:  # at what this one cost
                 extra = self.retry_extra
                 self.retrying, self.backoff = False, min(2 * self.backoff, MAX_BACKOFF)
             else:  # at what its calls would: one that wakes the pool, then SAMPLES observed
                 extra = (SAMPLES + 1) * (parallel - serial) * work
-            self.spent, self.retry_after = 0.0, RETRY_EVERY * self.backoff * max(extra, 0.0)
+            retry_after = RETRY_EVERY * self.backoff * max(extra, 0.0)
+            self.spent, self.retry_after = 0.0, retry_after
             self.lost_at, self.load_seen = now, False
         _load.sample(now)  # first: a window it closes counts now, and an old one is dropped
-        self.due = self._due(now)
+        self.due = self._due(now, retry_after)
         if self.spent < self.due:
             self.unobserved_until = now + OBSERVE_S  # settled until the retry is due
             return False, True
@@ -266,23 +270,23 @@ class _Observed:
         self.retrying, self.retry_after = True, None
         return True, True
 
-    def _due(self, now: float) -> float:
+    def _due(self, now: float, retry_after: float) -> float:
         """The serial seconds, spent since parallel lost, after which it is tried again.
         Where other processes' CPU time can be read (:mod:`fastiou.backends._load`), none
         before it has been for a window since parallel lost (at most ``_load.WAIT_S``: calls
         over ``_load.SPAN_S`` apart close none); then none at all if they have let go of the
         CPUs the calls' threads need since holding them (a busy neighbour has gone), and as
-        many as at ``LOADED_BACKOFF`` while they hold them.  Otherwise ``retry_after``."""
-        assert self.retry_after is not None
+        many as at ``LOADED_BACKOFF`` while they hold them.  Otherwise ``retry_after``, the
+        retry's price."""
         contended = _load.verdict(self.lost_at, self.threads)
         if contended:
             self.load_seen = True
-            return self.retry_after * LOADED_BACKOFF / self.backoff
+            return retry_after * LOADED_BACKOFF / self.backoff
         if contended is False:
-            return 0.0 if self.load_seen else self.retry_after
+            return 0.0 if self.load_seen else retry_after
         if _load.readable() and now - self.lost_at < _load.WAIT_S:
             return math.inf
-        return self.retry_after
+        return retry_after
 
 
 def _typical(times: list[float]) -> float:
