@@ -5,10 +5,12 @@ No timing is asserted: only what is printed and saved."""
 from __future__ import annotations
 
 import importlib.util
+import itertools
 import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -183,19 +185,20 @@ def test_load_matrix_cells_time_fastiou_min_calls_times_and_third_parties_once_a
                                                          "3rd:other": 2}
 
 
-def test_load_matrix_control_copies_leave_the_others_turns_as_long():
-    module = _load_matrix()
-    clock = [0.0]
+def _clocked(monkeypatch, seconds):
+    """A call that takes the next of ``seconds`` on the clock that time_cell reads."""
+    clock, calls = [0.0], iter(seconds)
+    monkeypatch.setattr(time, "perf_counter", lambda: clock[0])
 
     def call():
-        clock[0] += 1.0
+        clock[0] += next(calls)
+    return call
 
-    original = module.time.perf_counter
-    module.time.perf_counter = lambda: clock[0]
-    try:
-        timed, _ = module.time_cell({"auto": call, "ctl:serial": call}, budget_s=4.0, min_calls=0, rounds=2)
-    finally:
-        module.time.perf_counter = original
+
+def test_load_matrix_control_copies_leave_the_others_turns_as_long(monkeypatch):
+    module = _load_matrix()
+    call = _clocked(monkeypatch, itertools.repeat(1.0))
+    timed, _ = module.time_cell({"auto": call, "ctl:serial": call}, budget_s=4.0, min_calls=0, rounds=2)
     # a turn of 4 / (2 rounds x 1 implementation) = 2 seconds: two calls a turn, for the copy too
     assert timed["auto"][4] == timed["ctl:serial"][4] == 4
 
@@ -211,22 +214,12 @@ def test_load_matrix_summary_counts_the_control_only_where_timed():
                                     "2 of 3; slower than the best third party in 1")
 
 
-def test_load_matrix_cells_are_the_median_of_the_rounds_means():
+def test_load_matrix_cells_are_the_median_of_the_rounds_means(monkeypatch):
     # a call that stalls (the host took the vCPU) moves one round; waits that recur are in each
     module = _load_matrix()
     # seconds: the first call (untimed), then two calls a round, one of them stalled
-    calls = iter([1.0, 2.0, 2.0, 2.0, 2.0, 2.0, 30.0, 2.0, 2.0])
-    clock = [0.0]
-
-    def call():
-        clock[0] += next(calls)
-
-    original = module.time.perf_counter
-    module.time.perf_counter = lambda: clock[0]
-    try:
-        timed, _ = module.time_cell({"auto": call}, budget_s=0.0, min_calls=8, rounds=4)
-    finally:
-        module.time.perf_counter = original
+    call = _clocked(monkeypatch, [1.0, 2.0, 2.0, 2.0, 2.0, 2.0, 30.0, 2.0, 2.0])
+    timed, _ = module.time_cell({"auto": call}, budget_s=0.0, min_calls=8, rounds=4)
     # (each turn's first call is untimed too, unless calls take SLOW_S: these do)
     typical, mean, median, fastest, count = timed["auto"]
     assert count == 8 and mean == 44 / 8 and median == 2.0 and fastest == 2.0
